@@ -1,0 +1,70 @@
+import type { Steps } from '../machine/steps.js';
+import type { CacheDef } from '../trace/trace.js';
+
+/** Where an object allocator gets its backing pages: the machine's page allocator (all zones). */
+export interface PageSource {
+  /** alloc_pages(): a global pfn, or -1 when the machine is out of memory */
+  allocPages(order: number, gfp: number): number;
+  freePages(pfn: number, order: number): void;
+  /** pfns are 0..totalPfns-1, so per-page metadata can be a typed array of this length */
+  readonly totalPfns: number;
+}
+
+export interface ObjectStrategyOptions {
+  pages: PageSource;
+  steps: Steps;
+  /** CPUs of the simulated machine (SLUB's min_objects and per-CPU slabs) */
+  cpus: number;
+  variant?: string;
+}
+
+/** Per-cache state, the columns of /proc/slabinfo (strategies without caches report their buckets). */
+export interface CacheStat {
+  name: string;
+  /** object size as slabinfo prints it (the cache's object_size) */
+  objsize: number;
+  /** bytes per slot (size after alignment and metadata) */
+  slotSize: number;
+  objperslab: number;
+  pagesperslab: number;
+  activeObjs: number;
+  numObjs: number;
+  activeSlabs: number;
+  numSlabs: number;
+}
+
+export interface ObjectUsage {
+  /** bytes of the slots handed out and live (what requests were rounded up to) */
+  bytesReserved: number;
+  /** pages currently held from the page allocator */
+  pagesHeld: number;
+}
+
+/**
+ * The object-layer contract. Addresses are physical byte addresses (pfn * 4096 + offset), safe
+ * integers, or -1 when the page allocator could not supply memory (a counted failure, never an
+ * exception). The replay only frees addresses this strategy returned, so strategies need not
+ * detect double frees; check() verifies their own invariants.
+ */
+export interface ObjectStrategy {
+  readonly name: string;
+  /** kmalloc(bytes, gfp) or a user-heap malloc */
+  alloc(bytes: number, gfp: number): number;
+  /** kfree / free of an address alloc() returned */
+  free(addr: number): void;
+  /** krealloc / realloc: a new address (maybe the same one) or -1 (the old block stays live) */
+  realloc(addr: number, newBytes: number, gfp: number): number;
+  /** kmem_cache_create: `index` is the trace's cache index */
+  createCache(index: number, def: CacheDef): void;
+  /** kmem_cache_alloc */
+  cacheAlloc(index: number, gfp: number): number;
+  /** kmem_cache_free */
+  cacheFree(index: number, addr: number): void;
+  usage(): ObjectUsage;
+  caches(): CacheStat[];
+  counters(): Record<string, number>;
+  /** Verifies internal invariants; throws InvariantError. May be slow. */
+  check(): void;
+}
+
+export type ObjectStrategyFactory = (opts: ObjectStrategyOptions) => ObjectStrategy;

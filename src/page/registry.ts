@@ -1,0 +1,17 @@
+import { AllocbenchError } from '../errors.js';
+import type { PageStrategyFactory } from './strategy.js';
+
+/**
+ * Every page-layer strategy by name. A name may carry a variant after a colon
+ * (`freelist:best`), passed to the factory as options.variant.
+ */
+export const PAGE_STRATEGIES: Record<string, PageStrategyFactory> = {
+};
+
+export function pageStrategyFactory(spec: string): PageStrategyFactory {
+  const name = spec.split(':')[0]!;
+  const f = PAGE_STRATEGIES[name];
+  if (!f) throw new AllocbenchError(`unknown page strategy "${spec}" (known: ${Object.keys(PAGE_STRATEGIES).join(', ')})`);
+  const variant = spec.includes(':') ? spec.slice(name.length + 1) : undefined;
+  return variant === undefined ? f : (opts) => f({ ...opts, variant });
+}

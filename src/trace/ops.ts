@@ -1,0 +1,43 @@
+/**
+ * The canonical event set (DESIGN.md §2). One op code each; fields live in the Trace columns
+ * described beside each code (see trace.ts for the column meanings).
+ */
+//                                   id            val              aux
+export const OP_PAGE_ALLOC = 0; //    block id      order            gfp flags
+export const OP_PAGE_FREE = 1; //     block id      order (recorded) -
+export const OP_KMALLOC = 2; //       object id     bytes requested  gfp flags
+export const OP_KFREE = 3; //         object id     -                -
+export const OP_CACHE_CREATE = 4; //  cache index   -                -          (definition in trace.caches)
+export const OP_CACHE_ALLOC = 5; //   object id     -                cache index
+export const OP_CACHE_FREE = 6; //    object id     -                cache index
+export const OP_MALLOC = 7; //        object id     bytes            pid
+export const OP_FREE = 8; //          object id     -                pid
+export const OP_REALLOC = 9; //       object id     new bytes        pid        (same id before and after)
+export const OP_MMAP = 10; //         pid           address          extra row  (len, prot|flags<<8)
+export const OP_MUNMAP = 11; //       pid           address          extra row  (len)
+export const OP_BRK = 12; //          pid           new break        -
+export const OP_FAULT = 13; //        pid           address          1 = write, 0 = read
+export const OP_FORK = 14; //         pid           -                child pid
+export const OP_EXIT = 15; //         pid           -                -
+export const OP_MARK = 16; //         -             -                string index (label)
+/** An mm_page_alloc_extfrag seen in a recording: kept to compare with the simulated fallbacks. */
+export const OP_EXTFRAG = 17; //      -             fallback order   packed, see packExtfrag
+export const OP_COUNT = 18;
+
+export const OP_NAMES: readonly string[] = [
+  'page_alloc', 'page_free', 'kmalloc', 'kfree', 'cache_create', 'cache_alloc', 'cache_free',
+  'malloc', 'free', 'realloc', 'mmap', 'munmap', 'brk', 'fault', 'fork', 'exit', 'mark', 'extfrag',
+];
+
+export function opByName(name: string): number {
+  return OP_NAMES.indexOf(name);
+}
+
+/** aux of OP_EXTFRAG: alloc_order | alloc_mt << 4 | fallback_mt << 8 | fragmenting << 12 | change_ownership << 13 */
+export function packExtfrag(allocOrder: number, allocMt: number, fallbackMt: number, fragmenting: boolean, changeOwnership: boolean): number {
+  return (allocOrder & 15) | (allocMt & 15) << 4 | (fallbackMt & 15) << 8 | (fragmenting ? 1 << 12 : 0) | (changeOwnership ? 1 << 13 : 0);
+}
+
+/** Cache flags carried by cache_create (trace.caches[i].flags). */
+export const CACHE_RECLAIMABLE = 1; // SLAB_RECLAIM_ACCOUNT
+export const CACHE_HWCACHE_ALIGN = 2; // SLAB_HWCACHE_ALIGN
