@@ -41,9 +41,9 @@ export interface ObjectUsage {
 }
 
 /**
- * The object-layer contract. Addresses are physical byte addresses (pfn * 4096 + offset), safe
- * integers, or -1 when the page allocator could not supply memory (a counted failure, never an
- * exception). The replay only frees addresses this strategy returned, so strategies need not
+ * The object-layer contract. Addresses are byte addresses in the strategy's own address space
+ * (kernel allocators: physical, pfn * 4096 + offset; a user heap: its virtual heap addresses), safe
+ * integers, or -1 when memory could not be had (a counted failure, never an exception). The replay only frees addresses this strategy returned, so strategies need not
  * detect double frees; check() verifies their own invariants.
  */
 export interface ObjectStrategy {

@@ -1,0 +1,77 @@
+import type { Argv } from 'yargs';
+import { presetNames } from '../machine/memory-map.js';
+import { OBJECT_STRATEGIES } from '../object/registry.js';
+import { PAGE_STRATEGIES } from '../page/registry.js';
+import type { CellResult } from '../run/cell.js';
+import { runMatrix, type RunOptions } from '../run/runner.js';
+import { bundledTraces } from '../trace/bundled.js';
+import { AllocbenchError } from '../errors.js';
+import { formatTable } from './table.js';
+
+/** Splits repeated and comma-separated list options: `--page buddy,bitmap --page freelist`. */
+export function list(v: unknown): string[] {
+  const arr = Array.isArray(v) ? v : v === undefined ? [] : [v];
+  return arr.flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** The options `run`, `fraginfo` and `slabinfo` share to describe what to replay. */
+export function matrixOptions<T>(y: Argv<T>) {
+  return y
+    .option('trace', { type: 'string', array: true, describe: 'trace file(s) (mtrace, csv, rep, perf/ftrace text, .gz); default: every bundled trace' })
+    .option('gen', { type: 'string', array: true, describe: 'generator spec(s), e.g. page-mix or highalloc-stress:mem=4G' })
+    .option('page', { type: 'string', array: true, describe: `page strategies (${Object.keys(PAGE_STRATEGIES).join(', ')}); default: all` })
+    .option('object', { type: 'string', array: true, describe: `object strategies (${Object.keys(OBJECT_STRATEGIES).join(', ')}); default: all` })
+    .option('machine', { type: 'string', array: true, describe: `machine preset (${presetNames().join(', ')}), JSON file or mem=SIZE; options after a colon, e.g. desktop:movablecore=1G`, default: ['desktop'] })
+    .option('seed', { type: 'string', array: true, describe: 'seed(s) for generated traces', default: ['1'] })
+    .option('check', { type: 'boolean', default: false, describe: 'verify every layer\'s invariants while replaying' });
+}
+
+export interface MatrixArgs {
+  trace?: string[];
+  gen?: string[];
+  page?: string[];
+  object?: string[];
+  machine?: string[];
+  seed?: string[];
+  check?: boolean;
+}
+
+export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunOptions {
+  const traces = list(a.trace);
+  const gens = list(a.gen);
+  const seeds = list(a.seed).map((s) => {
+    if (!/^\d+$/.test(s)) throw new AllocbenchError(`--seed ${s}: expected a non-negative integer`);
+    return Number(s);
+  });
+  return {
+    traces: traces.length === 0 && gens.length === 0 ? bundledTraces() : traces,
+    gens,
+    pages: list(a.page).length ? list(a.page) : Object.keys(PAGE_STRATEGIES),
+    objects: list(a.object).length ? list(a.object) : Object.keys(OBJECT_STRATEGIES),
+    machines: list(a.machine),
+    seeds: seeds.length ? seeds : [1],
+    out,
+    check: a.check ?? false,
+    resume,
+  };
+}
+
+export function progressLine(r: CellResult, done: number, total: number): string {
+  const c = r.cell;
+  const what = `${c.trace} ${c.machine} ${c.page} ${c.object} seed=${c.seed}`;
+  return r.status === 'ok'
+    ? `[${done}/${total}] ok     ${what}  ${r.events} events, ${(r.wall.events_per_sec / 1e6).toFixed(2)} M events/s`
+    : `[${done}/${total}] FAILED ${what}: ${r.error}`;
+}
+
+/** The console summary printed after a run. */
+export function summaryTable(results: CellResult[]): string {
+  const rows = results.map((r) => {
+    const m = r.metrics as Record<string, any>;
+    return [
+      r.cell.trace, r.cell.page, r.cell.object, r.status, r.events, r.trace_errors, r.failed_allocs,
+      m.largest_free_order, m.probe_order9?.fraction, m.highorder?.rate, m.waste?.internal_waste_bytes, m.waste?.utilization,
+    ];
+  });
+  return formatTable(['trace', 'page', 'object', 'status', 'events', 'trace_err', 'failed', 'max_order', 'order9_rest', 'highorder', 'waste_bytes', 'util'], rows);
+}

@@ -1,0 +1,203 @@
+import { forEachAlignedBlock } from '../page/decompose.js';
+import { MIGRATE_TYPES, __GFP_HIGH, gfpMigratetype, gfpZone } from './gfp.js';
+import { NR_ORDERS, type PageStrategy, type PageStrategyFactory } from '../page/strategy.js';
+import type { PageSource } from '../object/strategy.js';
+import { Memblock, type Region } from './memblock.js';
+import type { MachineConfig } from './memory-map.js';
+import { newSteps, STEP_ZONE, type Steps } from './steps.js';
+import { computeWatermarks, type Watermarks } from './watermarks.js';
+import { presentPages, zoneSpans } from './zones.js';
+
+/** One populated zone and the page-strategy instance that manages it. */
+export interface Zone {
+  index: number;
+  name: string;
+  startPfn: number;
+  /** pages spanned, holes included (the strategy's zone-local pfn range) */
+  spanned: number;
+  /** usable pages in the span */
+  present: number;
+  /** pages handed over to the page allocator at boot */
+  managed: number;
+  strategy: PageStrategy;
+}
+
+/** Free blocks of one zone as the buddy allocator would hold them (the input of every fragmentation metric). */
+export interface ZoneFreeState {
+  node: number;
+  zone: string;
+  /** free blocks, index mt * NR_ORDERS + order */
+  freeArea: Float64Array;
+  /** pageblocks per migratetype */
+  pageblocks: Float64Array;
+}
+
+/** Called when both watermark passes failed; returns pages it freed (0: nothing to reclaim). */
+export type ReclaimHook = (order: number, gfp: number) => number;
+
+const MiB = 2 ** 20;
+const PAGE = 4096;
+/** Bytes of kernel text, data and bss reserved at CONFIG_PHYSICAL_START (16 MiB); ~ a distribution kernel. */
+export const KERNEL_IMAGE_BYTES = 32 * MiB;
+const KERNEL_LOAD = 16 * MiB;
+/** sizeof(struct page) on x86-64 */
+const STRUCT_PAGE_BYTES = 64;
+const SECTION_PAGES = (128 * MiB) / PAGE;
+
+const WMARK_MIN = 0;
+const WMARK_LOW = 1;
+
+/**
+ * The simulated machine below the object layer: boot (memblock reservations, the memmap, the
+ * hand-over of free memory to one page-strategy instance per zone) and the zoned page allocator
+ * (__alloc_pages: zonelist walk from the highest zone the gfp allows, watermarks and
+ * lowmem_reserve). Out of memory returns -1; nothing here throws after boot.
+ *
+ * Simplifications (documented in DESIGN/README): one NUMA node; no per-CPU page lists; no
+ * highatomic reserves; reserved at boot are the first 1 MiB, the kernel image and the memmap only
+ * (no per-CPU areas, early page tables, crash kernel or initrd).
+ */
+export class Machine implements PageSource {
+  readonly zones: Zone[];
+  /** by zone index (DMA, DMA32, Normal, Movable); undefined when the zone is empty */
+  private readonly byIndex: (Zone | undefined)[];
+  readonly steps: Steps;
+  readonly totalPfns: number;
+  readonly watermarks: Watermarks;
+  readonly memblock: Memblock;
+  readonly cpus: number;
+  reclaim: ReclaimHook | null = null;
+  /** flattened [zone][level] watermark and [zone][highest] lowmem_reserve tables for the hot path */
+  private readonly wm: Float64Array;
+  private readonly reserve: Float64Array;
+
+  constructor(readonly config: MachineConfig, page: PageStrategyFactory, steps: Steps = newSteps()) {
+    this.steps = steps;
+    this.cpus = config.cpus;
+    const mb = new Memblock(config.map);
+    this.memblock = mb;
+    // x86 always reserves the first 1 MiB (arch/x86/kernel/setup.c, since 5.13).
+    mb.reserve(0, MiB, 'low 1M (BIOS, real mode)');
+    mb.reserve(KERNEL_LOAD, KERNEL_IMAGE_BYTES, 'kernel image');
+    // sparse_init() allocates struct pages for every present 128 MiB section in one buffer per node.
+    const sections = new Set<number>();
+    for (const r of mb.memory) {
+      for (let s = Math.floor(r.start / PAGE / SECTION_PAGES); s * SECTION_PAGES * PAGE < r.end; s++) sections.add(s);
+    }
+    mb.alloc(sections.size * SECTION_PAGES * STRUCT_PAGE_BYTES, 2 * MiB, 'memmap (struct page array)');
+
+    this.totalPfns = Math.floor(mb.end / PAGE);
+    const spans = zoneSpans(mb.memory, config);
+    const free = mb.freeRanges();
+    this.byIndex = spans.map((s) => {
+      const spanned = s.endPfn - s.startPfn;
+      if (spanned <= 0) return undefined;
+      const strategy = page({ pages: spanned, steps });
+      const managed = handOver(strategy, s.startPfn, s.endPfn, free);
+      return { index: s.index, name: s.name, startPfn: s.startPfn, spanned, present: presentPages(mb.memory, s.startPfn, s.endPfn), managed, strategy };
+    });
+    this.zones = this.byIndex.filter((z): z is Zone => z !== undefined);
+    this.watermarks = computeWatermarks(this.byIndex.map((z) => z?.managed ?? 0));
+    const nz = this.byIndex.length;
+    this.wm = new Float64Array(nz * 3);
+    this.reserve = new Float64Array(nz * nz);
+    for (let z = 0; z < nz; z++) {
+      for (let l = 0; l < 3; l++) this.wm[z * 3 + l] = this.watermarks.wmark[z]![l]!;
+      for (let h = 0; h < nz; h++) this.reserve[z * nz + h] = this.watermarks.lowmemReserve[z]![h]!;
+    }
+  }
+
+  /**
+   * __alloc_pages(): the fast path tries each zone of the zonelist against its low watermark, the
+   * slow path again against min (halved for __GFP_HIGH, ALLOC_MIN_RESERVE), then the reclaim hook
+   * if any, then fails. Returns a global pfn or -1.
+   */
+  allocPages(order: number, gfp: number): number {
+    const highest = gfpZone(gfp);
+    const mt = gfpMigratetype(gfp);
+    let pfn = this.tryZones(order, mt, highest, WMARK_LOW, false);
+    if (pfn >= 0) return pfn;
+    const high = (gfp & __GFP_HIGH) !== 0;
+    pfn = this.tryZones(order, mt, highest, WMARK_MIN, high);
+    if (pfn >= 0 || this.reclaim === null) return pfn;
+    while (this.reclaim(order, gfp) > 0) {
+      pfn = this.tryZones(order, mt, highest, WMARK_MIN, high);
+      if (pfn >= 0) return pfn;
+    }
+    return -1;
+  }
+
+  private tryZones(order: number, mt: number, highest: number, level: number, halveMin: boolean): number {
+    const nz = this.byIndex.length;
+    for (let z = highest; z >= 0; z--) {
+      const zone = this.byIndex[z];
+      if (zone === undefined) continue;
+      this.steps[STEP_ZONE]!++;
+      let mark = this.wm[z * 3 + level]!;
+      if (halveMin) mark -= Math.floor(mark / 2);
+      // __zone_watermark_ok(): free pages minus the (1 << order) - 1 that cannot serve this request
+      const free = zone.strategy.freePages() - ((1 << order) - 1);
+      if (free <= mark + this.reserve[z * nz + highest]!) continue;
+      const p = zone.strategy.alloc(order, mt);
+      if (p >= 0) return p + zone.startPfn;
+    }
+    return -1;
+  }
+
+  freePages(pfn: number, order: number): void {
+    const zone = this.zoneOf(pfn);
+    zone.strategy.free(pfn - zone.startPfn, order);
+  }
+
+  zoneOf(pfn: number): Zone {
+    const zs = this.zones;
+    for (let i = zs.length - 1; i > 0; i--) if (pfn >= zs[i]!.startPfn) return zs[i]!;
+    return zs[0]!;
+  }
+
+  /** Free pages over all zones. */
+  freePageCount(): number {
+    let n = 0;
+    for (const z of this.zones) n += z.strategy.freePages();
+    return n;
+  }
+
+  managedPages(): number {
+    let n = 0;
+    for (const z of this.zones) n += z.managed;
+    return n;
+  }
+
+  /** The free-block state of every populated zone, for the fragmentation metrics and /proc formats. */
+  freeState(): ZoneFreeState[] {
+    return this.zones.map((z) => {
+      const freeArea = new Float64Array(MIGRATE_TYPES * NR_ORDERS);
+      const pageblocks = new Float64Array(MIGRATE_TYPES);
+      z.strategy.freeArea(freeArea);
+      z.strategy.pageblockTypes(pageblocks);
+      return { node: 0, zone: z.name, freeArea, pageblocks };
+    });
+  }
+
+  check(): void {
+    for (const z of this.zones) z.strategy.check();
+  }
+}
+
+/**
+ * memblock_free_all() for one zone: every free range inside the zone span is freed to the strategy
+ * in the kernel's blocks (__free_pages_memory: the largest aligned block that fits, order
+ * min(MAX_ORDER, __ffs(pfn))). Zone starts are MAX_ORDER-aligned, so global and zone-local
+ * alignment agree. Returns the pages handed over (the zone's managed pages).
+ */
+function handOver(strategy: PageStrategy, startPfn: number, endPfn: number, free: readonly Region[]): number {
+  let managed = 0;
+  for (const r of free) {
+    const s = Math.max(startPfn, r.start / PAGE);
+    const e = Math.min(endPfn, r.end / PAGE);
+    if (e <= s) continue;
+    forEachAlignedBlock(s, e, (pfn, order) => strategy.free(pfn - startPfn, order));
+    managed += e - s;
+  }
+  return managed;
+}

@@ -1,0 +1,127 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AllocbenchError } from '../errors.js';
+
+/** One firmware memory-map entry (e820 / multiboot style), byte addresses, end exclusive. */
+export interface MemRange {
+  start: number;
+  end: number;
+  type: 'usable' | 'reserved' | 'acpi' | 'nvs' | 'unusable';
+}
+
+/** A simulated machine: its firmware map and the knobs the kernel reads at boot. */
+export interface MachineConfig {
+  name: string;
+  description?: string;
+  cpus: number;
+  map: MemRange[];
+  /** kernelcore= in bytes: memory NOT movable; the rest of the highest zone becomes ZONE_MOVABLE */
+  kernelcore?: number;
+  /** movablecore= in bytes: memory carved into ZONE_MOVABLE from the top */
+  movablecore?: number;
+}
+
+const TYPES = new Set(['usable', 'reserved', 'acpi', 'nvs', 'unusable']);
+export const PRESET_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../machines');
+
+/** Parses "4G", "256M", "64k", "0x1000", "4096" (bytes; binary units). */
+export function parseSize(text: string): number {
+  const m = /^\s*(0x[0-9a-f]+|\d+(?:\.\d+)?)\s*([kmgt])?i?b?\s*$/i.exec(text);
+  if (!m) throw new AllocbenchError(`bad size "${text}": expected a number with an optional K/M/G/T suffix, e.g. 4G`);
+  const n = m[1]!.startsWith('0x') ? parseInt(m[1]!, 16) : Number(m[1]);
+  const mult = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[(m[2] ?? '').toLowerCase() as 'k'] ?? 1;
+  return Math.round(n * mult);
+}
+
+/** A flat map for --mem SIZE: the legacy low 1 MiB layout, then one usable range. */
+export function flatMachine(bytes: number, cpus = 2): MachineConfig {
+  if (bytes < 32 * 2 ** 20) throw new AllocbenchError(`--mem ${bytes} is too small: the simulated kernel needs at least 32M`);
+  return {
+    name: `mem${formatBytes(bytes)}`,
+    description: `flat map of ${formatBytes(bytes)}`,
+    cpus,
+    map: [
+      { start: 0, end: 0x9f000, type: 'usable' },
+      { start: 0x9f000, end: 0x100000, type: 'reserved' },
+      { start: 0x100000, end: bytes, type: 'usable' },
+    ],
+  };
+}
+
+export function formatBytes(b: number): string {
+  for (const [u, s] of [[2 ** 40, 'T'], [2 ** 30, 'G'], [2 ** 20, 'M'], [2 ** 10, 'K']] as const) {
+    if (b >= u && b % u === 0) return `${b / u}${s}`;
+  }
+  return `${b}`;
+}
+
+function parseE820(json: unknown, file: string): MachineConfig {
+  const d = json as { name?: unknown; description?: unknown; cpus?: unknown; e820?: unknown; kernelcore?: unknown; movablecore?: unknown };
+  if (!Array.isArray(d.e820)) throw new AllocbenchError(`${file}: expected an "e820" array of [start, size, type]`);
+  const map: MemRange[] = d.e820.map((e: unknown, i: number) => {
+    if (!Array.isArray(e) || e.length !== 3 || !TYPES.has(e[2] as string)) {
+      throw new AllocbenchError(`${file}: e820[${i}]: expected [start, size, type] with type one of ${[...TYPES].join('|')}`);
+    }
+    const start = Number(e[0]);
+    const size = Number(e[1]);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(size) || size <= 0) {
+      throw new AllocbenchError(`${file}: e820[${i}]: start and size must be integers (hex strings allowed)`);
+    }
+    return { start, end: start + size, type: e[2] as MemRange['type'] };
+  });
+  map.sort((a, b) => a.start - b.start);
+  const size = (v: unknown) => (typeof v === 'string' ? parseSize(v) : typeof v === 'number' ? v : undefined);
+  return {
+    name: typeof d.name === 'string' ? d.name : file,
+    description: typeof d.description === 'string' ? d.description : undefined,
+    cpus: typeof d.cpus === 'number' ? d.cpus : 2,
+    map,
+    kernelcore: size(d.kernelcore),
+    movablecore: size(d.movablecore),
+  };
+}
+
+export function presetNames(): string[] {
+  return ['small', 'desktop', 'server'];
+}
+
+/**
+ * Resolves --machine: a preset name (machines/NAME.json), a JSON file path, or `mem=SIZE` for a
+ * flat map. Options after a colon set boot parameters: `desktop:movablecore=1G,cpus=8`.
+ */
+export function loadMachine(spec: string): MachineConfig {
+  const [base, opts] = splitOnce(spec, ':');
+  let cfg: MachineConfig;
+  if (base.startsWith('mem=')) {
+    cfg = flatMachine(parseSize(base.slice(4)));
+  } else {
+    const file = existsSync(base) ? base : join(PRESET_DIR, `${base}.json`);
+    if (!existsSync(file)) {
+      throw new AllocbenchError(`unknown machine "${base}": not a preset (${presetNames().join(', ')}), a JSON file or mem=SIZE`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new AllocbenchError(`${file}: not valid JSON (${(e as Error).message})`);
+    }
+    cfg = parseE820(json, file);
+  }
+  if (opts) {
+    for (const kv of opts.split(',')) {
+      const [k, v] = splitOnce(kv, '=');
+      if (k === 'kernelcore') cfg.kernelcore = parseSize(v);
+      else if (k === 'movablecore') cfg.movablecore = parseSize(v);
+      else if (k === 'cpus' && /^\d+$/.test(v) && Number(v) > 0) cfg.cpus = Number(v);
+      else throw new AllocbenchError(`machine option "${kv}": expected kernelcore=SIZE, movablecore=SIZE or cpus=N`);
+    }
+    cfg.name = spec;
+  }
+  return cfg;
+}
+
+function splitOnce(s: string, sep: string): [string, string] {
+  const i = s.indexOf(sep);
+  return i < 0 ? [s, ''] : [s.slice(0, i), s.slice(i + 1)];
+}

@@ -1,0 +1,284 @@
+import { InvariantError } from '../errors.js';
+import { GFP_KERNEL, GFP_USER, __GFP_COMP, GFP_HIGHUSER_MOVABLE } from '../machine/gfp.js';
+import type { Machine } from '../machine/machine.js';
+import { STEP_COUNT } from '../machine/steps.js';
+import type { ObjectStrategy, PageSource } from '../object/strategy.js';
+import { PAGEBLOCK_ORDER } from '../page/strategy.js';
+import * as O from '../trace/ops.js';
+import type { Trace } from '../trace/trace.js';
+
+// Per-id state.
+const S_NONE = 0; //   never allocated
+const S_PAGES = 1; //  live page block
+const S_OBJECT = 2; // live object
+const S_FREED = 3; //  freed
+const S_FAILED = 4; // its allocation failed (out of memory): a later free is silently dropped
+
+/** How the object was allocated, for the matching free. */
+const K_KMALLOC = 0;
+const K_CACHE = 1;
+const K_USER = 2;
+
+export interface ReplayOptions {
+  /** verify every layer's invariants every `checkEvery` events and at the end (0 = never) */
+  checkEvery?: number;
+  /** called with the event index at every mark and every `sampleEvery` events */
+  onSample?: (event: number, label: string) => void;
+  sampleEvery?: number;
+}
+
+/** Counts of one replay; all deterministic. */
+export interface ReplayCounts {
+  events: number;
+  trace_errors: number;
+  trace_error_kinds: { unknown_free: number; double_free: number; realloc_unknown: number; alloc_live_id: number };
+  failed_allocs: number;
+  failed_page_allocs: number;
+  failed_object_allocs: number;
+  ops: Record<string, number>;
+  /** process events the machine does not model yet (mmap, fault, fork, ...) */
+  events_not_modelled: number;
+  recorded_extfrag: number;
+  highorder: { attempts: number; successes: number };
+  /** per mark label: high-order (order >= PAGEBLOCK_ORDER) attempts and successes while that phase ran */
+  phases: Record<string, { attempts: number; successes: number }>;
+  bytes_requested_live: number;
+  peak_bytes_requested: number;
+  peak_object_pages: number;
+  page_block_pages_live: number;
+  steps_by_op: Record<string, number[]>;
+}
+
+/**
+ * Counts the pages the object layer takes from the machine, so the replay can check the object
+ * strategy's own account and the conservation of pages.
+ */
+class CountingPageSource implements PageSource {
+  pages = 0;
+  peak = 0;
+  constructor(private readonly m: Machine) {}
+  get totalPfns(): number { return this.m.totalPfns; }
+  allocPages(order: number, gfp: number): number {
+    const p = this.m.allocPages(order, gfp);
+    if (p >= 0) {
+      this.pages += 1 << order;
+      if (this.pages > this.peak) this.peak = this.pages;
+    }
+    return p;
+  }
+  freePages(pfn: number, order: number): void {
+    this.pages -= 1 << order;
+    this.m.freePages(pfn, order);
+  }
+}
+
+export function objectPageSource(m: Machine): CountingPageSource {
+  return new CountingPageSource(m);
+}
+
+/**
+ * Replays a trace through a machine and an object strategy. The loop indexes typed arrays by the
+ * trace's dense ids and allocates nothing per event. Bad frees are counted, out-of-memory is a
+ * counted failure; neither throws.
+ */
+export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, source: CountingPageSource, opts: ReplayOptions = {}): ReplayCounts {
+  const n = trace.length;
+  const { op, id, lo, hi, aux } = trace;
+  const ids = trace.idCount;
+  const state = new Uint8Array(ids);
+  const where = new Float64Array(ids); // global pfn or object address
+  const order = new Int8Array(ids);
+  const kind = new Uint8Array(ids);
+  const cacheOf = new Int32Array(ids);
+  const req = new Float64Array(ids); // requested bytes of live objects
+  const opCount = new Float64Array(O.OP_COUNT);
+  const stepsByOp = new Float64Array(O.OP_COUNT * STEP_COUNT);
+  const steps = machine.steps;
+  const before = new Float64Array(STEP_COUNT);
+
+  let unknownFree = 0, doubleFree = 0, reallocUnknown = 0, allocLive = 0;
+  let failedPages = 0, failedObjects = 0, notModelled = 0, extfrag = 0;
+  let hoAttempts = 0, hoSuccesses = 0;
+  let reqLive = 0, reqPeak = 0, blockPages = 0;
+  let phase = '';
+  const phases: Record<string, { attempts: number; successes: number }> = {};
+  let phaseStats: { attempts: number; successes: number } | null = null;
+  const checkEvery = opts.checkEvery ?? 0;
+  const sampleEvery = opts.sampleEvery ?? 0;
+  const onSample = opts.onSample;
+  const sizes = trace.caches;
+
+  const badFree = (i: number): void => {
+    if (state[i] === S_FREED) doubleFree++;
+    else unknownFree++;
+  };
+
+  for (let e = 0; e < n; e++) {
+    const o = op[e]!;
+    const i = id[e]!;
+    opCount[o]!++;
+    before.set(steps);
+    switch (o) {
+      case O.OP_PAGE_ALLOC: {
+        if (state[i] === S_PAGES || state[i] === S_OBJECT) { allocLive++; break; }
+        const ord = lo[e]!;
+        const pfn = machine.allocPages(ord, aux[e]!);
+        if (ord >= 1) {
+          hoAttempts++;
+          if (pfn >= 0) hoSuccesses++;
+          if (phaseStats !== null && ord >= PAGEBLOCK_ORDER) {
+            phaseStats.attempts++;
+            if (pfn >= 0) phaseStats.successes++;
+          }
+        }
+        if (pfn < 0) { failedPages++; state[i] = S_FAILED; break; }
+        state[i] = S_PAGES; where[i] = pfn; order[i] = ord;
+        blockPages += 1 << ord;
+        break;
+      }
+      case O.OP_PAGE_FREE: {
+        const s = state[i];
+        if (s === S_PAGES) {
+          machine.freePages(where[i]!, order[i]!);
+          blockPages -= 1 << order[i]!;
+          state[i] = S_FREED;
+        } else if (s === S_FAILED) state[i] = S_FREED;
+        else badFree(i);
+        break;
+      }
+      case O.OP_KMALLOC:
+      case O.OP_CACHE_ALLOC:
+      case O.OP_MALLOC: {
+        if (state[i] === S_PAGES || state[i] === S_OBJECT) { allocLive++; break; }
+        let addr: number;
+        let bytes: number;
+        if (o === O.OP_CACHE_ALLOC) {
+          const c = aux[e]!;
+          bytes = sizes[c]!.size;
+          addr = objects.cacheAlloc(c, GFP_KERNEL);
+          kind[i] = K_CACHE; cacheOf[i] = c;
+        } else if (o === O.OP_KMALLOC) {
+          bytes = lo[e]! + hi[e]! * 4294967296;
+          addr = objects.alloc(bytes, aux[e]!);
+          kind[i] = K_KMALLOC;
+        } else {
+          // User heap events go straight to the object layer until processes exist (README).
+          bytes = lo[e]! + hi[e]! * 4294967296;
+          addr = objects.alloc(bytes, GFP_USER);
+          kind[i] = K_USER;
+        }
+        if (addr < 0) { failedObjects++; state[i] = S_FAILED; break; }
+        state[i] = S_OBJECT; where[i] = addr; req[i] = bytes;
+        reqLive += bytes;
+        if (reqLive > reqPeak) reqPeak = reqLive;
+        break;
+      }
+      case O.OP_KFREE:
+      case O.OP_CACHE_FREE:
+      case O.OP_FREE: {
+        const s = state[i];
+        if (s === S_OBJECT) {
+          if (kind[i] === K_CACHE) objects.cacheFree(cacheOf[i]!, where[i]!);
+          else objects.free(where[i]!);
+          reqLive -= req[i]!;
+          state[i] = S_FREED;
+        } else if (s === S_FAILED) state[i] = S_FREED;
+        else badFree(i);
+        break;
+      }
+      case O.OP_REALLOC: {
+        const bytes = lo[e]! + hi[e]! * 4294967296;
+        const s = state[i];
+        if (s === S_OBJECT) {
+          const addr = objects.realloc(where[i]!, bytes, kind[i] === K_USER ? GFP_USER : GFP_KERNEL);
+          if (addr < 0) { failedObjects++; break; } // the old block stays live, as realloc() leaves it
+          where[i] = addr;
+          reqLive += bytes - req[i]!;
+          req[i] = bytes;
+          if (reqLive > reqPeak) reqPeak = reqLive;
+        } else {
+          reallocUnknown++;
+        }
+        break;
+      }
+      case O.OP_CACHE_CREATE:
+        objects.createCache(i, sizes[i]!);
+        break;
+      case O.OP_MARK:
+        phase = trace.strings[aux[e]!] ?? '';
+        phaseStats = phases[phase] ??= { attempts: 0, successes: 0 };
+        if (onSample) onSample(e, phase);
+        break;
+      case O.OP_EXTFRAG:
+        extfrag++;
+        break;
+      default:
+        notModelled++;
+    }
+    const base = o * STEP_COUNT;
+    for (let k = 0; k < STEP_COUNT; k++) stepsByOp[base + k]! += steps[k]! - before[k]!;
+    if (sampleEvery > 0 && onSample && (e + 1) % sampleEvery === 0) onSample(e + 1, phase);
+    if (checkEvery > 0 && (e + 1) % checkEvery === 0) verify(machine, objects, source, blockPages);
+  }
+  if (checkEvery > 0) verify(machine, objects, source, blockPages);
+
+  const ops: Record<string, number> = {};
+  const stepsOut: Record<string, number[]> = {};
+  for (let k = 0; k < O.OP_COUNT; k++) {
+    if (opCount[k]! > 0) {
+      ops[O.OP_NAMES[k]!] = opCount[k]!;
+      stepsOut[O.OP_NAMES[k]!] = Array.from(stepsByOp.subarray(k * STEP_COUNT, (k + 1) * STEP_COUNT));
+    }
+  }
+  const traceErrors = unknownFree + doubleFree + reallocUnknown + allocLive;
+  return {
+    events: n,
+    trace_errors: traceErrors,
+    trace_error_kinds: { unknown_free: unknownFree, double_free: doubleFree, realloc_unknown: reallocUnknown, alloc_live_id: allocLive },
+    failed_allocs: failedPages + failedObjects,
+    failed_page_allocs: failedPages,
+    failed_object_allocs: failedObjects,
+    ops,
+    events_not_modelled: notModelled,
+    recorded_extfrag: extfrag,
+    highorder: { attempts: hoAttempts, successes: hoSuccesses },
+    phases,
+    bytes_requested_live: reqLive,
+    peak_bytes_requested: reqPeak,
+    peak_object_pages: source.peak,
+    page_block_pages_live: blockPages,
+    steps_by_op: stepsOut,
+  };
+}
+
+/** --check: every layer's own invariants, the object layer's page account, conservation of pages. */
+function verify(machine: Machine, objects: ObjectStrategy, source: CountingPageSource, blockPages: number): void {
+  machine.check();
+  objects.check();
+  const held = objects.usage().pagesHeld;
+  if (held !== source.pages) {
+    throw new InvariantError(`object layer reports ${held} pages held but took ${source.pages} from the page allocator`);
+  }
+  const free = machine.freePageCount();
+  const managed = machine.managedPages();
+  if (free + blockPages + source.pages !== managed) {
+    throw new InvariantError(`pages not conserved: free ${free} + page blocks ${blockPages} + object pages ${source.pages} != managed ${managed}`);
+  }
+}
+
+/**
+ * The end-of-run high-order probe (Gorman's "at rest" test): allocate order-9 blocks as a huge-page
+ * request would (GFP_HIGHUSER_MOVABLE | __GFP_COMP) until one fails, then free them all again.
+ * `possible` is what the free page count alone would allow.
+ */
+export function probeHighOrder(machine: Machine, order = PAGEBLOCK_ORDER): { allocated: number; possible: number; fraction: number } {
+  const possible = Math.floor(machine.freePageCount() / (1 << order));
+  const got: number[] = [];
+  for (let k = 0; k <= possible; k++) {
+    const pfn = machine.allocPages(order, GFP_HIGHUSER_MOVABLE | __GFP_COMP);
+    if (pfn < 0) break;
+    got.push(pfn);
+  }
+  for (const pfn of got) machine.freePages(pfn, order);
+  return { allocated: got.length, possible, fraction: possible === 0 ? 0 : got.length / possible };
+}
