@@ -20,6 +20,8 @@ export interface MachineConfig {
   kernelcore?: number;
   /** movablecore= in bytes: memory carved into ZONE_MOVABLE from the top */
   movablecore?: number;
+  /** transparent huge pages enabled (always/madvise, Debian's default): raises min_free_kbytes */
+  thp?: boolean;
 }
 
 const TYPES = new Set(['usable', 'reserved', 'acpi', 'nvs', 'unusable']);
@@ -79,6 +81,7 @@ function parseE820(json: unknown, file: string): MachineConfig {
     map,
     kernelcore: size(d.kernelcore),
     movablecore: size(d.movablecore),
+    thp: typeof (d as { thp?: unknown }).thp === 'boolean' ? (d as { thp: boolean }).thp : undefined,
   };
 }
 
@@ -114,7 +117,8 @@ export function loadMachine(spec: string): MachineConfig {
       if (k === 'kernelcore') cfg.kernelcore = parseSize(v);
       else if (k === 'movablecore') cfg.movablecore = parseSize(v);
       else if (k === 'cpus' && /^\d+$/.test(v) && Number(v) > 0) cfg.cpus = Number(v);
-      else throw new AllocbenchError(`machine option "${kv}": expected kernelcore=SIZE, movablecore=SIZE or cpus=N`);
+      else if (k === 'thp' && (v === 'never' || v === 'madvise' || v === 'always')) cfg.thp = v !== 'never';
+      else throw new AllocbenchError(`machine option "${kv}": expected kernelcore=SIZE, movablecore=SIZE, cpus=N or thp=never|madvise|always`);
     }
     cfg.name = spec;
   }

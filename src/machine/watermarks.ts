@@ -1,4 +1,5 @@
 import { ZONE_MOVABLE } from './gfp.js';
+import { PAGEBLOCK_PAGES } from '../page/strategy.js';
 
 /** sysctl_lowmem_reserve_ratio per zone (mm/page_alloc.c): DMA 256, DMA32 256, Normal 32, Movable 0. */
 const LOWMEM_RESERVE_RATIO = [256, 256, 32, 0];
@@ -14,14 +15,35 @@ export interface Watermarks {
 }
 
 /**
- * calculate_min_free_kbytes(), __setup_per_zone_wmarks() and setup_per_zone_lowmem_reserve() from
- * mm/page_alloc.c (6.x), given each zone's managed pages (index = zone index, 0 for empty zones).
+ * calculate_min_free_kbytes() (mm/page_alloc.c, 6.x), raised to khugepaged's recommendation when
+ * THP is on, then the per-zone watermarks, given each zone's managed pages (index = zone index,
+ * 0 for empty zones).
  */
-export function computeWatermarks(managed: readonly number[]): Watermarks {
+export function computeWatermarks(managed: readonly number[], thp = true): Watermarks {
   // nr_free_buffer_pages() at boot: managed pages of the zones GFP_USER may use (all but Movable).
   const lowmemPages = managed.reduce((s, m, i) => (i === ZONE_MOVABLE ? s : s + m), 0);
   const lowmemKbytes = lowmemPages * 4;
-  const minFreeKbytes = Math.min(262144, Math.max(128, Math.floor(Math.sqrt(lowmemKbytes * 16))));
+  let minFreeKbytes = Math.min(262144, Math.max(128, Math.floor(Math.sqrt(lowmemKbytes * 16))));
+  if (thp) minFreeKbytes = Math.max(minFreeKbytes, thpRecommendedMinFreeKbytes(managed, lowmemPages));
+  return watermarksFor(managed, minFreeKbytes);
+}
+
+/**
+ * set_recommended_min_free_kbytes() (mm/khugepaged.c), run when transparent huge pages are enabled
+ * (Debian's default is madvise): keep 2 pageblocks free per zone plus MIGRATE_PCPTYPES^2 pageblocks
+ * "almost free of another type" to help grouping by mobility, at most 5% of lowmem.
+ */
+function thpRecommendedMinFreeKbytes(managed: readonly number[], lowmemPages: number): number {
+  const nrZones = managed.filter((m, i) => m > 0 && i !== ZONE_MOVABLE).length;
+  const pcpTypes = 3;
+  let pages = PAGEBLOCK_PAGES * nrZones * 2 + PAGEBLOCK_PAGES * nrZones * pcpTypes * pcpTypes;
+  pages = Math.min(pages, Math.floor(lowmemPages / 20));
+  return pages * 4;
+}
+
+/** __setup_per_zone_wmarks() and setup_per_zone_lowmem_reserve() for a given min_free_kbytes. */
+export function watermarksFor(managed: readonly number[], minFreeKbytes: number): Watermarks {
+  const lowmemPages = managed.reduce((s, m, i) => (i === ZONE_MOVABLE ? s : s + m), 0);
   const pagesMin = minFreeKbytes >> 2;
   const wmark = managed.map((m, i) => {
     let tmp = lowmemPages > 0 ? Math.floor((pagesMin * m) / lowmemPages) : 0;
