@@ -42,6 +42,8 @@ export interface Trace {
   strings: string[];
   /** side table for mmap/munmap: rows of 2 numbers [len, prot | flags << 8] */
   extra: Float64Array;
+  /** optional loader side counts (e.g. skipped_unknown_events, recorded_failed_allocs); not replayed */
+  stats?: Record<string, number>;
 }
 
 const TWO32 = 4294967296;
@@ -71,6 +73,8 @@ export class TraceBuilder {
   private readonly stringIndex = new Map<string, number>();
   private extra: Float64Array = new Float64Array(64);
   private extraLen = 0;
+  /** loader side counts copied onto the finished Trace (left off when undefined) */
+  stats: Record<string, number> | undefined;
 
   constructor(readonly name: string, readonly source: string, capacity = 1 << 16) {
     this.cap = Math.max(16, capacity);
@@ -166,6 +170,7 @@ export class TraceBuilder {
       caches: this.caches.slice(),
       strings: this.strings.slice(),
       extra: copy(this.extra, Float64Array, this.extraLen * 2),
+      ...(this.stats ? { stats: { ...this.stats } } : {}),
     };
   }
 }
