@@ -10,6 +10,7 @@ import { formatSlabinfo, idleCacheGeometry } from '../object/slabinfo.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
 import { runCell, type CellOptions } from '../run/cell.js';
 import { runMatrix } from '../run/runner.js';
+import { mergeRuns } from '../run/merge.js';
 import { bundledTraces } from '../trace/bundled.js';
 import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
 import { loadTrace } from '../trace/load.js';
@@ -47,17 +48,17 @@ export function cli(argv: string[]): Argv {
         .option('out', { type: 'string', default: 'results/latest', describe: 'output directory' })
         .option('resume', { type: 'boolean', default: false, describe: 'skip cells already in OUT/results.jsonl' })
         .option('quiet', { type: 'boolean', default: false, describe: 'print only errors' }),
-    (a) => {
+    async (a) => {
       const o = runOptionsFrom(a, a.out, a.resume);
       if (!a.quiet) o.onCell = (r, d, t) => out(progressLine(r, d, t));
-      const { results, failed } = runMatrix(o);
+      const { results, failed } = await runMatrix(o);
       if (!a.quiet) out(`\n${summaryTable(results)}\n\nresults: ${a.out}/results.jsonl, ${a.out}/summary.csv`);
       process.exitCode = failed > 0 ? 1 : 0;
     })
-    .command('start', 'the main job: every bundled trace through every strategy, then a summary', (y) => y, () => {
+    .command('start', 'the main job: every bundled trace through every strategy, then a summary', (y) => y, async () => {
       const o = runOptionsFrom({ machine: ['desktop'], seed: ['1'] }, 'results/latest');
       o.onCell = (r, d, t) => out(progressLine(r, d, t));
-      const { results, failed } = runMatrix(o);
+      const { results, failed } = await runMatrix(o);
       out(`\n${summaryTable(results)}\n\nresults: results/latest/results.jsonl, results/latest/summary.csv`);
       process.exitCode = failed > 0 ? 1 : 0;
     })
@@ -97,6 +98,13 @@ export function cli(argv: string[]): Argv {
       const trace = generateFromSpec(spec, a.seed);
       writeFileSync(a.out, writeCsv(trace));
       out(`${a.out}: ${trace.length} events`);
+    })
+    .command('merge <dirs..>', 'join the results of shards into one results directory', (y) =>
+      y.positional('dirs', { type: 'string', array: true, demandOption: true })
+        .option('out', { type: 'string', demandOption: true, describe: 'output directory' }),
+    (a) => {
+      const results = mergeRuns(a.dirs, a.out);
+      out(`${a.out}: ${results.length} cells merged from ${a.dirs.length} directories`);
     })
     .command('list', 'list bundled traces, generators, strategies and machines', (y) => y, () => {
       out(`traces:\n${bundledTraces().map((t) => `  ${t}`).join('\n')}`);

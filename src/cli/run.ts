@@ -7,6 +7,7 @@ import { runMatrix, type RunOptions } from '../run/runner.js';
 import { bundledTraces } from '../trace/bundled.js';
 import { AllocbenchError } from '../errors.js';
 import { formatTable } from './table.js';
+import { defaultWorkers } from '../run/pool.js';
 
 /** Splits repeated and comma-separated list options: `--page buddy,bitmap --page freelist`. */
 export function list(v: unknown): string[] {
@@ -23,7 +24,10 @@ export function matrixOptions<T>(y: Argv<T>) {
     .option('object', { type: 'string', array: true, describe: `object strategies (${Object.keys(OBJECT_STRATEGIES).join(', ')}); default: all` })
     .option('machine', { type: 'string', array: true, describe: `machine preset (${presetNames().join(', ')}), JSON file or mem=SIZE; options after a colon, e.g. desktop:movablecore=1G`, default: ['desktop'] })
     .option('seed', { type: 'string', array: true, describe: 'seed(s) for generated traces', default: ['1'] })
-    .option('check', { type: 'boolean', default: false, describe: 'verify every layer\'s invariants while replaying' });
+    .option('check', { type: 'boolean', default: false, describe: 'verify every layer\'s invariants while replaying' })
+    .option('workers', { type: 'number', describe: 'worker threads (default: available parallelism; 0 = run in the main thread)' })
+    .option('cell-timeout', { type: 'number', default: 0, describe: 'seconds after which a cell is stopped and recorded as failed (0 = none)' })
+    .option('shard', { type: 'string', describe: 'run slice K of N of the matrix, e.g. 2/4 (join the outputs with merge)' });
 }
 
 export interface MatrixArgs {
@@ -34,6 +38,9 @@ export interface MatrixArgs {
   machine?: string[];
   seed?: string[];
   check?: boolean;
+  workers?: number;
+  cellTimeout?: number;
+  shard?: string;
 }
 
 export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunOptions {
@@ -53,7 +60,17 @@ export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunO
     out,
     check: a.check ?? false,
     resume,
+    workers: a.workers ?? defaultWorkers(),
+    cellTimeout: a.cellTimeout ?? 0,
+    shard: a.shard === undefined ? undefined : parseShard(a.shard),
   };
+}
+
+function parseShard(s: string): { k: number; n: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(s);
+  const k = Number(m?.[1]), n = Number(m?.[2]);
+  if (!m || n < 1 || k < 1 || k > n) throw new AllocbenchError(`--shard ${s}: expected K/N with 1 <= K <= N, e.g. 1/2`);
+  return { k, n };
 }
 
 export function progressLine(r: CellResult, done: number, total: number): string {

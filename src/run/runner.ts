@@ -4,7 +4,10 @@ import { loadMachine, type MachineConfig } from '../machine/memory-map.js';
 import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
 import { loadTrace } from '../trace/load.js';
 import type { Trace } from '../trace/trace.js';
-import { cellKey, failedCell, runCell, type CellResult, type CellSpec } from './cell.js';
+import { AllocbenchError } from '../errors.js';
+import { shareTrace } from '../trace/share.js';
+import { cellKey, type CellResult } from './cell.js';
+import { CellPool } from './pool.js';
 import { expandMatrix } from './matrix.js';
 import { RUN_FILE, ResultSink } from './sink.js';
 import { VERSION } from '../version.js';
@@ -19,6 +22,10 @@ export interface RunOptions {
   out: string;
   check: boolean;
   resume: boolean;
+  workers: number;
+  cellTimeout: number;
+  /** run only slice k (1-based) of n of the matrix */
+  shard?: { k: number; n: number };
   /** called after each cell (progress) */
   onCell?: (r: CellResult, done: number, total: number) => void;
 }
@@ -33,23 +40,24 @@ export interface RunOutcome {
  * completes. An unreadable input throws (exit 2) before any cell runs; a cell that throws becomes
  * a failed result and the others go on.
  */
-export function runMatrix(opts: RunOptions): RunOutcome {
+export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const machines = new Map<string, MachineConfig>(opts.machines.map((m) => [m, loadMachine(m)]));
   // Recorded traces do not depend on the seed; generated ones are made once per seed.
-  const recorded = opts.traces.map((f) => loadTrace(f));
+  const recorded = opts.traces.map((f) => shareTrace(loadTrace(f)));
   const traceFor = new Map<string, (seed: number) => Trace>();
   for (const t of recorded) traceFor.set(t.name, () => t);
   for (const spec of opts.gens) {
     const cache = new Map<number, Trace>();
-    const first = generateFromSpec(spec, opts.seeds[0] ?? 1);
+    const first = shareTrace(generateFromSpec(spec, opts.seeds[0] ?? 1));
     cache.set(opts.seeds[0] ?? 1, first);
     traceFor.set(first.name, (seed) => {
       let t = cache.get(seed);
-      if (!t) { t = generateFromSpec(spec, seed); cache.set(seed, t); }
+      if (!t) { t = shareTrace(generateFromSpec(spec, seed)); cache.set(seed, t); }
       return t;
     });
   }
-  const cells = expandMatrix({ traces: [...traceFor.keys()], machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds });
+  const all = expandMatrix({ traces: [...traceFor.keys()], machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds });
+  const cells = opts.shard ? shardOf(all, opts.shard.k, opts.shard.n) : all;
   const sink = new ResultSink(opts.out, opts.resume);
   writeFileSync(join(opts.out, RUN_FILE), JSON.stringify({
     version: VERSION,
@@ -59,30 +67,41 @@ export function runMatrix(opts: RunOptions): RunOutcome {
     axes: { traces: [...traceFor.keys()], machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds },
     machines: Object.fromEntries(machines),
     check: opts.check,
+    shard: opts.shard ?? null,
     cells: cells.length,
   }, null, 2) + '\n');
   const done = opts.resume ? sink.done() : new Set<string>();
-  const todo = cells.filter((c) => !done.has(cellKey(c)));
-  let n = cells.length - todo.length;
-  for (const cell of todo) {
-    const r = runOne(cell, traceFor.get(cell.trace)!, machines.get(cell.machine)!, opts.check);
-    sink.add(r);
-    opts.onCell?.(r, ++n, cells.length);
+  // Largest traces first so a long cell does not start last (results are sorted at the end anyway).
+  const tasks = cells
+    .filter((c) => !done.has(cellKey(c)))
+    .map((cell) => ({ cell, trace: traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check }))
+    .sort((a, b) => b.trace.length - a.trace.length);
+  let n = cells.length - tasks.length;
+  const pool = new CellPool({ workers: Math.min(opts.workers, tasks.length), cellTimeout: opts.cellTimeout });
+  const onSigint = (): void => { interrupted = true; pool.stop(); };
+  let interrupted = false;
+  process.once('SIGINT', onSigint);
+  try {
+    await pool.runAll(tasks, (r) => {
+      sink.add(r);
+      opts.onCell?.(r, ++n, cells.length);
+    });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    await pool.close();
   }
+  if (interrupted) throw new AllocbenchError(`interrupted: ${n} of ${cells.length} cells are in ${opts.out}; --resume finishes the rest`, 130);
   const results = sink.finish();
   return { results, failed: results.filter((r) => r.status !== 'ok').length };
+}
+
+/** Slice k of n: every n-th cell of the full matrix, so shards are balanced and disjoint. */
+export function shardOf<T>(cells: T[], k: number, n: number): T[] {
+  return cells.filter((_, i) => i % n === k - 1);
 }
 
 /** A generated trace from a spec like `page-mix:events=1000` and a seed. */
 export function generateFromSpec(spec: string, seed: number): Trace {
   const { name, params } = parseGenSpec(spec);
   return GENERATORS[name]!.generate(params, seed);
-}
-
-function runOne(cell: CellSpec, trace: (seed: number) => Trace, machine: MachineConfig, check: boolean): CellResult {
-  try {
-    return runCell(cell, trace(cell.seed), machine, { check });
-  } catch (e) {
-    return failedCell(cell, e);
-  }
 }

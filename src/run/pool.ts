@@ -1,0 +1,75 @@
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { CellResult } from './cell.js';
+import { failedCell } from './cell.js';
+import runTask, { type CellTask } from './worker.js';
+
+export interface PoolOptions {
+  /** worker threads; 0 runs cells in this thread (debugging, tiny runs) */
+  workers: number;
+  /** a cell running longer than this many seconds is stopped and recorded as failed (0 = no limit) */
+  cellTimeout: number;
+}
+
+export const defaultWorkers = (): number => availableParallelism();
+
+/**
+ * Runs cell tasks on a piscina pool and reports each result as it completes. The workers load the
+ * TypeScript sources through tsx (they do not inherit the parent's loader). A cell past its
+ * timeout is aborted, which ends its worker thread; the pool starts another.
+ */
+export class CellPool {
+  private readonly pool: Piscina | null;
+  private stopped = false;
+  private readonly aborts = new Set<AbortController>();
+
+  constructor(private readonly opts: PoolOptions) {
+    this.pool = opts.workers > 0
+      ? new Piscina({
+        filename: new URL('./worker.ts', import.meta.url).href,
+        minThreads: opts.workers,
+        maxThreads: opts.workers,
+        idleTimeout: 1000,
+        execArgv: ['--import', import.meta.resolve('tsx')],
+        // results and traces are small next to the default; workers need room for big machines
+        resourceLimits: { maxOldGenerationSizeMb: 8192 },
+      })
+      : null;
+  }
+
+  async runAll(tasks: CellTask[], onResult: (r: CellResult) => void): Promise<void> {
+    if (this.pool === null) {
+      for (const t of tasks) {
+        if (this.stopped) return;
+        onResult(runTask(t));
+        await new Promise((r) => setImmediate(r)); // let Ctrl-C in
+      }
+      return;
+    }
+    const pool = this.pool;
+    await Promise.all(tasks.map(async (t) => {
+      const ac = new AbortController();
+      this.aborts.add(ac);
+      const timer = this.opts.cellTimeout > 0 ? setTimeout(() => ac.abort(new Error(`cell exceeded --cell-timeout ${this.opts.cellTimeout}s`)), this.opts.cellTimeout * 1000) : null;
+      try {
+        const r = (await pool.run(t, { signal: ac.signal })) as CellResult;
+        if (!this.stopped) onResult(r);
+      } catch (e) {
+        if (!this.stopped) onResult(failedCell(t.cell, ac.signal.aborted && ac.signal.reason instanceof Error ? ac.signal.reason : e));
+      } finally {
+        if (timer) clearTimeout(timer);
+        this.aborts.delete(ac);
+      }
+    }));
+  }
+
+  /** Stops handing out cells and reporting results (Ctrl-C); running cells are abandoned. */
+  stop(): void {
+    this.stopped = true;
+    for (const ac of this.aborts) ac.abort(new Error('interrupted'));
+  }
+
+  async close(): Promise<void> {
+    if (this.pool) await this.pool.destroy();
+  }
+}

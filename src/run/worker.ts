@@ -1,0 +1,19 @@
+import type { MachineConfig } from '../machine/memory-map.js';
+import type { Trace } from '../trace/trace.js';
+import { failedCell, runCell, type CellResult, type CellSpec } from './cell.js';
+
+export interface CellTask {
+  cell: CellSpec;
+  trace: Trace;
+  machine: MachineConfig;
+  check: boolean;
+}
+
+/** A piscina task: one cell. Never throws: a cell that fails is a failed result. */
+export default function runTask(task: CellTask): CellResult {
+  try {
+    return runCell(task.cell, task.trace, task.machine, { check: task.check });
+  } catch (e) {
+    return failedCell(task.cell, e);
+  }
+}
