@@ -1,0 +1,227 @@
+/**
+ * Allocation-free scanning helpers for the text trace loaders (kernel.ts, rep.ts). Everything works
+ * on (text, start, end) offsets into the whole file so the per-line loop makes no substrings,
+ * no regex matches and no Map lookups.
+ */
+
+/** Whether c is a space or tab. */
+export function isBlank(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** Index of the first non-blank at or after p (end when none). */
+export function skipBlanks(s: string, p: number, end: number): number {
+  while (p < end && isBlank(s.charCodeAt(p))) p++;
+  return p;
+}
+
+/** Index of the first blank at or after p (end when none). */
+export function tokenEnd(s: string, p: number, end: number): number {
+  while (p < end && !isBlank(s.charCodeAt(p))) p++;
+  return p;
+}
+
+/**
+ * Start of the value of `key` (given with its '=', e.g. 'pfn=') in s[from, end), or -1. The key must
+ * start a field (at `from` or after a blank), so 'page=' does not match inside 'fallback_page='.
+ */
+export function fieldValue(s: string, key: string, from: number, end: number): number {
+  let p = s.indexOf(key, from);
+  while (p >= 0 && p < end) {
+    if (p === from || isBlank(s.charCodeAt(p - 1))) return p + key.length;
+    p = s.indexOf(key, p + 1);
+  }
+  return -1;
+}
+
+/** Decimal integer in s[p, e) (optional leading '-'), or NaN when it is not one. */
+export function parseDec(s: string, p: number, e: number): number {
+  if (p >= e) return NaN;
+  let neg = false;
+  if (s.charCodeAt(p) === 45) { neg = true; p++; if (p >= e) return NaN; }
+  let v = 0;
+  for (; p < e; p++) {
+    const d = s.charCodeAt(p) - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return neg ? -v : v;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 32;
+  if (l >= 97 && l <= 102) return l - 87;
+  return -1;
+}
+
+/** Unsigned integer in s[p, e): decimal, or hex with a 0x prefix. NaN when malformed. */
+export function parseNum(s: string, p: number, e: number): number {
+  if (e - p > 2 && s.charCodeAt(p) === 48 && (s.charCodeAt(p + 1) | 32) === 120) {
+    let v = 0;
+    for (p += 2; p < e; p++) {
+      const d = hexDigit(s.charCodeAt(p));
+      if (d < 0) return NaN;
+      v = v * 16 + d;
+    }
+    return v;
+  }
+  const v = parseDec(s, p, e);
+  return v < 0 ? NaN : v;
+}
+
+/** Result of the last parsePtr as [hi, lo] 32-bit halves (scratch, so the hot loop allocates nothing). */
+export const PTR = new Uint32Array(2);
+
+/** parsePtr results */
+export const PTR_BAD = -1;
+export const PTR_NULL = 0;
+export const PTR_OK = 1;
+
+/**
+ * A pointer as %p prints it: hashed (`00000000a1b2c3d4`), raw (`ffff888003c2a000`), with or without
+ * 0x, or NULL (`(null)`, `0x0`, all zeros). Up to 64 bits, split into PTR[0]:PTR[1].
+ */
+export function parsePtr(s: string, p: number, e: number): number {
+  if (p >= e) return PTR_BAD;
+  if (s.charCodeAt(p) === 40) return s.startsWith('(null)', p) && e - p === 6 ? PTR_NULL : PTR_BAD;
+  if (e - p > 2 && s.charCodeAt(p) === 48 && (s.charCodeAt(p + 1) | 32) === 120) p += 2;
+  if (p >= e || e - p > 16) return PTR_BAD;
+  let hi = 0, lo = 0;
+  for (; p < e; p++) {
+    const d = hexDigit(s.charCodeAt(p));
+    if (d < 0) return PTR_BAD;
+    hi = ((hi << 4) | (lo >>> 28)) >>> 0;
+    lo = ((lo << 4) | d) >>> 0;
+  }
+  PTR[0] = hi; PTR[1] = lo;
+  return hi === 0 && lo === 0 ? PTR_NULL : PTR_OK;
+}
+
+/**
+ * Open-addressing hash map from a 64-bit key (hi:lo) to an int32, on typed arrays: the loaders' map
+ * from recorded pointers / pfns / ids to dense trace ids. Linear probing with tombstones.
+ */
+export class AddrMap {
+  private cap: number;
+  private keyHi: Uint32Array;
+  private keyLo: Uint32Array;
+  private val: Int32Array;
+  /** 0 empty, 1 used, 2 deleted */
+  private st: Uint8Array;
+  private used = 0;
+  private filled = 0; // used + tombstones
+
+  constructor(capacity = 1 << 12) {
+    let c = 16;
+    while (c < capacity * 2) c *= 2;
+    this.cap = c;
+    this.keyHi = new Uint32Array(c);
+    this.keyLo = new Uint32Array(c);
+    this.val = new Int32Array(c);
+    this.st = new Uint8Array(c);
+  }
+
+  get size(): number {
+    return this.used;
+  }
+
+  private static hash(hi: number, lo: number): number {
+    // pfns and pointers differ mostly in their low bits; murmur3-style finaliser spreads them
+    let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> 0;
+  }
+
+  /** Slot of the key, or -1. */
+  private find(hi: number, lo: number): number {
+    const mask = this.cap - 1;
+    let i = AddrMap.hash(hi, lo) & mask;
+    for (;;) {
+      const s = this.st[i]!;
+      if (s === 0) return -1;
+      if (s === 1 && this.keyLo[i] === lo && this.keyHi[i] === hi) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** The value stored for the key, or `missing`. */
+  get(hi: number, lo: number, missing = -1): number {
+    const i = this.find(hi, lo);
+    return i < 0 ? missing : this.val[i]!;
+  }
+
+  set(hi: number, lo: number, v: number): void {
+    const i = this.find(hi, lo);
+    if (i >= 0) { this.val[i] = v; return; }
+    if ((this.filled + 1) * 2 > this.cap) this.rehash();
+    const mask = this.cap - 1;
+    let j = AddrMap.hash(hi, lo) & mask;
+    while (this.st[j] === 1) j = (j + 1) & mask;
+    if (this.st[j] === 0) this.filled++;
+    this.st[j] = 1; this.keyHi[j] = hi; this.keyLo[j] = lo; this.val[j] = v;
+    this.used++;
+  }
+
+  /** Removes the key; returns its value or `missing`. */
+  take(hi: number, lo: number, missing = -1): number {
+    const i = this.find(hi, lo);
+    if (i < 0) return missing;
+    this.st[i] = 2;
+    this.used--;
+    return this.val[i]!;
+  }
+
+  private rehash(): void {
+    const { keyHi, keyLo, val, st } = this;
+    const old = this.cap;
+    // grow only when live entries need it; otherwise the rebuild just drops tombstones
+    const cap = this.used * 4 > old ? old * 2 : old;
+    this.cap = cap;
+    this.keyHi = new Uint32Array(cap);
+    this.keyLo = new Uint32Array(cap);
+    this.val = new Int32Array(cap);
+    this.st = new Uint8Array(cap);
+    this.used = 0;
+    this.filled = 0;
+    for (let i = 0; i < old; i++) if (st[i] === 1) this.set(keyHi[i]!, keyLo[i]!, val[i]!);
+  }
+}
+
+/**
+ * A small cache from a text token (found by offsets, not sliced) to a number: gfp_flags strings and
+ * cache names repeat on almost every line, so they are parsed once and then only compared in place.
+ */
+export class TokenCache {
+  private readonly keys: (string | undefined)[];
+  private readonly vals: Float64Array;
+  private readonly mask: number;
+
+  constructor(bits = 10) {
+    this.keys = new Array<string | undefined>(1 << bits);
+    this.vals = new Float64Array(1 << bits);
+    this.mask = (1 << bits) - 1;
+  }
+
+  private slot(s: string, p: number, e: number): number {
+    let h = 0x811c9dc5 ^ (e - p);
+    for (let i = p; i < e; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    return (h >>> 0) & this.mask;
+  }
+
+  /** Cached value of s[p, e), or NaN when not cached. */
+  get(s: string, p: number, e: number): number {
+    const i = this.slot(s, p, e);
+    const k = this.keys[i];
+    if (k !== undefined && k.length === e - p && s.startsWith(k, p)) return this.vals[i]!;
+    return NaN;
+  }
+
+  /** Caches the value of s[p, e) (replacing whatever shared its slot). */
+  put(s: string, p: number, e: number, v: number): void {
+    const i = this.slot(s, p, e);
+    this.keys[i] = s.slice(p, e);
+    this.vals[i] = v;
+  }
+}
