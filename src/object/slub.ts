@@ -1,0 +1,552 @@
+/**
+ * SLUB (Linux 6.x mm/slub.c, mm/slab_common.c) on the simulated machine's page allocator.
+ *
+ * What is modelled:
+ * - kmalloc caches kmalloc-8 … kmalloc-8k with the kernel's size index (slab-geometry.ts),
+ *   kmalloc-rcl-* for __GFP_RECLAIMABLE requests and dma-kmalloc-* for __GFP_DMA (kmalloc_type():
+ *   DMA wins over RECLAIM); memcg (kmalloc-cg-*) and random kmalloc caches are not modelled, those
+ *   requests use kmalloc-*. kmalloc(0) is served as kmalloc(1) instead of ZERO_SIZE_PTR so that
+ *   every live address is a real slot.
+ * - kmalloc above KMALLOC_MAX_CACHE_SIZE (8 KiB): kmalloc_large(), a compound page of
+ *   get_order(size) with gfp | __GFP_COMP straight from the page allocator.
+ * - Slab geometry exactly as calculate_sizes()/calculate_order() (slab-geometry.ts); when the
+ *   preferred order fails, allocate_slab() retries with s->min (get_order(size)).
+ * - Slab page gfp as new_slab()/allocate_slab(): the caller's gfp & (GFP_RECLAIM_MASK |
+ *   GFP_CONSTRAINT_MASK) — mobility and zone bits are stripped — | s->allocflags (__GFP_COMP for
+ *   order > 0, __GFP_RECLAIMABLE for SLAB_RECLAIM_ACCOUNT, GFP_DMA for dma-kmalloc).
+ * - One per-CPU active slab per cache. The replay is single-threaded, so every op runs on CPU 0;
+ *   `cpus` only sets min_objects (as num_present_cpus() does in the kernel). Other CPUs' slabs,
+ *   which would pin extra partly-used slabs on a real machine, are not modelled.
+ * - No per-CPU partial lists (as CONFIG_SLUB_CPU_PARTIAL=n): a free into a full slab puts it at
+ *   the tail of the node partial list (__slab_free, DEACTIVATE_TO_TAIL); the slow alloc path takes
+ *   the head of the partial list (get_partial_node), else a new slab.
+ * - An empty slab stays on the partial list while nr_partial < min_partial, else it is discarded
+ *   (discard_slab → pages back to the page allocator).
+ * - Free lists are LIFO per slab; a new slab's free list is in address order
+ *   (CONFIG_SLAB_FREELIST_RANDOM off, for determinism). No debugging metadata: the free pointer
+ *   lives inside the object, so s->size = ALIGN(ALIGN(object_size, 8), align). Constructors and
+ *   SLAB_TYPESAFE_BY_RCU (free pointer after the object) are not in the trace model.
+ * - No cache merging (__kmem_cache_alias): every created cache is its own cache.
+ */
+import { InvariantError } from '../errors.js';
+import {
+  __GFP_COMP, __GFP_DMA, __GFP_FS, __GFP_HARDWALL, __GFP_HIGH, __GFP_IO, __GFP_MEMALLOC, __GFP_NOFAIL,
+  __GFP_NOMEMALLOC, __GFP_NORETRY, __GFP_NOWARN, __GFP_RECLAIM, __GFP_RECLAIMABLE, __GFP_RETRY_MAYFAIL,
+  __GFP_THISNODE,
+} from '../machine/gfp.js';
+import { STEP_CALL, STEP_LIST, STEP_OBJ_FAST, STEP_OBJ_SLOW, type Steps } from '../machine/steps.js';
+import { CACHE_HWCACHE_ALIGN, CACHE_RECLAIMABLE } from '../trace/ops.js';
+import type { CacheDef } from '../trace/trace.js';
+import {
+  cacheGeometry, getOrder, KMALLOC_INDICES, KMALLOC_MAX_CACHE_SIZE, kmallocIndex, kmallocSizeOfIndex,
+  kmallocSuffix, PAGE_SIZE,
+} from './slab-geometry.js';
+import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage, PageSource } from './strategy.js';
+
+/** GFP_RECLAIM_MASK | GFP_CONSTRAINT_MASK (mm/internal.h): what new_slab() keeps of the caller's gfp */
+const SLAB_GFP_KEEP = __GFP_RECLAIM | __GFP_HIGH | __GFP_IO | __GFP_FS | __GFP_NOWARN | __GFP_RETRY_MAYFAIL |
+  __GFP_NOFAIL | __GFP_NORETRY | __GFP_MEMALLOC | __GFP_NOMEMALLOC | __GFP_HARDWALL | __GFP_THISNODE;
+
+const KMALLOC_NORMAL = 0;
+const KMALLOC_RECLAIM = 1;
+const KMALLOC_DMA = 2;
+const KMALLOC_TYPES = 3;
+const KMALLOC_PREFIX = ['kmalloc-', 'kmalloc-rcl-', 'dma-kmalloc-'];
+const KMALLOC_ALLOCFLAGS = [0, __GFP_RECLAIMABLE, __GFP_DMA];
+/** slots per type in the kmalloc table: indices 0..13 */
+const KTAB = 14;
+
+/** slab record states */
+const S_SPARE = 0; // not backed by pages, kept for reuse by its cache
+const S_CPU = 1; //   the cache's per-CPU active slab (frozen)
+const S_PARTIAL = 2; // on the node partial list
+const S_FULL = 3; //  no free objects, on no list (SLUB does not track full slabs without debugging)
+
+class SlubCache {
+  cpuSlab = -1;
+  partialHead = -1;
+  partialTail = -1;
+  nrPartial = 0;
+  nrSlabs = 0;
+  totalObjs = 0;
+  inuse = 0;
+  /** stack of spare slab records (linked through slabNext) that keep their slot area */
+  spare = -1;
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly objectSize: number,
+    /** s->size */
+    readonly size: number,
+    readonly order: number,
+    readonly objects: number,
+    readonly minOrder: number,
+    readonly minObjects: number,
+    readonly minPartial: number,
+    readonly allocflags: number,
+  ) {}
+}
+
+class Slub implements ObjectStrategy {
+  readonly name = 'slub';
+  private readonly pages: PageSource;
+  private readonly steps: Steps;
+  private readonly cpus: number;
+  /** every cache in creation order */
+  private readonly all: SlubCache[] = [];
+  /** kmalloc caches by type * KTAB + index */
+  private readonly kmalloc: SlubCache[] = [];
+  /** named caches by trace cache index */
+  private readonly named: (SlubCache | undefined)[] = [];
+  /** pfn → slab record + 1, -(order + 1) for the head page of a kmalloc_large block, 0 otherwise */
+  private readonly pageSlab: Int32Array;
+
+  // slab records (struct slab), growable columns
+  private cap = 0;
+  private nSlabs = 0;
+  private slabCache: Int32Array = new Int32Array(0);
+  private slabPfn: Int32Array = new Int32Array(0);
+  private slabOrder: Uint8Array = new Uint8Array(0);
+  private slabState: Uint8Array = new Uint8Array(0);
+  private slabObjs: Int32Array = new Int32Array(0);
+  private slabInuse: Int32Array = new Int32Array(0);
+  /** head slot of the slab's free list, -1 when none */
+  private slabFree: Int32Array = new Int32Array(0);
+  private slabPrev: Int32Array = new Int32Array(0);
+  private slabNext: Int32Array = new Int32Array(0);
+  /** start of the slab's slot area in slotNext */
+  private slabBase: Int32Array = new Int32Array(0);
+  /** per-slot next free slot (the free pointer stored in the object) */
+  private slotNext: Int32Array = new Int32Array(0);
+  private slotUsed = 0;
+
+  private bytesReserved = 0;
+  private pagesHeld = 0;
+  private largePages = 0;
+  private largeBytes = 0;
+  private readonly ctr = {
+    allocs: 0, frees: 0, alloc_fast: 0, alloc_slow: 0, free_fast: 0, free_slow: 0, partial_taken: 0,
+    slabs_allocated: 0, slabs_freed: 0, slab_min_order_fallback: 0, large_allocs: 0, large_frees: 0,
+    oom: 0, unknown_free: 0, unknown_cache: 0, realloc_in_place: 0, realloc_moved: 0,
+  };
+
+  constructor(opts: ObjectStrategyOptions) {
+    this.pages = opts.pages;
+    this.steps = opts.steps;
+    this.cpus = opts.cpus;
+    this.pageSlab = new Int32Array(opts.pages.totalPfns);
+    // create_kmalloc_caches(): per type, per index in creation order (96, 192, 8, ..., 8k)
+    for (let type = 0; type < KMALLOC_TYPES; type++) {
+      for (const i of KMALLOC_INDICES) {
+        const size = kmallocSizeOfIndex(i);
+        // power-of-two kmalloc caches are naturally aligned (create_boot_cache), which does not
+        // change s->size; 96 and 192 get ARCH_KMALLOC_MINALIGN
+        const c = this.newCache(KMALLOC_PREFIX[type]! + kmallocSuffix(i), size, 8, false, KMALLOC_ALLOCFLAGS[type]!);
+        this.kmalloc[type * KTAB + i] = c;
+      }
+    }
+  }
+
+  private newCache(name: string, objectSize: number, align: number, hwcache: boolean, allocflags: number): SlubCache {
+    const g = cacheGeometry(objectSize, align, hwcache, this.cpus);
+    const c = new SlubCache(this.all.length, name, objectSize, g.size, g.order, g.objects, g.minOrder, g.minObjects, g.minPartial, allocflags);
+    this.all.push(c);
+    return c;
+  }
+
+  // ---- slab records -------------------------------------------------------------------------
+
+  private grow(): void {
+    const n = Math.max(64, this.cap * 2);
+    const g32 = (a: Int32Array): Int32Array => { const b = new Int32Array(n); b.set(a); return b; };
+    const g8 = (a: Uint8Array): Uint8Array => { const b = new Uint8Array(n); b.set(a); return b; };
+    this.slabCache = g32(this.slabCache);
+    this.slabPfn = g32(this.slabPfn);
+    this.slabOrder = g8(this.slabOrder);
+    this.slabState = g8(this.slabState);
+    this.slabObjs = g32(this.slabObjs);
+    this.slabInuse = g32(this.slabInuse);
+    this.slabFree = g32(this.slabFree);
+    this.slabPrev = g32(this.slabPrev);
+    this.slabNext = g32(this.slabNext);
+    this.slabBase = g32(this.slabBase);
+    this.cap = n;
+  }
+
+  /** A record for cache c: a spare one of that cache (its slot area fits), else a fresh one. */
+  private takeRecord(c: SlubCache, cacheId: number): number {
+    const s = c.spare;
+    if (s >= 0) {
+      c.spare = this.slabNext[s]!;
+      return s;
+    }
+    if (this.nSlabs === this.cap) this.grow();
+    const r = this.nSlabs++;
+    const need = this.slotUsed + c.objects;
+    if (need > this.slotNext.length) {
+      const b = new Int32Array(Math.max(need, this.slotNext.length * 2, 1024));
+      b.set(this.slotNext);
+      this.slotNext = b;
+    }
+    this.slabBase[r] = this.slotUsed;
+    this.slotUsed = need;
+    this.slabCache[r] = cacheId;
+    return r;
+  }
+
+  /** new_slab() → allocate_slab(): pages for a slab of c, or -1 when the machine is out of memory. */
+  private newSlab(c: SlubCache, gfp: number): number {
+    const base = (gfp & SLAB_GFP_KEEP) | c.allocflags;
+    let order = c.order;
+    let objs = c.objects;
+    // the preferred order is tried with __GFP_NOWARN | __GFP_NORETRY, without __GFP_NOFAIL
+    let pfn = this.pages.allocPages(order, ((base | __GFP_NOWARN | __GFP_NORETRY) & ~__GFP_NOFAIL) | (order > 0 ? __GFP_COMP : 0));
+    if (pfn < 0 && c.minOrder < order) {
+      order = c.minOrder;
+      objs = c.minObjects;
+      pfn = this.pages.allocPages(order, base | (order > 0 ? __GFP_COMP : 0));
+      if (pfn >= 0) this.ctr.slab_min_order_fallback++;
+    }
+    if (pfn < 0) return -1;
+    const r = this.takeRecord(c, c.id);
+    this.slabPfn[r] = pfn;
+    this.slabOrder[r] = order;
+    this.slabObjs[r] = objs;
+    this.slabInuse[r] = 0;
+    this.slabPrev[r] = -1;
+    this.slabNext[r] = -1;
+    // the free list in address order, as shuffle_freelist() off leaves it
+    const sb = this.slabBase[r]!;
+    const sn = this.slotNext;
+    for (let i = 0; i < objs - 1; i++) sn[sb + i] = i + 1;
+    sn[sb + objs - 1] = -1;
+    this.slabFree[r] = 0;
+    const npages = 1 << order;
+    const ps = this.pageSlab;
+    for (let i = 0; i < npages; i++) ps[pfn + i] = r + 1;
+    this.pagesHeld += npages;
+    c.nrSlabs++;
+    c.totalObjs += objs;
+    this.ctr.slabs_allocated++;
+    return r;
+  }
+
+  /** discard_slab(): pages back to the page allocator, the record to the cache's spares. */
+  private discardSlab(c: SlubCache, r: number): void {
+    const pfn = this.slabPfn[r]!;
+    const order = this.slabOrder[r]!;
+    const npages = 1 << order;
+    const ps = this.pageSlab;
+    for (let i = 0; i < npages; i++) ps[pfn + i] = 0;
+    this.pages.freePages(pfn, order);
+    this.pagesHeld -= npages;
+    c.nrSlabs--;
+    c.totalObjs -= this.slabObjs[r]!;
+    this.slabState[r] = S_SPARE;
+    this.slabNext[r] = c.spare;
+    c.spare = r;
+    this.ctr.slabs_freed++;
+  }
+
+  private addPartialTail(c: SlubCache, r: number): void {
+    this.slabState[r] = S_PARTIAL;
+    this.slabNext[r] = -1;
+    this.slabPrev[r] = c.partialTail;
+    if (c.partialTail >= 0) this.slabNext[c.partialTail] = r;
+    else c.partialHead = r;
+    c.partialTail = r;
+    c.nrPartial++;
+    this.steps[STEP_LIST] = this.steps[STEP_LIST]! + 1;
+  }
+
+  private removePartial(c: SlubCache, r: number): void {
+    const p = this.slabPrev[r]!;
+    const n = this.slabNext[r]!;
+    if (p >= 0) this.slabNext[p] = n;
+    else c.partialHead = n;
+    if (n >= 0) this.slabPrev[n] = p;
+    else c.partialTail = p;
+    c.nrPartial--;
+    this.steps[STEP_LIST] = this.steps[STEP_LIST]! + 1;
+  }
+
+  // ---- alloc / free -------------------------------------------------------------------------
+
+  /** slab_alloc(): the cpu slab's free list, else ___slab_alloc() (partial list, new slab). */
+  private slabAlloc(c: SlubCache, gfp: number): number {
+    let r = c.cpuSlab;
+    if (r >= 0 && this.slabFree[r]! >= 0) {
+      this.steps[STEP_OBJ_FAST] = this.steps[STEP_OBJ_FAST]! + 1;
+      this.ctr.alloc_fast++;
+    } else {
+      this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
+      this.ctr.alloc_slow++;
+      // the exhausted cpu slab is unfrozen as a full slab (get_freelist() returned NULL)
+      if (r >= 0) this.slabState[r] = S_FULL;
+      c.cpuSlab = -1;
+      r = c.partialHead;
+      if (r >= 0) {
+        this.removePartial(c, r);
+        this.ctr.partial_taken++;
+      } else {
+        r = this.newSlab(c, gfp);
+        if (r < 0) {
+          this.ctr.oom++;
+          return -1;
+        }
+      }
+      this.slabState[r] = S_CPU;
+      c.cpuSlab = r;
+    }
+    const slot = this.slabFree[r]!;
+    this.slabFree[r] = this.slotNext[this.slabBase[r]! + slot]!;
+    this.slabInuse[r] = this.slabInuse[r]! + 1;
+    c.inuse++;
+    this.bytesReserved += c.size;
+    this.ctr.allocs++;
+    return this.slabPfn[r]! * PAGE_SIZE + slot * c.size;
+  }
+
+  /** do_slab_free(): the cpu slab's free list is the fast path, else __slab_free(). */
+  private slabFree_(r: number, addr: number): void {
+    const c = this.all[this.slabCache[r]!]!;
+    const slot = ((addr - this.slabPfn[r]! * PAGE_SIZE) / c.size) | 0;
+    const prior = this.slabFree[r]!;
+    this.slotNext[this.slabBase[r]! + slot] = prior;
+    this.slabFree[r] = slot;
+    const inuse = this.slabInuse[r]! - 1;
+    this.slabInuse[r] = inuse;
+    c.inuse--;
+    this.bytesReserved -= c.size;
+    this.ctr.frees++;
+    const state = this.slabState[r]!;
+    if (state === S_CPU) {
+      this.steps[STEP_OBJ_FAST] = this.steps[STEP_OBJ_FAST]! + 1;
+      this.ctr.free_fast++;
+      return;
+    }
+    this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
+    this.ctr.free_slow++;
+    // __slab_free(): an empty slab goes when the node already has min_partial partial slabs
+    if (inuse === 0 && c.nrPartial >= c.minPartial) {
+      if (state === S_PARTIAL) this.removePartial(c, r);
+      this.discardSlab(c, r);
+      return;
+    }
+    // a full slab that got a free object joins the partial list at the tail
+    if (state === S_FULL) this.addPartialTail(c, r);
+  }
+
+  private largeAlloc(bytes: number, gfp: number): number {
+    const order = getOrder(bytes);
+    const pfn = this.pages.allocPages(order, gfp | __GFP_COMP);
+    if (pfn < 0) {
+      this.ctr.oom++;
+      return -1;
+    }
+    this.pageSlab[pfn] = -(order + 1);
+    const npages = 1 << order;
+    this.pagesHeld += npages;
+    this.largePages += npages;
+    this.largeBytes += npages * PAGE_SIZE;
+    this.bytesReserved += npages * PAGE_SIZE;
+    this.ctr.large_allocs++;
+    return pfn * PAGE_SIZE;
+  }
+
+  private kmallocCache(bytes: number, gfp: number): SlubCache {
+    // kmalloc_type(): DMA first, then RECLAIM; everything else (incl. __GFP_ACCOUNT) NORMAL
+    const type = gfp & __GFP_DMA ? KMALLOC_DMA : gfp & __GFP_RECLAIMABLE ? KMALLOC_RECLAIM : KMALLOC_NORMAL;
+    return this.kmalloc[type * KTAB + kmallocIndex(bytes < 1 ? 1 : bytes)]!;
+  }
+
+  alloc(bytes: number, gfp: number): number {
+    this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
+    if (bytes > KMALLOC_MAX_CACHE_SIZE) return this.largeAlloc(bytes, gfp);
+    return this.slabAlloc(this.kmallocCache(bytes, gfp), gfp);
+  }
+
+  free(addr: number): void {
+    this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
+    const pfn = Math.floor(addr / PAGE_SIZE);
+    const v = pfn >= 0 && pfn < this.pageSlab.length ? this.pageSlab[pfn]! : 0;
+    if (v > 0) {
+      this.slabFree_(v - 1, addr);
+    } else if (v < 0 && addr === pfn * PAGE_SIZE) {
+      // free_large_kmalloc()
+      const order = -v - 1;
+      this.pageSlab[pfn] = 0;
+      this.pages.freePages(pfn, order);
+      const npages = 1 << order;
+      this.pagesHeld -= npages;
+      this.largePages -= npages;
+      this.largeBytes -= npages * PAGE_SIZE;
+      this.bytesReserved -= npages * PAGE_SIZE;
+      this.ctr.large_frees++;
+    } else {
+      this.ctr.unknown_free++;
+    }
+  }
+
+  /** ksize(): the slot size, or the whole compound page of a large kmalloc; -1 if unknown */
+  private ksize(addr: number): number {
+    const pfn = Math.floor(addr / PAGE_SIZE);
+    const v = pfn >= 0 && pfn < this.pageSlab.length ? this.pageSlab[pfn]! : 0;
+    if (v > 0) return this.all[this.slabCache[v - 1]!]!.size;
+    if (v < 0) return PAGE_SIZE << (-v - 1);
+    return -1;
+  }
+
+  /** krealloc(): the same object while ksize() covers the new size, else kmalloc + copy + kfree. */
+  realloc(addr: number, newBytes: number, gfp: number): number {
+    const ks = this.ksize(addr);
+    if (ks >= 0 && newBytes <= ks) {
+      this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
+      this.ctr.realloc_in_place++;
+      return addr;
+    }
+    const n = this.alloc(newBytes, gfp);
+    if (n < 0) return -1;
+    if (ks >= 0) this.free(addr);
+    this.ctr.realloc_moved++;
+    return n;
+  }
+
+  createCache(index: number, def: CacheDef): void {
+    const c = this.newCache(def.name, def.size, def.align, (def.flags & CACHE_HWCACHE_ALIGN) !== 0,
+      def.flags & CACHE_RECLAIMABLE ? __GFP_RECLAIMABLE : 0);
+    this.named[index] = c;
+  }
+
+  cacheAlloc(index: number, gfp: number): number {
+    this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
+    const c = this.named[index];
+    if (c === undefined || c.order < 0) {
+      this.ctr.unknown_cache++;
+      return -1;
+    }
+    return this.slabAlloc(c, gfp);
+  }
+
+  cacheFree(_index: number, addr: number): void {
+    // kmem_cache_free() finds the slab from the address (virt_to_slab), as kfree does
+    this.free(addr);
+  }
+
+  usage(): ObjectUsage {
+    return { bytesReserved: this.bytesReserved, pagesHeld: this.pagesHeld };
+  }
+
+  /**
+   * Every cache, newest first (slab_caches is list_add()ed, /proc/slabinfo walks it from the head),
+   * including empty ones. Columns as get_slabinfo(): active_objs = num_objs - free objects on the
+   * node partial lists (free objects of the cpu slab count as active, as in the kernel), active_slabs
+   * = num_slabs.
+   */
+  caches(): CacheStat[] {
+    const out: CacheStat[] = [];
+    for (let i = this.all.length - 1; i >= 0; i--) {
+      const c = this.all[i]!;
+      let partialFree = 0;
+      for (let r = c.partialHead; r >= 0; r = this.slabNext[r]!) partialFree += this.slabObjs[r]! - this.slabInuse[r]!;
+      out.push({
+        name: c.name,
+        objsize: c.objectSize,
+        slotSize: c.size,
+        objperslab: c.objects,
+        pagesperslab: c.order < 0 ? 0 : 1 << c.order,
+        activeObjs: c.totalObjs - partialFree,
+        numObjs: c.totalObjs,
+        activeSlabs: c.nrSlabs,
+        numSlabs: c.nrSlabs,
+      });
+    }
+    return out;
+  }
+
+  counters(): Record<string, number> {
+    return {
+      ...this.ctr,
+      slabs: this.all.reduce((a, c) => a + c.nrSlabs, 0),
+      partial_slabs: this.all.reduce((a, c) => a + c.nrPartial, 0),
+      large_pages: this.largePages,
+    };
+  }
+
+  check(): void {
+    const fail = (m: string): never => { throw new InvariantError(`slub: ${m}`); };
+    let pages = 0;
+    let reserved = this.largeBytes;
+    const seen = new Uint8Array(this.slotUsed);
+    const recordsOnLists = new Uint8Array(this.nSlabs);
+    for (let ci = 0; ci < this.all.length; ci++) {
+      const c = this.all[ci]!;
+      let n = 0;
+      let prev = -1;
+      for (let r = c.partialHead; r >= 0; r = this.slabNext[r]!) {
+        if (this.slabState[r] !== S_PARTIAL) fail(`${c.name}: slab ${r} on partial list in state ${this.slabState[r]}`);
+        if (this.slabPrev[r] !== prev) fail(`${c.name}: partial list prev link broken at ${r}`);
+        if (this.slabInuse[r]! >= this.slabObjs[r]!) fail(`${c.name}: full slab ${r} on partial list`);
+        if (recordsOnLists[r]) fail(`${c.name}: slab ${r} twice on lists`);
+        recordsOnLists[r] = 1;
+        prev = r;
+        if (++n > this.nSlabs) fail(`${c.name}: partial list cycle`);
+      }
+      if (c.partialTail !== prev) fail(`${c.name}: partial tail ${c.partialTail} != ${prev}`);
+      if (n !== c.nrPartial) fail(`${c.name}: nr_partial ${c.nrPartial} != ${n}`);
+      for (let r = c.spare; r >= 0; r = this.slabNext[r]!) {
+        if (this.slabState[r] !== S_SPARE) fail(`${c.name}: spare record ${r} in use`);
+        if (recordsOnLists[r]) fail(`${c.name}: record ${r} twice on lists`);
+        recordsOnLists[r] = 1;
+      }
+      if (c.cpuSlab >= 0 && this.slabState[c.cpuSlab] !== S_CPU) fail(`${c.name}: cpu slab not in CPU state`);
+    }
+    const slabsOf = new Int32Array(this.all.length);
+    const objsOf = new Int32Array(this.all.length);
+    const inuseOf = new Int32Array(this.all.length);
+    for (let r = 0; r < this.nSlabs; r++) {
+      const st = this.slabState[r]!;
+      const ci = this.slabCache[r]!;
+      const c = this.all[ci]!;
+      if (st === S_SPARE) {
+        if (!recordsOnLists[r]) fail(`spare record ${r} lost`);
+        continue;
+      }
+      if (st === S_CPU && c.cpuSlab !== r) fail(`${c.name}: slab ${r} in CPU state but not the cpu slab`);
+      if (st === S_FULL && this.slabInuse[r] !== this.slabObjs[r]) fail(`${c.name}: full slab ${r} has free objects`);
+      const objs = this.slabObjs[r]!;
+      const base = this.slabBase[r]!;
+      let free = 0;
+      for (let s = this.slabFree[r]!; s >= 0; s = this.slotNext[base + s]!) {
+        if (s >= objs) fail(`${c.name}: slab ${r} free slot ${s} out of range`);
+        if (seen[base + s]) fail(`${c.name}: slab ${r} slot ${s} twice on the free list`);
+        seen[base + s] = 1;
+        free++;
+      }
+      if (free + this.slabInuse[r]! !== objs) fail(`${c.name}: slab ${r} free ${free} + inuse ${this.slabInuse[r]} != ${objs}`);
+      if (objs * c.size > PAGE_SIZE << this.slabOrder[r]!) fail(`${c.name}: slab ${r} objects overflow its pages`);
+      const pfn = this.slabPfn[r]!;
+      for (let i = 0; i < 1 << this.slabOrder[r]!; i++) {
+        if (this.pageSlab[pfn + i] !== r + 1) fail(`${c.name}: page ${pfn + i} does not map to slab ${r}`);
+      }
+      pages += 1 << this.slabOrder[r]!;
+      reserved += this.slabInuse[r]! * c.size;
+      slabsOf[ci] = slabsOf[ci]! + 1;
+      objsOf[ci] = objsOf[ci]! + objs;
+      inuseOf[ci] = inuseOf[ci]! + this.slabInuse[r]!;
+    }
+    for (let ci = 0; ci < this.all.length; ci++) {
+      const c = this.all[ci]!;
+      if (slabsOf[ci] !== c.nrSlabs) fail(`${c.name}: nr_slabs ${c.nrSlabs} != ${slabsOf[ci]}`);
+      if (objsOf[ci] !== c.totalObjs) fail(`${c.name}: total_objects ${c.totalObjs} != ${objsOf[ci]}`);
+      if (inuseOf[ci] !== c.inuse) fail(`${c.name}: inuse ${c.inuse} != ${inuseOf[ci]}`);
+    }
+    let large = 0;
+    for (let p = 0; p < this.pageSlab.length; p++) if (this.pageSlab[p]! < 0) large += 1 << (-this.pageSlab[p]! - 1);
+    if (large !== this.largePages) fail(`large pages ${this.largePages} != ${large}`);
+    if (pages + large !== this.pagesHeld) fail(`pages held ${this.pagesHeld} != ${pages + large}`);
+    if (reserved !== this.bytesReserved) fail(`bytes reserved ${this.bytesReserved} != ${reserved}`);
+  }
+}
+
+export const createSlub: ObjectStrategyFactory = (opts) => new Slub(opts);
