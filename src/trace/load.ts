@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { AllocbenchError } from '../errors.js';
+import { parseCsv } from './csv.js';
+import { parseMtrace } from './mtrace.js';
+import type { Trace } from './trace.js';
+
+/** One trace format: how to recognise it and how to parse it. */
+export interface TraceFormat {
+  name: string;
+  /** file extensions with the dot, lower case, checked after a `.gz` is removed */
+  extensions: string[];
+  /** whether text (the start of a file with no known extension) looks like this format */
+  sniff(text: string): boolean;
+  parse(text: string, file: string, name: string): Trace;
+}
+
+/** The first non-blank, non-comment line of `text` (looks at the first 64 KiB only). */
+export function firstLine(text: string, comment = ''): string {
+  const head = text.length > 65536 ? text.slice(0, 65536) : text;
+  for (const raw of head.split('\n')) {
+    const l = raw.trim();
+    if (l !== '' && (comment === '' || !l.startsWith(comment))) return l;
+  }
+  return '';
+}
+
+/**
+ * Known formats, tried by extension first and then, in this order, by sniffing. Other loaders add
+ * their row here (rep, kernel text).
+ */
+export const FORMATS: TraceFormat[] = [
+  {
+    name: 'mtrace',
+    extensions: ['.mtrace'],
+    sniff: (text) => {
+      const l = firstLine(text);
+      return l === '= Start' || /^(@ .*\] )?[-+<>!] (0x[0-9a-f]+|\(nil\))( (0x[0-9a-f]+|0))?$/i.test(l);
+    },
+    parse: parseMtrace,
+  },
+  {
+    name: 'csv',
+    extensions: ['.csv'],
+    sniff: (text) => firstLine(text, '#').replace(/^\uFEFF/, '').split(',').some((c) => c.trim().replace(/^"|"$/g, '') === 'op'),
+    parse: parseCsv,
+  },
+];
+
+/** The trace name of a path: the file name without directories, `.gz` and a known format extension. */
+export function traceName(path: string): string {
+  let base = path.replace(/^.*[\\/]/, '');
+  if (/\.gz$/i.test(base)) base = base.slice(0, -3);
+  const lower = base.toLowerCase();
+  for (const f of FORMATS) {
+    for (const ext of f.extensions) {
+      if (lower.endsWith(ext) && base.length > ext.length) return base.slice(0, -ext.length);
+    }
+  }
+  return base;
+}
+
+/** Reads a file, gunzipping `.gz` (or any gzip content), as UTF-8 text. Unreadable or corrupt input → AllocbenchError (exit 2). */
+export function readTraceText(path: string): string {
+  if (path === '') throw new AllocbenchError('no trace file given');
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    throw new AllocbenchError(`cannot read trace ${path}: ${why}`);
+  }
+  // gzip magic 1f 8b: the extension is not trusted either way.
+  if (/\.gz$/i.test(path) || (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b)) {
+    try {
+      buf = gunzipSync(buf);
+    } catch (e) {
+      throw new AllocbenchError(`cannot read trace ${path}: corrupt or truncated gzip data (${(e as Error).message})`);
+    }
+  }
+  return buf.toString('utf8');
+}
+
+/** Picks the format of `path` by extension, else by sniffing `text`; undefined when none fits. */
+export function detectFormat(path: string, text: string): TraceFormat | undefined {
+  const lower = path.toLowerCase().replace(/\.gz$/, '');
+  for (const f of FORMATS) if (f.extensions.some((ext) => lower.endsWith(ext))) return f;
+  for (const f of FORMATS) if (f.sniff(text)) return f;
+  return undefined;
+}
+
+/** Loads a trace file of any known format (optionally gzipped). */
+export function loadTrace(path: string): Trace {
+  const text = readTraceText(path);
+  const f = detectFormat(path, text);
+  if (f === undefined) {
+    throw new AllocbenchError(`cannot read trace ${path}: unknown format (known: ${FORMATS.map((x) => `${x.name} ${x.extensions.join(' ')}`).join(', ')}; add .gz when gzipped)`);
+  }
+  return f.parse(text, path, traceName(path));
+}
