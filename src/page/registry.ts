@@ -1,11 +1,14 @@
 import { AllocbenchError } from '../errors.js';
 import type { PageStrategyFactory } from './strategy.js';
+import { BuddyAllocator } from './buddy.js';
 
 /**
  * Every page-layer strategy by name. A name may carry a variant after a colon
  * (`freelist:best`), passed to the factory as options.variant.
  */
 export const PAGE_STRATEGIES: Record<string, PageStrategyFactory> = {
+  buddy: (opts) => new BuddyAllocator(opts, false),
+  'buddy-mobility': (opts) => new BuddyAllocator(opts, true),
 };
 
 export function pageStrategyFactory(spec: string): PageStrategyFactory {

@@ -1,0 +1,427 @@
+import { InvariantError } from '../errors.js';
+import { MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE } from '../machine/gfp.js';
+import {
+  STEP_CALL, STEP_FALLBACK, STEP_LIST, STEP_MERGE, STEP_PAGEBLOCK, STEP_SPLIT, type Steps,
+} from '../machine/steps.js';
+import { canStealFallback, FALLBACKS, shouldClaimBlock } from './fallback.js';
+import {
+  MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES,
+  type PageStrategy, type PageStrategyOptions,
+} from './strategy.js';
+
+const NIL = -1;
+const ORDER_MASK = 15;
+const MT_SHIFT = 4;
+
+/**
+ * The Linux buddy allocator (mm/page_alloc.c), optionally grouping pages by mobility.
+ *
+ * Modelled on 6.10–6.13, where a free block always sits on the list of its pageblock's migratetype
+ * (stolen remainders go back to the block's own type, merging across pageblocks retypes the buddy),
+ * and __rmqueue_fallback still searches the largest order first. Left out, on purpose:
+ * - MIGRATE_HIGHATOMIC reserves, MIGRATE_CMA and MIGRATE_ISOLATE (so __free_one_page's refusal to
+ *   merge with isolate/CMA/highatomic pageblocks never applies), per-CPU page lists, watermark boosting,
+ *   ALLOC_NOFRAGMENT (a zonelist-level policy), page shuffling.
+ * - page_group_by_mobility_disabled is decided per zone (zone pages < pageblock_nr_pages *
+ *   MIGRATE_TYPES) where the kernel uses vm_total_pages in build_all_zonelists().
+ * - A block of order > pageblock_order is freed as one block with the first pageblock's type, where
+ *   6.10+ frees each pageblock with its own type (split_large_buddy()); the pageblocks of such a block
+ *   always share one type here, so the result is the same.
+ * - "Movable pages" in a pageblock scan (PageLRU || __PageMovable) are the pages allocated by a
+ *   MIGRATE_MOVABLE request.
+ *
+ * Per page: next/prev list links (Int32), the free-head state (order | migratetype << 4, or -1) and
+ * the allocated-head state (same encoding, request's type) as Int8: 10 bytes, plus a byte per
+ * pageblock. A free() of a block never handed out by alloc() is the boot hand-over
+ * (__free_pages_core() frees with FPI_TO_TAIL).
+ */
+export class BuddyAllocator implements PageStrategy {
+  readonly name: string;
+  readonly pages: number;
+  /** false when page_group_by_mobility_disabled: everything is Unmovable, no fallback */
+  readonly grouping: boolean;
+  private readonly steps: Steps;
+  private readonly next: Int32Array;
+  private readonly prev: Int32Array;
+  private readonly fstate: Int8Array;
+  private readonly astate: Int8Array;
+  private readonly pbType: Uint8Array;
+  /** list index = migratetype * NR_ORDERS + order (the freeArea layout) */
+  private readonly head: Int32Array;
+  private readonly tail: Int32Array;
+  private readonly nrFree: Int32Array;
+  /** per migratetype: bit o set when list (o, mt) is non-empty */
+  private readonly mask: Int32Array;
+  private nFree = 0;
+  private extfragEvents = 0;
+  private extfragFragmenting = 0;
+  private extfragChangeOwnership = 0;
+  private pageblockSteals = 0;
+  private singleBlockSteals = 0;
+
+  constructor(opts: PageStrategyOptions, mobility: boolean) {
+    this.name = mobility ? 'buddy-mobility' : 'buddy';
+    this.pages = opts.pages;
+    this.steps = opts.steps;
+    // build_all_zonelists(): grouping is pointless with fewer pages than one pageblock per type.
+    this.grouping = mobility && opts.pages >= PAGEBLOCK_PAGES * MIGRATE_TYPES;
+    const n = opts.pages;
+    this.next = new Int32Array(n);
+    this.prev = new Int32Array(n);
+    this.fstate = new Int8Array(n).fill(NIL);
+    this.astate = new Int8Array(n).fill(NIL);
+    // memmap_init() marks every pageblock MIGRATE_MOVABLE; set_pageblock_migratetype() forces
+    // Unmovable when grouping is disabled.
+    this.pbType = new Uint8Array((n + PAGEBLOCK_PAGES - 1) >>> PAGEBLOCK_ORDER).fill(this.grouping ? MIGRATE_MOVABLE : MIGRATE_UNMOVABLE);
+    this.head = new Int32Array(NR_ORDERS * MIGRATE_TYPES).fill(NIL);
+    this.tail = new Int32Array(NR_ORDERS * MIGRATE_TYPES).fill(NIL);
+    this.nrFree = new Int32Array(NR_ORDERS * MIGRATE_TYPES);
+    this.mask = new Int32Array(MIGRATE_TYPES);
+  }
+
+  // ---- free lists -------------------------------------------------------------------------------
+
+  private addHead(pfn: number, order: number, mt: number): void {
+    const li = mt * NR_ORDERS + order;
+    const h = this.head[li]!;
+    this.next[pfn] = h;
+    this.prev[pfn] = NIL;
+    if (h === NIL) { this.tail[li] = pfn; this.mask[mt]! |= 1 << order; } else this.prev[h] = pfn;
+    this.head[li] = pfn;
+    this.fstate[pfn] = order | (mt << MT_SHIFT);
+    this.nrFree[li]!++;
+    this.steps[STEP_LIST]!++;
+  }
+
+  private addTail(pfn: number, order: number, mt: number): void {
+    const li = mt * NR_ORDERS + order;
+    const t = this.tail[li]!;
+    this.prev[pfn] = t;
+    this.next[pfn] = NIL;
+    if (t === NIL) { this.head[li] = pfn; this.mask[mt]! |= 1 << order; } else this.next[t] = pfn;
+    this.tail[li] = pfn;
+    this.fstate[pfn] = order | (mt << MT_SHIFT);
+    this.nrFree[li]!++;
+    this.steps[STEP_LIST]!++;
+  }
+
+  /** Unlinks a free head from list (order, mt). */
+  private del(pfn: number, order: number, mt: number): void {
+    const li = mt * NR_ORDERS + order;
+    const p = this.prev[pfn]!;
+    const nx = this.next[pfn]!;
+    if (p === NIL) this.head[li] = nx; else this.next[p] = nx;
+    if (nx === NIL) this.tail[li] = p; else this.prev[nx] = p;
+    if (this.head[li] === NIL) this.mask[mt]! &= ~(1 << order);
+    this.fstate[pfn] = NIL;
+    this.nrFree[li]!--;
+    this.steps[STEP_LIST]!++;
+  }
+
+  /** expand(): split [pfn, pfn + 2^high) down to 2^low, keeping the low half, listing the upper halves. */
+  private expand(pfn: number, low: number, high: number, mt: number): void {
+    while (high > low) {
+      high--;
+      this.addHead(pfn + (1 << high), high, mt);
+      this.steps[STEP_SPLIT]!++;
+    }
+  }
+
+  /** __rmqueue_smallest(): the first non-empty list of this type at order ≥ the request's, LIFO head. */
+  private rmqueueSmallest(order: number, mt: number): number {
+    const m = this.mask[mt]! >>> order;
+    if (m === 0) {
+      this.steps[STEP_LIST]! += NR_ORDERS - order;
+      return NIL;
+    }
+    const cur = order + 31 - Math.clz32(m & -m);
+    this.steps[STEP_LIST]! += cur - order; // the empty lists looked at on the way up
+    const pfn = this.head[mt * NR_ORDERS + cur]!;
+    this.del(pfn, cur, mt);
+    this.expand(pfn, order, cur, mt);
+    return pfn;
+  }
+
+  // ---- the contract -----------------------------------------------------------------------------
+
+  alloc(order: number, migratetype: number): number {
+    this.steps[STEP_CALL]!++;
+    if (order < 0 || order > MAX_ORDER) return NIL;
+    // gfp_migratetype() returns Unmovable when grouping is disabled; only the three PCP types have
+    // lists with fallbacks (HighAtomic reserves are not modelled, so such a request is Unmovable).
+    const mt = this.grouping && (migratetype === MIGRATE_MOVABLE || migratetype === MIGRATE_RECLAIMABLE)
+      ? migratetype : MIGRATE_UNMOVABLE;
+    let pfn = this.rmqueueSmallest(order, mt);
+    if (pfn === NIL && this.grouping) pfn = this.rmqueueFallback(order, mt);
+    if (pfn !== NIL) {
+      this.astate[pfn] = order | (mt << MT_SHIFT);
+      this.nFree -= 1 << order;
+    }
+    return pfn;
+  }
+
+  free(pfn: number, order: number): void {
+    this.steps[STEP_CALL]!++;
+    // A block alloc() never handed out comes from the boot hand-over: __free_pages_core() frees with
+    // FPI_TO_TAIL so that early allocations are served from the blocks freed first.
+    const handover = this.astate[pfn] === NIL;
+    this.astate[pfn] = NIL;
+    this.nFree += 1 << order;
+    let mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
+    const pages = this.pages;
+    const fstate = this.fstate;
+    // __free_one_page(): merge while the buddy is a free head of the same order.
+    while (order < MAX_ORDER) {
+      const buddy = pfn ^ (1 << order);
+      if (buddy >= pages) break;
+      const bs = fstate[buddy]!;
+      if (bs < 0 || (bs & ORDER_MASK) !== order) break;
+      const bmt = bs >>> MT_SHIFT;
+      this.del(buddy, order, bmt);
+      // Only at order ≥ pageblock_order can the buddy's type differ; 6.10+ retypes it ("match buddy
+      // type") so later expand()s list the halves correctly.
+      if (bmt !== mt) this.pbType[buddy >>> PAGEBLOCK_ORDER] = mt;
+      this.steps[STEP_MERGE]!++;
+      pfn &= buddy;
+      order++;
+    }
+    mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
+    let toTail = handover;
+    if (!toTail && order < MAX_ORDER - 1) {
+      // buddy_merge_likely(): if the buddy of the next-higher block is free, this block is likely to
+      // merge soon, so put it at the tail where it is less likely to be allocated.
+      // higher_page_pfn = buddy_pfn & pfn (the parent); its buddy at order + 1 must be a free head
+      const hb = (pfn & ~(1 << order)) ^ (1 << (order + 1));
+      if (hb < pages) {
+        const hs = fstate[hb]!;
+        toTail = hs >= 0 && (hs & ORDER_MASK) === order + 1;
+      }
+    }
+    if (toTail) this.addTail(pfn, order, mt); else this.addHead(pfn, order, mt);
+  }
+
+  /**
+   * __rmqueue_fallback(): find the largest free block on another type's lists (roughly the pageblock
+   * with most free pages); a movable request that may not claim takes the smallest block instead
+   * (it then fragments less). Then steal_suitable_fallback().
+   */
+  private rmqueueFallback(order: number, mt: number): number {
+    const steps = this.steps;
+    const mask = this.mask;
+    const f0 = FALLBACKS[mt * 2]!;
+    const f1 = FALLBACKS[mt * 2 + 1]!;
+    const m0 = mask[f0]!;
+    const m1 = mask[f1]!;
+    for (let cur = MAX_ORDER; cur >= order; cur--) {
+      steps[STEP_LIST]!++;
+      // find_suitable_fallback(): the first type in the table with a block of this order
+      let fmt: number;
+      if ((m0 >>> cur) & 1) fmt = f0;
+      else if ((m1 >>> cur) & 1) fmt = f1;
+      else continue;
+      const canSteal = canStealFallback(cur, mt, false);
+      if (!canSteal && mt === MIGRATE_MOVABLE && cur > order) {
+        // find_smallest: from the requested order up
+        for (cur = order; ; cur++) {
+          steps[STEP_LIST]!++;
+          if ((m0 >>> cur) & 1) { fmt = f0; break; }
+          if ((m1 >>> cur) & 1) { fmt = f1; break; }
+        }
+      }
+      return this.stealSuitableFallback(cur, order, mt, fmt, canSteal);
+    }
+    return NIL;
+  }
+
+  /** steal_suitable_fallback() (6.10–6.13): take the block, maybe claiming its pageblock. */
+  private stealSuitableFallback(cur: number, order: number, mt: number, fmt: number, canSteal: boolean): number {
+    this.steps[STEP_FALLBACK]!++;
+    let page = this.head[fmt * NR_ORDERS + cur]!;
+    const blockType = fmt; // a free block is always on its pageblock's type list
+    if (cur >= PAGEBLOCK_ORDER) {
+      // Take ownership for orders >= pageblock_order: change_pageblock_range()
+      this.del(page, cur, fmt);
+      const first = page >>> PAGEBLOCK_ORDER;
+      const nblocks = 1 << (cur - PAGEBLOCK_ORDER);
+      for (let b = 0; b < nblocks; b++) this.pbType[first + b] = mt;
+      this.pageblockSteals += nblocks;
+      this.expand(page, order, cur, mt);
+      this.extfrag(page, cur, mt);
+      return page;
+    }
+    if (canSteal) {
+      const start = page & ~(PAGEBLOCK_PAGES - 1);
+      const end = start + PAGEBLOCK_PAGES;
+      // prep_move_freepages_block(): a pageblock straddling the zone end cannot be moved
+      if (end <= this.pages) {
+        const scan = this.scanPageblock(start);
+        const freePages = scan & 0xffff;
+        const movablePages = scan >>> 16;
+        if (shouldClaimBlock(mt, blockType, freePages, movablePages, false)) {
+          this.moveFreepagesBlock(start, blockType, mt);
+          this.pbType[start >>> PAGEBLOCK_ORDER] = mt;
+          this.pageblockSteals++;
+          page = this.rmqueueSmallest(order, mt);
+          this.extfrag(page, cur, mt);
+          return page;
+        }
+      }
+    }
+    // single_page: only this block; the remainders stay on the pageblock's own type
+    this.del(page, cur, fmt);
+    this.expand(page, order, cur, blockType);
+    this.singleBlockSteals++;
+    this.extfrag(page, cur, mt);
+    return page;
+  }
+
+  /** mm_page_alloc_extfrag: fragmenting = fallback_order < pageblock_order, change_ownership = the
+   * page's pageblock now has the request's type. */
+  private extfrag(page: number, fallbackOrder: number, mt: number): void {
+    this.extfragEvents++;
+    if (fallbackOrder < PAGEBLOCK_ORDER) this.extfragFragmenting++;
+    if (this.pbType[page >>> PAGEBLOCK_ORDER] === mt) this.extfragChangeOwnership++;
+  }
+
+  /**
+   * The counting loop of prep_move_freepages_block(): free pages (skipping each free block whole) and
+   * movable pages; every other page is looked at one by one. Returns free | movable << 16.
+   */
+  private scanPageblock(start: number): number {
+    const end = start + PAGEBLOCK_PAGES;
+    const fstate = this.fstate;
+    const astate = this.astate;
+    let free = 0;
+    let movable = 0;
+    let looked = 0;
+    for (let pfn = start; pfn < end;) {
+      const fs = fstate[pfn]!;
+      if (fs >= 0) {
+        const nr = 1 << (fs & ORDER_MASK);
+        free += nr;
+        pfn += nr;
+        looked++;
+        continue;
+      }
+      const as = astate[pfn]!;
+      if (as >= 0) {
+        // an allocated block: the kernel visits each of its pages (PageLRU of a tail is the head's)
+        const nr = Math.min(1 << (as & ORDER_MASK), end - pfn);
+        if (as >>> MT_SHIFT === MIGRATE_MOVABLE) movable += nr;
+        pfn += nr;
+        looked += nr;
+        continue;
+      }
+      pfn++; // hole, reserved page or a tail whose head is before start
+      looked++;
+    }
+    this.steps[STEP_PAGEBLOCK]! += looked;
+    return free | (movable << 16);
+  }
+
+  /** __move_freepages_block(): every free block of the pageblock to the new type's lists (tail). */
+  private moveFreepagesBlock(start: number, oldMt: number, newMt: number): void {
+    const end = start + PAGEBLOCK_PAGES;
+    const fstate = this.fstate;
+    let looked = 0;
+    for (let pfn = start; pfn < end;) {
+      looked++;
+      const fs = fstate[pfn]!;
+      if (fs < 0) { pfn++; continue; }
+      const o = fs & ORDER_MASK;
+      this.del(pfn, o, oldMt);
+      this.addTail(pfn, o, newMt);
+      pfn += 1 << o;
+    }
+    this.steps[STEP_PAGEBLOCK]! += looked;
+  }
+
+  freePages(): number {
+    return this.nFree;
+  }
+
+  freeArea(out: Float64Array): void {
+    const nr = this.nrFree;
+    for (let i = 0; i < nr.length; i++) out[i]! += nr[i]!;
+  }
+
+  pageblockTypes(out: Float64Array): void {
+    const t = this.pbType;
+    for (let i = 0; i < t.length; i++) out[t[i]!]! += 1;
+  }
+
+  counters(): Record<string, number> {
+    return {
+      extfrag_events: this.extfragEvents,
+      extfrag_fragmenting: this.extfragFragmenting,
+      extfrag_change_ownership: this.extfragChangeOwnership,
+      pageblock_steals: this.pageblockSteals,
+      single_block_steals: this.singleBlockSteals,
+      mobility_grouping: this.grouping ? 1 : 0,
+    };
+  }
+
+  metadataBytes(): number {
+    return this.next.byteLength + this.prev.byteLength + this.fstate.byteLength + this.astate.byteLength
+      + this.pbType.byteLength + this.head.byteLength + this.tail.byteLength + this.nrFree.byteLength
+      + this.mask.byteLength;
+  }
+
+  check(): void {
+    const n = this.pages;
+    const owner = new Uint8Array(n); // 1 free, 2 allocated
+    let total = 0;
+    let heads = 0;
+    for (let mt = 0; mt < MIGRATE_TYPES; mt++) {
+      for (let o = 0; o < NR_ORDERS; o++) {
+        const li = mt * NR_ORDERS + o;
+        let count = 0;
+        let prev = NIL;
+        for (let pfn = this.head[li]!; pfn !== NIL; pfn = this.next[pfn]!) {
+          if (pfn < 0 || pfn >= n) throw new InvariantError(`buddy: list (${o},${mt}) holds pfn ${pfn} outside the zone`);
+          if (++count > n) throw new InvariantError(`buddy: list (${o},${mt}) has a cycle`);
+          if (this.prev[pfn] !== prev) throw new InvariantError(`buddy: pfn ${pfn} prev link broken in list (${o},${mt})`);
+          if (this.fstate[pfn] !== (o | (mt << MT_SHIFT))) throw new InvariantError(`buddy: pfn ${pfn} on list (${o},${mt}) has state ${this.fstate[pfn]}`);
+          if ((pfn & ((1 << o) - 1)) !== 0) throw new InvariantError(`buddy: free block ${pfn} of order ${o} is not aligned`);
+          if (pfn + (1 << o) > n) throw new InvariantError(`buddy: free block ${pfn} of order ${o} passes the zone end`);
+          if (!this.grouping && mt !== MIGRATE_UNMOVABLE) throw new InvariantError(`buddy: type ${mt} list used with grouping disabled`);
+          const firstPb = pfn >>> PAGEBLOCK_ORDER;
+          const lastPb = (pfn + (1 << o) - 1) >>> PAGEBLOCK_ORDER;
+          for (let b = firstPb; b <= lastPb; b++) {
+            if (this.pbType[b] !== mt) throw new InvariantError(`buddy: free block ${pfn} on type ${mt} list lies in pageblock ${b} of type ${this.pbType[b]}`);
+          }
+          for (let p = pfn; p < pfn + (1 << o); p++) {
+            if (owner[p] !== 0) throw new InvariantError(`buddy: page ${p} is in two free blocks`);
+            owner[p] = 1;
+          }
+          if (o < MAX_ORDER) {
+            const b = pfn ^ (1 << o);
+            if (b < n && this.fstate[b]! >= 0 && (this.fstate[b]! & ORDER_MASK) === o) {
+              throw new InvariantError(`buddy: free buddies ${Math.min(pfn, b)} and ${Math.max(pfn, b)} of order ${o} left unmerged`);
+            }
+          }
+          total += 1 << o;
+          prev = pfn;
+        }
+        if (this.tail[li] !== prev) throw new InvariantError(`buddy: list (${o},${mt}) tail is ${this.tail[li]}, last node ${prev}`);
+        if (count !== this.nrFree[li]) throw new InvariantError(`buddy: list (${o},${mt}) has ${count} nodes, nr_free says ${this.nrFree[li]}`);
+        if (((this.mask[mt]! >>> o) & 1) !== (count > 0 ? 1 : 0)) throw new InvariantError(`buddy: non-empty mask wrong for (${o},${mt})`);
+        heads += count;
+      }
+    }
+    let stateHeads = 0;
+    for (let p = 0; p < n; p++) {
+      if (this.fstate[p]! >= 0) stateHeads++;
+      const as = this.astate[p]!;
+      if (as >= 0) {
+        const end = p + (1 << (as & ORDER_MASK));
+        for (let q = p; q < end && q < n; q++) {
+          if (owner[q] !== 0) throw new InvariantError(`buddy: page ${q} of allocated block ${p} is ${owner[q] === 1 ? 'free' : 'allocated twice'}`);
+          owner[q] = 2;
+        }
+      }
+    }
+    if (stateHeads !== heads) throw new InvariantError(`buddy: ${stateHeads} pages marked free heads, ${heads} on lists`);
+    if (total !== this.nFree) throw new InvariantError(`buddy: lists hold ${total} pages, free count is ${this.nFree}`);
+  }
+}
