@@ -1,4 +1,4 @@
-import { parse } from 'csv-parse/sync';
+import { CsvError, parse } from 'csv-parse/sync';
 import { TraceFormatError } from '../errors.js';
 import { GFP_KERNEL, parseGfp } from '../machine/gfp.js';
 import * as O from './ops.js';
@@ -53,10 +53,9 @@ export function parseCsv(text: string, file: string, name: string = defaultName(
       comment: '#', comment_no_infix: true, info: true,
     }) as unknown as CsvRecord[];
   } catch (e) {
-    const err = e as { code?: unknown; lines?: unknown; message?: unknown };
-    if (typeof err.code === 'string' && err.code.startsWith('CSV_')) {
-      const ln = typeof err.lines === 'number' ? err.lines : 0;
-      throw new TraceFormatError(file, ln, lineText(text, ln), `well-formed CSV (${String(err.message)})`);
+    if (e instanceof CsvError) {
+      const ln = typeof e.lines === 'number' ? e.lines : 0;
+      throw new TraceFormatError(file, ln, lineText(text, ln), `well-formed CSV (${e.message})`);
     }
     throw e;
   }

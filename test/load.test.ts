@@ -1,0 +1,114 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { AllocbenchError, TraceFormatError } from '../src/errors.js';
+import { FORMATS, detectFormat, loadTrace, traceName } from '../src/trace/load.js';
+import { parseMtrace } from '../src/trace/mtrace.js';
+
+const M = 'test/fixtures/mtrace';
+const tmp = mkdtempSync(join(tmpdir(), 'allocbench-load-'));
+
+function errorOf(f: () => unknown): unknown {
+  try { f(); } catch (e) { return e; }
+  return undefined;
+}
+
+describe('loadTrace', () => {
+  it('reads a .mtrace.gz exactly as the plain text and names it without directories and extensions', () => {
+    const plain = loadTrace(`${M}/sqlite-head.mtrace`);
+    const gz = loadTrace(`${M}/sqlite-head.mtrace.gz`);
+    expect(gz.name).toBe('sqlite-head');
+    expect(gz.source).toBe(`${M}/sqlite-head.mtrace.gz`);
+    expect(gz.length).toBe(plain.length);
+    expect(gz.length).toBeGreaterThan(100);
+    expect(Array.from(gz.id)).toEqual(Array.from(plain.id));
+    expect(Array.from(gz.lo)).toEqual(Array.from(plain.lo));
+  });
+
+  it('reads native CSV by extension, gzipped too', () => {
+    const csv = readFileSync('test/fixtures/csv/minimal.csv');
+    const p = join(tmp, 'mini.csv.gz');
+    writeFileSync(p, gzipSync(csv));
+    const t = loadTrace(p);
+    expect(t.name).toBe('mini');
+    expect(t.length).toBe(4);
+  });
+
+  it('sniffs mtrace and CSV content in files with no known extension', () => {
+    const t = loadTrace(`${M}/sniffed-no-extension`);
+    expect(t.length).toBe(parseMtrace(readFileSync(`${M}/sniffed-no-extension`, 'utf8'), 'x').length);
+    expect(t.name).toBe('sniffed-no-extension');
+    const p = join(tmp, 'data.log');
+    writeFileSync(p, '# a comment\nop,id,size\nmalloc,a,1\n');
+    expect(loadTrace(p).length).toBe(1);
+    const q = join(tmp, 'noext');
+    writeFileSync(q, gzipSync('@ libc.so.6:[0x1] + 0x10 0x20\n'));
+    expect(loadTrace(q).length).toBe(1); // gzip found by its magic bytes, then sniffed
+  });
+
+  it('reads an empty .mtrace as an empty trace', () => {
+    const t = loadTrace(`${M}/empty.mtrace`);
+    expect(t.length).toBe(0);
+    expect(t.name).toBe('empty');
+  });
+
+  it('reports a truncated gzip as an AllocbenchError naming the file', () => {
+    const e = errorOf(() => loadTrace(`${M}/truncated.mtrace.gz`));
+    expect(e).toBeInstanceOf(AllocbenchError);
+    expect((e as AllocbenchError).exitCode).toBe(2);
+    expect((e as Error).message).toContain(`${M}/truncated.mtrace.gz`);
+    expect((e as Error).message).toContain('gzip');
+  });
+
+  it('reports a missing file, a directory and an empty path as AllocbenchError with exit code 2', () => {
+    for (const [p, why] of [['no/such/file.mtrace', 'no such file'], ['test/fixtures', 'is a directory'], ['', 'no trace file given']] as const) {
+      const e = errorOf(() => loadTrace(p));
+      expect(e).toBeInstanceOf(AllocbenchError);
+      expect((e as AllocbenchError).exitCode).toBe(2);
+      expect((e as Error).message).toContain(why);
+      if (p !== '') expect((e as Error).message).toContain(p);
+    }
+  });
+
+  it('refuses content of no known format with the list of formats', () => {
+    const p = join(tmp, 'mystery.bin');
+    writeFileSync(p, 'hello world\n');
+    const e = errorOf(() => loadTrace(p));
+    expect(e).toBeInstanceOf(AllocbenchError);
+    expect((e as Error).message).toContain('unknown format');
+    expect((e as Error).message).toContain('mtrace');
+  });
+
+  it('passes malformed lines through as TraceFormatError with the file path', () => {
+    const e = errorOf(() => loadTrace(`${M}/bad-op.mtrace`));
+    expect(e).toBeInstanceOf(TraceFormatError);
+    expect((e as Error).message.startsWith(`${M}/bad-op.mtrace:3: expected`)).toBe(true);
+  });
+});
+
+describe('format table', () => {
+  it('has distinct names and dotted lower-case extensions', () => {
+    const names = FORMATS.map((f) => f.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const f of FORMATS) for (const ext of f.extensions) expect(ext).toMatch(/^\.[a-z0-9]+$/);
+    expect(names).toContain('mtrace');
+    expect(names).toContain('csv');
+  });
+
+  it('picks by extension before sniffing', () => {
+    expect(detectFormat('x.csv', '= Start\n')?.name).toBe('csv');
+    expect(detectFormat('x.MTRACE.gz', 'op,id\n')?.name).toBe('mtrace');
+    expect(detectFormat('x', '= Start\n')?.name).toBe('mtrace');
+    expect(detectFormat('x', 'op,id\n')?.name).toBe('csv');
+    expect(detectFormat('x', 'nonsense')).toBeUndefined();
+  });
+
+  it('names traces by stripping directories, .gz and the format extension only', () => {
+    expect(traceName('/a/b/perl-strings.mtrace.gz')).toBe('perl-strings');
+    expect(traceName('dir\\w.csv')).toBe('w');
+    expect(traceName('x/data.v2.log')).toBe('data.v2.log');
+    expect(traceName('x/.csv')).toBe('.csv');
+  });
+});
