@@ -35,7 +35,8 @@ function fraginfoText(zones: ZoneFreeState[], withPagetype: boolean): string {
     '/sys/kernel/debug/extfrag/unusable_index', formatUnusableIndex(zones),
     '/sys/kernel/debug/extfrag/extfrag_index', formatExtfragIndex(zones),
   ];
-  return parts.map((p, i) => (i % 2 === 0 ? `== ${p} ==` : p.trimEnd())).join('\n') + '\n';
+  // each file exactly as the kernel prints it (trailing spaces included), under a heading line
+  return parts.map((p, i) => (i % 2 === 0 ? `== ${p} ==\n` : p)).join('');
 }
 
 export function cli(argv: string[]): Argv {

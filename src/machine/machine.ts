@@ -7,6 +7,9 @@ import type { MachineConfig } from './memory-map.js';
 import { newSteps, STEP_ZONE, type Steps } from './steps.js';
 import { computeWatermarks, type Watermarks } from './watermarks.js';
 import { presentPages, zoneSpans } from './zones.js';
+import type { ZoneFreeState } from '../metrics/fragmentation.js';
+
+export type { ZoneFreeState };
 
 /** One populated zone and the page-strategy instance that manages it. */
 export interface Zone {
@@ -20,16 +23,6 @@ export interface Zone {
   /** pages handed over to the page allocator at boot */
   managed: number;
   strategy: PageStrategy;
-}
-
-/** Free blocks of one zone as the buddy allocator would hold them (the input of every fragmentation metric). */
-export interface ZoneFreeState {
-  node: number;
-  zone: string;
-  /** free blocks, index mt * NR_ORDERS + order */
-  freeArea: Float64Array;
-  /** pageblocks per migratetype */
-  pageblocks: Float64Array;
 }
 
 /** Called when both watermark passes failed; returns pages it freed (0: nothing to reclaim). */
@@ -175,7 +168,7 @@ export class Machine implements PageSource {
       const pageblocks = new Float64Array(MIGRATE_TYPES);
       z.strategy.freeArea(freeArea);
       z.strategy.pageblockTypes(pageblocks);
-      return { node: 0, zone: z.name, freeArea, pageblocks };
+      return { node: 0, zone: z.name, freeArea, pageblocks, present: z.present };
     });
   }
 

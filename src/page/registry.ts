@@ -1,6 +1,10 @@
 import { AllocbenchError } from '../errors.js';
 import type { PageStrategyFactory } from './strategy.js';
 import { BuddyAllocator } from './buddy.js';
+import { createBitmap } from './bitmap.js';
+import { createBitmap2 } from './bitmap2.js';
+import { createFreelist } from './freelist.js';
+import { FaultyAllocator } from './faulty.js';
 
 /**
  * Every page-layer strategy by name. A name may carry a variant after a colon
@@ -9,7 +13,12 @@ import { BuddyAllocator } from './buddy.js';
 export const PAGE_STRATEGIES: Record<string, PageStrategyFactory> = {
   buddy: (opts) => new BuddyAllocator(opts, false),
   'buddy-mobility': (opts) => new BuddyAllocator(opts, true),
+  bitmap: createBitmap,
+  bitmap2: createBitmap2,
+  freelist: createFreelist,
 };
+
+if (process.env.ALLOCBENCH_TEST_FAULTS === '1') PAGE_STRATEGIES.faulty = (opts) => new FaultyAllocator(opts);
 
 export function pageStrategyFactory(spec: string): PageStrategyFactory {
   const name = spec.split(':')[0]!;
