@@ -386,3 +386,15 @@ describe('kernel trace loader: synthetic trace', () => {
     }
   });
 });
+
+describe('kernel trace loader: format table', () => {
+  it('is picked by extension and by content sniff, and loadTrace names the trace after the file', async () => {
+    const { detectFormat, loadTrace } = await import('../src/trace/load.js');
+    for (const ext of ['.perf', '.ftrace', '.trace', '.txt', '.perf.gz']) expect(detectFormat(`a/b${ext}`, '')?.name).toBe('kernel');
+    expect(detectFormat('capture.log', fixture('ftrace-6x.ftrace'))?.name).toBe('kernel');
+    expect(detectFormat('capture.log', fixture('perf-4x.perf'))?.name).toBe('kernel');
+    const t = loadTrace(new URL('./fixtures/kernel/perf-4x.perf', import.meta.url).pathname);
+    expect(t.name).toBe('perf-4x');
+    expect(t.length).toBe(13);
+  });
+});

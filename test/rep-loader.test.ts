@@ -140,3 +140,17 @@ describe('malloc-lab .rep loader: malformed input', () => {
     fc.assert(fc.property(mutated, onlyTraceOrFormatError), { numRuns: 1000 });
   });
 });
+
+describe('malloc-lab .rep loader: format table', () => {
+  it('is picked by the .rep extension and by content sniff', async () => {
+    const { detectFormat, loadTrace } = await import('../src/trace/load.js');
+    expect(detectFormat('x/amptjp-bal.rep', '')?.name).toBe('rep');
+    expect(detectFormat('trace.dat', fixture('readme-example.rep'))?.name).toBe('rep');
+    expect(detectFormat('trace.dat', fixture('short1-bal.rep'))?.name).toBe('rep');
+    expect(detectFormat('trace.dat', fixture('two-line.rep'))?.name).toBe('rep');
+    expect(detectFormat('trace.dat', 'op,id,value\n')?.name).not.toBe('rep');
+    const t = loadTrace(new URL('./fixtures/rep/readme-example.rep', import.meta.url).pathname);
+    expect(t.name).toBe('readme-example');
+    expect(t.length).toBe(8);
+  });
+});

@@ -3,6 +3,8 @@ import { gunzipSync } from 'node:zlib';
 import { AllocbenchError } from '../errors.js';
 import { parseCsv } from './csv.js';
 import { parseMtrace } from './mtrace.js';
+import { looksLikeKernelTrace, parseKernelTrace } from './kernel.js';
+import { parseRep } from './rep.js';
 import type { Trace } from './trace.js';
 
 /** One trace format: how to recognise it and how to parse it. */
@@ -44,6 +46,19 @@ export const FORMATS: TraceFormat[] = [
     extensions: ['.csv'],
     sniff: (text) => firstLine(text, '#').replace(/^\uFEFF/, '').split(',').some((c) => c.trim().replace(/^"|"$/g, '') === 'op'),
     parse: parseCsv,
+  },
+  {
+    name: 'rep',
+    extensions: ['.rep'],
+    // 2 to 4 integer-only header lines, then an `a|r|f <id>` op (CMU malloc-lab)
+    sniff: (text) => /^\uFEFF?(\s*\d+[ \t]*\r?\n){2,4}\s*[arf][ \t]+\d+/.test(text.slice(0, 4096)),
+    parse: parseRep,
+  },
+  {
+    name: 'kernel',
+    extensions: ['.perf', '.ftrace', '.trace', '.txt'],
+    sniff: (text) => looksLikeKernelTrace(text.slice(0, 65536)),
+    parse: parseKernelTrace,
   },
 ];
 
