@@ -1,0 +1,293 @@
+import { STEP_CALL, STEP_WORD, type Steps } from '../machine/steps.js';
+import { InvariantError } from '../errors.js';
+import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
+import { NR_ORDERS, PAGEBLOCK_PAGES, type PageStrategy, type PageStrategyOptions } from './strategy.js';
+import {
+  ALIGN_MASK, GROUP_MASK, addFreeRuns, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, fullBytes, rejectVariant,
+} from './bitset.js';
+
+/** 16 words = 512 pages = one pageblock: LLFree's "area" (Wrenger et al., USENIX ATC '23). */
+const BLOCK_WORDS_SHIFT = 4;
+const BLOCK_WORDS = 1 << BLOCK_WORDS_SHIFT;
+/** 64 blocks = 32768 pages (128 MiB): LLFree's "tree" level above the areas. */
+const SUPER_BLOCKS_SHIFT = 6;
+const SUPER_WORDS_SHIFT = BLOCK_WORDS_SHIFT + SUPER_BLOCKS_SHIFT;
+
+/**
+ * The multilevel bitmap: the same bitmap as bitmap.ts (1 = free, next-fit hint, identical placement)
+ * plus two summary levels, in the spirit of LLFree's per-area free counters:
+ *   level 1, per 512-page block: free page count (Uint16) and free aligned order-3 groups (Uint8, 0..64);
+ *   level 2, per 64 blocks: the sums of both.
+ * A search skips a region whose summary proves no block of the order can be there: for order ≤ 2 the
+ * free count must reach 2^order, for order 3..8 the order-3 group count must reach 2^(order-3) (an
+ * aligned 2^order block is 2^(order-3) aligned free bytes), and order ≥ 9 needs whole free blocks
+ * (count = 512), which no word read has to confirm. Order 0 and order 3 tests are exact, so a block
+ * that passes holds an answer. Because the summaries only skip regions with no answer, the visiting
+ * order, and so every placement, equals bitmap's: a property test pins that.
+ */
+export class Bitmap2Strategy implements PageStrategy {
+  readonly name = 'bitmap2';
+  readonly pages: number;
+  private readonly words: Uint32Array;
+  private readonly nwords: number;
+  private readonly bfree: Uint16Array;
+  private readonly bo3: Uint8Array;
+  private readonly sfree: Int32Array;
+  private readonly so3: Int32Array;
+  private readonly steps: Steps;
+  private nfree = 0;
+  private hint = 0;
+  /** steps of the current search, flushed once into STEP_WORD */
+  private reads = 0;
+
+  constructor(opts: PageStrategyOptions) {
+    rejectVariant('bitmap2', opts.variant);
+    this.pages = opts.pages;
+    this.steps = opts.steps;
+    this.nwords = (opts.pages + 31) >>> 5;
+    this.words = new Uint32Array(this.nwords);
+    const nblocks = (this.nwords + BLOCK_WORDS - 1) >>> BLOCK_WORDS_SHIFT;
+    const nsuper = (nblocks + (1 << SUPER_BLOCKS_SHIFT) - 1) >>> SUPER_BLOCKS_SHIFT;
+    this.bfree = new Uint16Array(nblocks);
+    this.bo3 = new Uint8Array(nblocks);
+    this.sfree = new Int32Array(nsuper);
+    this.so3 = new Int32Array(nsuper);
+  }
+
+  alloc(order: number, _migratetype: number): number {
+    const st = this.steps;
+    st[STEP_CALL]!++;
+    const size = 1 << order;
+    if (this.nfree < size) return -1;
+    this.reads = 0;
+    const n = this.nwords;
+    const h = this.hint;
+    let pfn: number;
+    if (order <= 5) {
+      pfn = this.scanWords(order, h, n);
+      if (pfn < 0) pfn = this.scanWords(order, 0, h);
+    } else {
+      const nw = 1 << (order - 5);
+      const groups = Math.floor(n / nw);
+      let g = Math.floor(h / nw);
+      if (g >= groups) g = 0;
+      pfn = this.scanGroups(order, g, groups);
+      if (pfn < 0) pfn = this.scanGroups(order, 0, g);
+    }
+    st[STEP_WORD]! += this.reads;
+    if (pfn < 0) return -1;
+    this.nfree -= size;
+    const nh = (pfn + size) >>> 5;
+    this.hint = nh >= n ? 0 : nh;
+    return pfn;
+  }
+
+  /** Words [from, to) in order, skipping super-blocks and blocks whose summary rules the order out. */
+  private scanWords(order: number, from: number, to: number): number {
+    const words = this.words;
+    const am = ALIGN_MASK[order]!;
+    const size = 1 << order;
+    // order ≤ 2 tests free counts; 3..5 tests order-3 groups
+    const useO3 = order >= 3;
+    const need = useO3 ? size >>> 3 : size;
+    const bsum = useO3 ? this.bo3 : this.bfree;
+    const ssum = useO3 ? this.so3 : this.sfree;
+    let reads = 0;
+    let w = from;
+    let lastSuper = -1;
+    while (w < to) {
+      const s = w >>> SUPER_WORDS_SHIFT;
+      if (s !== lastSuper) {
+        lastSuper = s;
+        reads++;
+        if (ssum[s]! < need) {
+          w = (s + 1) << SUPER_WORDS_SHIFT;
+          continue;
+        }
+      }
+      const b = w >>> BLOCK_WORDS_SHIFT;
+      reads++;
+      let end = (b + 1) << BLOCK_WORDS_SHIFT;
+      if (bsum[b]! < need) {
+        w = end;
+        continue;
+      }
+      if (end > to) end = to;
+      for (; w < end; w++) {
+        const v = words[w]!;
+        reads++;
+        if (v === 0) continue;
+        let m = v;
+        for (let k = 1; k < size; k <<= 1) m &= m >>> k;
+        m &= am;
+        if (m !== 0) {
+          const bit = ctz32(m);
+          const nv = v & ~(GROUP_MASK[order]! << bit);
+          words[w] = nv;
+          this.account(b, -size, fullBytes(nv) - fullBytes(v));
+          this.reads += reads;
+          return (w << 5) + bit;
+        }
+      }
+    }
+    this.reads += reads;
+    return -1;
+  }
+
+  /** Groups of 2^(order-5) words [from, to) in order (order 6..10). */
+  private scanGroups(order: number, from: number, to: number): number {
+    const words = this.words;
+    const nw = 1 << (order - 5);
+    const bfree = this.bfree;
+    let reads = 0;
+    let g = from;
+    let lastSuper = -1;
+    while (g < to) {
+      const base = g * nw;
+      const s = base >>> SUPER_WORDS_SHIFT;
+      if (s !== lastSuper) {
+        lastSuper = s;
+        reads++;
+        // any aligned block of order ≥ 3 is 2^(order-3) free aligned bytes
+        if (this.so3[s]! < 1 << (order - 3)) {
+          g = Math.ceil(((s + 1) << SUPER_WORDS_SHIFT) / nw);
+          continue;
+        }
+      }
+      const b = base >>> BLOCK_WORDS_SHIFT;
+      if (order >= 9) {
+        // whole blocks: the free counts alone decide, no bitmap word is read
+        const nb = nw >>> BLOCK_WORDS_SHIFT;
+        let j = 0;
+        while (j < nb) {
+          reads++;
+          if (bfree[b + j]! !== PAGEBLOCK_PAGES) break;
+          j++;
+        }
+        if (j < nb) {
+          g++;
+          continue;
+        }
+        words.fill(0, base, base + nw);
+        for (j = 0; j < nb; j++) this.account(b + j, -PAGEBLOCK_PAGES, -(PAGEBLOCK_PAGES >>> 3));
+        this.reads += reads;
+        return base << 5;
+      }
+      reads++;
+      if (this.bo3[b]! < 1 << (order - 3)) {
+        g = ((b + 1) << BLOCK_WORDS_SHIFT) / nw; // groups never straddle a block below order 9
+        continue;
+      }
+      let j = 0;
+      while (j < nw) {
+        reads++;
+        if (words[base + j]! !== 0xffffffff) break;
+        j++;
+      }
+      if (j === nw) {
+        words.fill(0, base, base + nw);
+        this.account(b, -(nw << 5), -(nw << 2));
+        this.reads += reads;
+        return base << 5;
+      }
+      g++;
+    }
+    this.reads += reads;
+    return -1;
+  }
+
+  private account(b: number, dfree: number, do3: number): void {
+    this.bfree[b] = this.bfree[b]! + dfree;
+    this.bo3[b] = this.bo3[b]! + do3;
+    const s = b >>> SUPER_BLOCKS_SHIFT;
+    this.sfree[s] = this.sfree[s]! + dfree;
+    this.so3[s] = this.so3[s]! + do3;
+  }
+
+  free(pfn: number, order: number): void {
+    const st = this.steps;
+    st[STEP_CALL]!++;
+    const size = 1 << order;
+    const w = pfn >>> 5;
+    if (order <= 5) {
+      const v = this.words[w]!;
+      const nv = v | (GROUP_MASK[order]! << (pfn & 31));
+      this.words[w] = nv;
+      this.account(w >>> BLOCK_WORDS_SHIFT, size, fullBytes(nv) - fullBytes(v));
+      st[STEP_WORD]! += 3; // bitmap word, block and super-block summaries
+    } else {
+      const nw = 1 << (order - 5);
+      this.words.fill(0xffffffff, w, w + nw);
+      if (nw <= BLOCK_WORDS) {
+        this.account(w >>> BLOCK_WORDS_SHIFT, size, nw << 2);
+        st[STEP_WORD]! += nw + 2;
+      } else {
+        const nb = nw >>> BLOCK_WORDS_SHIFT;
+        for (let j = 0; j < nb; j++) this.account((w >>> BLOCK_WORDS_SHIFT) + j, PAGEBLOCK_PAGES, PAGEBLOCK_PAGES >>> 3);
+        st[STEP_WORD]! += nw + 2 * nb;
+      }
+    }
+    this.nfree += size;
+  }
+
+  freePages(): number {
+    return this.nfree;
+  }
+
+  freeArea(out: Float64Array): void {
+    addFreeRuns(this.words, out, MIGRATE_UNMOVABLE * NR_ORDERS);
+  }
+
+  pageblockTypes(out: Float64Array): void {
+    addPageblocksUnmovable(this.pages, out);
+  }
+
+  counters(): Record<string, number> {
+    return {};
+  }
+
+  check(): void {
+    checkBitmap(this.name, this.words, this.pages, this.nfree);
+    if (this.hint < 0 || (this.hint >= this.nwords && this.nwords > 0)) {
+      throw new InvariantError(`bitmap2: next-fit hint ${this.hint} outside 0..${this.nwords - 1}`);
+    }
+    const sf = new Int32Array(this.sfree.length);
+    const s3 = new Int32Array(this.so3.length);
+    for (let b = 0; b < this.bfree.length; b++) {
+      let f = 0, o3 = 0;
+      const end = Math.min(this.nwords, (b + 1) << BLOCK_WORDS_SHIFT);
+      for (let w = b << BLOCK_WORDS_SHIFT; w < end; w++) {
+        const v = this.words[w]!;
+        for (let x = v; x !== 0; x &= x - 1) f++;
+        o3 += fullBytes(v);
+      }
+      if (f !== this.bfree[b] || o3 !== this.bo3[b]) {
+        throw new InvariantError(`bitmap2: block ${b} summary says ${this.bfree[b]} free / ${this.bo3[b]} order-3 groups, bitmap has ${f} / ${o3}`);
+      }
+      sf[b >>> SUPER_BLOCKS_SHIFT]! += f;
+      s3[b >>> SUPER_BLOCKS_SHIFT]! += o3;
+    }
+    for (let s = 0; s < sf.length; s++) {
+      if (sf[s] !== this.sfree[s] || s3[s] !== this.so3[s]) {
+        throw new InvariantError(`bitmap2: super-block ${s} summary says ${this.sfree[s]} / ${this.so3[s]}, blocks sum to ${sf[s]} / ${s3[s]}`);
+      }
+    }
+  }
+
+  metadataBytes(): number {
+    return this.words.byteLength + this.bfree.byteLength + this.bo3.byteLength + this.sfree.byteLength + this.so3.byteLength;
+  }
+
+  /** One byte per page, 1 = free (tests). */
+  freeMap(): Uint8Array {
+    return bitmapFreeMap(this.words, this.pages);
+  }
+
+  get hintWord(): number {
+    return this.hint;
+  }
+}
+
+export function createBitmap2(opts: PageStrategyOptions): PageStrategy {
+  return new Bitmap2Strategy(opts);
+}

@@ -1,0 +1,103 @@
+import { countAlignedBlocks } from './decompose.js';
+import { PAGEBLOCK_PAGES } from './strategy.js';
+import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
+import { AllocbenchError, InvariantError } from '../errors.js';
+
+/**
+ * Word-level helpers shared by the bitmap strategies (bitmap.ts, bitmap2.ts). Convention: one bit
+ * per page, bit (pfn & 31) of word (pfn >>> 5), 1 = free. Bits past the zone's last page are never
+ * set, so a word-at-a-time scan needs no bounds check on the tail word.
+ */
+
+/** For order ≤ 5, the bit positions where a naturally aligned group of 2^order pages may start. */
+export const ALIGN_MASK = new Uint32Array([0xffffffff, 0x55555555, 0x11111111, 0x01010101, 0x00010001, 0x00000001]);
+/** For order ≤ 5, 2^order low bits set (the group at bit 0). */
+export const GROUP_MASK = new Uint32Array([0x1, 0x3, 0xf, 0xff, 0xffff, 0xffffffff]);
+
+/**
+ * The aligned start bits of the fully free groups of 2^order pages inside word v (order ≤ 5).
+ * After folding with shifts 1, 2, 4, ... bit i survives iff bits i..i+2^order-1 are all set;
+ * masking with ALIGN_MASK keeps only the naturally aligned starts.
+ */
+export function alignedFreeMask(v: number, order: number): number {
+  let m = v;
+  for (let s = 1; s < 1 << order; s <<= 1) m &= m >>> s;
+  return (m & ALIGN_MASK[order]!) >>> 0;
+}
+
+/** Index of the lowest set bit of a non-zero 32-bit value. */
+export function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+export function popcount32(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}
+
+/** Number of fully free aligned bytes (order-3 groups) in word v: each byte's AND-fold lands on its bit 0. */
+export function fullBytes(v: number): number {
+  let m = v & (v >>> 1);
+  m &= m >>> 2;
+  m &= m >>> 4;
+  m &= 0x01010101;
+  return Math.imul(m, 0x01010101) >>> 24;
+}
+
+/**
+ * Adds the maximal free runs of the bitmap, decomposed into aligned blocks as the buddy allocator
+ * would hold them, to out[base + order]. Whole free or whole used words are skipped in one test.
+ */
+export function addFreeRuns(words: Uint32Array, out: Float64Array, base: number): void {
+  const n = words.length;
+  let runStart = -1;
+  for (let w = 0; w < n; w++) {
+    const v = words[w]!;
+    if (runStart < 0 ? v === 0 : v === 0xffffffff) continue;
+    let bit = 0;
+    while (bit < 32) {
+      if (runStart < 0) {
+        const rest = v >>> bit;
+        if (rest === 0) break;
+        bit += ctz32(rest);
+        runStart = (w << 5) + bit;
+      } else {
+        const rest = ~v >>> bit;
+        if (rest === 0) break;
+        bit += ctz32(rest);
+        countAlignedBlocks(runStart, (w << 5) + bit, out, base);
+        runStart = -1;
+      }
+    }
+  }
+  if (runStart >= 0) countAlignedBlocks(runStart, n << 5, out, base);
+}
+
+/** Recounts the free bits and checks that no bit past the zone's end is set. */
+export function checkBitmap(name: string, words: Uint32Array, pages: number, free: number): void {
+  let count = 0;
+  for (let w = 0; w < words.length; w++) count += popcount32(words[w]!);
+  if (count !== free) throw new InvariantError(`${name}: ${count} free bits but freePages() says ${free}`);
+  const tail = pages & 31;
+  if (tail !== 0 && words.length > 0 && words[words.length - 1]! >>> tail !== 0) {
+    throw new InvariantError(`${name}: bits past the zone end (${pages} pages) are marked free`);
+  }
+}
+
+/** Grouping disabled: every pageblock of the zone span counts as Unmovable (set_pageblock_migratetype). */
+export function addPageblocksUnmovable(pages: number, out: Float64Array): void {
+  out[MIGRATE_UNMOVABLE]! += Math.ceil(pages / PAGEBLOCK_PAGES);
+}
+
+/** The bitmap strategies have no variants; a typo in `bitmap:xyz` is a usage error, not silently ignored. */
+export function rejectVariant(name: string, variant: string | undefined): void {
+  if (variant !== undefined) throw new AllocbenchError(`page strategy "${name}" has no variants (got "${name}:${variant}")`);
+}
+
+/** One byte per page, 1 = free: a plain view of the bitmap for tests and debugging (not hot). */
+export function bitmapFreeMap(words: Uint32Array, pages: number): Uint8Array {
+  const out = new Uint8Array(pages);
+  for (let p = 0; p < pages; p++) out[p] = (words[p >>> 5]! >>> (p & 31)) & 1;
+  return out;
+}
