@@ -390,6 +390,16 @@ describe('highalloc-stress', () => {
     expect(unmovableAfter).toBeGreaterThan(1000);
   });
 
+  it('stays valid with movable pages in groups, and frees every movable page by the at_rest mark', () => {
+    const g = GENERATORS['highalloc-stress']!.generate({ mem: 64 * 1024 * 1024, group: 8 }, 2);
+    const wg = validate(g);
+    const gf = new Int32Array(g.idCount);
+    for (let e = 0; e < g.length; e++) if (g.op[e] === O.OP_PAGE_ALLOC) gf[g.id[e]!] = g.aux[e]!;
+    expect(wg.liveAtMark.get('at_rest')!.filter((id) => gf[id]! & (__GFP_MOVABLE | __GFP_RECLAIMABLE)).length).toBe(0);
+    // groups change the events: not the same trace as independent pages
+    expect(sameColumns(g, GENERATORS['highalloc-stress']!.generate({ mem: 64 * 1024 * 1024 }, 2))).toBe(false);
+  });
+
   it('leaves only unmovable memory live at rest and asks for one order-9 block per pageblock in each phase', () => {
     expect(livePages('at_rest', __GFP_MOVABLE) + livePages('at_rest', __GFP_RECLAIMABLE)).toBe(0);
     expect(livePages('at_rest', 0)).toBeGreaterThan(0.1 * pages);

@@ -37,7 +37,12 @@ const CLASS_WEIGHTS = cumulative([0.04, 0.11, 0.85]);
  *   reclaimable = reclaimable·mem × min(1, 2t)    dcache/icache grow while files are first touched
  *   movable     = fill·mem × min(1, 4t) − the two  page cache/anon fill the rest and give way
  * so after the ramp, kernel memory keeps growing into the holes that movable frees leave, the
- * interleaving that mixes pageblocks when allocations are not grouped by mobility.
+ * interleaving that mixes pageblocks when allocations are not grouped by mobility. Movable pages
+ * come in groups of mean `group` pages (a file's readahead window, a process's anonymous memory):
+ * allocated one after another, freed together when a random live group is evicted. group = 1 is
+ * independent pages. (Measured on a 4 GiB zone, seed 1: plain buddy at rest 7.5% with group = 1,
+ * 8.3% with 16 or 64; buddy-mobility 88.0% for all three: grouping of movable lifetimes matters
+ * little next to the unmovable pages spread through the run.)
  *
  * Then, as the test does: mark `under_load` and `attempts` order-9 requests (GFP_HIGHUSER_MOVABLE |
  * __GFP_COMP, as hugetlbfs asks for a huge page) with the load's memory still held; the test module
@@ -60,6 +65,7 @@ export const highallocStress: Generator = {
     unmovable: { default: 0.12, doc: 'fraction of mem held by unmovable allocations at the end of the load' },
     reclaimable: { default: 0.1, doc: 'fraction of mem held by reclaimable allocations' },
     churn: { default: 1, doc: 'pages allocated after the fill, as a multiple of the filled pages' },
+    group: { default: 1, doc: 'mean pages of a movable group (uniform in 1..2·group-1): allocated one after another, freed together' },
     attempts: { default: 0, doc: 'order-9 requests per phase (0 = one per pageblock of mem)' },
   },
   generate(given, seed): Trace {
@@ -69,6 +75,7 @@ export const highallocStress: Generator = {
     const uFrac = num(highallocStress, p, 'unmovable', 0, fill);
     const rFrac = num(highallocStress, p, 'reclaimable', 0, fill - uFrac);
     const churn = num(highallocStress, p, 'churn', 0, 100);
+    const group = num(highallocStress, p, 'group', 1, 1 << 20, true);
     const pages = Math.floor(mem / PAGE_BYTES);
     const attempts = num(highallocStress, p, 'attempts', 0, 1 << 24, true) || pages >> PAGEBLOCK_ORDER;
 
@@ -78,9 +85,21 @@ export const highallocStress: Generator = {
     const budget = filled * (1 + churn);
     const rng = new Rng(seed);
     const b = builderFor(highallocStress, given, seed, Math.ceil(budget * 2.2 + 2 * attempts + filled) + 16);
-    const pools = [new IdPool(1 << 14), new IdPool(1 << 14), new IdPool(1 << 16)] as const;
+    const pools = [new IdPool(1 << 14), new IdPool(1 << 14)] as const;
     const live = new Float64Array(3); // live pages per class
     const gfpOf = [GFP_KERNEL, GFP_KERNEL | __GFP_RECLAIMABLE, GFP_HIGHUSER_MOVABLE] as const;
+
+    // Movable memory comes in groups (a file's readahead window, a process's anonymous region):
+    // allocated page by page while the group is open, freed as a whole when it is evicted or its
+    // process exits. Pages of a group are linked through slots: slotId[s] is the page's id,
+    // slotNext[s] the next slot of the same group (-1 at the end).
+    let slotId = new Int32Array(1 << 16);
+    let slotNext = new Int32Array(1 << 16);
+    let slots = 0;
+    const groups = new IdPool(1 << 12); // closed live groups: id = first slot, tag = pages
+    let openHead = -1, openTail = -1, openLeft = 0, openPages = 0; // the group being allocated
+    let freeing = -1; // next slot of the group being freed
+    const maxGroup = Math.max(1, 2 * group - 1);
 
     b.push(OP_MARK, 0, 0, b.intern('load'));
     let allocated = 0;
@@ -90,10 +109,39 @@ export const highallocStress: Generator = {
       const uT = uEnd * (0.3 + 0.7 * t);
       const rT = rEnd * Math.min(1, 2 * t);
       const target = cls === UNMOVABLE ? uT : cls === RECLAIMABLE ? rT : filled * Math.min(1, 4 * t) - uT - rT;
+      if (cls === MOVABLE) {
+        if (live[MOVABLE]! < target || (groups.size === 0 && freeing < 0)) {
+          if (target <= 0) continue; // nothing to do yet
+          if (openLeft === 0) { openHead = -1; openPages = 0; openLeft = rng.range(1, maxGroup); }
+          const id = b.newId();
+          b.push(OP_PAGE_ALLOC, id, 0, GFP_HIGHUSER_MOVABLE);
+          if (slots === slotId.length) {
+            const a = new Int32Array(slots * 2); a.set(slotId); slotId = a;
+            const n = new Int32Array(slots * 2); n.set(slotNext); slotNext = n;
+          }
+          slotId[slots] = id; slotNext[slots] = -1;
+          if (openHead < 0) openHead = slots; else slotNext[openTail] = slots;
+          openTail = slots++;
+          openPages++;
+          if (--openLeft === 0) groups.push(openHead, openPages);
+          live[MOVABLE]!++;
+          allocated++;
+        } else {
+          if (freeing < 0) {
+            const k = rng.int(groups.size);
+            freeing = groups.ids[k]!;
+            groups.removeAt(k);
+          }
+          b.push(OP_PAGE_FREE, slotId[freeing]!, 0, 0);
+          freeing = slotNext[freeing]!;
+          live[MOVABLE]!--;
+        }
+        continue;
+      }
       const pool = pools[cls]!;
       if (live[cls]! < target || pool.size === 0) {
-        if (target <= 0) continue; // nothing to do for this class yet (movable before the ramp)
-        const order = cls === UNMOVABLE ? rng.pick(UNMOVABLE_ORDERS) : cls === RECLAIMABLE ? rng.pick(RECLAIMABLE_ORDERS) : 0;
+        if (target <= 0) continue;
+        const order = cls === UNMOVABLE ? rng.pick(UNMOVABLE_ORDERS) : rng.pick(RECLAIMABLE_ORDERS);
         const id = b.newId();
         b.push(OP_PAGE_ALLOC, id, order, gfpOf[cls]!);
         pool.push(id, order);
@@ -116,11 +164,14 @@ export const highallocStress: Generator = {
     for (let a = 0; a < attempts; a++) b.push(OP_PAGE_FREE, first + a, PAGEBLOCK_ORDER, 0);
 
     b.push(OP_MARK, 0, 0, b.intern('reclaim'));
-    for (const cls of [MOVABLE, RECLAIMABLE]) {
-      const pool = pools[cls]!;
-      for (let k = 0; k < pool.size; k++) b.push(OP_PAGE_FREE, pool.ids[k]!, pool.tags[k]!, 0);
-      pool.clear();
+    // every movable page: the rest of the group being freed, the closed groups, the open group
+    for (let sl = freeing; sl >= 0; sl = slotNext[sl]!) b.push(OP_PAGE_FREE, slotId[sl]!, 0, 0);
+    for (let k = 0; k < groups.size; k++) {
+      for (let sl = groups.ids[k]!; sl >= 0; sl = slotNext[sl]!) b.push(OP_PAGE_FREE, slotId[sl]!, 0, 0);
     }
+    if (openLeft > 0) for (let sl = openHead; sl >= 0; sl = slotNext[sl]!) b.push(OP_PAGE_FREE, slotId[sl]!, 0, 0);
+    const recl = pools[RECLAIMABLE];
+    for (let k = 0; k < recl.size; k++) b.push(OP_PAGE_FREE, recl.ids[k]!, recl.tags[k]!, 0);
 
     b.push(OP_MARK, 0, 0, b.intern('at_rest'));
     for (let a = 0; a < attempts; a++) b.push(OP_PAGE_ALLOC, b.newId(), PAGEBLOCK_ORDER, hugeGfp);
