@@ -197,6 +197,12 @@ describe('trace name and source', () => {
     expect(t.name).toBe('page-mix_events=1000_fill=0.25');
     expect(t.source).toBe('gen:page-mix:events=1000,fill=0.25#42');
     expect(GENERATORS['binary']!.generate({ events: 10 }, 1).name).toBe('binary_events=10');
+    const sized = parseGenSpec('highalloc-stress:mem=64M,fill=0.5');
+    const h = GENERATORS[sized.name]!.generate(sized.params, 3);
+    expect(h.name).toBe('highalloc-stress_mem=64M_fill=0.5');
+    expect(h.source).toBe('gen:highalloc-stress:mem=64M,fill=0.5#3');
+    // the source's spec parses back to the same params
+    expect(parseGenSpec(h.source.slice(4, h.source.indexOf('#')))).toEqual(sized);
     expect(GENERATORS['binary']!.generate({}, 1).name).toBe('binary');
   });
 });

@@ -180,13 +180,21 @@ export function num(gen: Generator, p: Record<string, number | string>, key: str
   return v;
 }
 
+/** A param value as a spec writes it: whole multiples of 1024 with their K/M/G/T suffix (4G, 64K). */
+export function formatValue(v: number | string): string {
+  if (typeof v === 'string' || !Number.isInteger(v) || v < 1024) return String(v);
+  let k = 0;
+  while (k < 4 && v % 1024 ** (k + 1) === 0) k++;
+  return k === 0 ? String(v) : `${v / 1024 ** k}${'KMGT'[k - 1]}`;
+}
+
 /**
  * The builder of a generated trace. name = the spec in a file-name-safe form (`page-mix`,
  * `page-mix_events=1000000`), source = `gen:<spec>#<seed>`; only the params the caller gave appear.
  */
 export function builderFor(gen: Generator, given: Record<string, number | string>, seed: number, capacity: number): TraceBuilder {
   const keys = Object.keys(gen.params).filter((k) => given[k] !== undefined);
-  const spec = keys.length === 0 ? gen.name : `${gen.name}:${keys.map((k) => `${k}=${given[k]}`).join(',')}`;
+  const spec = keys.length === 0 ? gen.name : `${gen.name}:${keys.map((k) => `${k}=${formatValue(given[k]!)}`).join(',')}`;
   const name = spec.replace(/[:,]/g, '_').replace(/[^A-Za-z0-9._=+-]/g, '_');
   return new TraceBuilder(name, `gen:${spec}#${seed}`, Math.max(16, Math.min(capacity, 1 << 26)));
 }
