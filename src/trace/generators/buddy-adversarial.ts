@@ -21,7 +21,7 @@ import { builderFor, type Generator, num, PAGE_BYTES, resolveParams } from './ge
 export const buddyAdversarial: Generator = {
   name: 'buddy-adversarial',
   description:
-    "Knuth's worst case for the binary buddy system (TAOCP vol. 1 §2.5): fill mem with order-`order` blocks, free every other one (half of memory free, no buddy pairs), then request `attempts` blocks of each order order+1..maxorder (they fail), free the rest and repeat them (they succeed).\n" +
+    "Knuth's worst case for the binary buddy system (TAOCP vol. 1 §2.5): fill mem with order-`order` blocks, free every other one (half of memory free, no buddy pairs), then request `attempts` blocks of each order order+1..maxorder, each order given back before the next (they fail), free the rest and repeat (they succeed).\n" +
     'Marks: fill, checkerboard, adversarial, released. Use mem = the machine size so the fill leaves nothing else free.',
   params: {
     mem: { default: 4 * 1024 ** 3, doc: 'memory to fill (bytes; K/M/G suffixes)' },
@@ -47,14 +47,12 @@ export const buddyAdversarial: Generator = {
 
     const requestPhase = (label: string): void => {
       b.push(OP_MARK, 0, 0, b.intern(label));
-      const start = b.idCount;
+      // Each order probes the same state: its requests are given back before the next order asks
+      // (a free of a failed request is a no-op in the replay).
       for (let o = order + 1; o <= maxorder; o++) {
+        const start = b.idCount;
         for (let a = 0; a < attempts; a++) b.push(OP_PAGE_ALLOC, b.newId(), o, GFP_KERNEL);
-      }
-      // give back whatever was granted (a free of a failed request is a no-op in the replay)
-      let id = start;
-      for (let o = order + 1; o <= maxorder; o++) {
-        for (let a = 0; a < attempts; a++) b.push(OP_PAGE_FREE, id++, o, 0);
+        for (let a = 0; a < attempts; a++) b.push(OP_PAGE_FREE, start + a, o, 0);
       }
     };
     requestPhase('adversarial');
