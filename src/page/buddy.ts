@@ -11,6 +11,10 @@ import {
 
 const NIL = -1;
 const ORDER_MASK = 15;
+/** set in state[] for the head of an allocated block */
+const ALLOCATED = 64;
+/** (state & FREE_TEST) === order exactly when the page heads a free block of that order (-1 fails too) */
+const FREE_TEST = ALLOCATED | ORDER_MASK;
 const MT_SHIFT = 4;
 
 /**
@@ -30,10 +34,9 @@ const MT_SHIFT = 4;
  * - "Movable pages" in a pageblock scan (PageLRU || __PageMovable) are the pages allocated by a
  *   MIGRATE_MOVABLE request.
  *
- * Per page: next/prev list links (Int32), the free-head state (order | migratetype << 4, or -1) and
- * the allocated-head state (same encoding, request's type) as Int8: 10 bytes, plus a byte per
- * pageblock. A free() of a block never handed out by alloc() is the boot hand-over
- * (__free_pages_core() frees with FPI_TO_TAIL).
+ * Per page: next/prev list links (Int32, interleaved) and one state byte (free head, allocated head
+ * with the request's type, or neither): 9 bytes, plus a byte per pageblock. A free() of a block
+ * never handed out by alloc() is the boot hand-over (__free_pages_core() frees with FPI_TO_TAIL).
  */
 export class BuddyAllocator implements PageStrategy {
   readonly name: string;
@@ -41,10 +44,10 @@ export class BuddyAllocator implements PageStrategy {
   /** false when page_group_by_mobility_disabled: everything is Unmovable, no fallback */
   readonly grouping: boolean;
   private readonly steps: Steps;
-  private readonly next: Int32Array;
-  private readonly prev: Int32Array;
+  /** next at 2 * pfn, prev at 2 * pfn + 1: one cache line holds both links of a page */
+  private readonly links: Int32Array;
+  /** per page: -1, a free head (order | mt << 4), or an allocated head (64 | order | request mt << 4) */
   private readonly fstate: Int8Array;
-  private readonly astate: Int8Array;
   private readonly pbType: Uint8Array;
   /** list index = migratetype * NR_ORDERS + order (the freeArea layout) */
   private readonly head: Int32Array;
@@ -66,10 +69,8 @@ export class BuddyAllocator implements PageStrategy {
     // build_all_zonelists(): grouping is pointless with fewer pages than one pageblock per type.
     this.grouping = mobility && opts.pages >= PAGEBLOCK_PAGES * MIGRATE_TYPES;
     const n = opts.pages;
-    this.next = new Int32Array(n);
-    this.prev = new Int32Array(n);
+    this.links = new Int32Array(2 * n);
     this.fstate = new Int8Array(n).fill(NIL);
-    this.astate = new Int8Array(n).fill(NIL);
     // memmap_init() marks every pageblock MIGRATE_MOVABLE; set_pageblock_migratetype() forces
     // Unmovable when grouping is disabled.
     this.pbType = new Uint8Array((n + PAGEBLOCK_PAGES - 1) >>> PAGEBLOCK_ORDER).fill(this.grouping ? MIGRATE_MOVABLE : MIGRATE_UNMOVABLE);
@@ -84,9 +85,10 @@ export class BuddyAllocator implements PageStrategy {
   private addHead(pfn: number, order: number, mt: number): void {
     const li = mt * NR_ORDERS + order;
     const h = this.head[li]!;
-    this.next[pfn] = h;
-    this.prev[pfn] = NIL;
-    if (h === NIL) { this.tail[li] = pfn; this.mask[mt]! |= 1 << order; } else this.prev[h] = pfn;
+    const links = this.links;
+    links[2 * pfn] = h;
+    links[2 * pfn + 1] = NIL;
+    if (h === NIL) { this.tail[li] = pfn; this.mask[mt]! |= 1 << order; } else links[2 * h + 1] = pfn;
     this.head[li] = pfn;
     this.fstate[pfn] = order | (mt << MT_SHIFT);
     this.nrFree[li]!++;
@@ -96,9 +98,10 @@ export class BuddyAllocator implements PageStrategy {
   private addTail(pfn: number, order: number, mt: number): void {
     const li = mt * NR_ORDERS + order;
     const t = this.tail[li]!;
-    this.prev[pfn] = t;
-    this.next[pfn] = NIL;
-    if (t === NIL) { this.head[li] = pfn; this.mask[mt]! |= 1 << order; } else this.next[t] = pfn;
+    const links = this.links;
+    links[2 * pfn + 1] = t;
+    links[2 * pfn] = NIL;
+    if (t === NIL) { this.head[li] = pfn; this.mask[mt]! |= 1 << order; } else links[2 * t] = pfn;
     this.tail[li] = pfn;
     this.fstate[pfn] = order | (mt << MT_SHIFT);
     this.nrFree[li]!++;
@@ -108,10 +111,11 @@ export class BuddyAllocator implements PageStrategy {
   /** Unlinks a free head from list (order, mt). */
   private del(pfn: number, order: number, mt: number): void {
     const li = mt * NR_ORDERS + order;
-    const p = this.prev[pfn]!;
-    const nx = this.next[pfn]!;
-    if (p === NIL) this.head[li] = nx; else this.next[p] = nx;
-    if (nx === NIL) this.tail[li] = p; else this.prev[nx] = p;
+    const links = this.links;
+    const p = links[2 * pfn + 1]!;
+    const nx = links[2 * pfn]!;
+    if (p === NIL) this.head[li] = nx; else links[2 * p] = nx;
+    if (nx === NIL) this.tail[li] = p; else links[2 * nx + 1] = p;
     if (this.head[li] === NIL) this.mask[mt]! &= ~(1 << order);
     this.fstate[pfn] = NIL;
     this.nrFree[li]!--;
@@ -154,7 +158,7 @@ export class BuddyAllocator implements PageStrategy {
     let pfn = this.rmqueueSmallest(order, mt);
     if (pfn === NIL && this.grouping) pfn = this.rmqueueFallback(order, mt);
     if (pfn !== NIL) {
-      this.astate[pfn] = order | (mt << MT_SHIFT);
+      this.fstate[pfn] = ALLOCATED | order | (mt << MT_SHIFT);
       this.nFree -= 1 << order;
     }
     return pfn;
@@ -164,8 +168,8 @@ export class BuddyAllocator implements PageStrategy {
     this.steps[STEP_CALL]!++;
     // A block alloc() never handed out comes from the boot hand-over: __free_pages_core() frees with
     // FPI_TO_TAIL so that early allocations are served from the blocks freed first.
-    const handover = this.astate[pfn] === NIL;
-    this.astate[pfn] = NIL;
+    const handover = this.fstate[pfn]! < ALLOCATED;
+    this.fstate[pfn] = NIL;
     this.nFree += 1 << order;
     let mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
     const pages = this.pages;
@@ -175,7 +179,7 @@ export class BuddyAllocator implements PageStrategy {
       const buddy = pfn ^ (1 << order);
       if (buddy >= pages) break;
       const bs = fstate[buddy]!;
-      if (bs < 0 || (bs & ORDER_MASK) !== order) break;
+      if ((bs & FREE_TEST) !== order) break;
       const bmt = bs >>> MT_SHIFT;
       this.del(buddy, order, bmt);
       // Only at order ≥ pageblock_order can the buddy's type differ; 6.10+ retypes it ("match buddy
@@ -194,7 +198,7 @@ export class BuddyAllocator implements PageStrategy {
       const hb = (pfn & ~(1 << order)) ^ (1 << (order + 1));
       if (hb < pages) {
         const hs = fstate[hb]!;
-        toTail = hs >= 0 && (hs & ORDER_MASK) === order + 1;
+        toTail = (hs & FREE_TEST) === order + 1;
       }
     }
     if (toTail) this.addTail(pfn, order, mt); else this.addHead(pfn, order, mt);
@@ -290,24 +294,23 @@ export class BuddyAllocator implements PageStrategy {
   private scanPageblock(start: number): number {
     const end = start + PAGEBLOCK_PAGES;
     const fstate = this.fstate;
-    const astate = this.astate;
     let free = 0;
     let movable = 0;
     let looked = 0;
     for (let pfn = start; pfn < end;) {
       const fs = fstate[pfn]!;
-      if (fs >= 0) {
+      if (fs >= 0 && fs < ALLOCATED) {
         const nr = 1 << (fs & ORDER_MASK);
         free += nr;
         pfn += nr;
         looked++;
         continue;
       }
-      const as = astate[pfn]!;
-      if (as >= 0) {
+      const as = fs;
+      if (as >= ALLOCATED) {
         // an allocated block: the kernel visits each of its pages (PageLRU of a tail is the head's)
         const nr = Math.min(1 << (as & ORDER_MASK), end - pfn);
-        if (as >>> MT_SHIFT === MIGRATE_MOVABLE) movable += nr;
+        if (((as >>> MT_SHIFT) & 3) === MIGRATE_MOVABLE) movable += nr;
         pfn += nr;
         looked += nr;
         continue;
@@ -327,7 +330,7 @@ export class BuddyAllocator implements PageStrategy {
     for (let pfn = start; pfn < end;) {
       looked++;
       const fs = fstate[pfn]!;
-      if (fs < 0) { pfn++; continue; }
+      if (fs < 0 || fs >= ALLOCATED) { pfn++; continue; }
       const o = fs & ORDER_MASK;
       this.del(pfn, o, oldMt);
       this.addTail(pfn, o, newMt);
@@ -362,7 +365,7 @@ export class BuddyAllocator implements PageStrategy {
   }
 
   metadataBytes(): number {
-    return this.next.byteLength + this.prev.byteLength + this.fstate.byteLength + this.astate.byteLength
+    return this.links.byteLength + this.fstate.byteLength
       + this.pbType.byteLength + this.head.byteLength + this.tail.byteLength + this.nrFree.byteLength
       + this.mask.byteLength;
   }
@@ -377,10 +380,10 @@ export class BuddyAllocator implements PageStrategy {
         const li = mt * NR_ORDERS + o;
         let count = 0;
         let prev = NIL;
-        for (let pfn = this.head[li]!; pfn !== NIL; pfn = this.next[pfn]!) {
+        for (let pfn = this.head[li]!; pfn !== NIL; pfn = this.links[2 * pfn]!) {
           if (pfn < 0 || pfn >= n) throw new InvariantError(`buddy: list (${o},${mt}) holds pfn ${pfn} outside the zone`);
           if (++count > n) throw new InvariantError(`buddy: list (${o},${mt}) has a cycle`);
-          if (this.prev[pfn] !== prev) throw new InvariantError(`buddy: pfn ${pfn} prev link broken in list (${o},${mt})`);
+          if (this.links[2 * pfn + 1] !== prev) throw new InvariantError(`buddy: pfn ${pfn} prev link broken in list (${o},${mt})`);
           if (this.fstate[pfn] !== (o | (mt << MT_SHIFT))) throw new InvariantError(`buddy: pfn ${pfn} on list (${o},${mt}) has state ${this.fstate[pfn]}`);
           if ((pfn & ((1 << o) - 1)) !== 0) throw new InvariantError(`buddy: free block ${pfn} of order ${o} is not aligned`);
           if (pfn + (1 << o) > n) throw new InvariantError(`buddy: free block ${pfn} of order ${o} passes the zone end`);
@@ -396,7 +399,7 @@ export class BuddyAllocator implements PageStrategy {
           }
           if (o < MAX_ORDER) {
             const b = pfn ^ (1 << o);
-            if (b < n && this.fstate[b]! >= 0 && (this.fstate[b]! & ORDER_MASK) === o) {
+            if (b < n && (this.fstate[b]! & FREE_TEST) === o) {
               throw new InvariantError(`buddy: free buddies ${Math.min(pfn, b)} and ${Math.max(pfn, b)} of order ${o} left unmerged`);
             }
           }
@@ -411,9 +414,9 @@ export class BuddyAllocator implements PageStrategy {
     }
     let stateHeads = 0;
     for (let p = 0; p < n; p++) {
-      if (this.fstate[p]! >= 0) stateHeads++;
-      const as = this.astate[p]!;
-      if (as >= 0) {
+      const as = this.fstate[p]!;
+      if (as >= 0 && as < ALLOCATED) stateHeads++;
+      if (as >= ALLOCATED) {
         const end = p + (1 << (as & ORDER_MASK));
         for (let q = p; q < end && q < n; q++) {
           if (owner[q] !== 0) throw new InvariantError(`buddy: page ${q} of allocated block ${p} is ${owner[q] === 1 ? 'free' : 'allocated twice'}`);
