@@ -16,7 +16,7 @@ const SUPER_WORDS_SHIFT = BLOCK_WORDS_SHIFT + SUPER_BLOCKS_SHIFT;
 /**
  * The multilevel bitmap: the same bitmap as bitmap.ts (1 = free, next-fit hint, identical placement)
  * plus two summary levels, in the spirit of LLFree's per-area free counters:
- *   level 1, per 512-page block: free page count (Uint16) and free aligned order-3 groups (Uint8, 0..64);
+ *   level 1, per 512-page block: free page count and free aligned order-3 groups (0..64);
  *   level 2, per 64 blocks: the sums of both.
  * A search skips a region whose summary proves no block of the order can be there: for order ≤ 2 the
  * free count must reach 2^order, for order 3..8 the order-3 group count must reach 2^(order-3) (an
@@ -30,10 +30,10 @@ export class Bitmap2Strategy implements PageStrategy {
   readonly pages: number;
   private readonly words: Uint32Array;
   private readonly nwords: number;
-  private readonly bfree: Uint16Array;
-  private readonly bo3: Uint8Array;
-  private readonly sfree: Int32Array;
-  private readonly so3: Int32Array;
+  /** per block b: bsum[2b] = free pages, bsum[2b+1] = free aligned order-3 groups (one array: monomorphic loads) */
+  private readonly bsum: Int32Array;
+  /** per super-block s: ssum[2s], ssum[2s+1], the sums of its blocks */
+  private readonly ssum: Int32Array;
   private readonly steps: Steps;
   private nfree = 0;
   private hint = 0;
@@ -48,10 +48,8 @@ export class Bitmap2Strategy implements PageStrategy {
     this.words = new Uint32Array(this.nwords);
     const nblocks = (this.nwords + BLOCK_WORDS - 1) >>> BLOCK_WORDS_SHIFT;
     const nsuper = (nblocks + (1 << SUPER_BLOCKS_SHIFT) - 1) >>> SUPER_BLOCKS_SHIFT;
-    this.bfree = new Uint16Array(nblocks);
-    this.bo3 = new Uint8Array(nblocks);
-    this.sfree = new Int32Array(nsuper);
-    this.so3 = new Int32Array(nsuper);
+    this.bsum = new Int32Array(2 * nblocks);
+    this.ssum = new Int32Array(2 * nsuper);
   }
 
   alloc(order: number, _migratetype: number): number {
@@ -88,10 +86,10 @@ export class Bitmap2Strategy implements PageStrategy {
     const am = ALIGN_MASK[order]!;
     const size = 1 << order;
     // order ≤ 2 tests free counts; 3..5 tests order-3 groups
-    const useO3 = order >= 3;
-    const need = useO3 ? size >>> 3 : size;
-    const bsum = useO3 ? this.bo3 : this.bfree;
-    const ssum = useO3 ? this.so3 : this.sfree;
+    const sel = order >= 3 ? 1 : 0;
+    const need = sel === 1 ? size >>> 3 : size;
+    const bsum = this.bsum;
+    const ssum = this.ssum;
     let reads = 0;
     let w = from;
     let lastSuper = -1;
@@ -100,7 +98,7 @@ export class Bitmap2Strategy implements PageStrategy {
       if (s !== lastSuper) {
         lastSuper = s;
         reads++;
-        if (ssum[s]! < need) {
+        if (ssum[2 * s + sel]! < need) {
           w = (s + 1) << SUPER_WORDS_SHIFT;
           continue;
         }
@@ -108,7 +106,7 @@ export class Bitmap2Strategy implements PageStrategy {
       const b = w >>> BLOCK_WORDS_SHIFT;
       reads++;
       let end = (b + 1) << BLOCK_WORDS_SHIFT;
-      if (bsum[b]! < need) {
+      if (bsum[2 * b + sel]! < need) {
         w = end;
         continue;
       }
@@ -138,7 +136,7 @@ export class Bitmap2Strategy implements PageStrategy {
   private scanGroups(order: number, from: number, to: number): number {
     const words = this.words;
     const nw = 1 << (order - 5);
-    const bfree = this.bfree;
+    const bsum = this.bsum;
     let reads = 0;
     let g = from;
     let lastSuper = -1;
@@ -149,7 +147,7 @@ export class Bitmap2Strategy implements PageStrategy {
         lastSuper = s;
         reads++;
         // any aligned block of order ≥ 3 is 2^(order-3) free aligned bytes
-        if (this.so3[s]! < 1 << (order - 3)) {
+        if (this.ssum[2 * s + 1]! < 1 << (order - 3)) {
           g = Math.ceil(((s + 1) << SUPER_WORDS_SHIFT) / nw);
           continue;
         }
@@ -161,7 +159,7 @@ export class Bitmap2Strategy implements PageStrategy {
         let j = 0;
         while (j < nb) {
           reads++;
-          if (bfree[b + j]! !== PAGEBLOCK_PAGES) break;
+          if (bsum[2 * (b + j)]! !== PAGEBLOCK_PAGES) break;
           j++;
         }
         if (j < nb) {
@@ -174,7 +172,7 @@ export class Bitmap2Strategy implements PageStrategy {
         return base << 5;
       }
       reads++;
-      if (this.bo3[b]! < 1 << (order - 3)) {
+      if (bsum[2 * b + 1]! < 1 << (order - 3)) {
         g = ((b + 1) << BLOCK_WORDS_SHIFT) / nw; // groups never straddle a block below order 9
         continue;
       }
@@ -197,11 +195,12 @@ export class Bitmap2Strategy implements PageStrategy {
   }
 
   private account(b: number, dfree: number, do3: number): void {
-    this.bfree[b] = this.bfree[b]! + dfree;
-    this.bo3[b] = this.bo3[b]! + do3;
-    const s = b >>> SUPER_BLOCKS_SHIFT;
-    this.sfree[s] = this.sfree[s]! + dfree;
-    this.so3[s] = this.so3[s]! + do3;
+    const bsum = this.bsum, ssum = this.ssum;
+    bsum[2 * b] = bsum[2 * b]! + dfree;
+    bsum[2 * b + 1] = bsum[2 * b + 1]! + do3;
+    const s = 2 * (b >>> SUPER_BLOCKS_SHIFT);
+    ssum[s] = ssum[s]! + dfree;
+    ssum[s + 1] = ssum[s + 1]! + do3;
   }
 
   free(pfn: number, order: number): void {
@@ -251,9 +250,10 @@ export class Bitmap2Strategy implements PageStrategy {
     if (this.hint < 0 || (this.hint >= this.nwords && this.nwords > 0)) {
       throw new InvariantError(`bitmap2: next-fit hint ${this.hint} outside 0..${this.nwords - 1}`);
     }
-    const sf = new Int32Array(this.sfree.length);
-    const s3 = new Int32Array(this.so3.length);
-    for (let b = 0; b < this.bfree.length; b++) {
+    const nb = this.bsum.length >>> 1;
+    const sf = new Int32Array(this.ssum.length >>> 1);
+    const s3 = new Int32Array(this.ssum.length >>> 1);
+    for (let b = 0; b < nb; b++) {
       let f = 0, o3 = 0;
       const end = Math.min(this.nwords, (b + 1) << BLOCK_WORDS_SHIFT);
       for (let w = b << BLOCK_WORDS_SHIFT; w < end; w++) {
@@ -261,21 +261,21 @@ export class Bitmap2Strategy implements PageStrategy {
         for (let x = v; x !== 0; x &= x - 1) f++;
         o3 += fullBytes(v);
       }
-      if (f !== this.bfree[b] || o3 !== this.bo3[b]) {
-        throw new InvariantError(`bitmap2: block ${b} summary says ${this.bfree[b]} free / ${this.bo3[b]} order-3 groups, bitmap has ${f} / ${o3}`);
+      if (f !== this.bsum[2 * b] || o3 !== this.bsum[2 * b + 1]) {
+        throw new InvariantError(`bitmap2: block ${b} summary says ${this.bsum[2 * b]} free / ${this.bsum[2 * b + 1]} order-3 groups, bitmap has ${f} / ${o3}`);
       }
       sf[b >>> SUPER_BLOCKS_SHIFT]! += f;
       s3[b >>> SUPER_BLOCKS_SHIFT]! += o3;
     }
     for (let s = 0; s < sf.length; s++) {
-      if (sf[s] !== this.sfree[s] || s3[s] !== this.so3[s]) {
-        throw new InvariantError(`bitmap2: super-block ${s} summary says ${this.sfree[s]} / ${this.so3[s]}, blocks sum to ${sf[s]} / ${s3[s]}`);
+      if (sf[s] !== this.ssum[2 * s] || s3[s] !== this.ssum[2 * s + 1]) {
+        throw new InvariantError(`bitmap2: super-block ${s} summary says ${this.ssum[2 * s]} / ${this.ssum[2 * s + 1]}, blocks sum to ${sf[s]} / ${s3[s]}`);
       }
     }
   }
 
   metadataBytes(): number {
-    return this.words.byteLength + this.bfree.byteLength + this.bo3.byteLength + this.sfree.byteLength + this.so3.byteLength;
+    return this.words.byteLength + this.bsum.byteLength + this.ssum.byteLength;
   }
 
   /** One byte per page, 1 = free (tests). */

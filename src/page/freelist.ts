@@ -3,7 +3,7 @@ import { AllocbenchError, InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { MAX_ORDER, NR_ORDERS, type PageStrategy, type PageStrategyOptions } from './strategy.js';
 import { countAlignedBlocks } from './decompose.js';
-import { addPageblocksUnmovable } from './bitset.js';
+import { addPageblocksUnmovable, ctz32, popcount32 } from './bitset.js';
 
 const FIRST = 0;
 const BEST = 1;
@@ -30,11 +30,12 @@ export function extentCapacity(s: number, len: number): number {
  * Representation (all typed arrays, keyed by pfn, nothing allocated per event):
  *  - edge[start] = len, edge[end-1] = -len (len > 1): boundary tags, so free() finds a left or right
  *    neighbour in O(1) (Knuth's boundary-tag method);
- *  - an address-indexed tournament tree over pfns: cap[leaf] = the largest aligned order the extent
- *    starting there can serve (-1 = no extent), cap[node] = max of its children, cnt[node] = extents
- *    below. The tree is the address order of the list: "first extent at or after p that fits order k"
- *    is one descent, and rank() tells how many list nodes a linear walk would have visited.
- * The tree only makes the simulation fast; the step counts charged are those of the modelled list:
+ *  - the address order of the list: one start bit per pfn (a 32-page chunk per word), ecap[start] =
+ *    the largest aligned order the extent can serve, and a tournament tree over chunks (max capacity,
+ *    extent count) that stays cache-resident (4 GiB zone: 32 Ki chunks). "The first extent at or
+ *    after p that fits order k" is a chunk-word scan plus one tree descent, and rank() tells how
+ *    many list nodes a linear walk would have visited.
+ * The index only makes the simulation fast; the step counts charged are those of the modelled list:
  * STEP_LIST per extent a linear address-ordered walk visits (first fit: from the head; next fit:
  * from the rover; best fit: the whole list, or up to the first exact fit), plus one per extent
  * inserted or removed. Free locates its neighbours through the boundary tags (no walk).
@@ -45,13 +46,18 @@ export class FreelistStrategy implements PageStrategy {
   private readonly steps: Steps;
   private readonly policy: number;
   private readonly edge: Int32Array;
+  /** capacity of the extent starting at a pfn (-1 elsewhere) */
+  private readonly ecap: Int8Array;
+  /** one bit per pfn: an extent starts here */
+  private readonly starts: Uint32Array;
+  /** leaves of the chunk tree (a power of two ≥ the number of 32-page chunks) */
   private readonly size: number;
   private readonly cap: Int8Array;
   private readonly cnt: Int32Array;
   private nfree = 0;
   /** next fit: the pfn after the last allocation */
   private rover = 0;
-  /** explicit DFS stack for best fit (depth ≤ 32) */
+  /** explicit DFS stack for best fit (≤ 2 entries per tree level) */
   private readonly stack = new Int32Array(64);
 
   constructor(opts: PageStrategyOptions) {
@@ -65,33 +71,63 @@ export class FreelistStrategy implements PageStrategy {
     this.pages = opts.pages;
     this.steps = opts.steps;
     this.edge = new Int32Array(opts.pages);
+    this.ecap = new Int8Array(opts.pages).fill(-1);
+    const chunks = (opts.pages + 31) >>> 5;
+    this.starts = new Uint32Array(chunks);
     let size = 2;
-    while (size < opts.pages) size *= 2;
+    while (size < chunks) size *= 2;
     this.size = size;
     this.cap = new Int8Array(2 * size).fill(-1);
-    this.cnt = new Int32Array(size);
+    this.cnt = new Int32Array(2 * size);
   }
 
-  // ---- address-indexed tree ----
+  // ---- address index: start bits per 32-page chunk, tournament tree over chunks ----
 
-  /** Sets leaf pos to c (capacity or -1) and adds dcnt to the extent counts up to the root. */
+  /**
+   * Records that the extent starting at pos now has capacity c (-1: pos no longer starts an
+   * extent) and that the extent count changed by dcnt, then refreshes the chunk's tree leaf.
+   */
   private setLeaf(pos: number, c: number, dcnt: number): void {
+    const ch = pos >>> 5;
+    this.ecap[pos] = c;
+    if (c < 0) this.starts[ch] = this.starts[ch]! & ~(1 << (pos & 31));
+    else if (dcnt > 0) this.starts[ch] = this.starts[ch]! | (1 << (pos & 31));
+    // the chunk's leaf is the max capacity over its (at most 16) extent starts
+    const ecap = this.ecap;
+    const base = ch << 5;
+    let m = -1;
+    for (let bits = this.starts[ch]!; bits !== 0; bits &= bits - 1) {
+      const v = ecap[base + ctz32(bits)]!;
+      if (v > m) m = v;
+    }
     const cap = this.cap, cnt = this.cnt;
-    let i = pos + this.size;
-    cap[i] = c;
+    let i = ch + this.size;
+    cap[i] = m;
+    cnt[i] = cnt[i]! + dcnt;
     i >>>= 1;
     while (i >= 1) {
       const l = cap[2 * i]!, r = cap[2 * i + 1]!;
-      const m = l > r ? l : r;
-      if (dcnt === 0 && cap[i] === m) return;
-      cap[i] = m;
+      const mm = l > r ? l : r;
+      if (dcnt === 0 && cap[i] === mm) return;
+      cap[i] = mm;
       cnt[i] = cnt[i]! + dcnt;
       i >>>= 1;
     }
   }
 
-  /** Lowest extent start ≥ from whose capacity ≥ k, or -1. */
-  private findFirst(from: number, k: number): number {
+  /** Lowest start ≥ bit-position of `bits` in chunk ch whose capacity ≥ k, or -1. */
+  private scanChunk(ch: number, bits: number, k: number): number {
+    const ecap = this.ecap;
+    const base = ch << 5;
+    for (; bits !== 0; bits &= bits - 1) {
+      const p = base + ctz32(bits);
+      if (ecap[p]! >= k) return p;
+    }
+    return -1;
+  }
+
+  /** Leftmost chunk ≥ from whose tree leaf is ≥ k, or -1. */
+  private treeFirst(from: number, k: number): number {
     const cap = this.cap, size = this.size;
     if (from >= size) return -1;
     let i = from + size;
@@ -108,11 +144,12 @@ export class FreelistStrategy implements PageStrategy {
     return i - size;
   }
 
-  /** Highest extent start < pos, or -1 (pos ≥ 1). */
-  private findLastBelow(pos: number): number {
+  /** Rightmost chunk ≤ from holding any extent, or -1. */
+  private treeLast(from: number): number {
     const cap = this.cap, size = this.size;
-    let i = pos - 1 + size;
-    if (cap[i]! >= 0) return pos - 1;
+    if (from < 0) return -1;
+    let i = from + size;
+    if (cap[i]! >= 0) return from;
     for (;;) {
       if ((i & 1) === 1 && cap[i - 1]! >= 0) {
         i--;
@@ -125,14 +162,38 @@ export class FreelistStrategy implements PageStrategy {
     return i - size;
   }
 
+  /** Lowest extent start ≥ from whose capacity ≥ k, or -1. */
+  private findFirst(from: number, k: number): number {
+    if (from >= this.pages) return -1;
+    const ch = from >>> 5;
+    const p = this.scanChunk(ch, this.starts[ch]! & (-1 << (from & 31)), k);
+    if (p >= 0) return p;
+    const c = this.treeFirst(ch + 1, k);
+    return c < 0 ? -1 : this.scanChunk(c, this.starts[c]!, k);
+  }
+
+  /** Highest extent start < pos, or -1 (pos ≥ 1). */
+  private findLastBelow(pos: number): number {
+    const q = pos - 1;
+    const ch = q >>> 5;
+    const sh = q & 31;
+    let bits = this.starts[ch]! & (sh === 31 ? -1 : (1 << (sh + 1)) - 1);
+    let c = ch;
+    if (bits === 0) {
+      c = this.treeLast(ch - 1);
+      if (c < 0) return -1;
+      bits = this.starts[c]!;
+    }
+    return (c << 5) + 31 - Math.clz32(bits);
+  }
+
   /** Number of extents starting below pos: the list nodes before it. */
   private rank(pos: number): number {
-    const cap = this.cap, cnt = this.cnt, size = this.size;
-    if (pos >= size) return cnt[1]!;
-    let r = 0;
-    let i = pos + size;
-    if (i & 1) r += cap[i - 1]! >= 0 ? 1 : 0;
-    i >>>= 1;
+    const cnt = this.cnt;
+    if (pos >= this.pages) return cnt[1]!;
+    const ch = pos >>> 5;
+    let r = popcount32(this.starts[ch]! & ((1 << (pos & 31)) - 1));
+    let i = ch + this.size;
     while (i > 1) {
       if (i & 1) r += cnt[i - 1]!;
       i >>>= 1;
@@ -146,7 +207,7 @@ export class FreelistStrategy implements PageStrategy {
 
   /** Best fit: the shortest extent of capacity ≥ k (lowest address on ties), stopping at an exact fit. */
   private findBest(k: number): number {
-    const cap = this.cap, size = this.size, edge = this.edge, stack = this.stack;
+    const cap = this.cap, size = this.size, edge = this.edge, ecap = this.ecap, stack = this.stack;
     const exact = 1 << k;
     let best = -1, bestLen = 0x7fffffff;
     let sp = 0;
@@ -155,12 +216,16 @@ export class FreelistStrategy implements PageStrategy {
     while (sp > 0) {
       const i = stack[--sp]!;
       if (i >= size) {
-        const s = i - size;
-        const len = edge[s]!;
-        if (len < bestLen) {
-          best = s;
-          bestLen = len;
-          if (len === exact) return s;
+        const base = (i - size) << 5;
+        for (let bits = this.starts[i - size]!; bits !== 0; bits &= bits - 1) {
+          const s = base + ctz32(bits);
+          if (ecap[s]! < k) continue;
+          const len = edge[s]!;
+          if (len < bestLen) {
+            best = s;
+            bestLen = len;
+            if (len === exact) return s;
+          }
         }
         continue;
       }
@@ -323,45 +388,47 @@ export class FreelistStrategy implements PageStrategy {
   }
 
   check(): void {
-    const edge = this.edge, cap = this.cap, cnt = this.cnt, size = this.size;
-    let total = 0, n = 0, prevEnd = -1, tags = 0;
+    const edge = this.edge, ecap = this.ecap, cap = this.cap, cnt = this.cnt, size = this.size;
     const fail = (m: string): never => {
       throw new InvariantError(`${this.name}: ${m}`);
     };
-    for (let p = 0; p < this.pages; p++) if (edge[p] !== 0) tags++;
-    for (let i = size; i < 2 * size; i++) {
-      const s = i - size;
-      const c = cap[i]!;
-      if (c < 0) continue;
-      const len = edge[s]!;
-      if (len <= 0 || s + len > this.pages) fail(`extent at ${s} has bad length ${len}`);
-      if (len > 1 && edge[s + len - 1] !== -len) fail(`extent [${s}, ${s + len}) lacks its end tag`);
-      if (c !== extentCapacity(s, len)) fail(`extent [${s}, ${s + len}) capacity ${c}, expected ${extentCapacity(s, len)}`);
-      if (s <= prevEnd) fail(`extent at ${s} overlaps or touches the previous one ending at ${prevEnd} (not coalesced)`);
-      prevEnd = s + len;
-      total += len;
-      n++;
+    let total = 0, n = 0, prevEnd = -1, tags = 0, caps = 0, expectTags = 0;
+    for (let p = 0; p < this.pages; p++) {
+      if (edge[p] !== 0) tags++;
+      if (ecap[p] !== -1) caps++;
+    }
+    for (let ch = 0; ch < this.starts.length; ch++) {
+      let m = -1, c = 0;
+      for (let bits = this.starts[ch]!; bits !== 0; bits &= bits - 1) {
+        const s = (ch << 5) + ctz32(bits);
+        const len = edge[s]!;
+        if (s >= this.pages || len <= 0 || s + len > this.pages) fail(`extent at ${s} has bad length ${len}`);
+        if (len > 1 && edge[s + len - 1] !== -len) fail(`extent [${s}, ${s + len}) lacks its end tag`);
+        if (ecap[s] !== extentCapacity(s, len)) fail(`extent [${s}, ${s + len}) capacity ${ecap[s]}, expected ${extentCapacity(s, len)}`);
+        if (s <= prevEnd) fail(`extent at ${s} overlaps or touches the previous one ending at ${prevEnd} (not coalesced)`);
+        prevEnd = s + len;
+        total += len;
+        expectTags += len > 1 ? 2 : 1;
+        m = Math.max(m, ecap[s]!);
+        c++;
+        n++;
+      }
+      if (cap[size + ch] !== m || cnt[size + ch] !== c) fail(`chunk ${ch} leaf ${cap[size + ch]}/${cnt[size + ch]}, starts say ${m}/${c}`);
     }
     for (let i = size - 1; i >= 1; i--) {
-      const l = 2 * i, r = 2 * i + 1;
-      const m = Math.max(cap[l]!, cap[r]!);
+      const m = Math.max(cap[2 * i]!, cap[2 * i + 1]!);
       if (cap[i] !== m) fail(`tree node ${i} max ${cap[i]}, children say ${m}`);
-      const cl = l >= size ? (cap[l]! >= 0 ? 1 : 0) : cnt[l]!;
-      const cr = r >= size ? (cap[r]! >= 0 ? 1 : 0) : cnt[r]!;
-      if (cnt[i] !== cl + cr) fail(`tree node ${i} counts ${cnt[i]}, children ${cl + cr}`);
+      if (cnt[i] !== cnt[2 * i]! + cnt[2 * i + 1]!) fail(`tree node ${i} counts ${cnt[i]}, children ${cnt[2 * i]! + cnt[2 * i + 1]!}`);
     }
     if (total !== this.nfree) fail(`extents hold ${total} pages, freePages() says ${this.nfree}`);
     if (cnt[1] !== n) fail(`${n} extents, root counts ${cnt[1]}`);
-    let expectTags = 0;
-    this.forEachExtent((_s, len) => {
-      expectTags += len > 1 ? 2 : 1;
-    });
     if (tags !== expectTags) fail(`${tags} boundary tags set, ${expectTags} expected (a stale tag)`);
+    if (caps !== n) fail(`${caps} capacities set for ${n} extents (a stale capacity)`);
     if (this.rover < 0 || (this.rover >= this.pages && this.pages > 0)) fail(`rover ${this.rover} out of range`);
   }
 
   metadataBytes(): number {
-    return this.edge.byteLength + this.cap.byteLength + this.cnt.byteLength;
+    return this.edge.byteLength + this.ecap.byteLength + this.starts.byteLength + this.cap.byteLength + this.cnt.byteLength;
   }
 }
 
