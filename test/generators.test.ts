@@ -343,6 +343,18 @@ describe('buddy-adversarial', () => {
       else if (inPhase && t.op[e] === O.OP_PAGE_ALLOC) orders.add(t.lo[e]!);
     }
     expect([...orders].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // each order's requests are given back before the next order asks (every order sees one state)
+    let outstanding = 0, lastOrder = 0;
+    inPhase = false;
+    for (let e = 0; e < t.length; e++) {
+      if (t.op[e] === O.OP_MARK) { inPhase = t.strings[t.aux[e]!] !== 'fill' && t.strings[t.aux[e]!] !== 'checkerboard'; continue; }
+      if (!inPhase || t.lo[e] === 0) continue;
+      if (t.op[e] === O.OP_PAGE_ALLOC) {
+        if (t.lo[e] !== lastOrder) { expect(outstanding).toBe(0); lastOrder = t.lo[e]!; }
+        outstanding++;
+      } else outstanding--;
+    }
+    expect(outstanding).toBe(0);
     expect(w.liveAtMark.get('released')!.length).toBe(0);
   });
 });
