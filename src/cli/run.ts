@@ -9,10 +9,15 @@ import { AllocbenchError } from '../errors.js';
 import { formatTable } from './table.js';
 import { defaultWorkers } from '../run/pool.js';
 
-/** Splits repeated and comma-separated list options: `--page buddy,bitmap --page freelist`. */
-export function list(v: unknown): string[] {
+/** Repeated options: `--gen a --gen b`. Generator and machine specs hold commas of their own. */
+function repeated(v: unknown): string[] {
   const arr = Array.isArray(v) ? v : v === undefined ? [] : [v];
-  return arr.flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  return arr.map((x) => String(x).trim()).filter((s) => s !== '');
+}
+
+/** Repeated and comma-separated options: `--page buddy,bitmap --page freelist`. */
+export function list(v: unknown): string[] {
+  return repeated(v).flatMap((x) => x.split(',')).map((s) => s.trim()).filter((s) => s !== '');
 }
 
 /** The options `run`, `fraginfo` and `slabinfo` share to describe what to replay. */
@@ -44,8 +49,8 @@ export interface MatrixArgs {
 }
 
 export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunOptions {
-  const traces = list(a.trace);
-  const gens = list(a.gen);
+  const traces = repeated(a.trace);
+  const gens = repeated(a.gen);
   const seeds = list(a.seed).map((s) => {
     if (!/^\d+$/.test(s)) throw new AllocbenchError(`--seed ${s}: expected a non-negative integer`);
     return Number(s);
@@ -55,7 +60,7 @@ export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunO
     gens,
     pages: list(a.page).length ? list(a.page) : Object.keys(PAGE_STRATEGIES),
     objects: list(a.object).length ? list(a.object) : Object.keys(OBJECT_STRATEGIES),
-    machines: list(a.machine),
+    machines: repeated(a.machine),
     seeds: seeds.length ? seeds : [1],
     out,
     check: a.check ?? false,
