@@ -108,11 +108,6 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
   const onSample = opts.onSample;
   const sizes = trace.caches;
 
-  const badFree = (i: number): void => {
-    if (state[i] === S_FREED) doubleFree++;
-    else unknownFree++;
-  };
-
   for (let e = 0; e < n; e++) {
     const o = op[e]!;
     const i = id[e]!;
@@ -143,7 +138,8 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
           blockPages -= 1 << order[i]!;
           state[i] = S_FREED;
         } else if (s === S_FAILED) state[i] = S_FREED;
-        else badFree(i);
+        else if (s === S_FREED) doubleFree++;
+        else unknownFree++;
         break;
       }
       case O.OP_KMALLOC:
@@ -183,7 +179,8 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
           reqLive -= req[i]!;
           state[i] = S_FREED;
         } else if (s === S_FAILED) state[i] = S_FREED;
-        else badFree(i);
+        else if (s === S_FREED) doubleFree++;
+        else unknownFree++;
         break;
       }
       case O.OP_REALLOC: {
