@@ -21,7 +21,7 @@ export interface ObjectStrategyOptions {
 /** Per-cache state, the columns of /proc/slabinfo (strategies without caches report their buckets). */
 export interface CacheStat {
   name: string;
-  /** object size as slabinfo prints it (the cache's object_size) */
+  /** the object size the cache was created with (object_size; slabinfo prints slotSize) */
   objsize: number;
   /** bytes per slot (size after alignment and metadata) */
   slotSize: number;

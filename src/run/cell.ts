@@ -5,6 +5,9 @@ import type { MachineConfig } from '../machine/memory-map.js';
 import { STEP_NAMES } from '../machine/steps.js';
 import { zoneFragMetrics } from '../metrics/fragmentation.js';
 import { round6, wasteMetrics } from '../metrics/waste.js';
+import { LatencyRecorder } from '../metrics/latency.js';
+import { TimeSeries } from '../metrics/timeseries.js';
+import { loadCostTable, type CostWeights } from '../machine/cost.js';
 import { objectStrategyFactory } from '../object/registry.js';
 import type { ObjectStrategy } from '../object/strategy.js';
 import { pageStrategyFactory } from '../page/registry.js';
@@ -38,6 +41,12 @@ export interface CellOptions {
   inspect?: (machine: Machine, objects: ObjectStrategy) => void;
 }
 
+let weights: CostWeights | null = null;
+/** The default cost table, read once per thread. */
+function costWeights(): CostWeights {
+  return (weights ??= loadCostTable());
+}
+
 export function cellKey(c: CellSpec): string {
   return `${c.trace}|${c.machine}|${c.page}|${c.object}|${c.seed}`;
 }
@@ -59,7 +68,15 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   const source = objectPageSource(machine);
   const objects = objectStrategyFactory(cell.object)({ pages: source, steps: machine.steps, cpus: machine.cpus });
   const t1 = performance.now();
-  const counts = replay(trace, machine, objects, source, { checkEvery: opts.check ? 1024 : 0 });
+  const recorder = new LatencyRecorder();
+  const series = new TimeSeries(machine, () => objects.usage());
+  const counts = replay(trace, machine, objects, source, {
+    checkEvery: opts.check ? 1024 : 0,
+    latency: { weights: costWeights(), recorder },
+    // about 200 points per cell, plus one at every mark
+    sampleEvery: Math.max(1, Math.ceil(trace.length / 200)),
+    onSample: (e, label, requested) => series.sample(e, label, requested),
+  });
   const t2 = performance.now();
   opts.inspect?.(machine, objects);
   const metrics = endMetrics(machine, objects.usage.bind(objects), counts);
@@ -67,6 +84,11 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   metrics.object_counters = objects.counters();
   metrics.caches = objects.caches().filter((c) => c.numObjs > 0);
   metrics.probe_order9 = probeHighOrder(machine);
+  const simNs = recorder.totalNs();
+  metrics.latency = recorder.summary();
+  metrics.sim_total_ns = Math.round(simNs);
+  metrics.sim_events_per_sec = simNs > 0 ? Math.round(counts.events / (simNs / 1e9)) : 0;
+  metrics.timeseries = series.data;
   const replayMs = t2 - t1;
   return {
     cell,
@@ -113,7 +135,6 @@ function endMetrics(machine: Machine, usage: () => { bytesReserved: number; page
     recorded_extfrag: c.recorded_extfrag,
     waste: wasteMetrics(usage(), c.bytes_requested_live, c.peak_bytes_requested, c.peak_object_pages),
     steps,
-    steps_by_op: c.steps_by_op,
   };
 }
 

@@ -6,6 +6,8 @@ import type { ObjectStrategy, PageSource } from '../object/strategy.js';
 import { PAGEBLOCK_ORDER } from '../page/strategy.js';
 import * as O from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
+import type { CostWeights } from '../machine/cost.js';
+import type { LatencyRecorder } from '../metrics/latency.js';
 
 // Per-id state.
 const S_NONE = 0; //   never allocated
@@ -20,10 +22,12 @@ const K_CACHE = 1;
 const K_USER = 2;
 
 export interface ReplayOptions {
+  /** nanoseconds per step (machine/cost.ts); with it, every event's simulated latency is recorded */
+  latency?: { weights: CostWeights; recorder: LatencyRecorder };
   /** verify every layer's invariants every `checkEvery` events and at the end (0 = never) */
   checkEvery?: number;
   /** called with the event index at every mark and every `sampleEvery` events */
-  onSample?: (event: number, label: string) => void;
+  onSample?: (event: number, label: string, requestedLive: number) => void;
   sampleEvery?: number;
 }
 
@@ -46,7 +50,6 @@ export interface ReplayCounts {
   peak_bytes_requested: number;
   peak_object_pages: number;
   page_block_pages_live: number;
-  steps_by_op: Record<string, number[]>;
 }
 
 /**
@@ -92,9 +95,11 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
   const cacheOf = new Int32Array(ids);
   const req = new Float64Array(ids); // requested bytes of live objects
   const opCount = new Float64Array(O.OP_COUNT);
-  const stepsByOp = new Float64Array(O.OP_COUNT * STEP_COUNT);
   const steps = machine.steps;
-  const before = new Float64Array(STEP_COUNT);
+  // Simulated latency of an event = the priced steps it took: the change of the weighted step sum.
+  const weights = opts.latency?.weights ?? null;
+  const recorder = opts.latency?.recorder ?? null;
+  let priced = weights === null ? 0 : dot(steps, weights);
 
   let unknownFree = 0, doubleFree = 0, reallocUnknown = 0, allocLive = 0;
   let failedPages = 0, failedObjects = 0, notModelled = 0, extfrag = 0;
@@ -112,7 +117,6 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
     const o = op[e]!;
     const i = id[e]!;
     opCount[o]!++;
-    before.set(steps);
     switch (o) {
       case O.OP_PAGE_ALLOC: {
         if (state[i] === S_PAGES || state[i] === S_OBJECT) { allocLive++; break; }
@@ -204,7 +208,7 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
       case O.OP_MARK:
         phase = trace.strings[aux[e]!] ?? '';
         phaseStats = phases[phase] ??= { attempts: 0, successes: 0 };
-        if (onSample) onSample(e, phase);
+        if (onSample) onSample(e, phase, reqLive);
         break;
       case O.OP_EXTFRAG:
         extfrag++;
@@ -212,21 +216,18 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
       default:
         notModelled++;
     }
-    const base = o * STEP_COUNT;
-    for (let k = 0; k < STEP_COUNT; k++) stepsByOp[base + k]! += steps[k]! - before[k]!;
-    if (sampleEvery > 0 && onSample && (e + 1) % sampleEvery === 0) onSample(e + 1, phase);
+    if (weights !== null) {
+      const now = dot(steps, weights);
+      recorder!.record(o, now - priced);
+      priced = now;
+    }
+    if (sampleEvery > 0 && onSample && (e + 1) % sampleEvery === 0) onSample(e + 1, phase, reqLive);
     if (checkEvery > 0 && (e + 1) % checkEvery === 0) verify(machine, objects, source, blockPages);
   }
   if (checkEvery > 0) verify(machine, objects, source, blockPages);
 
   const ops: Record<string, number> = {};
-  const stepsOut: Record<string, number[]> = {};
-  for (let k = 0; k < O.OP_COUNT; k++) {
-    if (opCount[k]! > 0) {
-      ops[O.OP_NAMES[k]!] = opCount[k]!;
-      stepsOut[O.OP_NAMES[k]!] = Array.from(stepsByOp.subarray(k * STEP_COUNT, (k + 1) * STEP_COUNT));
-    }
-  }
+  for (let k = 0; k < O.OP_COUNT; k++) if (opCount[k]! > 0) ops[O.OP_NAMES[k]!] = opCount[k]!;
   const traceErrors = unknownFree + doubleFree + reallocUnknown + allocLive;
   return {
     events: n,
@@ -244,8 +245,13 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
     peak_bytes_requested: reqPeak,
     peak_object_pages: source.peak,
     page_block_pages_live: blockPages,
-    steps_by_op: stepsOut,
   };
+}
+
+function dot(steps: Float64Array, w: Float64Array): number {
+  let s = 0;
+  for (let k = 0; k < STEP_COUNT; k++) s += steps[k]! * w[k]!;
+  return s;
 }
 
 /** --check: every layer's own invariants, the object layer's page account, conservation of pages. */
