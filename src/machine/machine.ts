@@ -137,6 +137,26 @@ export class Machine implements PageSource {
     return -1;
   }
 
+  /**
+   * How many blocks of 2^order pages a request with this gfp could take if free memory were not
+   * fragmented at all: per zone of its zonelist, the blocks that keep free pages above the min
+   * watermark plus lowmem_reserve (the last pass of allocPages). The yardstick of the high-order probe.
+   */
+  allocatableBlocks(order: number, gfp: number): number {
+    const highest = gfpZone(gfp);
+    const nz = this.byIndex.length;
+    let n = 0;
+    for (let z = highest; z >= 0; z--) {
+      const zone = this.byIndex[z];
+      if (zone === undefined) continue;
+      const floor = this.wm[z * 3 + WMARK_MIN]! + this.reserve[z * nz + highest]!;
+      // block k is allowed while free - (k-1)*2^o - (2^o - 1) > floor
+      const k = Math.ceil((zone.strategy.freePages() + 1 - floor) / (1 << order)) - 1;
+      if (k > 0) n += k;
+    }
+    return n;
+  }
+
   freePages(pfn: number, order: number): void {
     const zone = this.zoneOf(pfn);
     zone.strategy.free(pfn - zone.startPfn, order);

@@ -8,6 +8,7 @@ import * as O from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
+import { round6 } from '../metrics/waste.js';
 
 // Per-id state.
 const S_NONE = 0; //   never allocated
@@ -272,16 +273,17 @@ function verify(machine: Machine, objects: ObjectStrategy, source: CountingPageS
 /**
  * The end-of-run high-order probe (Gorman's "at rest" test): allocate order-9 blocks as a huge-page
  * request would (GFP_HIGHUSER_MOVABLE | __GFP_COMP) until one fails, then free them all again.
- * `possible` is what the free page count alone would allow.
+ * `possible` is what free memory would allow above the watermarks if it were not fragmented.
  */
 export function probeHighOrder(machine: Machine, order = PAGEBLOCK_ORDER): { allocated: number; possible: number; fraction: number } {
-  const possible = Math.floor(machine.freePageCount() / (1 << order));
+  const gfp = GFP_HIGHUSER_MOVABLE | __GFP_COMP;
+  const possible = machine.allocatableBlocks(order, gfp);
   const got: number[] = [];
   for (let k = 0; k <= possible; k++) {
-    const pfn = machine.allocPages(order, GFP_HIGHUSER_MOVABLE | __GFP_COMP);
+    const pfn = machine.allocPages(order, gfp);
     if (pfn < 0) break;
     got.push(pfn);
   }
   for (const pfn of got) machine.freePages(pfn, order);
-  return { allocated: got.length, possible, fraction: possible === 0 ? 0 : got.length / possible };
+  return { allocated: got.length, possible, fraction: possible === 0 ? 0 : round6(got.length / possible) };
 }

@@ -49,9 +49,12 @@ export class ResultSink {
   }
 }
 
+/** Orders cells field by field (trace, machine, page, object, then seed numerically). */
 export function compareCells(a: CellResult, b: CellResult): number {
-  const ka = cellKey(a.cell), kb = cellKey(b.cell);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+  for (const k of ['trace', 'machine', 'page', 'object'] as const) {
+    if (a.cell[k] !== b.cell[k]) return a.cell[k] < b.cell[k] ? -1 : 1;
+  }
+  return a.cell.seed - b.cell.seed;
 }
 
 /** The summary's deterministic columns and how to read each from a result; wall columns come last. */
