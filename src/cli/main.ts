@@ -6,6 +6,7 @@ import { loadMachine, presetNames } from '../machine/memory-map.js';
 import { formatBuddyinfo, formatExtfragIndex, formatPagetypeinfo, formatUnusableIndex, parseBuddyinfo, parsePagetypeinfo } from '../metrics/procfs.js';
 import type { ZoneFreeState } from '../machine/machine.js';
 import { OBJECT_STRATEGIES } from '../object/registry.js';
+import { Progress, progressMode } from './progress.js';
 import { formatSlabinfo, idleCacheGeometry } from '../object/slabinfo.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
 import { runCell, type CellOptions } from '../run/cell.js';
@@ -16,7 +17,7 @@ import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
 import { loadTrace } from '../trace/load.js';
 import { writeCsv } from '../trace/csv-writer.js';
 import { generateFromSpec } from '../run/runner.js';
-import { matrixOptions, progressLine, runOptionsFrom, summaryTable, type MatrixArgs } from './run.js';
+import { matrixOptions, runOptionsFrom, summaryTable, type MatrixArgs } from './run.js';
 
 const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : `${s}\n`); };
 
@@ -51,14 +52,16 @@ export function cli(argv: string[]): Argv {
         .option('quiet', { type: 'boolean', default: false, describe: 'print only errors' }),
     async (a) => {
       const o = runOptionsFrom(a, a.out, a.resume);
-      if (!a.quiet) o.onCell = (r, d, t) => out(progressLine(r, d, t));
+      const progress = new Progress(progressMode(a.quiet));
+      o.onCell = (r, d, t) => progress.cell(r, d, t);
       const { results, failed } = await runMatrix(o);
       if (!a.quiet) out(`\n${summaryTable(results)}\n\nresults: ${a.out}/results.jsonl, ${a.out}/summary.csv`);
       process.exitCode = failed > 0 ? 1 : 0;
     })
     .command('start', 'the main job: every bundled trace through every strategy, then a summary', (y) => y, async () => {
       const o = runOptionsFrom({ machine: ['desktop'], seed: ['1'] }, 'results/latest');
-      o.onCell = (r, d, t) => out(progressLine(r, d, t));
+      const progress = new Progress(progressMode(false));
+      o.onCell = (r, d, t) => progress.cell(r, d, t);
       const { results, failed } = await runMatrix(o);
       out(`\n${summaryTable(results)}\n\nresults: results/latest/results.jsonl, results/latest/summary.csv`);
       process.exitCode = failed > 0 ? 1 : 0;

@@ -78,14 +78,6 @@ function parseShard(s: string): { k: number; n: number } {
   return { k, n };
 }
 
-export function progressLine(r: CellResult, done: number, total: number): string {
-  const c = r.cell;
-  const what = `${c.trace} ${c.machine} ${c.page} ${c.object} seed=${c.seed}`;
-  return r.status === 'ok'
-    ? `[${done}/${total}] ok     ${what}  ${r.events} events, ${(r.wall.events_per_sec / 1e6).toFixed(2)} M events/s`
-    : `[${done}/${total}] FAILED ${what}: ${r.error}`;
-}
-
 /** The console summary printed after a run. */
 export function summaryTable(results: CellResult[]): string {
   const rows = results.map((r) => {
