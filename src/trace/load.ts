@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { AllocbenchError } from '../errors.js';
+import { looksLikeBinaryText, readBinaryFile } from './binary.js';
 import { parseCsv } from './csv.js';
 import { parseMtrace } from './mtrace.js';
 import { looksLikeKernelTrace, parseKernelTrace } from './kernel.js';
@@ -59,6 +60,14 @@ export const FORMATS: TraceFormat[] = [
     extensions: ['.perf', '.ftrace', '.trace', '.txt'],
     sniff: (text) => looksLikeKernelTrace(text.slice(0, 65536)),
     parse: parseKernelTrace,
+  },
+  {
+    name: 'bin',
+    extensions: ['.abt'],
+    sniff: looksLikeBinaryText,
+    // The compiled form is bytes, not text: read the file again as bytes (binary.ts), onto a
+    // SharedArrayBuffer so shareTrace has nothing to copy. cache.ts reads .abt without the text pass.
+    parse: (_text, file, name) => readBinaryFile(file, { name }),
   },
 ];
 

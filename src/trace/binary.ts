@@ -1,0 +1,253 @@
+/**
+ * The compiled binary trace format (`.abt`, "allocbench trace"): a Trace's columns stored as raw
+ * little-endian typed-array bytes, so loading one is a file read plus a checksum, with no per-event
+ * work. Layout (all integers little-endian):
+ *
+ *   0   magic      8 bytes  89 'A' 'B' 'T' 0d 0a 1a 0a  (PNG-style: catches 7-bit and CRLF mangling)
+ *   8   u32        format version (BINARY_VERSION)
+ *   12  u32        CRC-32 (zlib) of bytes [16, file length)
+ *   16  u32        header bytes (HEADER_BYTES)
+ *   20  u32        flags (0)
+ *   24  u64        file length in bytes
+ *   32  u64        event count
+ *   40  u32        idCount
+ *   44  u32        pidCount
+ *   48  7 × (u64 offset, u64 bytes): op, id, lo, hi, aux, extra (Float64 rows), meta (UTF-8 JSON)
+ *   160 sections, each starting on an 8-byte boundary (zero padding between), so every column is a
+ *       typed-array view over the file buffer in place.
+ *
+ * The meta JSON holds name, source, caches, strings and stats. The extra side table is a raw
+ * Float64 section rather than JSON: exact, and viewed in place like the columns.
+ */
+import { closeSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { crc32, gunzipSync, gzipSync } from 'node:zlib';
+import { AllocbenchError } from '../errors.js';
+import type { CacheDef, Trace } from './trace.js';
+
+export const BINARY_MAGIC = Uint8Array.of(0x89, 0x41, 0x42, 0x54, 0x0d, 0x0a, 0x1a, 0x0a);
+export const BINARY_VERSION = 1;
+export const HEADER_BYTES = 160;
+const SECTIONS = 7;
+const S_OP = 0, S_ID = 1, S_LO = 2, S_HI = 3, S_AUX = 4, S_EXTRA = 5, S_META = 6;
+const SECTION_NAMES = ['op', 'id', 'lo', 'hi', 'aux', 'extra', 'meta'];
+/** Column bytes per event: op 1 + id 4 + lo 4 + hi 2 + aux 4. */
+export const COLUMN_BYTES_PER_EVENT = 15;
+
+/** Whether `buf` starts with the .abt magic (also used to sniff a file with no known extension). */
+export function isBinaryTrace(buf: Uint8Array): boolean {
+  if (buf.length < BINARY_MAGIC.length) return false;
+  for (let i = 0; i < BINARY_MAGIC.length; i++) if (buf[i] !== BINARY_MAGIC[i]) return false;
+  return true;
+}
+
+/**
+ * The same check on text that was decoded as UTF-8 (load.ts sniffs text): 0x89 is not valid UTF-8,
+ * so it decodes as U+FFFD and the rest of the magic is ASCII.
+ */
+export function looksLikeBinaryText(text: string): boolean {
+  return text.startsWith('\uFFFDABT\r\n\x1a\n');
+}
+
+function checkHost(): void {
+  // The columns are viewed in place, which needs a little-endian host (x86-64, arm64 Linux).
+  if (endianness() !== 'LE') throw new AllocbenchError('the .abt binary trace format needs a little-endian host');
+}
+
+const align8 = (n: number): number => (n + 7) & ~7;
+
+interface Meta {
+  name: string;
+  source: string;
+  caches: CacheDef[];
+  strings: string[];
+  stats?: Record<string, number>;
+}
+
+/** The whole .abt file of `t` as one buffer. */
+export function encodeBinaryTrace(t: Trace): Uint8Array {
+  checkHost();
+  const meta: Meta = { name: t.name, source: t.source, caches: t.caches, strings: t.strings, ...(t.stats ? { stats: t.stats } : {}) };
+  const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
+  const n = t.length;
+  const cols: ArrayBufferView[] = [t.op.subarray(0, n), t.id.subarray(0, n), t.lo.subarray(0, n), t.hi.subarray(0, n), t.aux.subarray(0, n), t.extra, metaBytes];
+  const offsets: number[] = [];
+  let pos = HEADER_BYTES;
+  for (const c of cols) {
+    offsets.push(pos);
+    pos = align8(pos + c.byteLength);
+  }
+  const total = pos;
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  out.set(BINARY_MAGIC, 0);
+  dv.setUint32(8, BINARY_VERSION, true);
+  dv.setUint32(16, HEADER_BYTES, true);
+  dv.setUint32(20, 0, true);
+  dv.setBigUint64(24, BigInt(total), true);
+  dv.setBigUint64(32, BigInt(n), true);
+  dv.setUint32(40, t.idCount, true);
+  dv.setUint32(44, t.pidCount, true);
+  for (let s = 0; s < SECTIONS; s++) {
+    const c = cols[s]!;
+    dv.setBigUint64(48 + s * 16, BigInt(offsets[s]!), true);
+    dv.setBigUint64(56 + s * 16, BigInt(c.byteLength), true);
+    out.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), offsets[s]!);
+  }
+  dv.setUint32(12, crc32(out.subarray(16)), true);
+  return out;
+}
+
+/**
+ * Views a Trace over an .abt file's bytes (`buf` is the whole file, already gunzipped). No
+ * per-event work: the columns are typed-array views over `buf` (copied once only when `buf` is not
+ * 8-byte aligned). `file` names the file in errors. `name`, when given, replaces the stored name
+ * (loadTrace names traces after their file, as for every format). Bad magic, unknown version, a
+ * truncated file, a checksum mismatch or inconsistent sections → AllocbenchError (exit 2).
+ */
+export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): Trace {
+  checkHost();
+  const bad = (why: string): AllocbenchError => new AllocbenchError(`cannot read binary trace ${file}: ${why}`);
+  if (!isBinaryTrace(buf)) throw bad('not an allocbench binary trace (bad magic bytes)');
+  if (buf.length < HEADER_BYTES) throw bad(`truncated: ${buf.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+  if (buf.byteOffset % 8 !== 0) {
+    // Views of Int32/Float64 need aligned offsets; only an odd caller's buffer gets here.
+    const shared = buf.buffer instanceof SharedArrayBuffer;
+    const copy = new Uint8Array(shared ? new SharedArrayBuffer(buf.length) : new ArrayBuffer(buf.length));
+    copy.set(buf);
+    buf = copy;
+  }
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const version = dv.getUint32(8, true);
+  if (version !== BINARY_VERSION) throw bad(`format version ${version}, this allocbench reads version ${BINARY_VERSION} (convert the original trace again)`);
+  const headerBytes = dv.getUint32(16, true);
+  if (headerBytes !== HEADER_BYTES) throw bad(`header size ${headerBytes}, expected ${HEADER_BYTES}`);
+  const fileLen = Number(dv.getBigUint64(24, true));
+  if (buf.length < fileLen) throw bad(`truncated: the header says ${fileLen} bytes, the file has ${buf.length}`);
+  if (buf.length > fileLen) throw bad(`${buf.length - fileLen} bytes of trailing data after the ${fileLen} the header says`);
+  const want = dv.getUint32(12, true);
+  const got = crc32(buf.subarray(16));
+  if (got !== want) throw bad(`checksum mismatch (stored crc32 ${want.toString(16).padStart(8, '0')}, computed ${got.toString(16).padStart(8, '0')}): the file is corrupt`);
+  const n = Number(dv.getBigUint64(32, true));
+  const idCount = dv.getUint32(40, true);
+  const pidCount = dv.getUint32(44, true);
+  const expectBytes = [n, n * 4, n * 4, n * 2, n * 4, -8, -1];
+  const off: number[] = [];
+  const len: number[] = [];
+  for (let s = 0; s < SECTIONS; s++) {
+    const o = Number(dv.getBigUint64(48 + s * 16, true));
+    const b = Number(dv.getBigUint64(56 + s * 16, true));
+    const e = expectBytes[s]!;
+    if (o % 8 !== 0 || o < HEADER_BYTES || o + b > fileLen) throw bad(`section ${SECTION_NAMES[s]} at ${o}+${b} lies outside the file or is misaligned`);
+    if ((e >= 0 && b !== e) || (e === -8 && b % 16 !== 0)) throw bad(`section ${SECTION_NAMES[s]} has ${b} bytes, expected ${e >= 0 ? e : 'whole rows'}`);
+    off.push(o);
+    len.push(b);
+  }
+  let meta: Meta;
+  try {
+    meta = JSON.parse(new TextDecoder().decode(buf.subarray(off[S_META]!, off[S_META]! + len[S_META]!))) as Meta;
+  } catch (e) {
+    throw bad(`metadata is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof meta !== 'object' || meta === null || typeof meta.name !== 'string' || typeof meta.source !== 'string' || !Array.isArray(meta.caches) || !Array.isArray(meta.strings)) {
+    throw bad('metadata lacks name, source, caches or strings');
+  }
+  const ab = buf.buffer;
+  const base = buf.byteOffset;
+  return {
+    name: name ?? meta.name,
+    source: meta.source,
+    length: n,
+    op: new Uint8Array(ab, base + off[S_OP]!, n),
+    id: new Int32Array(ab, base + off[S_ID]!, n),
+    lo: new Uint32Array(ab, base + off[S_LO]!, n),
+    hi: new Uint16Array(ab, base + off[S_HI]!, n),
+    aux: new Int32Array(ab, base + off[S_AUX]!, n),
+    idCount,
+    pidCount,
+    caches: meta.caches,
+    strings: meta.strings,
+    extra: new Float64Array(ab, base + off[S_EXTRA]!, len[S_EXTRA]! / 8),
+    ...(meta.stats ? { stats: meta.stats } : {}),
+  };
+}
+
+/**
+ * Reads a whole file into a fresh 8-byte-aligned buffer, on a SharedArrayBuffer when `shared` (so
+ * shareTrace has nothing to copy). Gzip content (any file starting 1f 8b) is gunzipped.
+ */
+export function readFileAligned(path: string, shared: boolean): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    throw new AllocbenchError(`cannot read trace ${path}: ${why}`);
+  }
+  let out: Uint8Array;
+  try {
+    const size = fstatSync(fd).size;
+    out = new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+    let pos = 0;
+    while (pos < size) {
+      const r = readSync(fd, out, pos, size - pos, pos);
+      if (r === 0) break;
+      pos += r;
+    }
+    if (pos < size) out = out.subarray(0, pos);
+  } catch (e) {
+    throw new AllocbenchError(`cannot read trace ${path}: ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+  if (out.length >= 2 && out[0] === 0x1f && out[1] === 0x8b) {
+    let raw: Buffer;
+    try {
+      raw = gunzipSync(out);
+    } catch (e) {
+      throw new AllocbenchError(`cannot read trace ${path}: corrupt or truncated gzip data (${(e as Error).message})`);
+    }
+    out = new Uint8Array(shared ? new SharedArrayBuffer(raw.length) : new ArrayBuffer(raw.length));
+    out.set(raw);
+  }
+  return out;
+}
+
+/** Loads an .abt or .abt.gz file (columns on a SharedArrayBuffer unless `shared` is false). */
+export function readBinaryFile(path: string, opts: { shared?: boolean; name?: string } = {}): Trace {
+  return readBinaryTrace(readFileAligned(path, opts.shared ?? true), path, opts.name);
+}
+
+/**
+ * Writes `t` as an .abt file (gzipped when `path` ends in .gz). The bytes go to a temporary file
+ * that is then renamed, so a reader (another run sharing a cache directory) never sees half a file.
+ */
+export function writeBinaryFile(path: string, t: Trace): void {
+  let bytes = encodeBinaryTrace(t);
+  if (/\.gz$/i.test(path)) bytes = gzipSync(bytes);
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    try { unlinkSync(tmp); } catch { /* never written */ }
+    throw new AllocbenchError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Reads the first bytes of a file (to sniff the magic) without reading the rest. */
+export function fileStartsWithMagic(path: string): boolean {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const head = new Uint8Array(8);
+      const r = readSync(fd, head, 0, 8, 0);
+      return r === 8 && isBinaryTrace(head);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}

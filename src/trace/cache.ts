@@ -1,0 +1,72 @@
+/**
+ * The compiled trace cache: a text trace is parsed once and kept as an .abt file (binary.ts), so
+ * later runs load it in milliseconds. The cache file is named
+ * `<cacheDir>/<trace name>-<hash>.abt`, the hash covering the absolute path, size and mtime of the
+ * input and LOADER_VERSION: editing, replacing or touching the input, or changing a parser, picks a
+ * new name, so a stale entry is never read (old entries are left for the user to delete).
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AllocbenchError } from '../errors.js';
+import { BINARY_VERSION, fileStartsWithMagic, readBinaryFile, writeBinaryFile } from './binary.js';
+import { loadTrace, traceName } from './load.js';
+import type { Trace } from './trace.js';
+
+/**
+ * Bump when any text loader (mtrace, csv, rep, kernel) changes what it produces for the same
+ * input, so caches written by the old loaders are not reused.
+ */
+export const LOADER_VERSION = 1;
+
+/** Counts of what loadTraceCached did, for tests (a warm load must not parse the text). */
+export const cacheStats = { hits: 0, misses: 0, textParses: 0, rejected: 0 };
+
+/** The cache file for `path` as it is now on disk (throws AllocbenchError when it cannot be read). */
+export function cachePath(path: string, cacheDir: string): string {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new AllocbenchError(`cannot read trace ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message}`);
+  }
+  if (st.isDirectory()) throw new AllocbenchError(`cannot read trace ${path}: is a directory`);
+  const key = `${resolve(path)}\0${st.size}\0${st.mtimeMs}\0${LOADER_VERSION}\0${BINARY_VERSION}`;
+  const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
+  const base = traceName(path).replace(/[^A-Za-z0-9._-]/g, '_');
+  return join(cacheDir, `${base}-${hash}.abt`);
+}
+
+const isBinaryPath = (path: string): boolean => /\.abt(\.gz)?$/i.test(path);
+
+/**
+ * Loads a trace through the compiled cache in `cacheDir`: a valid cache entry is read (columns on
+ * a SharedArrayBuffer, so shareTrace copies nothing); otherwise the text is parsed and the
+ * compiled copy written. An input that is already .abt is read directly. A corrupt cache entry is
+ * not an error: it is parsed again and rewritten. Errors in the input itself throw as loadTrace's.
+ */
+export function loadTraceCached(path: string, cacheDir: string): Trace {
+  if (isBinaryPath(path) || fileStartsWithMagic(path)) return readBinaryFile(path, { name: traceName(path) });
+  const file = cachePath(path, cacheDir);
+  try {
+    const t = readBinaryFile(file);
+    cacheStats.hits++;
+    return t;
+  } catch (e) {
+    // ENOENT is the usual miss; a corrupt or older entry is rejected the same way and rewritten.
+    if (!(e instanceof AllocbenchError)) throw e;
+    if (!/no such file/.test(e.message)) cacheStats.rejected++;
+  }
+  cacheStats.misses++;
+  cacheStats.textParses++;
+  const t = loadTrace(path);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeBinaryFile(file, t);
+  } catch (e) {
+    // A cache that cannot be written (read-only results dir, full disk) costs speed, not results.
+    process.stderr.write(`allocbench: warning: trace cache not written: ${(e as Error).message}\n`);
+  }
+  return t;
+}
