@@ -1,0 +1,93 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import yargs from 'yargs';
+import { describe, expect, it } from 'vitest';
+import { convertCommand } from '../src/cli/convert.js';
+import { AllocbenchError } from '../src/errors.js';
+import { isBinaryTrace } from '../src/trace/binary.js';
+import { parseCsv } from '../src/trace/csv.js';
+import { loadTrace } from '../src/trace/load.js';
+import type { Trace } from '../src/trace/trace.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'allocbench-convert-'));
+
+async function convert(...args: string[]): Promise<void> {
+  const write = process.stdout.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    await yargs(['convert', ...args]).command(convertCommand).strict()
+      .fail((msg, err) => { throw err ?? new AllocbenchError(msg); }).parseAsync();
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+async function convertError(...args: string[]): Promise<AllocbenchError> {
+  try { await convert(...args); } catch (e) { if (e instanceof AllocbenchError) return e; throw e; }
+  throw new Error('expected an AllocbenchError');
+}
+
+/** The replayed content of a trace: every column and side table, not the name or source. */
+function events(t: Trace): unknown {
+  return {
+    length: t.length, op: Array.from(t.op), id: Array.from(t.id), lo: Array.from(t.lo), hi: Array.from(t.hi),
+    aux: Array.from(t.aux), idCount: t.idCount, pidCount: t.pidCount, caches: t.caches, strings: t.strings,
+    extra: Array.from(t.extra),
+  };
+}
+
+const FIXTURES = [
+  'test/fixtures/mtrace/all-forms.mtrace',
+  'test/fixtures/mtrace/all-forms-crlf.mtrace',
+  'test/fixtures/mtrace/sqlite-head.mtrace.gz',
+  'test/fixtures/csv/all-ops.csv',
+  'test/fixtures/csv/crlf.csv',
+  'test/fixtures/rep/short1-bal.rep',
+  'test/fixtures/rep/readme-example.rep',
+  'test/fixtures/kernel/ftrace-6x.ftrace',
+  'test/fixtures/kernel/perf-4x.perf',
+  'test/fixtures/kernel/trace-cmd.trace',
+];
+
+describe('allocbench convert', () => {
+  it.each(FIXTURES)('%s → bin → csv → parse gives the same events', async (fixture) => {
+    const original = loadTrace(fixture);
+    expect(original.length).toBeGreaterThan(0);
+    const base = fixture.replace(/^.*\//, '').replace(/\./g, '_');
+    const bin = join(tmp, `${base}.abt`);
+    const csv = join(tmp, `${base}.csv`);
+    await convert(fixture, '--to', 'bin', '--out', bin);
+    expect(isBinaryTrace(readFileSync(bin))).toBe(true);
+    await convert(bin, '--to', 'csv', '--out', csv);
+    const back = parseCsv(readFileSync(csv, 'utf8'), csv);
+    expect(events(back)).toEqual(events(original));
+    expect(events(loadTrace(bin))).toEqual(events(original));
+  });
+
+  it('writes gzipped output for .gz names and takes the format from the extension when --to is left out', async () => {
+    const fixture = 'test/fixtures/csv/all-ops.csv';
+    await convert(fixture, '--out', join(tmp, 'a.abt.gz'));
+    await convert(join(tmp, 'a.abt.gz'), '--out', join(tmp, 'a.csv.gz'));
+    const gz = readFileSync(join(tmp, 'a.csv.gz'));
+    expect(gz[0]).toBe(0x1f);
+    expect(isBinaryTrace(gunzipSync(readFileSync(join(tmp, 'a.abt.gz'))))).toBe(true);
+    expect(gunzipSync(gz).toString('utf8').split('\n')[0]).toMatch(/^op,/);
+    expect(events(loadTrace(join(tmp, 'a.csv.gz')))).toEqual(events(loadTrace(fixture)));
+  });
+
+  it('refuses an output name that contradicts --to, and a name that says no format without --to', async () => {
+    const fixture = 'test/fixtures/rep/short1-bal.rep';
+    expect((await convertError(fixture, '--to', 'bin', '--out', join(tmp, 'x.csv'))).message).toMatch(/--to bin.*x\.csv.*\.abt/);
+    expect((await convertError(fixture, '--to', 'csv', '--out', join(tmp, 'x.mtrace'))).message).toMatch(/extension of mtrace/);
+    expect((await convertError(fixture, '--out', join(tmp, 'x.out'))).message).toMatch(/give --to csv\|bin/);
+    expect((await convertError(fixture, '--to', 'xml', '--out', join(tmp, 'x.csv'))).message).toMatch(/Invalid values/);
+  });
+
+  it('reports an unreadable input with exit code 2', async () => {
+    const e = await convertError(join(tmp, 'missing.mtrace'), '--to', 'bin', '--out', join(tmp, 'm.abt'));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(/missing\.mtrace: no such file/);
+  });
+});
