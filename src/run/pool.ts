@@ -15,7 +15,7 @@ export const defaultWorkers = (): number => availableParallelism();
 
 /**
  * Runs cell tasks on a piscina pool and reports each result as it completes. The workers load the
- * TypeScript sources through tsx (they do not inherit the parent's loader). A cell past its
+ * TypeScript sources through tsx, as ESM (see worker-entry.mjs). A cell past its
  * timeout is aborted, which ends its worker thread; the pool starts another.
  */
 export class CellPool {
@@ -26,11 +26,12 @@ export class CellPool {
   constructor(private readonly opts: PoolOptions) {
     this.pool = opts.workers > 0
       ? new Piscina({
-        filename: new URL('./worker.ts', import.meta.url).href,
+        filename: new URL('./worker-entry.mjs', import.meta.url).href,
         minThreads: opts.workers,
         maxThreads: opts.workers,
         idleTimeout: 1000,
-        execArgv: ['--import', import.meta.resolve('tsx')],
+        // worker-entry.mjs registers the TypeScript loader itself
+        execArgv: [],
         // results and traces are small next to the default; workers need room for big machines
         resourceLimits: { maxOldGenerationSizeMb: 8192 },
       })
