@@ -1,0 +1,86 @@
+#!/bin/busybox sh
+# /init of the busybox initramfs that scripts/record-kernel-trace.sh boots under QEMU.
+# Mounts the pseudo file systems, snapshots the allocator state, records the kmem and
+# page-fault tracepoints around /workload.sh, then writes everything as a tar stream to the
+# virtio disk (/dev/vda) and powers off. Runs as PID 1 with busybox as the only userland.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+T=/sys/kernel/tracing
+OUT=/out
+mkdir -p $OUT/before $OUT/after /work
+
+log() { echo "kernel-init: $*" > /dev/console; }
+
+# virtio-blk is a module in Debian's kernel; dependencies first, in this order
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
+  insmod /lib/modules/$m.ko || log "insmod $m failed"
+done
+
+# The workload's files live on a tmpfs (shmem pages are movable, like page cache); the initramfs
+# root itself holds only busybox and the modules.
+mount -t tmpfs -o size=160m tmpfs /work
+
+# One free-page state per snapshot: /proc/buddyinfo and the debugfs indices are read separately,
+# so read buddyinfo again after the indices and retry until nothing moved in between (the indices
+# must be the ones of that buddyinfo; a test compares them digit for digit).
+snapshot() {
+  d=$OUT/$1
+  i=0
+  while [ $i -lt 50 ]; do
+    cat /proc/buddyinfo > $d/buddyinfo
+    cat /proc/pagetypeinfo > $d/pagetypeinfo
+    cat /sys/kernel/debug/extfrag/unusable_index > $d/unusable_index
+    cat /sys/kernel/debug/extfrag/extfrag_index > $d/extfrag_index
+    cat /proc/buddyinfo > $d/buddyinfo.again
+    if cmp -s $d/buddyinfo $d/buddyinfo.again; then break; fi
+    i=$((i + 1))
+  done
+  rm -f $d/buddyinfo.again
+  echo "$i" > $d/.retries
+  cat /proc/slabinfo > $d/slabinfo
+  cat /proc/zoneinfo > $d/zoneinfo
+  cat /proc/vmstat > $d/vmstat
+  cat /proc/meminfo > $d/meminfo
+}
+
+echo 0 > $T/tracing_on
+echo nop > $T/current_tracer
+# 64 MiB per CPU holds a few hundred thousand events without overrun (checked in stats below)
+echo 65536 > $T/buffer_size_kb
+echo > $T/trace
+for e in mm_page_alloc mm_page_free mm_page_free_batched mm_page_alloc_extfrag mm_page_alloc_zone_locked \
+         mm_page_pcpu_drain kmalloc kfree kmem_cache_alloc kmem_cache_free; do
+  echo 1 > $T/events/kmem/$e/enable || log "cannot enable kmem:$e"
+done
+echo 1 > $T/events/exceptions/page_fault_user/enable || log "cannot enable exceptions:page_fault_user"
+
+uname -r > $OUT/kernel-version
+cat /proc/cmdline > $OUT/cmdline
+snapshot before
+
+export TRACE_MARKER=$T/trace_marker
+echo 1 > $T/tracing_on
+echo "phase: workload-start" > $TRACE_MARKER
+log "running workload"
+sh /workload.sh > $OUT/workload.log 2>&1
+echo "workload exit $?" >> $OUT/workload.log
+echo "phase: workload-end" > $TRACE_MARKER
+echo 0 > $T/tracing_on
+
+snapshot after
+cat $T/per_cpu/cpu0/stats > $OUT/ring-buffer-stats
+log "saving trace"
+# compressed in the guest so the text never sits uncompressed in guest RAM
+gzip -1 < $T/trace > $OUT/trace.ftrace.gz
+log "writing results to /dev/vda"
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+tar cf /dev/vda -C $OUT .
+sync
+log "done"
+poweroff -f
