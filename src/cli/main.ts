@@ -12,6 +12,8 @@ import { PAGE_STRATEGIES } from '../page/registry.js';
 import { runCell, type CellOptions } from '../run/cell.js';
 import { runMatrix } from '../run/runner.js';
 import { mergeRuns } from '../run/merge.js';
+import { microBenchmarks } from '../run/micro.js';
+import { formatTable } from './table.js';
 import { bundledTraces } from '../trace/bundled.js';
 import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
 import { loadTrace } from '../trace/load.js';
@@ -109,6 +111,16 @@ export function cli(argv: string[]): Argv {
     (a) => {
       const results = mergeRuns(a.dirs, a.out);
       out(`${a.out}: ${results.length} cells merged from ${a.dirs.length} directories`);
+    })
+    .command('micro', 'tinybench micro-benchmarks of each strategy\'s alloc/free on a warm machine (wall clock)', (y) =>
+      y.option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' })
+        .option('time', { type: 'number', default: 300, describe: 'milliseconds per benchmark' }),
+    async (a) => {
+      const results = await microBenchmarks(a.time);
+      out(a.json ? JSON.stringify(results, null, 2) : formatTable(
+        ['layer', 'strategy', 'operation', 'ns/pair', 'pairs/s', '±%'],
+        results.map((r) => [r.layer, r.strategy, r.what, r.ns_per_pair, r.pairs_per_sec, r.rme_percent]),
+      ));
     })
     .command('list', 'list bundled traces, generators, strategies and machines', (y) => y, () => {
       out(`traces:\n${bundledTraces().map((t) => `  ${t}`).join('\n')}`);

@@ -12,5 +12,5 @@ export function formatTable(header: string[], rows: unknown[][]): string {
 }
 
 function fmtNum(v: number): string {
-  return Number.isInteger(v) ? String(v) : v.toFixed(3);
+  return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(3)));
 }
