@@ -199,7 +199,16 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
           req[i] = bytes;
           if (reqLive > reqPeak) reqPeak = reqLive;
         } else {
-          reallocUnknown++;
+          // realloc of a pointer that is not live: counted, then served as a malloc (as realloc(NULL, n)
+          // and the malloc-lab driver do), so the trace's later free of it is not a second error.
+          // After a failed allocation the program holds NULL, and realloc(NULL, n) is no error at all.
+          if (s !== S_FAILED) reallocUnknown++;
+          const addr = objects.alloc(bytes, GFP_USER);
+          kind[i] = K_USER;
+          if (addr < 0) { failedObjects++; state[i] = S_FAILED; break; }
+          state[i] = S_OBJECT; where[i] = addr; req[i] = bytes;
+          reqLive += bytes;
+          if (reqLive > reqPeak) reqPeak = reqLive;
         }
         break;
       }
