@@ -136,6 +136,9 @@ export function parseMtrace(text: string, file: string, name: string = defaultNa
   const n = text.length;
   const b = new TraceBuilder(name, file, Math.max(16, (n / 48) | 0));
   const live = new AddrIdMap(1 << 12);
+  // Addresses freed and not handed out again, with the id they had: a second free of one is a
+  // double free of that id (the replay counts it as such), not a free of an unknown pointer.
+  const freed = new AddrIdMap();
   let pos = 0;
   let line = 0;
   let pendingOld = -1; // address of a `<` line waiting for its `>`; -2 = `< (nil)`
@@ -240,13 +243,18 @@ export function parseMtrace(text: string, file: string, name: string = defaultNa
         const id = b.newId();
         // A live address handed out again means its free was not traced: the old id just stays unfreed.
         live.set(addr, id);
+        freed.take(addr);
         b.push(OP_MALLOC, id, size, 0);
         break;
       }
       case 45: { // - free (also realloc(p, 0))
         if (addr === -2) break;
         let id = live.take(addr);
-        if (id < 0) id = b.newId(); // unknown pointer or double free: a never-allocated id
+        if (id >= 0) freed.set(addr, id);
+        else {
+          id = freed.get(addr); // double free: the freed id again
+          if (id < 0) id = b.newId(); // unknown pointer: a never-allocated id
+        }
         b.push(OP_FREE, id, 0, 0);
         break;
       }
@@ -259,7 +267,7 @@ export function parseMtrace(text: string, file: string, name: string = defaultNa
         let id = pendingOld === -2 ? -1 : live.take(pendingOld);
         pendingOld = -1;
         if (id < 0) id = b.newId(); // realloc of an address that is not live: counted by the replay
-        if (addr !== -2) live.set(addr, id);
+        if (addr !== -2) { live.set(addr, id); freed.take(addr); }
         b.push(OP_REALLOC, id, size, 0);
         break;
       }

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { loadMachine } from '../src/machine/memory-map.js';
+import { runCell } from '../src/run/cell.js';
+import { parseMtrace } from '../src/trace/mtrace.js';
+import { parseCsv } from '../src/trace/csv.js';
+
+const cell = (trace: string) => ({ trace, machine: 'small', page: 'buddy', object: 'slub', seed: 1 });
+
+describe('trace errors are counted and skipped, never thrown', () => {
+  it('counts a double free, a free of an unknown pointer and a realloc of one in an mtrace log', () => {
+    const t = parseMtrace([
+      '= Start',
+      '@ [0x401000] + 0x5000 0x20',
+      '@ [0x401000] - 0x5000',
+      '@ [0x401000] - 0x5000', // double free
+      '@ [0x401000] - 0x9000', // never allocated
+      '@ [0x401000] < 0xa000', // realloc of an unknown pointer
+      '@ [0x401000] > 0xb000 0x40',
+      '@ [0x401000] - 0xb000', // frees what the realloc made live: not an error
+      '= End',
+    ].join('\n'), 'errors.mtrace');
+    const r = runCell(cell(t.name), t, loadMachine('small'), { check: true });
+    expect(r.status).toBe('ok');
+    expect(r.trace_errors).toBe(3);
+    expect(r.metrics.trace_error_kinds).toEqual({ unknown_free: 1, double_free: 1, realloc_unknown: 1, alloc_live_id: 0 });
+  });
+
+  it('counts an out-of-memory allocation as a failed allocation and drops its later free silently', () => {
+    // 2^20 pages of order 10 cannot fit in the small machine's 256 MiB
+    const rows = ['op,id,order,gfp'];
+    for (let i = 0; i < 100; i++) rows.push(`page_alloc,b${i},10,GFP_KERNEL`);
+    for (let i = 0; i < 100; i++) rows.push(`page_free,b${i},,`);
+    const t = parseCsv(rows.join('\n') + '\n', 'oom.csv');
+    const r = runCell(cell(t.name), t, loadMachine('small'), { check: true });
+    expect(r.status).toBe('ok');
+    expect(r.failed_allocs).toBeGreaterThan(30);
+    expect(r.failed_allocs).toBeLessThan(100);
+    expect(r.trace_errors).toBe(0);
+    expect(r.metrics.free_pages).toBe(r.metrics.managed_pages);
+  });
+});
