@@ -169,3 +169,27 @@ describe('buddy allocator grouping pages by mobility', () => {
     expect(types(big)).toEqual([0, 4, 0, 0]);
   });
 });
+
+describe('mixed pageblocks', () => {
+  it('counts a pageblock once a single-block steal puts a movable page into an Unmovable pageblock', () => {
+    const { b } = zone(4096, [[0, 4096]]);
+    // eight order-9 unmovable allocations claim every pageblock as Unmovable
+    const blocks = Array.from({ length: 8 }, () => b.alloc(9, UNM));
+    expect(types(b)).toEqual([8, 0, 0, 0]);
+    // give one back and take 256 + 128 unmovable pages of it again: 128 free pages remain there
+    b.free(blocks[3]!, 9);
+    b.alloc(8, UNM);
+    b.alloc(7, UNM);
+    expect(b.counters().mixed_pageblocks).toBe(0);
+    // a movable page: fallback to the order-7 Unmovable block; 128 free + 0 movable < 256, so the
+    // block is stolen alone and the pageblock stays Unmovable, now holding a movable page
+    const steals = b.counters().single_block_steals;
+    const pfn = b.alloc(0, MOV);
+    expect(pfn >>> 9).toBe(blocks[3]! >>> 9);
+    expect(b.counters().single_block_steals).toBe(steals + 1);
+    expect(types(b)).toEqual([8, 0, 0, 0]);
+    expect(b.counters().mixed_pageblocks).toBe(1);
+    b.free(pfn, 0);
+    expect(b.counters().mixed_pageblocks).toBe(0);
+  });
+});

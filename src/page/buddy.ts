@@ -361,7 +361,32 @@ export class BuddyAllocator implements PageStrategy {
       pageblock_steals: this.pageblockSteals,
       single_block_steals: this.singleBlockSteals,
       mobility_grouping: this.grouping ? 1 : 0,
+      mixed_pageblocks: this.mixedPageblocks(),
     };
+  }
+
+  /**
+   * Pageblocks holding an allocated block whose request type differs from the pageblock's type:
+   * what page_owner's "Number of mixed blocks" row of /proc/pagetypeinfo counts
+   * (pagetypeinfo_showmixedcount_print, mm/page_owner.c). A scan of the per-page state, so only
+   * at the end of a run.
+   */
+  private mixedPageblocks(): number {
+    if (!this.grouping) return 0;
+    const mixed = new Uint8Array(this.pbType.length);
+    const st = this.fstate;
+    for (let pfn = 0; pfn < this.pages; pfn++) {
+      const v = st[pfn]!;
+      if (v === NIL || (v & ALLOCATED) === 0) continue;
+      const mt = (v >> MT_SHIFT) & 3;
+      const end = pfn + (1 << (v & ORDER_MASK));
+      for (let pb = pfn >>> PAGEBLOCK_ORDER; pb << PAGEBLOCK_ORDER < end; pb++) {
+        if (this.pbType[pb] !== mt) mixed[pb] = 1;
+      }
+    }
+    let n = 0;
+    for (let pb = 0; pb < mixed.length; pb++) n += mixed[pb]!;
+    return n;
   }
 
   metadataBytes(): number {
