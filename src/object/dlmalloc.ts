@@ -985,7 +985,7 @@ export class Dlmalloc implements ObjectStrategy {
  * `dlmalloc:notrim` (never give top memory back), mallopt(M_MMAP_THRESHOLD / M_TRIM_THRESHOLD, -1)-like.
  */
 export const dlmallocFactory: ObjectStrategyFactory = (opts) => {
-  const dl: DlmallocOptions = {};
+  const dl: DlmallocOptions = opts.heap ? { memory: opts.heap } : {};
   for (const v of (opts.variant ?? '').split(',')) {
     if (v === 'nommap') dl.mmapThreshold = Infinity;
     else if (v === 'notrim') dl.trimThreshold = Infinity;

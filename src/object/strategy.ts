@@ -1,5 +1,6 @@
 import type { Steps } from '../machine/steps.js';
 import type { CacheDef } from '../trace/trace.js';
+import type { HeapMemory } from './heap-memory.js';
 
 /** Where an object allocator gets its backing pages: the machine's page allocator (all zones). */
 export interface PageSource {
@@ -16,6 +17,11 @@ export interface ObjectStrategyOptions {
   /** CPUs of the simulated machine (SLUB's min_objects and per-CPU slabs) */
   cpus: number;
   variant?: string;
+  /**
+   * A user heap's memory (a process's brk/mmap, machine/process-heap.ts): strategies that grow by
+   * sbrk/mmap (dlmalloc) use it instead of taking pages from `pages`.
+   */
+  heap?: HeapMemory;
 }
 
 /** Per-cache state, the columns of /proc/slabinfo (strategies without caches report their buckets). */
@@ -65,6 +71,8 @@ export interface ObjectStrategy {
   counters(): Record<string, number>;
   /** Verifies internal invariants; throws InvariantError. May be slow. */
   check(): void;
+  /** Optional, for memory pressure: give back cached empty slabs/pages; returns pages freed. */
+  shrink?(): number;
 }
 
 export type ObjectStrategyFactory = (opts: ObjectStrategyOptions) => ObjectStrategy;

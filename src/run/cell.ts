@@ -11,7 +11,11 @@ import { loadCostTable, type CostWeights } from '../machine/cost.js';
 import { objectStrategyFactory } from '../object/registry.js';
 import type { ObjectStrategy } from '../object/strategy.js';
 import { pageStrategyFactory } from '../page/registry.js';
-import type { Trace } from '../trace/trace.js';
+import { opCounts, type Trace } from '../trace/trace.js';
+import * as O from '../trace/ops.js';
+import { Vm } from '../machine/vm.js';
+import { sizeClassHeapPages, UserHeaps } from '../machine/process-heap.js';
+import { PAGE_SIZE } from '../page/strategy.js';
 import { objectPageSource, probeHighOrder, replay, type ReplayCounts } from './replay.js';
 
 /** One point of the run matrix. */
@@ -69,8 +73,16 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   const objects = objectStrategyFactory(cell.object)({ pages: source, steps: machine.steps, cpus: machine.cpus });
   const t1 = performance.now();
   const recorder = new LatencyRecorder();
-  const series = new TimeSeries(machine, () => objects.usage());
+  const procs = processesFor(cell, trace, machine);
+  // With processes the object stack is the kernel object layer plus the user heaps (their resident pages).
+  const usage = procs === undefined ? () => objects.usage() : () => {
+    const k = objects.usage(), u = procs.heaps.usage();
+    return { bytesReserved: k.bytesReserved + u.bytesReserved, pagesHeld: k.pagesHeld + u.pagesHeld };
+  };
+  const series = new TimeSeries(machine, usage);
   const counts = replay(trace, machine, objects, source, {
+    ...(procs !== undefined ? { processes: procs } : {}),
+    pageCacheReclaim: isGenerated(trace),
     checkEvery: opts.check ? 1024 : 0,
     latency: { weights: costWeights(), recorder },
     // about 200 points per cell, plus one at every mark
@@ -79,7 +91,20 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   });
   const t2 = performance.now();
   opts.inspect?.(machine, objects);
-  const metrics = endMetrics(machine, objects.usage.bind(objects), counts);
+  const metrics = endMetrics(machine, usage, counts);
+  if (procs !== undefined) {
+    metrics.processes = procs.vm.metrics();
+    const u = counts.user_heap!;
+    const peakResident = procs.vm.userPeak;
+    metrics.user_heap = {
+      ...u,
+      peak_resident_pages: peakResident,
+      // malloc-lab's U over what the heaps mapped, and over what was really resident
+      utilization_footprint: u.peak_footprint_bytes === 0 ? 0 : round6(u.peak_bytes_requested / u.peak_footprint_bytes),
+      utilization_resident: peakResident === 0 ? 0 : round6(u.peak_bytes_requested / (peakResident * PAGE_SIZE)),
+    };
+  }
+  metrics.reclaim = counts.reclaim;
   metrics.page_counters = mergeCounters(machine);
   metrics.object_counters = objects.counters();
   metrics.caches = objects.caches().filter((c) => c.numObjs > 0);
@@ -89,6 +114,7 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   metrics.sim_total_ns = Math.round(simNs);
   metrics.sim_events_per_sec = simNs > 0 ? Math.round(counts.events / (simNs / 1e9)) : 0;
   metrics.timeseries = series.data;
+  if (opts.check && procs !== undefined) exitAll(procs.vm, machine, source.pages, counts.page_block_pages_live);
   const replayMs = t2 - t1;
   return {
     cell,
@@ -133,7 +159,7 @@ function endMetrics(machine: Machine, usage: () => { bytesReserved: number; page
     highorder: { ...c.highorder, rate: c.highorder.attempts ? round6(c.highorder.successes / c.highorder.attempts) : 1 },
     highorder_success: highorderSuccess,
     recorded_extfrag: c.recorded_extfrag,
-    waste: wasteMetrics(usage(), c.bytes_requested_live, c.peak_bytes_requested, c.peak_object_pages),
+    waste: wasteMetrics(usage(), c.bytes_requested_live, c.peak_bytes_requested, c.peak_pages_held ?? c.peak_object_pages),
     steps,
   };
 }
@@ -144,4 +170,39 @@ function mergeCounters(machine: Machine): Record<string, number> {
     for (const [k, v] of Object.entries(z.strategy.counters())) out[k] = (out[k] ?? 0) + v;
   }
   return out;
+}
+
+/**
+ * The process model for a cell: only when the trace has process or malloc events (a kernel trace
+ * keeps its old cost). A trace with faults but no address-space events (mmap/munmap/brk/fork) is a
+ * recording that did not see them: faults outside every VMA then create one (vm.ts autoVma).
+ * User heaps use the cell's object strategy: dlmalloc on brk/mmap, the size-class strategies on
+ * a compact mmap'd region (process-heap.ts).
+ */
+function processesFor(cell: CellSpec, trace: Trace, machine: Machine): { vm: Vm; heaps: UserHeaps } | undefined {
+  const c = opCounts(trace);
+  const user = c[O.OP_MALLOC]! + c[O.OP_REALLOC]!;
+  const proc = c[O.OP_MMAP]! + c[O.OP_MUNMAP]! + c[O.OP_BRK]! + c[O.OP_FAULT]! + c[O.OP_FORK]! + c[O.OP_EXIT]!;
+  if (user + proc === 0) return undefined;
+  const addressEvents = c[O.OP_MMAP]! + c[O.OP_MUNMAP]! + c[O.OP_BRK]! + c[O.OP_FORK]!;
+  const vm = new Vm(machine, { autoVma: addressEvents === 0, pids: trace.pidCount });
+  const kind = cell.object.split(':')[0] === 'dlmalloc' ? 'memory' : 'pages';
+  const heaps = new UserHeaps(vm, objectStrategyFactory(cell.object), kind, machine.cpus, sizeClassHeapPages(machine.managedPages()));
+  return { vm, heaps };
+}
+
+/** Generated workloads (a generator spec as source) have page-cache-like movable pages that reclaim may drop. */
+function isGenerated(trace: Trace): boolean {
+  return trace.source.startsWith('gen:'); // generator.ts: source = gen:<spec>#<seed>
+}
+
+/** --check, after the metrics: every process exits; all user and page-table pages must be back. */
+function exitAll(vm: Vm, machine: Machine, objectPages: number, blockPages: number): void {
+  for (let pid = 0; pid < vm.procs.length; pid++) if (vm.procs[pid] !== undefined) vm.exit(pid);
+  if (vm.userPages !== 0 || vm.ptLive !== 0) throw new InvariantError(`after every process exited: ${vm.userPages} user pages and ${vm.ptLive} page-table pages not returned`);
+  vm.check();
+  const free = machine.freePageCount();
+  if (free + objectPages + blockPages !== machine.managedPages()) {
+    throw new InvariantError(`after every process exited: free ${free} + object pages ${objectPages} + page blocks ${blockPages} != managed ${machine.managedPages()}`);
+  }
 }

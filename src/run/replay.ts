@@ -1,5 +1,7 @@
 import { InvariantError } from '../errors.js';
 import { GFP_KERNEL, GFP_USER, __GFP_COMP, GFP_HIGHUSER_MOVABLE } from '../machine/gfp.js';
+import type { UserHeaps } from '../machine/process-heap.js';
+import type { Vm } from '../machine/vm.js';
 import type { Machine } from '../machine/machine.js';
 import { STEP_COUNT } from '../machine/steps.js';
 import type { ObjectStrategy, PageSource } from '../object/strategy.js';
@@ -16,6 +18,7 @@ const S_PAGES = 1; //  live page block
 const S_OBJECT = 2; // live object
 const S_FREED = 3; //  freed
 const S_FAILED = 4; // its allocation failed (out of memory): a later free is silently dropped
+const S_RECLAIMED = 5; // a page-cache block reclaimed under memory pressure: a later free is silently dropped
 
 /** How the object was allocated, for the matching free. */
 const K_KMALLOC = 0;
@@ -30,6 +33,34 @@ export interface ReplayOptions {
   /** called with the event index at every mark and every `sampleEvery` events */
   onSample?: (event: number, label: string, requestedLive: number) => void;
   sampleEvery?: number;
+  /**
+   * Processes (machine/vm.ts): mmap/munmap/brk/fault/fork/exit run on `vm`, and malloc/free/realloc
+   * run in a per-pid user heap whose memory is the process's and is demand-faulted when the replay
+   * writes the bytes malloc handed out. Without it, process events are counted as not modelled and
+   * malloc events go to `objects` (the pre-process behaviour, kept for object-layer benches).
+   */
+  processes?: { vm: Vm; heaps: UserHeaps };
+  /**
+   * Memory pressure: an allocation that fails first reclaims (machine.reclaim): the object
+   * strategies' cached empty slabs (shrink()), then, with this set (generated workloads), the oldest
+   * live page_alloc blocks of page-cache type (GFP_HIGHUSER_MOVABLE without __GFP_COMP: clean page
+   * cache, dropped without writeback). A later free of a reclaimed block is silently dropped.
+   */
+  pageCacheReclaim?: boolean;
+}
+
+/** User-heap figures of a replay with processes. */
+export interface UserHeapCounts {
+  heaps: number;
+  bytes_requested_live: number;
+  peak_bytes_requested: number;
+  footprint_bytes: number;
+  peak_footprint_bytes: number;
+  resident_pages: number;
+  /** pages that could not be faulted in when malloc'd memory was written (OOM) */
+  oom_pages: number;
+  /** frees/reallocs of objects whose process had exited (dropped) */
+  dropped_after_exit: number;
 }
 
 /** Counts of one replay; all deterministic. */
@@ -51,6 +82,10 @@ export interface ReplayCounts {
   peak_bytes_requested: number;
   peak_object_pages: number;
   page_block_pages_live: number;
+  /** with processes: peak of object-layer pages + user-heap resident pages (the waste block's peak) */
+  peak_pages_held?: number;
+  user_heap?: UserHeapCounts;
+  reclaim: { runs: number; page_cache_pages: number; shrunk_pages: number };
 }
 
 /**
@@ -96,6 +131,41 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
   const cacheOf = new Int32Array(ids);
   const req = new Float64Array(ids); // requested bytes of live objects
   const opCount = new Float64Array(O.OP_COUNT);
+  const vm = opts.processes?.vm ?? null;
+  const heaps = opts.processes?.heaps ?? null;
+  const extra = trace.extra;
+  // user objects: heap generation at allocation (cacheOf holds the pid)
+  const objGen = heaps !== null ? new Int32Array(ids) : null;
+  let userLive = 0, userPeak = 0, heldPeak = 0, oomPages = 0, droppedAfterExit = 0;
+  // page-cache blocks in allocation order (a FIFO ring: the oldest is reclaimed first)
+  let pcRing: Int32Array | null = null;
+  let pcHead = 0, pcTail = 0;
+  if (opts.pageCacheReclaim) {
+    let k = 0;
+    for (let e = 0; e < n; e++) if (op[e] === O.OP_PAGE_ALLOC && isPageCache(aux[e]!)) k++;
+    if (k > 0) pcRing = new Int32Array(k);
+  }
+  let reclaimRuns = 0, reclaimedPc = 0, shrunk = 0;
+  let blockPagesRef = 0; // blockPages as seen by the reclaim hook (kept in step below)
+  machine.reclaim = (ord: number): number => {
+    reclaimRuns++;
+    let freed = objects.shrink?.() ?? 0;
+    shrunk += freed;
+    if (heaps !== null) for (const h of heaps.heaps) if (h?.shrink) { const f = h.shrink(); freed += f; shrunk += f; }
+    // shrink_page_list() frees a batch: SWAP_CLUSTER_MAX (32) pages, at least the request
+    const want = Math.max(32, 1 << ord);
+    let got = 0;
+    while (pcRing !== null && pcHead < pcTail && got < want) {
+      const b = pcRing[pcHead++]!;
+      if (state[b] !== S_PAGES) continue; // freed by the trace since
+      machine.freePages(where[b]!, order[b]!);
+      got += 1 << order[b]!;
+      blockPagesRef += 1 << order[b]!;
+      state[b] = S_RECLAIMED;
+    }
+    reclaimedPc += got;
+    return freed + got;
+  };
   const steps = machine.steps;
   // Simulated latency of an event = the priced steps it took: the change of the weighted step sum.
   const weights = opts.latency?.weights ?? null;
@@ -134,6 +204,7 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
         if (pfn < 0) { failedPages++; state[i] = S_FAILED; break; }
         state[i] = S_PAGES; where[i] = pfn; order[i] = ord;
         blockPages += 1 << ord;
+        if (pcRing !== null && isPageCache(aux[e]!)) pcRing[pcTail++] = i;
         break;
       }
       case O.OP_PAGE_FREE: {
@@ -142,7 +213,7 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
           machine.freePages(where[i]!, order[i]!);
           blockPages -= 1 << order[i]!;
           state[i] = S_FREED;
-        } else if (s === S_FAILED) state[i] = S_FREED;
+        } else if (s === S_FAILED || s === S_RECLAIMED) state[i] = S_FREED;
         else if (s === S_FREED) doubleFree++;
         else unknownFree++;
         break;
@@ -162,8 +233,21 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
           bytes = lo[e]! + hi[e]! * 4294967296;
           addr = objects.alloc(bytes, aux[e]!);
           kind[i] = K_KMALLOC;
+        } else if (heaps !== null) {
+          // malloc in the process's own heap; the program then writes what it got (demand faults)
+          bytes = lo[e]! + hi[e]! * 4294967296;
+          const pid = aux[e]!;
+          const h = heaps.heap(pid);
+          addr = h === null ? -1 : h.alloc(bytes, GFP_USER);
+          kind[i] = K_USER; cacheOf[i] = pid;
+          if (addr >= 0) {
+            objGen![i] = heaps.gen[pid]!;
+            oomPages += heaps.touch(pid, addr, bytes);
+            userLive += bytes;
+            if (userLive > userPeak) userPeak = userLive;
+          }
         } else {
-          // User heap events go straight to the object layer until processes exist (README).
+          // no processes: user heap events go straight to the object layer
           bytes = lo[e]! + hi[e]! * 4294967296;
           addr = objects.alloc(bytes, GFP_USER);
           kind[i] = K_USER;
@@ -180,7 +264,12 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
         const s = state[i];
         if (s === S_OBJECT) {
           if (kind[i] === K_CACHE) objects.cacheFree(cacheOf[i]!, where[i]!);
-          else objects.free(where[i]!);
+          else if (kind[i] === K_USER && heaps !== null) {
+            const pid = cacheOf[i]!;
+            if (heaps.gen[pid] === objGen![i]) heaps.heaps[pid]!.free(where[i]!);
+            else droppedAfterExit++; // its process exited: the memory went with it
+            userLive -= req[i]!;
+          } else objects.free(where[i]!);
           reqLive -= req[i]!;
           state[i] = S_FREED;
         } else if (s === S_FAILED) state[i] = S_FREED;
@@ -192,7 +281,19 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
         const bytes = lo[e]! + hi[e]! * 4294967296;
         const s = state[i];
         if (s === S_OBJECT) {
-          const addr = objects.realloc(where[i]!, bytes, kind[i] === K_USER ? GFP_USER : GFP_KERNEL);
+          let addr: number;
+          if (kind[i] === K_USER && heaps !== null) {
+            const pid = cacheOf[i]!;
+            if (heaps.gen[pid] !== objGen![i]) { droppedAfterExit++; break; }
+            addr = heaps.heaps[pid]!.realloc(where[i]!, bytes, GFP_USER);
+            if (addr < 0) { failedObjects++; break; }
+            // the new block is written: the copied bytes (or the grown tail in place)
+            oomPages += heaps.touch(pid, addr, bytes);
+            userLive += bytes - req[i]!;
+            if (userLive > userPeak) userPeak = userLive;
+          } else {
+            addr = objects.realloc(where[i]!, bytes, kind[i] === K_USER ? GFP_USER : GFP_KERNEL);
+          }
           if (addr < 0) { failedObjects++; break; } // the old block stays live, as realloc() leaves it
           where[i] = addr;
           reqLive += bytes - req[i]!;
@@ -223,8 +324,38 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
       case O.OP_EXTFRAG:
         extfrag++;
         break;
+      case O.OP_MMAP:
+        if (vm === null) { notModelled++; break; }
+        vm.mmap(i, lo[e]! + hi[e]! * 4294967296, extra[aux[e]! * 2]!, extra[aux[e]! * 2 + 1]!);
+        break;
+      case O.OP_MUNMAP:
+        if (vm === null) { notModelled++; break; }
+        vm.munmap(i, lo[e]! + hi[e]! * 4294967296, extra[aux[e]! * 2]!);
+        break;
+      case O.OP_BRK:
+        if (vm === null) { notModelled++; break; }
+        vm.brk(i, lo[e]! + hi[e]! * 4294967296);
+        break;
+      case O.OP_FAULT:
+        if (vm === null) { notModelled++; break; }
+        vm.fault(i, lo[e]! + hi[e]! * 4294967296, aux[e]! !== 0);
+        break;
+      case O.OP_FORK:
+        if (vm === null) { notModelled++; break; }
+        vm.fork(i, aux[e]!);
+        break;
+      case O.OP_EXIT:
+        if (vm === null) { notModelled++; break; }
+        heaps?.drop(i);
+        vm.exit(i);
+        break;
       default:
         notModelled++;
+    }
+    if (blockPagesRef !== 0) { blockPages -= blockPagesRef; blockPagesRef = 0; }
+    if (vm !== null) {
+      const held = source.pages + vm.heapRss;
+      if (held > heldPeak) heldPeak = held;
     }
     if (weights !== null) {
       const now = dot(steps, weights);
@@ -232,9 +363,11 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
       priced = now;
     }
     if (sampleEvery > 0 && onSample && (e + 1) % sampleEvery === 0) onSample(e + 1, phase, reqLive);
-    if (checkEvery > 0 && (e + 1) % checkEvery === 0) verify(machine, objects, source, blockPages);
+    if (checkEvery > 0 && (e + 1) % checkEvery === 0) verify(machine, objects, source, blockPages, vm, heaps);
   }
-  if (checkEvery > 0) verify(machine, objects, source, blockPages);
+  if (checkEvery > 0) verify(machine, objects, source, blockPages, vm, heaps);
+  // the hook sees this replay's state; the end-of-run probe must not reclaim
+  machine.reclaim = null;
 
   const ops: Record<string, number> = {};
   for (let k = 0; k < O.OP_COUNT; k++) if (opCount[k]! > 0) ops[O.OP_NAMES[k]!] = opCount[k]!;
@@ -255,7 +388,26 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
     peak_bytes_requested: reqPeak,
     peak_object_pages: source.peak,
     page_block_pages_live: blockPages,
+    ...(vm !== null ? { peak_pages_held: heldPeak } : {}),
+    ...(vm !== null && heaps !== null ? {
+      user_heap: {
+        heaps: heaps.created,
+        bytes_requested_live: userLive,
+        peak_bytes_requested: userPeak,
+        footprint_bytes: heaps.footprint.bytes,
+        peak_footprint_bytes: heaps.footprint.peak,
+        resident_pages: vm.heapRss,
+        oom_pages: oomPages,
+        dropped_after_exit: droppedAfterExit,
+      },
+    } : {}),
+    reclaim: { runs: reclaimRuns, page_cache_pages: reclaimedPc, shrunk_pages: shrunk },
   };
+}
+
+/** A page_alloc the reclaim hook may drop: movable user memory (GFP_HIGHUSER_MOVABLE) that is not a compound (huge) page. */
+function isPageCache(gfp: number): boolean {
+  return (gfp & GFP_HIGHUSER_MOVABLE) === GFP_HIGHUSER_MOVABLE && (gfp & __GFP_COMP) === 0;
 }
 
 function dot(steps: Float64Array, w: Float64Array): number {
@@ -265,17 +417,20 @@ function dot(steps: Float64Array, w: Float64Array): number {
 }
 
 /** --check: every layer's own invariants, the object layer's page account, conservation of pages. */
-function verify(machine: Machine, objects: ObjectStrategy, source: CountingPageSource, blockPages: number): void {
+function verify(machine: Machine, objects: ObjectStrategy, source: CountingPageSource, blockPages: number, vm: Vm | null = null, heaps: UserHeaps | null = null): void {
   machine.check();
   objects.check();
+  const vmPages = vm === null ? 0 : vm.pagesHeld();
+  if (vm !== null) vm.check();
+  if (heaps !== null) heaps.check();
   const held = objects.usage().pagesHeld;
   if (held !== source.pages) {
     throw new InvariantError(`object layer reports ${held} pages held but took ${source.pages} from the page allocator`);
   }
   const free = machine.freePageCount();
   const managed = machine.managedPages();
-  if (free + blockPages + source.pages !== managed) {
-    throw new InvariantError(`pages not conserved: free ${free} + page blocks ${blockPages} + object pages ${source.pages} != managed ${managed}`);
+  if (free + blockPages + source.pages + vmPages !== managed) {
+    throw new InvariantError(`pages not conserved: free ${free} + page blocks ${blockPages} + object pages ${source.pages} + process pages ${vmPages} != managed ${managed}`);
   }
 }
 
