@@ -90,7 +90,7 @@ fi
 
 # ---- results ----
 mkdir -p "$work/res"
-tar xf "$work/out.img" -C "$work/res"
+tar xmf "$work/out.img" -C "$work/res"
 if grep -qE '^(overrun|dropped events): [1-9]' "$work/res/ring-buffer-stats"; then
   echo "record-kernel-trace.sh: the ring buffer lost events:" >&2
   cat "$work/res/ring-buffer-stats" >&2

@@ -51,8 +51,28 @@ export function looksLikeKernelTrace(head: string): boolean {
   return /\[\d+\][^\n]*?\d+(\.\d+)?: +(\w+:)?(mm_page_\w+|kmalloc\w*|kfree|kmem_cache_\w+|page_fault_\w+|tracing_mark_write|print):/.test(head);
 }
 
+/**
+ * Which layers of a kernel recording to keep. A recording with both slab and page events holds the
+ * slab allocator's own slab pages twice: as the kmem_cache_alloc/kmalloc objects and as the
+ * mm_page_alloc of the slab page that holds them (allocate_slab() → alloc_pages() in mm/slub.c). A
+ * replay of both through a simulated object layer, which takes its own slab pages from the
+ * simulated page allocator, counts slab pages twice. Convention (docs/kernel-recordings.md):
+ *   'all'     (default) every event; the trace's stats say how many page and object events it has
+ *   'pages'   page events (and faults, marks, extfrag) only: the real kernel's page-level stream,
+ *             slab pages included, for comparing page strategies with the real buddy allocator
+ *   'objects' slab events (and faults, marks, extfrag) only: the object layer makes its own pages
+ */
+export type KernelLayers = 'all' | 'pages' | 'objects';
+
+export interface KernelTraceOptions {
+  layers?: KernelLayers;
+}
+
 class KernelParser {
   readonly b: TraceBuilder;
+  private readonly keepPages: boolean;
+  private readonly keepObjects: boolean;
+  private droppedEvents = 0;
   private readonly pages = new AddrMap(1 << 14);
   private readonly objects = new AddrMap(1 << 14);
   private readonly bigPids = new AddrMap(16);
@@ -79,8 +99,10 @@ class KernelParser {
   private callchainLines = 0;
   private unknownGfpNames = 0;
 
-  constructor(readonly text: string, readonly file: string, name: string) {
+  constructor(readonly text: string, readonly file: string, name: string, layers: KernelLayers = 'all') {
     this.b = new TraceBuilder(name, file, Math.max(1024, text.length >>> 6));
+    this.keepPages = layers !== 'objects';
+    this.keepObjects = layers !== 'pages';
   }
 
   private fail(expected: string): never {
@@ -116,6 +138,7 @@ class KernelParser {
       callchain_lines: this.callchainLines,
       unknown_gfp_names: this.unknownGfpNames,
     };
+    if (this.droppedEvents > 0) b.stats.dropped_other_layer_events = this.droppedEvents;
     return b.finish();
   }
 
@@ -204,6 +227,7 @@ class KernelParser {
     for (let i = ne - 1; i > q; i--) if (s.charCodeAt(i) === 58) { ns = i + 1; break; }
     const f = te; // fields start (leading blank is fine for fieldValue)
     const len = ne - ns;
+    if (!(this.keepPages && this.keepObjects) && this.otherLayer(s, ns, ne, len)) { this.droppedEvents++; return; }
     switch (len) {
       case 16:
         if (is(s, ns, ne, 'kmem_cache_alloc')) return this.cacheAlloc(s, f, e);
@@ -247,6 +271,18 @@ class KernelParser {
         break;
     }
     this.unknownEvents++;
+  }
+
+  /** Whether event name s[ns, ne) belongs to the layer that the `layers` option leaves out. */
+  private otherLayer(s: string, ns: number, ne: number, len: number): boolean {
+    const page = (len === 13 && is(s, ns, ne, 'mm_page_alloc')) || (len === 12 && is(s, ns, ne, 'mm_page_free')) ||
+      (len === 20 && is(s, ns, ne, 'mm_page_free_batched')) || (len === 19 && is(s, ns, ne, 'mm_page_free_direct')) ||
+      (len === 14 && is(s, ns, ne, 'mm_pagevec_free'));
+    if (page) return !this.keepPages;
+    const obj = (len === 16 && is(s, ns, ne, 'kmem_cache_alloc')) || (len === 15 && is(s, ns, ne, 'kmem_cache_free')) ||
+      (len === 21 && is(s, ns, ne, 'kmem_cache_alloc_node')) || (len === 7 && is(s, ns, ne, 'kmalloc')) ||
+      (len === 12 && is(s, ns, ne, 'kmalloc_node')) || (len === 5 && is(s, ns, ne, 'kfree'));
+    return obj && !this.keepObjects;
   }
 
   /** A perf callchain line: an address in hex, then a symbol (`ffffffff811a3b4c __alloc_pages+0x1ac (...)`). */
@@ -592,11 +628,12 @@ class KernelParser {
 }
 
 /**
- * Parses ftrace / perf script / trace-cmd report text into a Trace. Malformed lines throw
+ * Parses ftrace / perf script / trace-cmd report text into a Trace (`options.layers`: see
+ * KernelLayers; the default keeps every event). Malformed lines throw
  * TraceFormatError; unknown events, failed recorded allocations, kernel-address faults and the
  * second report of a batched page free are skipped and counted in `trace.stats`.
  */
-export function parseKernelTrace(text: string, file: string, name?: string): Trace {
+export function parseKernelTrace(text: string, file: string, name?: string, options: KernelTraceOptions = {}): Trace {
   const base = name ?? (file.split(/[\\/]/).pop() ?? file).replace(/\.(perf|ftrace|trace|txt)(\.gz)?$/, '');
-  return new KernelParser(text, file, base).run();
+  return new KernelParser(text, file, base, options.layers ?? 'all').run();
 }
