@@ -1,0 +1,54 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeReport } from '../src/cli/report.js';
+
+// Debian's chromium only: playwright's own browser download is never used (no network here or in CI)
+const CHROMIUM = '/usr/bin/chromium';
+const have = existsSync(CHROMIUM);
+if (!have && process.env.CI) throw new Error(`${CHROMIUM} is missing in CI: .ci/run installs Debian's chromium`);
+if (!have) console.warn(`skipping the browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+
+const BASELINE = join(import.meta.dirname, '..', 'baseline');
+const tmp = mkdtempSync(join(tmpdir(), 'allocbench-browser-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe.skipIf(!have)('report in headless Chromium', () => {
+  it('renders every chart with marks, logs no console error and requests nothing but the page', async () => {
+    const file = join(tmp, 'report.html');
+    await writeReport(BASELINE, file);
+    const url = pathToFileURL(file).href;
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      const requests: string[] = [];
+      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
+      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+      page.on('request', (r) => requests.push(r.url()));
+      await page.goto(url);
+      await page.waitForSelector('body[data-charts-done]', { timeout: 30_000 });
+      const marks = await page.$$eval('.vega-chart', (els) => els.map((el) => ({
+        id: el.getAttribute('data-chart'),
+        rendered: el.getAttribute('data-rendered'),
+        // data marks: items inside vega's role-mark groups, in SVG or (if ever switched) a canvas
+        marks: el.querySelectorAll('svg .role-mark > *').length + el.querySelectorAll('canvas').length,
+      })));
+      expect(marks.length).toBe(8);
+      for (const m of marks) {
+        expect(m.rendered, m.id ?? '').toBe('1');
+        expect(m.marks, m.id ?? '').toBeGreaterThan(0);
+      }
+      expect(problems).toEqual([]);
+      expect(requests).toEqual([url]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+});
