@@ -60,10 +60,10 @@ describe('allocbench convert', () => {
     const csv = join(tmp, `${base}.csv`);
     await convert(fixture, '--to', 'bin', '--out', bin);
     expect(isBinaryTrace(readFileSync(bin))).toBe(true);
+    expect(events(loadTrace(bin))).toEqual(events(original));
     await convert(bin, '--to', 'csv', '--out', csv);
     const back = parseCsv(readFileSync(csv, 'utf8'), csv);
     expect(events(back)).toEqual(events(original));
-    expect(events(loadTrace(bin))).toEqual(events(original));
   });
 
   it('writes gzipped output for .gz names and takes the format from the extension when --to is left out', async () => {
