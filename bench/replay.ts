@@ -12,6 +12,8 @@ import { GENERATORS } from '../src/trace/generators/index.js';
 import { OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC } from '../src/trace/ops.js';
 import { TraceBuilder, type Trace } from '../src/trace/trace.js';
 import { Rng } from '../src/trace/generators/generator.js';
+import { Vm } from '../src/machine/vm.js';
+import { UserHeaps } from '../src/machine/process-heap.js';
 
 const desktop = loadMachine('desktop');
 const ROUNDS = 3;
@@ -61,6 +63,9 @@ for (const page of Object.keys(PAGE_STRATEGIES)) {
   const target = page === 'buddy' || page === 'bitmap' ? 5 : 3;
   console.log(line(`page ${page}`, bestRate(pageMix, page, 'kmalloc-pow2'), target));
 }
+
+// fork-cow: processes, page tables, zero-page/new/COW faults on the whole machine (target >= 2 M events/s with buddy)
+{ const fc = GENERATORS['fork-cow']!.generate({ events: 1_000_000 }, 1); let best = 0; for (let r = 0; r < ROUNDS; r++) { const m = new Machine(desktop, pageStrategyFactory('buddy')); const src = objectPageSource(m); const o = objectStrategyFactory('slub')({ pages: src, steps: m.steps, cpus: m.cpus }); const vm = new Vm(m, { pids: fc.pidCount }); const t0 = performance.now(); replay(fc, m, o, src, { processes: { vm, heaps: new UserHeaps(vm, objectStrategyFactory('slub'), 'pages', m.cpus, 1024) } }); best = Math.max(best, fc.length / (performance.now() - t0) / 1000); } console.log(line('fork-cow buddy', best, 2)); }
 
 const kmallocSizes = [8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024, 2048];
 const kmix = objectMix(OP_KMALLOC, OP_KFREE, kmallocSizes);
