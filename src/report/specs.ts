@@ -17,6 +17,7 @@ type Row = Record<string, string | number>;
 interface Labels {
   /** facet: the trace, with the machine when a run has several machines */
   group: (r: CellResult) => string;
+  groupTitle: string;
   strategy: (r: CellResult) => string;
   pages: string[];
   objects: string[];
@@ -26,6 +27,7 @@ function labels(results: CellResult[]): Labels {
   const machines = new Set(results.map((r) => r.cell.machine));
   return {
     group: machines.size > 1 ? (r) => `${r.cell.trace} @ ${r.cell.machine}` : (r) => r.cell.trace,
+    groupTitle: machines.size > 1 ? 'trace @ machine' : 'trace',
     strategy: (r) => `${r.cell.page}/${r.cell.object}`,
     pages: [...new Set(results.map((r) => r.cell.page))].sort(),
     objects: [...new Set(results.map((r) => r.cell.object))].sort(),
@@ -84,7 +86,7 @@ export function fragmentationOverTime(results: CellResult[], L = labels(results)
     {
       data: { values: rows },
       transform: [{ lookup: 'c', from: { data: { values: cells }, key: 'c', fields } }],
-      facet: facetWrap(),
+      facet: facetWrap(L.groupTitle),
       columns: 2,
       resolve: { scale: { x: 'independent' } },
       spec: {
@@ -124,7 +126,7 @@ export function unusableByOrder(results: CellResult[], L = labels(results)): Cha
     'debugfs extfrag/unusable_index: the fraction of free memory that cannot serve a request of that order. Darker is worse.',
     {
       data: { values: rows },
-      facet: facetWrap(),
+      facet: facetWrap(L.groupTitle),
       columns: 2,
       spec: {
         width: 260, height: { step: 12 },
@@ -160,7 +162,7 @@ export function highOrderSuccess(results: CellResult[], L = labels(results)): Ch
     'Success fraction of page allocations of order ≥ 1 during the replay, of order ≥ pageblock_order per phase, and the end-of-run order-9 probe (Gorman): blocks allocated / blocks free pages would allow. Higher is better.',
     {
       data: { values: rows },
-      facet: { row: { field: 'group', type: 'nominal', title: 'trace', header: { labelAngle: 0, labelAlign: 'left', labelLimit: 300 } }, column: { field: 'measure', type: 'nominal', title: null } },
+      facet: { row: { field: 'group', type: 'nominal', title: L.groupTitle, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 300 } }, column: { field: 'measure', type: 'nominal', title: null } },
       spec: {
         width: 150, height: { step: 12 },
         mark: { type: 'bar' },
@@ -191,7 +193,7 @@ function objectBars(id: string, title: string, description: string, rows: Row[],
   if (rows.length === 0) return null;
   return chart(id, title, description, {
     data: { values: rows },
-    facet: facetWrap(),
+    facet: facetWrap(L.groupTitle),
       columns: 2,
     spec: {
       width: 300, height: { step: 10 },
@@ -242,7 +244,7 @@ export function latencyPercentiles(results: CellResult[], L = labels(results)): 
     {
       data: { values: rows },
       // one panel per op and trace that has events, so traces without an op leave no empty panel
-      facet: facetWrap('op · trace', 'panel'),
+      facet: facetWrap(`op · ${L.groupTitle}`, 'panel'),
       columns: 3,
       resolve: { scale: { y: 'independent' } },
       spec: {
@@ -268,7 +270,7 @@ function throughput(id: string, title: string, description: string, results: Cel
   if (rows.length === 0) return null;
   return chart(id, title, description, {
     data: { values: rows },
-    facet: facetWrap(),
+    facet: facetWrap(L.groupTitle),
       columns: 2,
     spec: {
       width: 300, height: { step: 10 },
