@@ -183,7 +183,7 @@ describe('mixed pageblocks', () => {
     expect(b.counters().mixed_pageblocks).toBe(0);
     // a movable page: fallback to the order-7 Unmovable block; 128 free + 0 movable < 256, so the
     // block is stolen alone and the pageblock stays Unmovable, now holding a movable page
-    const steals = b.counters().single_block_steals;
+    const steals = b.counters().single_block_steals!;
     const pfn = b.alloc(0, MOV);
     expect(pfn >>> 9).toBe(blocks[3]! >>> 9);
     expect(b.counters().single_block_steals).toBe(steals + 1);

@@ -39,7 +39,8 @@ function defaultName(file: string): string {
  * Parses the native CSV format. Id tokens are the user's own strings (pointers, names, numbers),
  * mapped to dense ids as the mtrace loader maps pointers: an allocation takes a new id, a free
  * retires its token, a realloc keeps the id; a free/realloc of a token that is not live gets a
- * fresh never-allocated id, which the replay counts as a trace error. Tokens live in three
+ * fresh never-allocated id, which the replay counts as a trace error (a second free of a freed token
+ * frees its old id again: a double free). Tokens live in three
  * namespaces: page blocks, kernel objects (kmalloc and cache objects: kfree may free either), and
  * each pid's user heap. Any malformed row throws TraceFormatError with its line number.
  */
@@ -145,15 +146,19 @@ export function parseCsv(text: string, file: string, name: string = defaultName(
     b.notePid(p);
     return p;
   };
+  // Tokens freed and not allocated again, with their old id: a second free is a double free of it.
+  const freed = new Map<string, number>();
   const alloc = (key: string): number => {
     const id = b.newId();
     live.set(key, id); // a live token reused just takes a new id (its old allocation is never freed)
+    freed.delete(key);
     return id;
   };
   const release = (key: string): number => {
     const id = live.get(key);
-    if (id === undefined) return b.newId(); // unknown token or double free: never allocated
+    if (id === undefined) return freed.get(key) ?? b.newId(); // double free: the old id; unknown: never allocated
     live.delete(key);
+    freed.set(key, id);
     return id;
   };
 
@@ -213,7 +218,7 @@ export function parseCsv(text: string, file: string, name: string = defaultName(
         else {
           // realloc keeps the id; of a token not live it gets a fresh id that then stays live.
           const got = live.get(key);
-          if (got === undefined) { id = b.newId(); live.set(key, id); } else id = got;
+          if (got === undefined) { id = b.newId(); live.set(key, id); freed.delete(key); } else id = got;
         }
         b.push(op, id, size, pid);
         break;

@@ -116,6 +116,8 @@ export function detectFormat(path: string, text: string): TraceFormat | undefine
 
 /** Loads a trace file of any known format (optionally gzipped). */
 export function loadTrace(path: string): Trace {
+  // The compiled form is bytes: read it as such, without decoding the file as text first.
+  if (/\.abt$/i.test(path)) return readBinaryFile(path, { shared: true, name: traceName(path) });
   const text = readTraceText(path);
   const f = detectFormat(path, text);
   if (f === undefined) {
