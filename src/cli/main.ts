@@ -14,6 +14,9 @@ import { runMatrix } from '../run/runner.js';
 import { mergeRuns } from '../run/merge.js';
 import { microBenchmarks } from '../run/micro.js';
 import { formatTable } from './table.js';
+import { compareCommand } from './compare.js';
+import { convertCommand } from './convert.js';
+import { reportCommand, writeReport } from './report.js';
 import { bundledTraces } from '../trace/bundled.js';
 import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
 import { loadTrace } from '../trace/load.js';
@@ -60,14 +63,19 @@ export function cli(argv: string[]): Argv {
       if (!a.quiet) out(`\n${summaryTable(results)}\n\nresults: ${a.out}/results.jsonl, ${a.out}/summary.csv`);
       process.exitCode = failed > 0 ? 1 : 0;
     })
-    .command('start', 'the main job: every bundled trace through every strategy, then a summary', (y) => y, async () => {
+    .command('start', 'the main job: every bundled trace through every strategy, a summary and the HTML report', (y) => y, async () => {
       const o = runOptionsFrom({ machine: ['desktop'], seed: ['1'] }, 'results/latest');
       const progress = new Progress(progressMode(false));
       o.onCell = (r, d, t) => progress.cell(r, d, t);
       const { results, failed } = await runMatrix(o);
       out(`\n${summaryTable(results)}\n\nresults: results/latest/results.jsonl, results/latest/summary.csv`);
+      const html = await writeReport('results/latest', 'reports/latest.html');
+      out(`report:  ${html}`);
       process.exitCode = failed > 0 ? 1 : 0;
     })
+    .command(reportCommand)
+    .command(compareCommand)
+    .command(convertCommand)
     .command('fraginfo', 'print buddyinfo, pagetypeinfo and the extfrag indices (of a run\'s end state, or of real /proc files)', (y) =>
       matrixOptions(y)
         .option('buddyinfo', { type: 'string', describe: 'a real /proc/buddyinfo to compute the indices from' })
