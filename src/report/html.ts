@@ -5,6 +5,7 @@ import { AllocbenchError } from '../errors.js';
 import type { CellResult } from '../run/cell.js';
 import { mainZone, type LoadedRun } from './load-results.js';
 import type { ChartSpec } from './specs.js';
+import { kernelComparisonSection } from './kernel-comparison.js';
 
 /** The browser bundles inlined into the page, in load order (vega-lite and vega-embed read the globals before them). */
 export const LIBRARIES = [
@@ -124,7 +125,7 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #dd
 table{border-collapse:collapse;font-size:12px}th,td{border:1px solid #e2e2e2;padding:2px 6px;text-align:left;vertical-align:top}
 th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.failed td{background:#fff0f0}td.error{color:#a00;font-family:ui-monospace,monospace;white-space:pre-wrap}
-th.wall{background:#f0f0ff}.chart{margin:1.5em 0}.chart p{color:#555;margin:.2em 0 .6em;max-width:900px}
+th.wall{background:#f0f0ff}pre{font-size:11px;background:#fafafa;padding:4px;overflow-x:auto}.kernel-real,.kernel-sim{display:flex;flex-wrap:wrap;gap:0 2em}.chart{margin:1.5em 0}.chart p{color:#555;margin:.2em 0 .6em;max-width:900px}
 .chart-error{color:#a00}.summary-wrap{overflow-x:auto}code{font-family:ui-monospace,monospace;font-size:12px}
 `;
 
@@ -166,6 +167,7 @@ ${failed.length ? `<p class="chart-error">${failed.length} cell(s) failed; their
 <div class="summary-wrap">${summaryTable(run.results)}</div>
 <h2>Charts</h2>
 ${charts.length ? chartDivs : '<p>No cell has the metrics the charts need.</p>'}
+${kernelComparisonSection(run)}
 <script type="application/json" id="allocbench-specs">${jsonSafe(specs)}</script>
 <script>${boot}</script>
 </body>
