@@ -17,32 +17,58 @@ export interface LatencySummary {
 /** Histograms store tenths of a nanosecond: cost-table prices like 5.5 ns stay exact. */
 const SCALE = 10;
 
+/** Slots of the per-op table of distinct values seen since the last flush (a power of two). */
+const TABLE = 256;
+const EMPTY = -1;
+
 /**
- * One HDR histogram per op type (hdr-histogram-js, 3 significant digits). Consecutive equal
- * values of the same op are recorded as one run, so a warm fast path costs one comparison per
- * event instead of a histogram update.
+ * One HDR histogram per op type (hdr-histogram-js, 3 significant digits). Simulated costs take few
+ * distinct values (sums of priced steps), so each op first counts its values in a small
+ * open-addressing table of typed arrays and hands them to its histogram in bulk
+ * (recordValueWithCount) when the table fills up and at the end: recording an event is a hash
+ * probe, not a histogram update.
  */
 export class LatencyRecorder {
   private readonly hist: (Histogram | null)[] = new Array<Histogram | null>(OP_COUNT).fill(null);
   private readonly total = new Float64Array(OP_COUNT);
-  private runOp = -1;
-  private runVal = 0;
-  private runCount = 0;
+  private readonly keys = new Float64Array(OP_COUNT * TABLE).fill(EMPTY);
+  private readonly counts = new Float64Array(OP_COUNT * TABLE);
+  private readonly used = new Int32Array(OP_COUNT);
 
   record(op: number, ns: number): void {
     this.total[op]! += ns;
     const v = Math.round(ns * SCALE);
-    if (op === this.runOp && v === this.runVal) { this.runCount++; return; }
-    this.flush();
-    this.runOp = op; this.runVal = v; this.runCount = 1;
+    const base = op * TABLE;
+    const keys = this.keys;
+    let slot = (v * 40503) & (TABLE - 1);
+    for (;;) {
+      const k = keys[base + slot]!;
+      if (k === v) { this.counts[base + slot]!++; return; }
+      if (k === EMPTY) break;
+      slot = (slot + 1) & (TABLE - 1);
+    }
+    if (this.used[op]! >= TABLE / 2) {
+      this.flush(op);
+      slot = (v * 40503) & (TABLE - 1);
+    }
+    keys[base + slot] = v;
+    this.counts[base + slot] = 1;
+    this.used[op]!++;
   }
 
-  private flush(): void {
-    if (this.runCount === 0) return;
-    let h = this.hist[this.runOp];
-    if (!h) h = this.hist[this.runOp] = hdr.build({ numberOfSignificantValueDigits: 3, useWebAssembly: false });
-    h.recordValueWithCount(this.runVal, this.runCount);
-    this.runCount = 0;
+  private flush(op: number): void {
+    if (this.used[op] === 0) return;
+    let h = this.hist[op];
+    if (!h) h = this.hist[op] = hdr.build({ numberOfSignificantValueDigits: 3, useWebAssembly: false });
+    const base = op * TABLE;
+    for (let s = 0; s < TABLE; s++) {
+      const k = this.keys[base + s]!;
+      if (k === EMPTY) continue;
+      h.recordValueWithCount(k, this.counts[base + s]!);
+      this.keys[base + s] = EMPTY;
+      this.counts[base + s] = 0;
+    }
+    this.used[op] = 0;
   }
 
   totalNs(): number {
@@ -52,7 +78,7 @@ export class LatencyRecorder {
   }
 
   summary(): Record<string, LatencySummary> {
-    this.flush();
+    for (let op = 0; op < OP_COUNT; op++) this.flush(op);
     const out: Record<string, LatencySummary> = {};
     this.hist.forEach((h, op) => {
       if (!h || h.totalCount === 0) return;

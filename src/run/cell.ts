@@ -43,6 +43,11 @@ export interface CellOptions {
   check?: boolean;
   /** sees the machine and object layer at the end of the replay, before the high-order probe (fraginfo, slabinfo) */
   inspect?: (machine: Machine, objects: ObjectStrategy) => void;
+  /**
+   * time-series samples per cell besides the one at every mark (default 100). A sample decomposes
+   * every zone's free state, which for the bitmap strategies is a scan of the whole bitmap.
+   */
+  samples?: number;
 }
 
 let weights: CostWeights | null = null;
@@ -73,6 +78,7 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   const objects = objectStrategyFactory(cell.object)({ pages: source, steps: machine.steps, cpus: machine.cpus });
   const t1 = performance.now();
   const recorder = new LatencyRecorder();
+  const samples = opts.samples ?? 100;
   const procs = processesFor(cell, trace, machine);
   // With processes the object stack is the kernel object layer plus the user heaps (their resident pages).
   const usage = procs === undefined ? () => objects.usage() : () => {
@@ -85,8 +91,8 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
     pageCacheReclaim: isGenerated(trace),
     checkEvery: opts.check ? 1024 : 0,
     latency: { weights: costWeights(), recorder },
-    // about 200 points per cell, plus one at every mark
-    sampleEvery: Math.max(1, Math.ceil(trace.length / 200)),
+    // evenly spaced points, plus one at every mark
+    sampleEvery: samples > 0 ? Math.max(1, Math.ceil(trace.length / samples)) : 0,
     onSample: (e, label, requested) => series.sample(e, label, requested),
   });
   const t2 = performance.now();

@@ -6,7 +6,9 @@ import type { Machine } from '../machine/machine.js';
 import { STEP_COUNT } from '../machine/steps.js';
 import type { ObjectStrategy, PageSource } from '../object/strategy.js';
 import { PAGEBLOCK_ORDER } from '../page/strategy.js';
-import * as O from '../trace/ops.js';
+import {
+  OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
+} from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
@@ -130,7 +132,7 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
   const kind = new Uint8Array(ids);
   const cacheOf = new Int32Array(ids);
   const req = new Float64Array(ids); // requested bytes of live objects
-  const opCount = new Float64Array(O.OP_COUNT);
+  const opCount = new Float64Array(OP_COUNT);
   const vm = opts.processes?.vm ?? null;
   const heaps = opts.processes?.heaps ?? null;
   const extra = trace.extra;
@@ -139,33 +141,15 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
   let userLive = 0, userPeak = 0, heldPeak = 0, oomPages = 0, droppedAfterExit = 0;
   // page-cache blocks in allocation order (a FIFO ring: the oldest is reclaimed first)
   let pcRing: Int32Array | null = null;
-  let pcHead = 0, pcTail = 0;
   if (opts.pageCacheReclaim) {
     let k = 0;
-    for (let e = 0; e < n; e++) if (op[e] === O.OP_PAGE_ALLOC && isPageCache(aux[e]!)) k++;
+    for (let e = 0; e < n; e++) if (op[e] === OP_PAGE_ALLOC && isPageCache(aux[e]!)) k++;
     if (k > 0) pcRing = new Int32Array(k);
   }
-  let reclaimRuns = 0, reclaimedPc = 0, shrunk = 0;
-  let blockPagesRef = 0; // blockPages as seen by the reclaim hook (kept in step below)
-  machine.reclaim = (ord: number): number => {
-    reclaimRuns++;
-    let freed = objects.shrink?.() ?? 0;
-    shrunk += freed;
-    if (heaps !== null) for (const h of heaps.heaps) if (h?.shrink) { const f = h.shrink(); freed += f; shrunk += f; }
-    // shrink_page_list() frees a batch: SWAP_CLUSTER_MAX (32) pages, at least the request
-    const want = Math.max(32, 1 << ord);
-    let got = 0;
-    while (pcRing !== null && pcHead < pcTail && got < want) {
-      const b = pcRing[pcHead++]!;
-      if (state[b] !== S_PAGES) continue; // freed by the trace since
-      machine.freePages(where[b]!, order[b]!);
-      got += 1 << order[b]!;
-      blockPagesRef += 1 << order[b]!;
-      state[b] = S_RECLAIMED;
-    }
-    reclaimedPc += got;
-    return freed + got;
-  };
+  // The hook lives in its own object: a closure here would capture the loop's arrays and counters
+  // and move them out of registers for every event.
+  const reclaimer = new Reclaimer(machine, objects, heaps, state, where, order, pcRing);
+  machine.reclaim = (ord: number): number => reclaimer.reclaim(ord);
   const steps = machine.steps;
   // Simulated latency of an event = the priced steps it took: the change of the weighted step sum.
   const weights = opts.latency?.weights ?? null;
@@ -189,7 +173,7 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
     const i = id[e]!;
     opCount[o]!++;
     switch (o) {
-      case O.OP_PAGE_ALLOC: {
+      case OP_PAGE_ALLOC: {
         if (state[i] === S_PAGES || state[i] === S_OBJECT) { allocLive++; break; }
         const ord = lo[e]!;
         const pfn = machine.allocPages(ord, aux[e]!);
@@ -204,10 +188,10 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
         if (pfn < 0) { failedPages++; state[i] = S_FAILED; break; }
         state[i] = S_PAGES; where[i] = pfn; order[i] = ord;
         blockPages += 1 << ord;
-        if (pcRing !== null && isPageCache(aux[e]!)) pcRing[pcTail++] = i;
+        if (pcRing !== null && isPageCache(aux[e]!)) reclaimer.push(i);
         break;
       }
-      case O.OP_PAGE_FREE: {
+      case OP_PAGE_FREE: {
         const s = state[i];
         if (s === S_PAGES) {
           machine.freePages(where[i]!, order[i]!);
@@ -218,18 +202,18 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
         else unknownFree++;
         break;
       }
-      case O.OP_KMALLOC:
-      case O.OP_CACHE_ALLOC:
-      case O.OP_MALLOC: {
+      case OP_KMALLOC:
+      case OP_CACHE_ALLOC:
+      case OP_MALLOC: {
         if (state[i] === S_PAGES || state[i] === S_OBJECT) { allocLive++; break; }
         let addr: number;
         let bytes: number;
-        if (o === O.OP_CACHE_ALLOC) {
+        if (o === OP_CACHE_ALLOC) {
           const c = aux[e]!;
           bytes = sizes[c]!.size;
           addr = objects.cacheAlloc(c, GFP_KERNEL);
           kind[i] = K_CACHE; cacheOf[i] = c;
-        } else if (o === O.OP_KMALLOC) {
+        } else if (o === OP_KMALLOC) {
           bytes = lo[e]! + hi[e]! * 4294967296;
           addr = objects.alloc(bytes, aux[e]!);
           kind[i] = K_KMALLOC;
@@ -258,9 +242,9 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
         if (reqLive > reqPeak) reqPeak = reqLive;
         break;
       }
-      case O.OP_KFREE:
-      case O.OP_CACHE_FREE:
-      case O.OP_FREE: {
+      case OP_KFREE:
+      case OP_CACHE_FREE:
+      case OP_FREE: {
         const s = state[i];
         if (s === S_OBJECT) {
           if (kind[i] === K_CACHE) objects.cacheFree(cacheOf[i]!, where[i]!);
@@ -277,7 +261,7 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
         else unknownFree++;
         break;
       }
-      case O.OP_REALLOC: {
+      case OP_REALLOC: {
         const bytes = lo[e]! + hi[e]! * 4294967296;
         const s = state[i];
         if (s === S_OBJECT) {
@@ -313,38 +297,38 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
         }
         break;
       }
-      case O.OP_CACHE_CREATE:
+      case OP_CACHE_CREATE:
         objects.createCache(i, sizes[i]!);
         break;
-      case O.OP_MARK:
+      case OP_MARK:
         phase = trace.strings[aux[e]!] ?? '';
         phaseStats = phases[phase] ??= { attempts: 0, successes: 0 };
         if (onSample) onSample(e, phase, reqLive);
         break;
-      case O.OP_EXTFRAG:
+      case OP_EXTFRAG:
         extfrag++;
         break;
-      case O.OP_MMAP:
+      case OP_MMAP:
         if (vm === null) { notModelled++; break; }
         vm.mmap(i, lo[e]! + hi[e]! * 4294967296, extra[aux[e]! * 2]!, extra[aux[e]! * 2 + 1]!);
         break;
-      case O.OP_MUNMAP:
+      case OP_MUNMAP:
         if (vm === null) { notModelled++; break; }
         vm.munmap(i, lo[e]! + hi[e]! * 4294967296, extra[aux[e]! * 2]!);
         break;
-      case O.OP_BRK:
+      case OP_BRK:
         if (vm === null) { notModelled++; break; }
         vm.brk(i, lo[e]! + hi[e]! * 4294967296);
         break;
-      case O.OP_FAULT:
+      case OP_FAULT:
         if (vm === null) { notModelled++; break; }
         vm.fault(i, lo[e]! + hi[e]! * 4294967296, aux[e]! !== 0);
         break;
-      case O.OP_FORK:
+      case OP_FORK:
         if (vm === null) { notModelled++; break; }
         vm.fork(i, aux[e]!);
         break;
-      case O.OP_EXIT:
+      case OP_EXIT:
         if (vm === null) { notModelled++; break; }
         heaps?.drop(i);
         vm.exit(i);
@@ -352,7 +336,7 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
       default:
         notModelled++;
     }
-    if (blockPagesRef !== 0) { blockPages -= blockPagesRef; blockPagesRef = 0; }
+    if (reclaimer.freedBlockPages !== 0) { blockPages -= reclaimer.freedBlockPages; reclaimer.freedBlockPages = 0; }
     if (vm !== null) {
       const held = source.pages + vm.heapRss;
       if (held > heldPeak) heldPeak = held;
@@ -370,7 +354,7 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
   machine.reclaim = null;
 
   const ops: Record<string, number> = {};
-  for (let k = 0; k < O.OP_COUNT; k++) if (opCount[k]! > 0) ops[O.OP_NAMES[k]!] = opCount[k]!;
+  for (let k = 0; k < OP_COUNT; k++) if (opCount[k]! > 0) ops[OP_NAMES[k]!] = opCount[k]!;
   const traceErrors = unknownFree + doubleFree + reallocUnknown + allocLive;
   return {
     events: n,
@@ -401,20 +385,70 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
         dropped_after_exit: droppedAfterExit,
       },
     } : {}),
-    reclaim: { runs: reclaimRuns, page_cache_pages: reclaimedPc, shrunk_pages: shrunk },
+    reclaim: { runs: reclaimer.runs, page_cache_pages: reclaimer.pageCachePages, shrunk_pages: reclaimer.shrunk },
   };
 }
 
 /** A page_alloc the reclaim hook may drop: movable user memory (GFP_HIGHUSER_MOVABLE) that is not a compound (huge) page. */
+/**
+ * Memory pressure (the machine's reclaim hook): shrink the object layers (empty slabs), then drop
+ * the oldest page-cache-like blocks of a generated workload, as shrink_page_list() frees a batch of
+ * SWAP_CLUSTER_MAX (32) pages, at least the request. A reclaimed block's later free is dropped.
+ */
+class Reclaimer {
+  private head = 0;
+  private tail = 0;
+  runs = 0;
+  pageCachePages = 0;
+  shrunk = 0;
+  /** page-block pages freed since the replay last looked */
+  freedBlockPages = 0;
+
+  constructor(
+    private readonly machine: Machine,
+    private readonly objects: ObjectStrategy,
+    private readonly heaps: UserHeaps | null,
+    private readonly state: Uint8Array,
+    private readonly where: Float64Array,
+    private readonly order: Int8Array,
+    private readonly ring: Int32Array | null,
+  ) {}
+
+  push(id: number): void {
+    this.ring![this.tail++] = id;
+  }
+
+  reclaim(ord: number): number {
+    this.runs++;
+    let freed = this.objects.shrink?.() ?? 0;
+    this.shrunk += freed;
+    if (this.heaps !== null) for (const h of this.heaps.heaps) if (h?.shrink) { const f = h.shrink(); freed += f; this.shrunk += f; }
+    const want = Math.max(32, 1 << ord);
+    let got = 0;
+    const ring = this.ring;
+    while (ring !== null && this.head < this.tail && got < want) {
+      const b = ring[this.head++]!;
+      if (this.state[b] !== S_PAGES) continue; // freed by the trace since
+      this.machine.freePages(this.where[b]!, this.order[b]!);
+      got += 1 << this.order[b]!;
+      this.freedBlockPages += 1 << this.order[b]!;
+      this.state[b] = S_RECLAIMED;
+    }
+    this.pageCachePages += got;
+    return freed + got;
+  }
+}
+
 function isPageCache(gfp: number): boolean {
   return (gfp & GFP_HIGHUSER_MOVABLE) === GFP_HIGHUSER_MOVABLE && (gfp & __GFP_COMP) === 0;
 }
 
-function dot(steps: Float64Array, w: Float64Array): number {
-  let s = 0;
-  for (let k = 0; k < STEP_COUNT; k++) s += steps[k]! * w[k]!;
-  return s;
+/** The priced step total. Written out: it runs once per event, and the loop form was measurably slower. */
+function dot(s: Float64Array, w: Float64Array): number {
+  return s[0]! * w[0]! + s[1]! * w[1]! + s[2]! * w[2]! + s[3]! * w[3]! + s[4]! * w[4]! + s[5]! * w[5]! + s[6]! * w[6]!
+    + s[7]! * w[7]! + s[8]! * w[8]! + s[9]! * w[9]! + s[10]! * w[10]! + s[11]! * w[11]! + s[12]! * w[12]! + s[13]! * w[13]!;
 }
+if (STEP_COUNT !== 14) throw new Error('replay.ts dot() prices 14 step kinds: update it with steps.ts');
 
 /** --check: every layer's own invariants, the object layer's page account, conservation of pages. */
 function verify(machine: Machine, objects: ObjectStrategy, source: CountingPageSource, blockPages: number, vm: Vm | null = null, heaps: UserHeaps | null = null): void {
