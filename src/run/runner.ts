@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadMachine, type MachineConfig } from '../machine/memory-map.js';
 import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
-import { loadTrace } from '../trace/load.js';
+import { loadTraceCached } from '../trace/cache.js';
 import type { Trace } from '../trace/trace.js';
 import { AllocbenchError } from '../errors.js';
 import { shareTrace } from '../trace/share.js';
@@ -43,7 +43,8 @@ export interface RunOutcome {
 export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const machines = new Map<string, MachineConfig>(opts.machines.map((m) => [m, loadMachine(m)]));
   // Recorded traces do not depend on the seed; generated ones are made once per seed.
-  const recorded = opts.traces.map((f) => shareTrace(loadTrace(f)));
+  // Text traces are parsed once: a compiled copy next to the results makes the next run's load a read.
+  const recorded = opts.traces.map((f) => shareTrace(loadTraceCached(f, join(opts.out, 'trace-cache'))));
   const traceFor = new Map<string, (seed: number) => Trace>();
   for (const t of recorded) traceFor.set(t.name, () => t);
   for (const spec of opts.gens) {
