@@ -261,3 +261,25 @@ describe('slabinfo', () => {
     expect(() => parseSlabinfo('slabinfo - version: 2.1\nfoo 1 2\n', 'bad.txt')).toThrow(/bad\.txt:2/);
   });
 });
+
+describe('slub under memory pressure', () => {
+  it('shrink() gives back the empty slabs kept on partial lists, and nothing that holds objects', () => {
+    const { s, pages } = make();
+    // fill 10 slabs of kmalloc-512, then free all objects but one
+    const per = stat(s, 'kmalloc-512').objperslab;
+    const addrs: number[] = [];
+    for (let i = 0; i < per * 10; i++) addrs.push(s.alloc(512, 0));
+    const keep = addrs.pop()!; // one object stays: its slab must survive
+    for (const a of addrs) s.free(a);
+    const held = s.usage().pagesHeld;
+    expect(held).toBeGreaterThan(stat(s, 'kmalloc-512').pagesperslab); // min_partial empty slabs were kept
+    const freed = s.shrink!();
+    expect(freed).toBeGreaterThan(0);
+    expect(s.usage().pagesHeld).toBe(held - freed);
+    expect(pages.used).toBe(s.usage().pagesHeld);
+    s.check();
+    expect(s.usage().bytesReserved).toBe(512); // the kept object's slab survived
+    s.free(keep);
+    s.check();
+  });
+});

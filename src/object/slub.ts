@@ -433,6 +433,27 @@ class Slub implements ObjectStrategy {
     this.free(addr);
   }
 
+  /**
+   * kmem_cache_shrink() of every cache (__kmem_cache_do_shrink in mm/slub.c): the empty slabs kept
+   * on the partial lists (up to min_partial each) go back to the page allocator. The machine's
+   * reclaim calls it before an allocation fails, as shrink_slab() would. Returns the pages freed.
+   */
+  shrink(): number {
+    const before = this.pagesHeld;
+    for (const c of this.all) {
+      let r = c.partialHead;
+      while (r >= 0) {
+        const next = this.slabNext[r]!;
+        if (this.slabInuse[r] === 0) {
+          this.removePartial(c, r);
+          this.discardSlab(c, r);
+        }
+        r = next;
+      }
+    }
+    return before - this.pagesHeld;
+  }
+
   usage(): ObjectUsage {
     return { bytesReserved: this.bytesReserved, pagesHeld: this.pagesHeld };
   }
