@@ -32,6 +32,7 @@ export function matrixOptions<T>(y: Argv<T>) {
     .option('check', { type: 'boolean', default: false, describe: 'verify every layer\'s invariants while replaying' })
     .option('workers', { type: 'number', describe: 'worker threads (default: available parallelism; 0 = run in the main thread)' })
     .option('cell-timeout', { type: 'number', default: 0, describe: 'seconds after which a cell is stopped and recorded as failed (0 = none)' })
+    .option('sample-every', { type: 'number', describe: 'time-series sample every N events (default: 100 samples per cell; 0: only at marks)' })
     .option('shard', { type: 'string', describe: 'run slice K of N of the matrix, e.g. 2/4 (join the outputs with merge)' });
 }
 
@@ -46,6 +47,7 @@ export interface MatrixArgs {
   workers?: number;
   cellTimeout?: number;
   shard?: string;
+  sampleEvery?: number;
 }
 
 export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunOptions {
@@ -67,8 +69,14 @@ export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunO
     resume,
     workers: a.workers ?? defaultWorkers(),
     cellTimeout: a.cellTimeout ?? 0,
+    sampleEvery: a.sampleEvery === undefined ? undefined : nonNegative(a.sampleEvery, '--sample-every'),
     shard: a.shard === undefined ? undefined : parseShard(a.shard),
   };
+}
+
+function nonNegative(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0) throw new AllocbenchError(`${what} ${v}: expected a non-negative integer`);
+  return v;
 }
 
 function parseShard(s: string): { k: number; n: number } {

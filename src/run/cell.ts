@@ -48,6 +48,8 @@ export interface CellOptions {
    * every zone's free state, which for the bitmap strategies is a scan of the whole bitmap.
    */
   samples?: number;
+  /** sample every N events instead (0: only at marks); overrides `samples` */
+  sampleEvery?: number;
 }
 
 let weights: CostWeights | null = null;
@@ -92,7 +94,7 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
     checkEvery: opts.check ? 1024 : 0,
     latency: { weights: costWeights(), recorder },
     // evenly spaced points, plus one at every mark
-    sampleEvery: samples > 0 ? Math.max(1, Math.ceil(trace.length / samples)) : 0,
+    sampleEvery: opts.sampleEvery ?? (samples > 0 ? Math.max(1, Math.ceil(trace.length / samples)) : 0),
     onSample: (e, label, requested) => series.sample(e, label, requested),
   });
   const t2 = performance.now();

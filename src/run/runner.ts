@@ -21,6 +21,8 @@ export interface RunOptions {
   seeds: number[];
   out: string;
   check: boolean;
+  /** time-series sample interval in events (undefined: 100 samples per cell; 0: marks only) */
+  sampleEvery?: number;
   resume: boolean;
   workers: number;
   cellTimeout: number;
@@ -68,6 +70,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     axes: { traces: [...traceFor.keys()], machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds },
     machines: Object.fromEntries(machines),
     check: opts.check,
+    sample_every: opts.sampleEvery ?? null,
     shard: opts.shard ?? null,
     cells: cells.length,
   }, null, 2) + '\n');
@@ -75,7 +78,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   // Largest traces first so a long cell does not start last (results are sorted at the end anyway).
   const tasks = cells
     .filter((c) => !done.has(cellKey(c)))
-    .map((cell) => ({ cell, trace: traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check }))
+    .map((cell) => ({ cell, trace: traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check, sampleEvery: opts.sampleEvery }))
     .sort((a, b) => b.trace.length - a.trace.length);
   let n = cells.length - tasks.length;
   const pool = new CellPool({ workers: Math.min(opts.workers, tasks.length), cellTimeout: opts.cellTimeout });

@@ -7,12 +7,14 @@ export interface CellTask {
   trace: Trace;
   machine: MachineConfig;
   check: boolean;
+  /** time-series sample interval in events (undefined: 100 samples per cell) */
+  sampleEvery?: number;
 }
 
 /** A piscina task: one cell. Never throws: a cell that fails is a failed result. */
 export default function runTask(task: CellTask): CellResult {
   try {
-    return runCell(task.cell, task.trace, task.machine, { check: task.check });
+    return runCell(task.cell, task.trace, task.machine, { check: task.check, sampleEvery: task.sampleEvery });
   } catch (e) {
     return failedCell(task.cell, e);
   }
