@@ -26,6 +26,7 @@ import { STEP_CALL, STEP_LIST, STEP_OBJ_FAST, STEP_OBJ_SLOW, type Steps } from '
 import type { CacheDef } from '../trace/trace.js';
 import { getOrder, PAGE_SIZE } from './slab-geometry.js';
 import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage, PageSource } from './strategy.js';
+import { reallocInSizeClass } from './realloc.js';
 
 export const MINBUCKET = 4;
 /** MAXALLOCSAVE = 2 * CLBYTES (CLBYTES = one 4 KiB page on i386/x86) */
@@ -284,17 +285,7 @@ class KmallocPow2 implements ObjectStrategy {
 
   /** realloc(): the same block while it is big enough (4.4BSD/NetBSD kern_realloc), else malloc + copy + free. */
   realloc(addr: number, newBytes: number, gfp: number): number {
-    const cur = this.blockSize(addr);
-    if (cur >= 0 && newBytes <= cur) {
-      this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
-      this.ctr.realloc_in_place++;
-      return addr;
-    }
-    const n = this.alloc(newBytes, gfp);
-    if (n < 0) return -1;
-    if (cur >= 0) this.free(addr);
-    this.ctr.realloc_moved++;
-    return n;
+    return reallocInSizeClass(this, this.steps, this.ctr, addr, this.blockSize(addr), newBytes, gfp);
   }
 
   createCache(index: number, def: CacheDef): void {

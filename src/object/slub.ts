@@ -42,6 +42,7 @@ import {
   kmallocSuffix, PAGE_SIZE,
 } from './slab-geometry.js';
 import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage, PageSource } from './strategy.js';
+import { reallocInSizeClass } from './realloc.js';
 
 /** GFP_RECLAIM_MASK | GFP_CONSTRAINT_MASK (mm/internal.h): what new_slab() keeps of the caller's gfp */
 const SLAB_GFP_KEEP = __GFP_RECLAIM | __GFP_HIGH | __GFP_IO | __GFP_FS | __GFP_NOWARN | __GFP_RETRY_MAYFAIL |
@@ -399,17 +400,7 @@ class Slub implements ObjectStrategy {
 
   /** krealloc(): the same object while ksize() covers the new size, else kmalloc + copy + kfree. */
   realloc(addr: number, newBytes: number, gfp: number): number {
-    const ks = this.ksize(addr);
-    if (ks >= 0 && newBytes <= ks) {
-      this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
-      this.ctr.realloc_in_place++;
-      return addr;
-    }
-    const n = this.alloc(newBytes, gfp);
-    if (n < 0) return -1;
-    if (ks >= 0) this.free(addr);
-    this.ctr.realloc_moved++;
-    return n;
+    return reallocInSizeClass(this, this.steps, this.ctr, addr, this.ksize(addr), newBytes, gfp);
   }
 
   createCache(index: number, def: CacheDef): void {
