@@ -90,6 +90,8 @@ export class Machine implements PageSource {
       return { index: s.index, name: s.name, startPfn: s.startPfn, spanned, present: presentPages(mb.memory, s.startPfn, s.endPfn), managed, strategy };
     });
     this.zones = this.byIndex.filter((z): z is Zone => z !== undefined);
+    // The steps count the work a workload makes, not the boot's hand-over.
+    steps.fill(0);
     this.watermarks = computeWatermarks(this.byIndex.map((z) => z?.managed ?? 0), config.thp ?? true);
     const nz = this.byIndex.length;
     this.wm = new Float64Array(nz * 3);
