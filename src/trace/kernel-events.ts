@@ -98,28 +98,29 @@ export function parsePtr(s: string, p: number, e: number): number {
   return hi === 0 && lo === 0 ? PTR_NULL : PTR_OK;
 }
 
+/** AddrMap slot value marking a free slot (stored values are ids ≥ 0 or small negative states). */
+const EMPTY = -0x80000000;
+
 /**
- * Open-addressing hash map from a 64-bit key (hi:lo) to an int32, on typed arrays: the loaders' map
- * from recorded pointers / pfns / ids to dense trace ids. Linear probing with tombstones.
+ * Open-addressing hash map from a 64-bit key (hi:lo) to an int32, on one typed array: the loaders'
+ * map from recorded pointers / pfns / ids to dense trace ids. Linear probing with backward-shift
+ * deletion (Knuth vol. 3, 6.4 Algorithm R), so frees leave no tombstones and the table is rebuilt
+ * only to grow: a recording with many live pointers then allocates little besides the table itself
+ * (large array buffers count as external memory, which makes V8 run full collections).
  */
 export class AddrMap {
-  private cap: number;
-  private keyHi: Uint32Array;
-  private keyLo: Uint32Array;
-  private val: Int32Array;
-  /** 0 empty, 1 used, 2 deleted */
-  private st: Uint8Array;
+  private mask: number;
+  /** per slot: key hi, key lo, value (EMPTY when the slot is free) */
+  private slots: Int32Array;
   private used = 0;
-  private filled = 0; // used + tombstones
+  private limit: number;
 
   constructor(capacity = 1 << 12) {
     let c = 16;
     while (c < capacity * 2) c *= 2;
-    this.cap = c;
-    this.keyHi = new Uint32Array(c);
-    this.keyLo = new Uint32Array(c);
-    this.val = new Int32Array(c);
-    this.st = new Uint8Array(c);
+    this.mask = c - 1;
+    this.slots = new Int32Array(c * 3).fill(EMPTY);
+    this.limit = (c >>> 2) * 3;
   }
 
   get size(): number {
@@ -134,58 +135,96 @@ export class AddrMap {
     return (h ^ (h >>> 16)) >>> 0;
   }
 
-  /** Slot of the key, or -1. */
-  private find(hi: number, lo: number): number {
-    const mask = this.cap - 1;
+  /** Slot of the key (≥ 0), or -1 - the free slot where it would go. */
+  lookup(hi: number, lo: number): number {
+    const t = this.slots;
+    const mask = this.mask;
+    const h = hi | 0, l = lo | 0;
     let i = AddrMap.hash(hi, lo) & mask;
     for (;;) {
-      const s = this.st[i]!;
-      if (s === 0) return -1;
-      if (s === 1 && this.keyLo[i] === lo && this.keyHi[i] === hi) return i;
+      const k = i * 3;
+      if (t[k + 2] === EMPTY) return -1 - i;
+      if (t[k + 1] === l && t[k] === h) return i;
       i = (i + 1) & mask;
     }
   }
 
+  /** Value in slot i (from lookup). */
+  valueAt(i: number): number {
+    return this.slots[i * 3 + 2]!;
+  }
+
+  /** Replaces the value in slot i (from lookup). */
+  setAt(i: number, v: number): void {
+    this.slots[i * 3 + 2] = v;
+  }
+
+  /** Inserts the key at free slot `free` (-1 - lookup's result); nothing else may change the map in between. */
+  insertAt(free: number, hi: number, lo: number, v: number): void {
+    if (this.used >= this.limit) { this.grow(); this.set(hi, lo, v); return; }
+    const k = free * 3;
+    const t = this.slots;
+    t[k] = hi; t[k + 1] = lo; t[k + 2] = v;
+    this.used++;
+  }
+
   /** The value stored for the key, or `missing`. */
   get(hi: number, lo: number, missing = -1): number {
-    const i = this.find(hi, lo);
-    return i < 0 ? missing : this.val[i]!;
+    const i = this.lookup(hi, lo);
+    return i < 0 ? missing : this.slots[i * 3 + 2]!;
   }
 
   set(hi: number, lo: number, v: number): void {
-    const i = this.find(hi, lo);
-    if (i >= 0) { this.val[i] = v; return; }
-    if ((this.filled + 1) * 2 > this.cap) this.rehash();
-    const mask = this.cap - 1;
-    let j = AddrMap.hash(hi, lo) & mask;
-    while (this.st[j] === 1) j = (j + 1) & mask;
-    if (this.st[j] === 0) this.filled++;
-    this.st[j] = 1; this.keyHi[j] = hi; this.keyLo[j] = lo; this.val[j] = v;
-    this.used++;
+    const i = this.lookup(hi, lo);
+    if (i >= 0) this.slots[i * 3 + 2] = v;
+    else this.insertAt(-1 - i, hi, lo, v);
   }
 
   /** Removes the key; returns its value or `missing`. */
   take(hi: number, lo: number, missing = -1): number {
-    const i = this.find(hi, lo);
+    const i = this.lookup(hi, lo);
     if (i < 0) return missing;
-    this.st[i] = 2;
-    this.used--;
-    return this.val[i]!;
+    const v = this.slots[i * 3 + 2]!;
+    this.removeAt(i);
+    return v;
   }
 
-  private rehash(): void {
-    const { keyHi, keyLo, val, st } = this;
-    const old = this.cap;
-    // grow only when live entries need it; otherwise the rebuild just drops tombstones
-    const cap = this.used * 4 > old ? old * 2 : old;
-    this.cap = cap;
-    this.keyHi = new Uint32Array(cap);
-    this.keyLo = new Uint32Array(cap);
-    this.val = new Int32Array(cap);
-    this.st = new Uint8Array(cap);
-    this.used = 0;
-    this.filled = 0;
-    for (let i = 0; i < old; i++) if (st[i] === 1) this.set(keyHi[i]!, keyLo[i]!, val[i]!);
+  /** Empties slot i, moving later entries of its probe run back so lookups need no tombstones. */
+  removeAt(i: number): void {
+    const t = this.slots;
+    const mask = this.mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const kj = j * 3;
+      if (t[kj + 2] === EMPTY) break;
+      const h = AddrMap.hash(t[kj]! >>> 0, t[kj + 1]! >>> 0) & mask;
+      // the entry at j may move to the hole at i unless its home slot h lies cyclically in (i, j]
+      if (i <= j ? i < h && h <= j : i < h || h <= j) continue;
+      const ki = i * 3;
+      t[ki] = t[kj]!; t[ki + 1] = t[kj + 1]!; t[ki + 2] = t[kj + 2]!;
+      i = j;
+    }
+    t[i * 3 + 2] = EMPTY;
+    this.used--;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const cap = (this.mask + 1) * 2;
+    const t = new Int32Array(cap * 3).fill(EMPTY);
+    const mask = cap - 1;
+    for (let k = 0; k < old.length; k += 3) {
+      const v = old[k + 2]!;
+      if (v === EMPTY) continue;
+      const hi = old[k]!, lo = old[k + 1]!;
+      let i = AddrMap.hash(hi >>> 0, lo >>> 0) & mask;
+      while (t[i * 3 + 2] !== EMPTY) i = (i + 1) & mask;
+      t[i * 3] = hi; t[i * 3 + 1] = lo; t[i * 3 + 2] = v;
+    }
+    this.slots = t;
+    this.mask = mask;
+    this.limit = (cap >>> 2) * 3;
   }
 }
 

@@ -37,6 +37,19 @@ const MAX_RECORDED_ORDER = 20;
 
 const EXPECT_PREFIX = 'a trace line "comm-pid [cpu] secs.usecs: event: fields"';
 
+/**
+ * Lines in `text`, estimated from the first MiB, plus slack: the builder's capacity. A close
+ * estimate matters: the columns are large array buffers, and allocating far more than needed
+ * (external memory) makes V8 run full collections of the whole heap during the parse.
+ */
+function estimateLines(text: string): number {
+  const n = text.length;
+  const m = Math.min(n, 1 << 20);
+  let lines = 0;
+  for (let p = text.indexOf('\n'); p >= 0 && p < m; p = text.indexOf('\n', p + 1)) lines++;
+  return Math.max(1024, Math.ceil(m === n ? lines + 1 : (lines * 1.05 * n) / m) + 1024);
+}
+
 /** Whether s[p, e) equals `word`. */
 function is(s: string, p: number, e: number, word: string): boolean {
   return e - p === word.length && s.startsWith(word, p);
@@ -80,7 +93,7 @@ class KernelParser {
   private readonly nameCache = new TokenCache(10);
   private readonly sizeCache = new TokenCache(8);
   /** per id: the order of a page block, or the cache index of an object (-1 for kmalloc) */
-  private info = new Int32Array(1 << 14);
+  private info: Int32Array;
   private bigPidCount = 0;
   private maxSmallPid = -1;
   private line = 0;
@@ -100,7 +113,9 @@ class KernelParser {
   private unknownGfpNames = 0;
 
   constructor(readonly text: string, readonly file: string, name: string, layers: KernelLayers = 'all') {
-    this.b = new TraceBuilder(name, file, Math.max(1024, text.length >>> 6));
+    const events = estimateLines(text);
+    this.b = new TraceBuilder(name, file, events);
+    this.info = new Int32Array(events); // ids are at most events (implied frees aside): setInfo grows it then
     this.keepPages = layers !== 'objects';
     this.keepObjects = layers !== 'pages';
   }
@@ -397,17 +412,20 @@ class KernelParser {
       if (r === PTR_NULL) { this.failedAllocs++; return; }
     }
     if (!this.pageKey(s, f, e)) { this.failedAllocs++; return; }
-    const hi = PTR[0]!, lo = PTR[1]!;
     const b = this.b;
-    const old = this.pages.get(hi, lo, FREED_PAIRED);
-    if (old >= 0) {
-      // the block was reused, so its free was lost (ring-buffer overrun): replay the implied free
-      b.push(OP_PAGE_FREE, old, this.info[old]!, 0);
-      this.impliedFrees++;
-    }
+    const pages = this.pages;
+    const slot = pages.lookup(PTR[0]!, PTR[1]!);
     const id = b.newId();
     this.setInfo(id, ord);
-    this.pages.set(hi, lo, id);
+    if (slot >= 0) {
+      const old = pages.valueAt(slot);
+      if (old >= 0) {
+        // the block was reused, so its free was lost (ring-buffer overrun): replay the implied free
+        b.push(OP_PAGE_FREE, old, this.info[old]!, 0);
+        this.impliedFrees++;
+      }
+      pages.setAt(slot, id);
+    } else pages.insertAt(-1 - slot, PTR[0]!, PTR[1]!, id);
     b.push(OP_PAGE_ALLOC, id, ord, gfp);
   }
 
@@ -422,22 +440,25 @@ class KernelParser {
     // mm_page_free_batched prints order=0 (older ones print none); the alloc's order is what replays
     const ord = fieldValue(s, 'order=', f, e) >= 0 ? this.order(s, 'order=', f, e) : 0;
     if (!this.pageKey(s, f, e)) this.fail('pfn= a non-zero page frame number');
-    const hi = PTR[0]!, lo = PTR[1]!;
-    const st = this.pages.get(hi, lo, FREED_PAIRED);
+    const pages = this.pages;
+    const slot = pages.lookup(PTR[0]!, PTR[1]!);
+    const st = slot >= 0 ? pages.valueAt(slot) : FREED_PAIRED;
     const b = this.b;
+    const freed = batched ? FREED_BATCHED : FREED_PLAIN;
     if (st >= 0) {
       b.push(OP_PAGE_FREE, st, ord, 0);
-      this.pages.set(hi, lo, batched ? FREED_BATCHED : FREED_PLAIN);
+      pages.setAt(slot, freed);
       return;
     }
     if (st === (batched ? FREED_PLAIN : FREED_BATCHED)) {
-      this.pages.set(hi, lo, FREED_PAIRED);
+      pages.setAt(slot, FREED_PAIRED);
       this.duplicateBatched++;
       return;
     }
     // not live: still a free, of an id never allocated, which the replay counts as a trace error
     b.push(OP_PAGE_FREE, b.newId(), ord, 0);
-    this.pages.set(hi, lo, batched ? FREED_BATCHED : FREED_PLAIN);
+    if (slot >= 0) pages.setAt(slot, freed);
+    else pages.insertAt(-1 - slot, PTR[0]!, PTR[1]!, freed);
   }
 
   private extfrag(s: string, f: number, e: number): void {
@@ -454,16 +475,16 @@ class KernelParser {
 
   /** Maps a new object at PTR to a fresh id (an implied free first when the address is still live). */
   private newObject(cache: number): number {
-    const hi = PTR[0]!, lo = PTR[1]!;
-    const b = this.b;
-    const old = this.objects.get(hi, lo);
-    if (old >= 0) {
-      this.emitObjectFree(old);
-      this.impliedFrees++;
-    }
-    const id = b.newId();
+    const objects = this.objects;
+    const slot = objects.lookup(PTR[0]!, PTR[1]!);
+    const id = this.b.newId();
     this.setInfo(id, cache);
-    this.objects.set(hi, lo, id);
+    if (slot >= 0) {
+      // still live: its free was lost (ring-buffer overrun), so replay the implied free first
+      this.emitObjectFree(objects.valueAt(slot));
+      this.impliedFrees++;
+      objects.setAt(slot, id);
+    } else objects.insertAt(-1 - slot, PTR[0]!, PTR[1]!, id);
     return id;
   }
 
