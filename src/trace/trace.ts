@@ -151,6 +151,9 @@ export class TraceBuilder {
     const copy = <T extends Uint8Array | Int32Array | Uint32Array | Uint16Array | Float64Array>(
       src: T, ctor: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, len: number,
     ): T => {
+      // Nearly full columns are handed over as views, not copied: for a large trace the copy
+      // doubles the peak memory of a load and provokes full garbage collections.
+      if (!shared && len >= src.length - (src.length >> 3)) return src.subarray(0, len) as T;
       const buf = shared ? new SharedArrayBuffer(len * ctor.BYTES_PER_ELEMENT) : new ArrayBuffer(len * ctor.BYTES_PER_ELEMENT);
       const out = new ctor(buf);
       out.set(src.subarray(0, len) as never);
