@@ -186,4 +186,9 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+// `allocbench list | head`: a closed pipe ends the output, not the program with a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 await main(hideBin(process.argv));

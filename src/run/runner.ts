@@ -8,6 +8,9 @@ import { AllocbenchError } from '../errors.js';
 import { shareTrace } from '../trace/share.js';
 import { cellKey, type CellResult } from './cell.js';
 import { CellPool } from './pool.js';
+import { newSteps } from '../machine/steps.js';
+import { objectStrategyFactory } from '../object/registry.js';
+import { pageStrategyFactory } from '../page/registry.js';
 import { expandMatrix } from './matrix.js';
 import { RUN_FILE, ResultSink } from './sink.js';
 import { VERSION } from '../version.js';
@@ -43,6 +46,7 @@ export interface RunOutcome {
  * a failed result and the others go on.
  */
 export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
+  checkStrategies(opts.pages, opts.objects);
   const machines = new Map<string, MachineConfig>(opts.machines.map((m) => [m, loadMachine(m)]));
   // Recorded traces do not depend on the seed; generated ones are made once per seed.
   // Text traces are parsed once: a compiled copy next to the results makes the next run's load a read.
@@ -97,6 +101,17 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   if (interrupted) throw new AllocbenchError(`interrupted: ${n} of ${cells.length} cells are in ${opts.out}; --resume finishes the rest`, 130);
   const results = sink.finish();
   return { results, failed: results.filter((r) => r.status !== 'ok').length };
+}
+
+/**
+ * Bad strategy names and variants are bad usage (exit 2), found before any cell runs: each
+ * strategy is built once on a tiny zone, which throws AllocbenchError for an unknown one.
+ */
+function checkStrategies(pages: string[], objects: string[]): void {
+  const steps = newSteps();
+  for (const p of pages) pageStrategyFactory(p)({ pages: 1024, steps });
+  const nowhere = { totalPfns: 1, allocPages: () => -1, freePages: () => {} };
+  for (const o of objects) objectStrategyFactory(o)({ pages: nowhere, steps, cpus: 1 });
 }
 
 /** Slice k of n: every n-th cell of the full matrix, so shards are balanced and disjoint. */
