@@ -18,11 +18,14 @@ export const PAGE_STRATEGIES: Record<string, PageStrategyFactory> = {
   freelist: createFreelist,
 };
 
-if (process.env.ALLOCBENCH_TEST_FAULTS === '1') PAGE_STRATEGIES.faulty = (opts) => new FaultyAllocator(opts);
+/** Test-only strategies, looked up when the environment asks for them (worker threads share it). */
+function testStrategy(name: string): PageStrategyFactory | undefined {
+  return name === 'faulty' && process.env.ALLOCBENCH_TEST_FAULTS === '1' ? (opts) => new FaultyAllocator(opts) : undefined;
+}
 
 export function pageStrategyFactory(spec: string): PageStrategyFactory {
   const name = spec.split(':')[0]!;
-  const f = PAGE_STRATEGIES[name];
+  const f = PAGE_STRATEGIES[name] ?? testStrategy(name);
   if (!f) throw new AllocbenchError(`unknown page strategy "${spec}" (known: ${Object.keys(PAGE_STRATEGIES).join(', ')})`);
   const variant = spec.includes(':') ? spec.slice(name.length + 1) : undefined;
   return variant === undefined ? f : (opts) => f({ ...opts, variant });
