@@ -169,6 +169,25 @@ class KernelParser {
   }
 
   /**
+   * End of the token at t when it is a timestamp `digits[.digits]:` (as isTimestamp would judge
+   * it), else -1: one pass over the token instead of tokenEnd then isTimestamp.
+   */
+  private static timestampEnd(s: string, t: number, e: number): number {
+    let i = t;
+    let c = 0;
+    while (i < e) { c = s.charCodeAt(i); if (c < 48 || c > 57) break; i++; }
+    if (i === t || i === e) return -1;
+    if (c === 46) {
+      const d = ++i;
+      while (i < e) { c = s.charCodeAt(i); if (c < 48 || c > 57) break; i++; }
+      if (i === d || i === e) return -1;
+    }
+    if (c !== 58) return -1;
+    i++;
+    return i === e || isBlank(s.charCodeAt(i)) ? i : -1;
+  }
+
+  /**
    * Finds the timestamp; returns the index just past its ':' (or -1) and sets prefixStart/End to the
    * task part (comm and pid/tid, with any `(tgid)` column) for faults to read their pid from.
    */
@@ -181,12 +200,12 @@ class KernelParser {
       if (r > q + 1 && r < e && s.charCodeAt(r) === 93 && r + 1 < e && isBlank(s.charCodeAt(r + 1))) {
         let t = skipBlanks(s, r + 1, e);
         for (let k = 0; k < 2 && t < e; k++) {
-          const te = tokenEnd(s, t, e);
-          if (KernelParser.isTimestamp(s, t, te)) {
+          const te = KernelParser.timestampEnd(s, t, e);
+          if (te >= 0) {
             this.prefixStart = p; this.prefixEnd = q;
             return te;
           }
-          t = skipBlanks(s, te, e);
+          t = skipBlanks(s, tokenEnd(s, t, e), e);
         }
       }
       q = s.indexOf('[', q + 1);
