@@ -1,4 +1,4 @@
-import { AllocbenchError } from '../errors.js';
+import { resolveStrategy } from '../strategy-spec.js';
 import type { ObjectStrategyFactory } from './strategy.js';
 import { createSlub } from './slub.js';
 import { createKmallocPow2 } from './kmalloc-pow2.js';
@@ -12,9 +12,5 @@ export const OBJECT_STRATEGIES: Record<string, ObjectStrategyFactory> = {
 };
 
 export function objectStrategyFactory(spec: string): ObjectStrategyFactory {
-  const name = spec.split(':')[0]!;
-  const f = OBJECT_STRATEGIES[name];
-  if (!f) throw new AllocbenchError(`unknown object strategy "${spec}" (known: ${Object.keys(OBJECT_STRATEGIES).join(', ')})`);
-  const variant = spec.includes(':') ? spec.slice(name.length + 1) : undefined;
-  return variant === undefined ? f : (opts) => f({ ...opts, variant });
+  return resolveStrategy('object', spec, OBJECT_STRATEGIES);
 }

@@ -1,4 +1,4 @@
-import { AllocbenchError } from '../errors.js';
+import { resolveStrategy } from '../strategy-spec.js';
 import type { PageStrategyFactory } from './strategy.js';
 import { BuddyAllocator } from './buddy.js';
 import { createBitmap } from './bitmap.js';
@@ -24,9 +24,5 @@ function testStrategy(name: string): PageStrategyFactory | undefined {
 }
 
 export function pageStrategyFactory(spec: string): PageStrategyFactory {
-  const name = spec.split(':')[0]!;
-  const f = PAGE_STRATEGIES[name] ?? testStrategy(name);
-  if (!f) throw new AllocbenchError(`unknown page strategy "${spec}" (known: ${Object.keys(PAGE_STRATEGIES).join(', ')})`);
-  const variant = spec.includes(':') ? spec.slice(name.length + 1) : undefined;
-  return variant === undefined ? f : (opts) => f({ ...opts, variant });
+  return resolveStrategy('page', spec, PAGE_STRATEGIES, testStrategy);
 }
