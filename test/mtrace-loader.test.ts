@@ -131,18 +131,21 @@ describe('parseMtrace', () => {
     fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 999 })), { maxLength: 200 }), (ops) => {
       const lines = ['= Start'];
       const model = new Map<number, number>();
+      // freed addresses keep their id until reused: a second free is a double free of that id
+      const freed = new Map<number, number>();
       const expected: [number, number, number][] = [];
       let next = 0;
       for (const [k, slot, size] of ops) {
         const addr = 0x550000000000 + slot * 16;
         if (k === 0) {
           lines.push(`@ libc.so.6:[0x1] + 0x${addr.toString(16)} 0x${size.toString(16)}`);
-          model.set(addr, next); expected.push([OP_MALLOC, next++, size]);
+          model.set(addr, next); freed.delete(addr); expected.push([OP_MALLOC, next++, size]);
         } else if (k === 1) {
           lines.push(`- 0x${addr.toString(16)}`);
           const id = model.get(addr);
           model.delete(addr);
-          expected.push([OP_FREE, id ?? next++, 0]);
+          if (id !== undefined) freed.set(addr, id);
+          expected.push([OP_FREE, id ?? freed.get(addr) ?? next++, 0]);
         } else {
           const to = addr + 0x1000;
           lines.push(`< 0x${addr.toString(16)}`, `> 0x${to.toString(16)} 0x${size.toString(16)}`);
@@ -150,6 +153,7 @@ describe('parseMtrace', () => {
           model.delete(addr);
           if (id === undefined) id = next++;
           model.set(to, id);
+          freed.delete(to);
           expected.push([OP_REALLOC, id, size]);
         }
       }
