@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AllocbenchError } from '../errors.js';
-import { cellKey, type CellResult } from '../run/cell.js';
+import { cellKey, mainZone, mainZoneName, type CellResult } from '../run/cell.js';
 import { RESULTS_FILE, RUN_FILE } from '../run/sink.js';
 
 /** A results directory as `allocbench run` wrote it: run.json (may be absent for hand-made dirs) and the cells. */
@@ -61,24 +61,7 @@ function isResult(r: unknown): r is CellResult {
     && typeof o.metrics === 'object' && o.metrics !== null;
 }
 
-type Zone = { managed_pages?: number; unusable_index?: number[]; extfrag_index?: number[] };
-
-/** The zone with the most managed pages speaks for the machine (as summary.csv and the time series do). */
-export function mainZone(r: CellResult): Zone | undefined {
-  const zones = r.metrics.zones as Record<string, Zone> | undefined;
-  if (!zones) return undefined;
-  let best: Zone | undefined;
-  for (const z of Object.values(zones)) if (!best || (z.managed_pages ?? 0) > (best.managed_pages ?? 0)) best = z;
-  return best;
-}
-
-export function mainZoneName(r: CellResult): string | undefined {
-  const zones = r.metrics.zones as Record<string, Zone> | undefined;
-  if (!zones) return undefined;
-  let best: string | undefined;
-  for (const [n, z] of Object.entries(zones)) if (best === undefined || (z.managed_pages ?? 0) > (zones[best]!.managed_pages ?? 0)) best = n;
-  return best;
-}
+export { mainZone, mainZoneName };
 
 /** Reads a dotted path (`metrics.waste.utilization`, `metrics.zones.Normal.unusable_index.9`); undefined if absent. */
 export function getPath(obj: unknown, path: string): unknown {

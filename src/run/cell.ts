@@ -58,6 +58,22 @@ function costWeights(): CostWeights {
   return (weights ??= loadCostTable());
 }
 
+type ZoneResult = { managed_pages?: number; unusable_index?: number[]; extfrag_index?: number[] };
+
+/** The zone with the most managed pages speaks for the machine (summary.csv, the report, compare). */
+export function mainZoneName(r: CellResult): string | undefined {
+  const zones = r.metrics.zones as Record<string, ZoneResult> | undefined;
+  if (!zones) return undefined;
+  let best: string | undefined;
+  for (const [n, z] of Object.entries(zones)) if (best === undefined || (z.managed_pages ?? 0) > (zones[best]!.managed_pages ?? 0)) best = n;
+  return best;
+}
+
+export function mainZone(r: CellResult): ZoneResult | undefined {
+  const name = mainZoneName(r);
+  return name === undefined ? undefined : (r.metrics.zones as Record<string, ZoneResult>)[name];
+}
+
 export function cellKey(c: CellSpec): string {
   return `${c.trace}|${c.machine}|${c.page}|${c.object}|${c.seed}`;
 }

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cellKey, type CellResult } from './cell.js';
+import { cellKey, mainZone, type CellResult } from './cell.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const SUMMARY_FILE = 'summary.csv';
@@ -70,23 +70,14 @@ const COLUMNS: [string, (r: CellResult) => unknown][] = [
   ['failed_allocs', (r) => r.failed_allocs],
   ['free_pages', (r) => r.metrics.free_pages],
   ['largest_free_order', (r) => r.metrics.largest_free_order],
-  ['unusable_index_9', (r) => worstZone(r, 'unusable_index', 9)],
-  ['extfrag_index_9', (r) => worstZone(r, 'extfrag_index', 9)],
+  ['unusable_index_9', (r) => mainZone(r)?.unusable_index?.[9] ?? ''],
+  ['extfrag_index_9', (r) => mainZone(r)?.extfrag_index?.[9] ?? ''],
   ['highorder_rate', (r) => (r.metrics.highorder as { rate?: number } | undefined)?.rate],
   ['probe_order9_fraction', (r) => (r.metrics.probe_order9 as { fraction?: number } | undefined)?.fraction],
   ['internal_waste_bytes', (r) => (r.metrics.waste as { internal_waste_bytes?: number } | undefined)?.internal_waste_bytes],
   ['utilization', (r) => (r.metrics.waste as { utilization?: number } | undefined)?.utilization],
   ['wall_events_per_sec', (r) => r.wall.events_per_sec],
 ];
-
-/** The zone with the most managed pages speaks for the machine in the one-line summary. */
-function worstZone(r: CellResult, key: string, order: number): unknown {
-  const zones = r.metrics.zones as Record<string, Record<string, unknown>> | undefined;
-  if (!zones) return '';
-  let best: Record<string, unknown> | undefined;
-  for (const z of Object.values(zones)) if (!best || (z.managed_pages as number) > (best.managed_pages as number)) best = z;
-  return (best?.[key] as number[] | undefined)?.[order] ?? '';
-}
 
 function csvCell(v: unknown): string {
   if (v === undefined || v === null) return '';
