@@ -4,31 +4,8 @@ import { __GFP_COMP, __GFP_RECLAIMABLE, GFP_KERNEL, gfpMigratetype, MIGRATE_RECL
 import { newSteps } from '../src/machine/steps.js';
 import { bucketIndex, createKmallocPow2 } from '../src/object/kmalloc-pow2.js';
 import { createSlub } from '../src/object/slub.js';
-import type { ObjectStrategy, PageSource } from '../src/object/strategy.js';
-
-/** Bump allocator of naturally aligned pfn blocks with a page limit; records every call. */
-class FakePages implements PageSource {
-  readonly totalPfns = 1 << 15;
-  used = 0;
-  next = 0;
-  readonly allocs: { pfn: number; order: number; gfp: number }[] = [];
-  readonly frees: { pfn: number; order: number }[] = [];
-  constructor(readonly limit = 1 << 15) {}
-  allocPages(order: number, gfp: number): number {
-    const n = 1 << order;
-    if (this.used + n > this.limit) return -1;
-    const pfn = Math.ceil(this.next / n) * n;
-    if (pfn + n > this.totalPfns) return -1;
-    this.next = pfn + n;
-    this.used += n;
-    this.allocs.push({ pfn, order, gfp });
-    return pfn;
-  }
-  freePages(pfn: number, order: number): void {
-    this.used -= 1 << order;
-    this.frees.push({ pfn, order });
-  }
-}
+import type { ObjectStrategy } from '../src/object/strategy.js';
+import { FakePages } from './support/fake-pages.js';
 
 function make(variant?: string, pages = new FakePages()): { s: ObjectStrategy; pages: FakePages } {
   return { s: createKmallocPow2({ pages, steps: newSteps(), cpus: 2, variant }), pages };
@@ -129,7 +106,7 @@ describe('kmalloc-pow2 buckets', () => {
   });
 
   it('returns -1 when out of memory and stays consistent', () => {
-    const { s } = make(undefined, new FakePages(1));
+    const { s } = make(undefined, new FakePages(1 << 15, 1));
     expect(s.alloc(2048, GFP_KERNEL)).toBeGreaterThanOrEqual(0);
     expect(s.alloc(2048, GFP_KERNEL)).toBeGreaterThanOrEqual(0);
     expect(s.alloc(2048, GFP_KERNEL)).toBe(-1);

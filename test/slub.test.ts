@@ -7,38 +7,12 @@ import {
 import { newSteps, STEP_CALL, STEP_OBJ_FAST, STEP_OBJ_SLOW } from '../src/machine/steps.js';
 import { formatSlabinfo, formatSlabinfoLine, parseSlabinfo } from '../src/object/slabinfo.js';
 import { createSlub } from '../src/object/slub.js';
-import type { ObjectStrategy, PageSource } from '../src/object/strategy.js';
+import type { ObjectStrategy } from '../src/object/strategy.js';
+import { FakePages } from './support/fake-pages.js';
 import { CACHE_RECLAIMABLE } from '../src/trace/ops.js';
 import { TraceFormatError } from '../src/errors.js';
 
-/** Bump allocator of naturally aligned pfn blocks with a page limit; records every call. */
-class FakePages implements PageSource {
-  readonly totalPfns: number;
-  used = 0;
-  next = 0;
-  readonly allocs: { pfn: number; order: number; gfp: number }[] = [];
-  readonly frees: { pfn: number; order: number }[] = [];
-  failOrderAbove = 99;
-  constructor(totalPfns = 1 << 14, readonly limit = 1 << 14) {
-    this.totalPfns = totalPfns;
-  }
-  allocPages(order: number, gfp: number): number {
-    const n = 1 << order;
-    if (order > this.failOrderAbove || this.used + n > this.limit) return -1;
-    const pfn = Math.ceil(this.next / n) * n;
-    if (pfn + n > this.totalPfns) return -1;
-    this.next = pfn + n;
-    this.used += n;
-    this.allocs.push({ pfn, order, gfp });
-    return pfn;
-  }
-  freePages(pfn: number, order: number): void {
-    this.used -= 1 << order;
-    this.frees.push({ pfn, order });
-  }
-}
-
-function make(pages = new FakePages(), cpus = 2): { s: ObjectStrategy; pages: FakePages; steps: Float64Array } {
+function make(pages = new FakePages(1 << 14), cpus = 2): { s: ObjectStrategy; pages: FakePages; steps: Float64Array } {
   const steps = newSteps();
   return { s: createSlub({ pages, steps, cpus }), pages, steps };
 }
@@ -162,7 +136,7 @@ describe('slub slab lists', () => {
   });
 
   it('falls back to the minimum order when the preferred slab order cannot be had', () => {
-    const pages = new FakePages();
+    const pages = new FakePages(1 << 14);
     pages.failOrderAbove = 0;
     const { s } = make(pages);
     const a: number[] = [];
