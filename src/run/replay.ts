@@ -123,322 +123,395 @@ export function objectPageSource(m: Machine): CountingPageSource {
  * counted failure; neither throws.
  */
 export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, source: CountingPageSource, opts: ReplayOptions = {}): ReplayCounts {
-  const n = trace.length;
-  const { op, id, lo, hi, aux } = trace;
-  const ids = trace.idCount;
-  const state = new Uint8Array(ids);
-  const where = new Float64Array(ids); // global pfn or object address
-  const order = new Int8Array(ids);
-  const kind = new Uint8Array(ids);
-  const cacheOf = new Int32Array(ids);
-  const req = new Float64Array(ids); // requested bytes of live objects
-  const opCount = new Float64Array(OP_COUNT);
-  const vm = opts.processes?.vm ?? null;
-  const heaps = opts.processes?.heaps ?? null;
-  const extra = trace.extra;
-  // user objects: heap generation at allocation (cacheOf holds the pid)
-  const objGen = heaps !== null ? new Int32Array(ids) : null;
-  let userLive = 0, userPeak = 0, heldPeak = 0, oomPages = 0, droppedAfterExit = 0;
-  // page-cache blocks in allocation order (a FIFO ring: the oldest is reclaimed first)
-  let pcRing: Int32Array | null = null;
-  if (opts.pageCacheReclaim) {
-    let k = 0;
-    for (let e = 0; e < n; e++) if (op[e] === OP_PAGE_ALLOC && isPageCache(aux[e]!)) k++;
-    if (k > 0) pcRing = new Int32Array(k);
+  const r = new Replay(trace, machine, objects, source, opts);
+  machine.reclaim = (ord: number): number => r.reclaim(ord);
+  try {
+    r.run();
+  } finally {
+    // the hook sees this replay's state; the end-of-run probe must not reclaim
+    machine.reclaim = null;
   }
-  // The hook lives in its own object: a closure here would capture the loop's arrays and counters
-  // and move them out of registers for every event.
-  const reclaimer = new Reclaimer(machine, objects, heaps, state, where, order, pcRing);
-  machine.reclaim = (ord: number): number => reclaimer.reclaim(ord);
-  const steps = machine.steps;
-  // Simulated latency of an event = the priced steps it took: the change of the weighted step sum.
-  const weights = opts.latency?.weights ?? null;
-  const recorder = opts.latency?.recorder ?? null;
-  let priced = weights === null ? 0 : dot(steps, weights);
+  return r.counts();
+}
 
-  let unknownFree = 0, doubleFree = 0, reallocUnknown = 0, allocLive = 0;
-  let failedPages = 0, failedObjects = 0, notModelled = 0, extfrag = 0;
-  let hoAttempts = 0, hoSuccesses = 0;
-  let reqLive = 0, reqPeak = 0, blockPages = 0;
-  let phase = '';
-  const phases: Record<string, { attempts: number; successes: number }> = {};
-  let phaseStats: { attempts: number; successes: number } | null = null;
-  const checkEvery = opts.checkEvery ?? 0;
-  const sampleEvery = opts.sampleEvery ?? 0;
-  const onSample = opts.onSample;
-  const sizes = trace.caches;
+/**
+ * One replay's state: per-id typed arrays and the counters, with a method per event family. The
+ * loop in run() only dispatches, prices and samples; each handler is optimized on its own, so a
+ * rarely seen event kind does not deoptimize (or crowd the registers of) the whole loop.
+ */
+class Replay {
+  private readonly op: Uint8Array;
+  private readonly id: Int32Array;
+  private readonly lo: Uint32Array;
+  private readonly hi: Uint16Array;
+  private readonly aux: Int32Array;
+  private readonly state: Uint8Array;
+  /** global pfn or object address */
+  private readonly where: Float64Array;
+  private readonly order: Int8Array;
+  private readonly kind: Uint8Array;
+  /** the cache of a cache object, the pid of a user object */
+  private readonly cacheOf: Int32Array;
+  /** requested bytes of live objects */
+  private readonly req: Float64Array;
+  /** user objects: heap generation at allocation */
+  private readonly objGen: Int32Array | null;
+  private readonly vm: Vm | null;
+  private readonly heaps: UserHeaps | null;
+  /** page-cache blocks in allocation order (a FIFO ring: the oldest is reclaimed first) */
+  private readonly pcRing: Int32Array | null;
+  private pcHead = 0;
+  private pcTail = 0;
+  readonly opCount = new Float64Array(OP_COUNT);
 
-  for (let e = 0; e < n; e++) {
-    const o = op[e]!;
-    const i = id[e]!;
-    opCount[o]!++;
+  private unknownFree = 0;
+  private doubleFree = 0;
+  private reallocUnknown = 0;
+  private allocLive = 0;
+  private failedPages = 0;
+  private failedObjects = 0;
+  private notModelled = 0;
+  private extfrag = 0;
+  private hoAttempts = 0;
+  private hoSuccesses = 0;
+  private reqLive = 0;
+  private reqPeak = 0;
+  private blockPages = 0;
+  private userLive = 0;
+  private userPeak = 0;
+  private heldPeak = 0;
+  private oomPages = 0;
+  private droppedAfterExit = 0;
+  private reclaimRuns = 0;
+  private reclaimedPageCache = 0;
+  private shrunk = 0;
+  private phase = '';
+  private readonly phases: Record<string, { attempts: number; successes: number }> = {};
+  private phaseStats: { attempts: number; successes: number } | null = null;
+
+  constructor(
+    private readonly trace: Trace,
+    private readonly machine: Machine,
+    private readonly objects: ObjectStrategy,
+    private readonly source: CountingPageSource,
+    private readonly opts: ReplayOptions,
+  ) {
+    const ids = trace.idCount;
+    this.op = trace.op; this.id = trace.id; this.lo = trace.lo; this.hi = trace.hi; this.aux = trace.aux;
+    this.state = new Uint8Array(ids);
+    this.where = new Float64Array(ids);
+    this.order = new Int8Array(ids);
+    this.kind = new Uint8Array(ids);
+    this.cacheOf = new Int32Array(ids);
+    this.req = new Float64Array(ids);
+    this.vm = opts.processes?.vm ?? null;
+    this.heaps = opts.processes?.heaps ?? null;
+    this.objGen = this.heaps !== null ? new Int32Array(ids) : null;
+    let ring: Int32Array | null = null;
+    if (opts.pageCacheReclaim) {
+      let k = 0;
+      for (let e = 0; e < trace.length; e++) if (trace.op[e] === OP_PAGE_ALLOC && isPageCache(trace.aux[e]!)) k++;
+      if (k > 0) ring = new Int32Array(k);
+    }
+    this.pcRing = ring;
+  }
+
+  run(): void {
+    const n = this.trace.length;
+    const op = this.op;
+    const opCount = this.opCount;
+    const opts = this.opts;
+    const machine = this.machine, source = this.source, objects = this.objects, vm = this.vm, heaps = this.heaps;
+    const steps = machine.steps;
+    // Simulated latency of an event = the priced steps it took: the change of the weighted step sum.
+    const weights = opts.latency?.weights ?? null;
+    const recorder = opts.latency?.recorder ?? null;
+    let priced = weights === null ? 0 : dot(steps, weights);
+    const checkEvery = opts.checkEvery ?? 0;
+    const sampleEvery = opts.sampleEvery ?? 0;
+    const onSample = opts.onSample;
+    for (let e = 0; e < n; e++) {
+      const o = op[e]!;
+      opCount[o]!++;
+      switch (o) {
+        case OP_PAGE_ALLOC: this.pageAlloc(e); break;
+        case OP_PAGE_FREE: this.pageFree(e); break;
+        case OP_KMALLOC:
+        case OP_CACHE_ALLOC:
+        case OP_MALLOC: this.objectAlloc(e, o); break;
+        case OP_KFREE:
+        case OP_CACHE_FREE:
+        case OP_FREE: this.objectFree(e); break;
+        default: this.other(e, o);
+      }
+      if (vm !== null) {
+        const held = source.pages + vm.heapRss;
+        if (held > this.heldPeak) this.heldPeak = held;
+      }
+      if (weights !== null) {
+        const now = dot(steps, weights);
+        recorder!.record(o, now - priced);
+        priced = now;
+      }
+      if (sampleEvery > 0 && onSample && (e + 1) % sampleEvery === 0) onSample(e + 1, this.phase, this.reqLive);
+      if (checkEvery > 0 && (e + 1) % checkEvery === 0) verify(machine, objects, source, this.blockPages, vm, heaps);
+    }
+    if (checkEvery > 0) verify(machine, objects, source, this.blockPages, vm, heaps);
+  }
+
+  private pageAlloc(e: number): void {
+    const i = this.id[e]!;
+    const state = this.state;
+    if (state[i] === S_PAGES || state[i] === S_OBJECT) { this.allocLive++; return; }
+    const ord = this.lo[e]!;
+    const gfp = this.aux[e]!;
+    const pfn = this.machine.allocPages(ord, gfp);
+    if (ord >= 1) {
+      this.hoAttempts++;
+      if (pfn >= 0) this.hoSuccesses++;
+      const ps = this.phaseStats;
+      if (ps !== null && ord >= PAGEBLOCK_ORDER) {
+        ps.attempts++;
+        if (pfn >= 0) ps.successes++;
+      }
+    }
+    if (pfn < 0) { this.failedPages++; state[i] = S_FAILED; return; }
+    state[i] = S_PAGES; this.where[i] = pfn; this.order[i] = ord;
+    this.blockPages += 1 << ord;
+    if (this.pcRing !== null && isPageCache(gfp)) this.pcRing[this.pcTail++] = i;
+  }
+
+  private pageFree(e: number): void {
+    const i = this.id[e]!;
+    const state = this.state;
+    const s = state[i];
+    if (s === S_PAGES) {
+      const ord = this.order[i]!;
+      this.machine.freePages(this.where[i]!, ord);
+      this.blockPages -= 1 << ord;
+      state[i] = S_FREED;
+    } else if (s === S_FAILED || s === S_RECLAIMED) state[i] = S_FREED;
+    else if (s === S_FREED) this.doubleFree++;
+    else this.unknownFree++;
+  }
+
+  private objectAlloc(e: number, o: number): void {
+    const i = this.id[e]!;
+    const state = this.state;
+    if (state[i] === S_PAGES || state[i] === S_OBJECT) { this.allocLive++; return; }
+    let addr: number;
+    let bytes: number;
+    if (o === OP_CACHE_ALLOC) {
+      const c = this.aux[e]!;
+      bytes = this.trace.caches[c]!.size;
+      addr = this.objects.cacheAlloc(c, GFP_KERNEL);
+      this.kind[i] = K_CACHE; this.cacheOf[i] = c;
+    } else if (o === OP_KMALLOC) {
+      bytes = this.lo[e]! + this.hi[e]! * 4294967296;
+      addr = this.objects.alloc(bytes, this.aux[e]!);
+      this.kind[i] = K_KMALLOC;
+    } else if (this.heaps !== null) {
+      // malloc in the process's own heap; the program then writes what it got (demand faults)
+      const heaps = this.heaps;
+      bytes = this.lo[e]! + this.hi[e]! * 4294967296;
+      const pid = this.aux[e]!;
+      const h = heaps.heap(pid);
+      addr = h === null ? -1 : h.alloc(bytes, GFP_USER);
+      this.kind[i] = K_USER; this.cacheOf[i] = pid;
+      if (addr >= 0) {
+        this.objGen![i] = heaps.gen[pid]!;
+        this.oomPages += heaps.touch(pid, addr, bytes);
+        this.userLive += bytes;
+        if (this.userLive > this.userPeak) this.userPeak = this.userLive;
+      }
+    } else {
+      // no processes: user heap events go straight to the object layer
+      bytes = this.lo[e]! + this.hi[e]! * 4294967296;
+      addr = this.objects.alloc(bytes, GFP_USER);
+      this.kind[i] = K_USER;
+    }
+    if (addr < 0) { this.failedObjects++; state[i] = S_FAILED; return; }
+    this.liveObject(i, addr, bytes);
+  }
+
+  private liveObject(i: number, addr: number, bytes: number): void {
+    this.state[i] = S_OBJECT; this.where[i] = addr; this.req[i] = bytes;
+    this.reqLive += bytes;
+    if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
+  }
+
+  private objectFree(e: number): void {
+    const i = this.id[e]!;
+    const state = this.state;
+    const s = state[i];
+    if (s === S_OBJECT) {
+      const k = this.kind[i];
+      if (k === K_CACHE) this.objects.cacheFree(this.cacheOf[i]!, this.where[i]!);
+      else if (k === K_USER && this.heaps !== null) {
+        const pid = this.cacheOf[i]!;
+        if (this.heaps.gen[pid] === this.objGen![i]) this.heaps.heaps[pid]!.free(this.where[i]!);
+        else this.droppedAfterExit++; // its process exited: the memory went with it
+        this.userLive -= this.req[i]!;
+      } else this.objects.free(this.where[i]!);
+      this.reqLive -= this.req[i]!;
+      state[i] = S_FREED;
+    } else if (s === S_FAILED) state[i] = S_FREED;
+    else if (s === S_FREED) this.doubleFree++;
+    else this.unknownFree++;
+  }
+
+  private realloc(e: number): void {
+    const i = this.id[e]!;
+    const bytes = this.lo[e]! + this.hi[e]! * 4294967296;
+    const s = this.state[i];
+    if (s === S_OBJECT) {
+      let addr: number;
+      if (this.kind[i] === K_USER && this.heaps !== null) {
+        const heaps = this.heaps;
+        const pid = this.cacheOf[i]!;
+        if (heaps.gen[pid] !== this.objGen![i]) { this.droppedAfterExit++; return; }
+        addr = heaps.heaps[pid]!.realloc(this.where[i]!, bytes, GFP_USER);
+        if (addr < 0) { this.failedObjects++; return; }
+        // the new block is written: the copied bytes (or the grown tail in place)
+        this.oomPages += heaps.touch(pid, addr, bytes);
+        this.userLive += bytes - this.req[i]!;
+        if (this.userLive > this.userPeak) this.userPeak = this.userLive;
+      } else {
+        addr = this.objects.realloc(this.where[i]!, bytes, this.kind[i] === K_USER ? GFP_USER : GFP_KERNEL);
+      }
+      if (addr < 0) { this.failedObjects++; return; } // the old block stays live, as realloc() leaves it
+      this.where[i] = addr;
+      this.reqLive += bytes - this.req[i]!;
+      this.req[i] = bytes;
+      if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
+    } else {
+      // realloc of a pointer that is not live: counted, then served as a malloc (as realloc(NULL, n)
+      // and the malloc-lab driver do), so the trace's later free of it is not a second error.
+      // After a failed allocation the program holds NULL, and realloc(NULL, n) is no error at all.
+      if (s !== S_FAILED) this.reallocUnknown++;
+      const addr = this.objects.alloc(bytes, GFP_USER);
+      this.kind[i] = K_USER;
+      if (addr < 0) { this.failedObjects++; this.state[i] = S_FAILED; return; }
+      this.liveObject(i, addr, bytes);
+    }
+  }
+
+  /** Everything but the page and object alloc/free events: marks, caches, processes. */
+  private other(e: number, o: number): void {
+    const i = this.id[e]!;
+    const lo = this.lo, hi = this.hi, aux = this.aux, extra = this.trace.extra;
+    const vm = this.vm;
     switch (o) {
-      case OP_PAGE_ALLOC: {
-        if (state[i] === S_PAGES || state[i] === S_OBJECT) { allocLive++; break; }
-        const ord = lo[e]!;
-        const pfn = machine.allocPages(ord, aux[e]!);
-        if (ord >= 1) {
-          hoAttempts++;
-          if (pfn >= 0) hoSuccesses++;
-          if (phaseStats !== null && ord >= PAGEBLOCK_ORDER) {
-            phaseStats.attempts++;
-            if (pfn >= 0) phaseStats.successes++;
-          }
-        }
-        if (pfn < 0) { failedPages++; state[i] = S_FAILED; break; }
-        state[i] = S_PAGES; where[i] = pfn; order[i] = ord;
-        blockPages += 1 << ord;
-        if (pcRing !== null && isPageCache(aux[e]!)) reclaimer.push(i);
+      case OP_REALLOC:
+        this.realloc(e);
         break;
-      }
-      case OP_PAGE_FREE: {
-        const s = state[i];
-        if (s === S_PAGES) {
-          machine.freePages(where[i]!, order[i]!);
-          blockPages -= 1 << order[i]!;
-          state[i] = S_FREED;
-        } else if (s === S_FAILED || s === S_RECLAIMED) state[i] = S_FREED;
-        else if (s === S_FREED) doubleFree++;
-        else unknownFree++;
-        break;
-      }
-      case OP_KMALLOC:
-      case OP_CACHE_ALLOC:
-      case OP_MALLOC: {
-        if (state[i] === S_PAGES || state[i] === S_OBJECT) { allocLive++; break; }
-        let addr: number;
-        let bytes: number;
-        if (o === OP_CACHE_ALLOC) {
-          const c = aux[e]!;
-          bytes = sizes[c]!.size;
-          addr = objects.cacheAlloc(c, GFP_KERNEL);
-          kind[i] = K_CACHE; cacheOf[i] = c;
-        } else if (o === OP_KMALLOC) {
-          bytes = lo[e]! + hi[e]! * 4294967296;
-          addr = objects.alloc(bytes, aux[e]!);
-          kind[i] = K_KMALLOC;
-        } else if (heaps !== null) {
-          // malloc in the process's own heap; the program then writes what it got (demand faults)
-          bytes = lo[e]! + hi[e]! * 4294967296;
-          const pid = aux[e]!;
-          const h = heaps.heap(pid);
-          addr = h === null ? -1 : h.alloc(bytes, GFP_USER);
-          kind[i] = K_USER; cacheOf[i] = pid;
-          if (addr >= 0) {
-            objGen![i] = heaps.gen[pid]!;
-            oomPages += heaps.touch(pid, addr, bytes);
-            userLive += bytes;
-            if (userLive > userPeak) userPeak = userLive;
-          }
-        } else {
-          // no processes: user heap events go straight to the object layer
-          bytes = lo[e]! + hi[e]! * 4294967296;
-          addr = objects.alloc(bytes, GFP_USER);
-          kind[i] = K_USER;
-        }
-        if (addr < 0) { failedObjects++; state[i] = S_FAILED; break; }
-        state[i] = S_OBJECT; where[i] = addr; req[i] = bytes;
-        reqLive += bytes;
-        if (reqLive > reqPeak) reqPeak = reqLive;
-        break;
-      }
-      case OP_KFREE:
-      case OP_CACHE_FREE:
-      case OP_FREE: {
-        const s = state[i];
-        if (s === S_OBJECT) {
-          if (kind[i] === K_CACHE) objects.cacheFree(cacheOf[i]!, where[i]!);
-          else if (kind[i] === K_USER && heaps !== null) {
-            const pid = cacheOf[i]!;
-            if (heaps.gen[pid] === objGen![i]) heaps.heaps[pid]!.free(where[i]!);
-            else droppedAfterExit++; // its process exited: the memory went with it
-            userLive -= req[i]!;
-          } else objects.free(where[i]!);
-          reqLive -= req[i]!;
-          state[i] = S_FREED;
-        } else if (s === S_FAILED) state[i] = S_FREED;
-        else if (s === S_FREED) doubleFree++;
-        else unknownFree++;
-        break;
-      }
-      case OP_REALLOC: {
-        const bytes = lo[e]! + hi[e]! * 4294967296;
-        const s = state[i];
-        if (s === S_OBJECT) {
-          let addr: number;
-          if (kind[i] === K_USER && heaps !== null) {
-            const pid = cacheOf[i]!;
-            if (heaps.gen[pid] !== objGen![i]) { droppedAfterExit++; break; }
-            addr = heaps.heaps[pid]!.realloc(where[i]!, bytes, GFP_USER);
-            if (addr < 0) { failedObjects++; break; }
-            // the new block is written: the copied bytes (or the grown tail in place)
-            oomPages += heaps.touch(pid, addr, bytes);
-            userLive += bytes - req[i]!;
-            if (userLive > userPeak) userPeak = userLive;
-          } else {
-            addr = objects.realloc(where[i]!, bytes, kind[i] === K_USER ? GFP_USER : GFP_KERNEL);
-          }
-          if (addr < 0) { failedObjects++; break; } // the old block stays live, as realloc() leaves it
-          where[i] = addr;
-          reqLive += bytes - req[i]!;
-          req[i] = bytes;
-          if (reqLive > reqPeak) reqPeak = reqLive;
-        } else {
-          // realloc of a pointer that is not live: counted, then served as a malloc (as realloc(NULL, n)
-          // and the malloc-lab driver do), so the trace's later free of it is not a second error.
-          // After a failed allocation the program holds NULL, and realloc(NULL, n) is no error at all.
-          if (s !== S_FAILED) reallocUnknown++;
-          const addr = objects.alloc(bytes, GFP_USER);
-          kind[i] = K_USER;
-          if (addr < 0) { failedObjects++; state[i] = S_FAILED; break; }
-          state[i] = S_OBJECT; where[i] = addr; req[i] = bytes;
-          reqLive += bytes;
-          if (reqLive > reqPeak) reqPeak = reqLive;
-        }
-        break;
-      }
       case OP_CACHE_CREATE:
-        objects.createCache(i, sizes[i]!);
+        this.objects.createCache(i, this.trace.caches[i]!);
         break;
       case OP_MARK:
-        phase = trace.strings[aux[e]!] ?? '';
-        phaseStats = phases[phase] ??= { attempts: 0, successes: 0 };
-        if (onSample) onSample(e, phase, reqLive);
+        this.phase = this.trace.strings[aux[e]!] ?? '';
+        this.phaseStats = this.phases[this.phase] ??= { attempts: 0, successes: 0 };
+        this.opts.onSample?.(e, this.phase, this.reqLive);
         break;
       case OP_EXTFRAG:
-        extfrag++;
+        this.extfrag++;
         break;
       case OP_MMAP:
-        if (vm === null) { notModelled++; break; }
+        if (vm === null) { this.notModelled++; break; }
         vm.mmap(i, lo[e]! + hi[e]! * 4294967296, extra[aux[e]! * 2]!, extra[aux[e]! * 2 + 1]!);
         break;
       case OP_MUNMAP:
-        if (vm === null) { notModelled++; break; }
+        if (vm === null) { this.notModelled++; break; }
         vm.munmap(i, lo[e]! + hi[e]! * 4294967296, extra[aux[e]! * 2]!);
         break;
       case OP_BRK:
-        if (vm === null) { notModelled++; break; }
+        if (vm === null) { this.notModelled++; break; }
         vm.brk(i, lo[e]! + hi[e]! * 4294967296);
         break;
       case OP_FAULT:
-        if (vm === null) { notModelled++; break; }
+        if (vm === null) { this.notModelled++; break; }
         vm.fault(i, lo[e]! + hi[e]! * 4294967296, aux[e]! !== 0);
         break;
       case OP_FORK:
-        if (vm === null) { notModelled++; break; }
+        if (vm === null) { this.notModelled++; break; }
         vm.fork(i, aux[e]!);
         break;
       case OP_EXIT:
-        if (vm === null) { notModelled++; break; }
-        heaps?.drop(i);
+        if (vm === null) { this.notModelled++; break; }
+        this.heaps?.drop(i);
         vm.exit(i);
         break;
       default:
-        notModelled++;
+        this.notModelled++;
     }
-    if (reclaimer.freedBlockPages !== 0) { blockPages -= reclaimer.freedBlockPages; reclaimer.freedBlockPages = 0; }
-    if (vm !== null) {
-      const held = source.pages + vm.heapRss;
-      if (held > heldPeak) heldPeak = held;
-    }
-    if (weights !== null) {
-      const now = dot(steps, weights);
-      recorder!.record(o, now - priced);
-      priced = now;
-    }
-    if (sampleEvery > 0 && onSample && (e + 1) % sampleEvery === 0) onSample(e + 1, phase, reqLive);
-    if (checkEvery > 0 && (e + 1) % checkEvery === 0) verify(machine, objects, source, blockPages, vm, heaps);
-  }
-  if (checkEvery > 0) verify(machine, objects, source, blockPages, vm, heaps);
-  // the hook sees this replay's state; the end-of-run probe must not reclaim
-  machine.reclaim = null;
-
-  const ops: Record<string, number> = {};
-  for (let k = 0; k < OP_COUNT; k++) if (opCount[k]! > 0) ops[OP_NAMES[k]!] = opCount[k]!;
-  const traceErrors = unknownFree + doubleFree + reallocUnknown + allocLive;
-  return {
-    events: n,
-    trace_errors: traceErrors,
-    trace_error_kinds: { unknown_free: unknownFree, double_free: doubleFree, realloc_unknown: reallocUnknown, alloc_live_id: allocLive },
-    failed_allocs: failedPages + failedObjects,
-    failed_page_allocs: failedPages,
-    failed_object_allocs: failedObjects,
-    ops,
-    events_not_modelled: notModelled,
-    recorded_extfrag: extfrag,
-    highorder: { attempts: hoAttempts, successes: hoSuccesses },
-    phases,
-    bytes_requested_live: reqLive,
-    peak_bytes_requested: reqPeak,
-    peak_object_pages: source.peak,
-    page_block_pages_live: blockPages,
-    ...(vm !== null ? { peak_pages_held: heldPeak } : {}),
-    ...(vm !== null && heaps !== null ? {
-      user_heap: {
-        heaps: heaps.created,
-        bytes_requested_live: userLive,
-        peak_bytes_requested: userPeak,
-        footprint_bytes: heaps.footprint.bytes,
-        peak_footprint_bytes: heaps.footprint.peak,
-        resident_pages: vm.heapRss,
-        oom_pages: oomPages,
-        dropped_after_exit: droppedAfterExit,
-      },
-    } : {}),
-    reclaim: { runs: reclaimer.runs, page_cache_pages: reclaimer.pageCachePages, shrunk_pages: reclaimer.shrunk },
-  };
-}
-
-/** A page_alloc the reclaim hook may drop: movable user memory (GFP_HIGHUSER_MOVABLE) that is not a compound (huge) page. */
-/**
- * Memory pressure (the machine's reclaim hook): shrink the object layers (empty slabs), then drop
- * the oldest page-cache-like blocks of a generated workload, as shrink_page_list() frees a batch of
- * SWAP_CLUSTER_MAX (32) pages, at least the request. A reclaimed block's later free is dropped.
- */
-class Reclaimer {
-  private head = 0;
-  private tail = 0;
-  runs = 0;
-  pageCachePages = 0;
-  shrunk = 0;
-  /** page-block pages freed since the replay last looked */
-  freedBlockPages = 0;
-
-  constructor(
-    private readonly machine: Machine,
-    private readonly objects: ObjectStrategy,
-    private readonly heaps: UserHeaps | null,
-    private readonly state: Uint8Array,
-    private readonly where: Float64Array,
-    private readonly order: Int8Array,
-    private readonly ring: Int32Array | null,
-  ) {}
-
-  push(id: number): void {
-    this.ring![this.tail++] = id;
   }
 
+  /**
+   * Memory pressure (the machine's reclaim hook): shrink the object layers (empty slabs), then drop
+   * the oldest page-cache-like blocks of a generated workload, as shrink_page_list() frees a batch of
+   * SWAP_CLUSTER_MAX (32) pages, at least the request. A reclaimed block's later free is dropped.
+   */
   reclaim(ord: number): number {
-    this.runs++;
+    this.reclaimRuns++;
     let freed = this.objects.shrink?.() ?? 0;
     this.shrunk += freed;
     if (this.heaps !== null) for (const h of this.heaps.heaps) if (h?.shrink) { const f = h.shrink(); freed += f; this.shrunk += f; }
     const want = Math.max(32, 1 << ord);
     let got = 0;
-    const ring = this.ring;
-    while (ring !== null && this.head < this.tail && got < want) {
-      const b = ring[this.head++]!;
+    const ring = this.pcRing;
+    while (ring !== null && this.pcHead < this.pcTail && got < want) {
+      const b = ring[this.pcHead++]!;
       if (this.state[b] !== S_PAGES) continue; // freed by the trace since
+      const pages = 1 << this.order[b]!;
       this.machine.freePages(this.where[b]!, this.order[b]!);
-      got += 1 << this.order[b]!;
-      this.freedBlockPages += 1 << this.order[b]!;
+      got += pages;
+      this.blockPages -= pages;
       this.state[b] = S_RECLAIMED;
     }
-    this.pageCachePages += got;
+    this.reclaimedPageCache += got;
     return freed + got;
+  }
+
+  counts(): ReplayCounts {
+    const ops: Record<string, number> = {};
+    for (let k = 0; k < OP_COUNT; k++) if (this.opCount[k]! > 0) ops[OP_NAMES[k]!] = this.opCount[k]!;
+    const traceErrors = this.unknownFree + this.doubleFree + this.reallocUnknown + this.allocLive;
+    const vm = this.vm, heaps = this.heaps;
+    return {
+      events: this.trace.length,
+      trace_errors: traceErrors,
+      trace_error_kinds: { unknown_free: this.unknownFree, double_free: this.doubleFree, realloc_unknown: this.reallocUnknown, alloc_live_id: this.allocLive },
+      failed_allocs: this.failedPages + this.failedObjects,
+      failed_page_allocs: this.failedPages,
+      failed_object_allocs: this.failedObjects,
+      ops,
+      events_not_modelled: this.notModelled,
+      recorded_extfrag: this.extfrag,
+      highorder: { attempts: this.hoAttempts, successes: this.hoSuccesses },
+      phases: this.phases,
+      bytes_requested_live: this.reqLive,
+      peak_bytes_requested: this.reqPeak,
+      peak_object_pages: this.source.peak,
+      page_block_pages_live: this.blockPages,
+      ...(vm !== null ? { peak_pages_held: this.heldPeak } : {}),
+      ...(vm !== null && heaps !== null ? {
+        user_heap: {
+          heaps: heaps.created,
+          bytes_requested_live: this.userLive,
+          peak_bytes_requested: this.userPeak,
+          footprint_bytes: heaps.footprint.bytes,
+          peak_footprint_bytes: heaps.footprint.peak,
+          resident_pages: vm.heapRss,
+          oom_pages: this.oomPages,
+          dropped_after_exit: this.droppedAfterExit,
+        },
+      } : {}),
+      reclaim: { runs: this.reclaimRuns, page_cache_pages: this.reclaimedPageCache, shrunk_pages: this.shrunk },
+    };
   }
 }
 
+/** A page_alloc the reclaim hook may drop: movable user memory (GFP_HIGHUSER_MOVABLE) that is not a compound (huge) page. */
 function isPageCache(gfp: number): boolean {
   return (gfp & GFP_HIGHUSER_MOVABLE) === GFP_HIGHUSER_MOVABLE && (gfp & __GFP_COMP) === 0;
 }
