@@ -197,23 +197,26 @@ class Replay {
     private readonly opts: ReplayOptions,
   ) {
     const ids = trace.idCount;
-    this.op = trace.op; this.id = trace.id; this.lo = trace.lo; this.hi = trace.hi; this.aux = trace.aux;
+    const op = trace.op, aux = trace.aux;
+    this.op = op; this.id = trace.id; this.lo = trace.lo; this.hi = trace.hi; this.aux = aux;
+    // One look at the ops: a page-only trace gets no object arrays (they would be zeroed memory for
+    // nothing, a cost that two cells running side by side pay in shared memory bandwidth).
+    let objectEvents = 0, pageCache = 0;
+    for (let e = 0; e < trace.length; e++) {
+      const o = op[e]!;
+      if (o === OP_PAGE_ALLOC) { if (isPageCache(aux[e]!)) pageCache++; } else if (o !== OP_PAGE_FREE) objectEvents++;
+    }
+    const objIds = objectEvents > 0 ? ids : 0;
     this.state = new Uint8Array(ids);
     this.where = new Float64Array(ids);
     this.order = new Int8Array(ids);
-    this.kind = new Uint8Array(ids);
-    this.cacheOf = new Int32Array(ids);
-    this.req = new Float64Array(ids);
+    this.kind = new Uint8Array(objIds);
+    this.cacheOf = new Int32Array(objIds);
+    this.req = new Float64Array(objIds);
     this.vm = opts.processes?.vm ?? null;
     this.heaps = opts.processes?.heaps ?? null;
     this.objGen = this.heaps !== null ? new Int32Array(ids) : null;
-    let ring: Int32Array | null = null;
-    if (opts.pageCacheReclaim) {
-      let k = 0;
-      for (let e = 0; e < trace.length; e++) if (trace.op[e] === OP_PAGE_ALLOC && isPageCache(trace.aux[e]!)) k++;
-      if (k > 0) ring = new Int32Array(k);
-    }
-    this.pcRing = ring;
+    this.pcRing = opts.pageCacheReclaim && pageCache > 0 ? new Int32Array(pageCache) : null;
   }
 
   run(): void {
