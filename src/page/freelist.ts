@@ -9,16 +9,17 @@ const FIRST = 0;
 const BEST = 1;
 const NEXT = 2;
 const VARIANTS: Record<string, number> = { first: FIRST, best: BEST, next: NEXT };
+/** start tags hold len << 4 | capacity in an int32 */
+const MAX_PAGES = 1 << 27;
 
 /** Largest order of a naturally aligned block inside the extent [s, s+len) (≤ MAX_ORDER). */
 export function extentCapacity(s: number, len: number): number {
-  let k = 31 - Math.clz32(len);
-  if (k > MAX_ORDER) k = MAX_ORDER;
-  for (; k > 0; k--) {
-    const z = 1 << k;
-    if (((s + z - 1) & -z) + z <= s + len) return k;
-  }
-  return 0;
+  // with 2^K ≤ len, an aligned 2^(K-1) block always fits: the answer is K or K-1
+  const k = 31 - Math.clz32(len);
+  if (k <= 0) return 0;
+  if (k > MAX_ORDER) return MAX_ORDER;
+  const z = 1 << k;
+  return ((s + z - 1) & -z) + z <= s + len ? k : k - 1;
 }
 
 /**
@@ -28,17 +29,22 @@ export function extentCapacity(s: number, len: number): number {
  * that is large enough but misaligned yields its first aligned sub-block, the head and tail stay free.
  *
  * Representation (all typed arrays, keyed by pfn, nothing allocated per event):
- *  - edge[start] = len, edge[end-1] = -len (len > 1): boundary tags, so free() finds a left or right
- *    neighbour in O(1) (Knuth's boundary-tag method);
- *  - the address order of the list: one start bit per pfn (a 32-page chunk per word), ecap[start] =
- *    the largest aligned order the extent can serve, and a tournament tree over chunks (max capacity,
- *    extent count) that stays cache-resident (4 GiB zone: 32 Ki chunks). "The first extent at or
- *    after p that fits order k" is a chunk-word scan plus one tree descent, and rank() tells how
- *    many list nodes a linear walk would have visited.
+ *  - edge[start] = len << 4 | cap, edge[end-1] = -len (len > 1): boundary tags (Knuth's method);
+ *    cap is the largest aligned order the extent can serve, kept in the start tag so the chunk
+ *    scans read one array (zones below 2^27 pages);
+ *  - a free-page bitmap (one bit per pfn): a maximal free run is exactly one extent, so free()
+ *    finds its neighbours there (cache-resident) and reads a tag only when a run leaves the word;
+ *  - the address order of the list: one start bit per pfn (a 32-page chunk per word), cmax[chunk] =
+ *    the chunk's largest capacity, and for every order k a hierarchical bitset of the chunks with
+ *    cmax ≥ k (32-bit words, a summary bit per word, up to one top word), so "the first extent at
+ *    or after p that fits order k" is a chunk-word scan plus a find-next-set-bit over a few words.
+ *    A Fenwick tree of extent counts per chunk gives rank(): how many list nodes a linear walk
+ *    would visit. Best fit also keeps, per chunk, the lengths 2^k of its aligned exact-fit extents,
+ *    and bitsets of those chunks per k, so it finds the first exact fit without walking.
  * The index only makes the simulation fast; the step counts charged are those of the modelled list:
  * STEP_LIST per extent a linear address-ordered walk visits (first fit: from the head; next fit:
  * from the rover; best fit: the whole list, or up to the first exact fit), plus one per extent
- * inserted or removed. Free locates its neighbours through the boundary tags (no walk).
+ * inserted or removed. Free locates its neighbours without a walk.
  */
 export class FreelistStrategy implements PageStrategy {
   readonly name: string;
@@ -46,19 +52,30 @@ export class FreelistStrategy implements PageStrategy {
   private readonly steps: Steps;
   private readonly policy: number;
   private readonly edge: Int32Array;
-  /** capacity of the extent starting at a pfn (-1 elsewhere) */
-  private readonly ecap: Int8Array;
   /** one bit per pfn: an extent starts here */
   private readonly starts: Uint32Array;
-  /** leaves of the chunk tree (a power of two ≥ the number of 32-page chunks) */
-  private readonly size: number;
-  private readonly cap: Int8Array;
-  private readonly cnt: Int32Array;
+  /** one bit per pfn: the page is free (in some extent) */
+  private readonly fbits: Int32Array;
+  private readonly chunks: number;
+  /** per chunk: the largest capacity of an extent starting in it (-1: none) */
+  private readonly cmax: Int8Array;
+  /** Fenwick tree over chunks (1-based) of the number of extents starting in each */
+  private readonly fen: Int32Array;
+  /** words per level of one hierarchical bitset (level 0 = one bit per chunk) and their offsets */
+  private readonly lofs: Int32Array;
+  private readonly top: number;
+  /** words of one hierarchical bitset */
+  private readonly stride: number;
+  /** bitset k (chunks with cmax ≥ k) at offset k * stride */
+  private readonly fits: Int32Array;
+  /** best fit only: per chunk the OR of the lengths 2^k of its aligned extents of exactly 2^k pages */
+  private readonly cex: Uint16Array;
+  /** best fit only: bitset k (chunks holding an exact fit for order k) at offset k * stride */
+  private readonly exact: Int32Array;
   private nfree = 0;
+  private nextents = 0;
   /** next fit: the pfn after the last allocation */
   private rover = 0;
-  /** explicit DFS stack for best fit (≤ 2 entries per tree level) */
-  private readonly stack = new Int32Array(64);
 
   constructor(opts: PageStrategyOptions) {
     const v = opts.variant ?? 'first';
@@ -70,96 +87,170 @@ export class FreelistStrategy implements PageStrategy {
     this.name = opts.variant === undefined ? 'freelist' : `freelist:${v}`;
     this.pages = opts.pages;
     this.steps = opts.steps;
+    if (opts.pages >= MAX_PAGES) throw new AllocbenchError(`freelist: a zone of ${opts.pages} pages is too large (the start tag packs the length into 27 bits)`);
     this.edge = new Int32Array(opts.pages);
-    this.ecap = new Int8Array(opts.pages).fill(-1);
-    const chunks = (opts.pages + 31) >>> 5;
+    const chunks = Math.max(1, (opts.pages + 31) >>> 5);
+    this.chunks = chunks;
     this.starts = new Uint32Array(chunks);
-    let size = 2;
-    while (size < chunks) size *= 2;
-    this.size = size;
-    this.cap = new Int8Array(2 * size).fill(-1);
-    this.cnt = new Int32Array(2 * size);
+    this.fbits = new Int32Array(chunks);
+    this.cmax = new Int8Array(chunks).fill(-1);
+    this.fen = new Int32Array(chunks + 1);
+    const lens: number[] = [];
+    for (let n = chunks; ; ) {
+      n = (n + 31) >>> 5;
+      lens.push(n);
+      if (n === 1) break;
+    }
+    this.top = lens.length - 1;
+    this.lofs = new Int32Array(lens.length + 1);
+    for (let l = 0; l < lens.length; l++) this.lofs[l + 1] = this.lofs[l]! + lens[l]!;
+    this.stride = this.lofs[lens.length]!;
+    this.fits = new Int32Array(NR_ORDERS * this.stride);
+    const best = p === BEST;
+    this.cex = new Uint16Array(best ? chunks : 0);
+    this.exact = new Int32Array(best ? NR_ORDERS * this.stride : 0);
   }
 
-  // ---- address index: start bits per 32-page chunk, tournament tree over chunks ----
+  // ---- hierarchical bitsets over chunks (one per order, at offset base of arr) ----
+
+  private static bsSet(arr: Int32Array, base: number, lofs: Int32Array, top: number, i: number): void {
+    for (let l = 0; ; l++) {
+      const p = base + lofs[l]! + (i >>> 5);
+      const old = arr[p]!;
+      arr[p] = old | (1 << (i & 31));
+      if (old !== 0 || l === top) return;
+      i >>>= 5;
+    }
+  }
+
+  private static bsClear(arr: Int32Array, base: number, lofs: Int32Array, top: number, i: number): void {
+    for (let l = 0; ; l++) {
+      const p = base + lofs[l]! + (i >>> 5);
+      const w = arr[p]! & ~(1 << (i & 31));
+      arr[p] = w;
+      if (w !== 0 || l === top) return;
+      i >>>= 5;
+    }
+  }
+
+  /** Lowest member ≥ i of the bitset at base, or -1. */
+  private bsNext(arr: Int32Array, base: number, i: number): number {
+    const lofs = this.lofs, top = this.top;
+    let l = 0;
+    for (;;) {
+      const w = i >>> 5;
+      if (base + lofs[l]! + w >= base + lofs[l + 1]!) return -1;
+      const bits = arr[base + lofs[l]! + w]! & (-1 << (i & 31));
+      if (bits !== 0) {
+        i = (w << 5) + ctz32(bits);
+        break;
+      }
+      if (l === top) return -1;
+      l++;
+      i = w + 1;
+    }
+    while (l > 0) {
+      l--;
+      i = (i << 5) + ctz32(arr[base + lofs[l]! + i]!);
+    }
+    return i;
+  }
+
+  /** Highest member ≤ i of the bitset at base, or -1. */
+  private bsPrev(arr: Int32Array, base: number, i: number): number {
+    if (i < 0) return -1;
+    const lofs = this.lofs, top = this.top;
+    let l = 0;
+    for (;;) {
+      const w = i >>> 5;
+      // (2 << 31) is 0 in JS, so the mask is all ones for bit 31
+      const bits = arr[base + lofs[l]! + w]! & ((2 << (i & 31)) - 1);
+      if (bits !== 0) {
+        i = (w << 5) + 31 - Math.clz32(bits);
+        break;
+      }
+      if (w === 0 || l === top) return -1;
+      l++;
+      i = w - 1;
+    }
+    while (l > 0) {
+      l--;
+      i = (i << 5) + 31 - Math.clz32(arr[base + lofs[l]! + i]!);
+    }
+    return i;
+  }
+
+  // ---- address index ----
+
+  /** Adds d to the extent count of chunk ch. */
+  private fenAdd(ch: number, d: number): void {
+    const fen = this.fen, n = this.chunks;
+    for (let i = ch + 1; i <= n; i += i & -i) fen[i] = fen[i]! + d;
+  }
 
   /**
-   * Records that the extent starting at pos now has capacity c (-1: pos no longer starts an
-   * extent) and that the extent count changed by dcnt, then refreshes the chunk's tree leaf.
+   * Records that the extent starting at pos changed capacity from old to c (-1: no extent; dcnt > 0:
+   * pos starts a new one, dcnt < 0: it starts none any more) and refreshes the chunk's max and the
+   * bitsets. edge[pos] must already hold the new start tag. The caller updates the Fenwick counts
+   * (two changes in one chunk often cancel).
    */
-  private setLeaf(pos: number, c: number, dcnt: number): void {
+  private setLeaf(pos: number, old: number, c: number, dcnt: number): void {
     const ch = pos >>> 5;
-    this.ecap[pos] = c;
-    if (c < 0) this.starts[ch] = this.starts[ch]! & ~(1 << (pos & 31));
+    if (dcnt < 0) this.starts[ch] = this.starts[ch]! & ~(1 << (pos & 31));
     else if (dcnt > 0) this.starts[ch] = this.starts[ch]! | (1 << (pos & 31));
-    // the chunk's leaf is the max capacity over its (at most 16) extent starts
-    const ecap = this.ecap;
-    const base = ch << 5;
-    let m = -1;
-    for (let bits = this.starts[ch]!; bits !== 0; bits &= bits - 1) {
-      const v = ecap[base + ctz32(bits)]!;
-      if (v > m) m = v;
+    const m0 = this.cmax[ch]!;
+    let m = m0;
+    if (c > m0) m = c;
+    else if (c < old && old === m0) {
+      // the chunk's max may have dropped: recompute over its (at most 16) extent starts
+      const edge = this.edge;
+      const base = ch << 5;
+      m = -1;
+      for (let bits = this.starts[ch]!; bits !== 0; bits &= bits - 1) {
+        const v = edge[base + ctz32(bits)]! & 15;
+        if (v > m) m = v;
+      }
     }
-    const cap = this.cap, cnt = this.cnt;
-    let i = ch + this.size;
-    cap[i] = m;
-    cnt[i] = cnt[i]! + dcnt;
-    i >>>= 1;
-    while (i >= 1) {
-      const l = cap[2 * i]!, r = cap[2 * i + 1]!;
-      const mm = l > r ? l : r;
-      if (dcnt === 0 && cap[i] === mm) return;
-      cap[i] = mm;
-      cnt[i] = cnt[i]! + dcnt;
-      i >>>= 1;
+    if (m !== m0) {
+      this.cmax[ch] = m;
+      const fits = this.fits, stride = this.stride, lofs = this.lofs, top = this.top;
+      if (m > m0) for (let k = m0 + 1; k <= m; k++) FreelistStrategy.bsSet(fits, k * stride, lofs, top, ch);
+      else for (let k = m + 1; k <= m0; k++) FreelistStrategy.bsClear(fits, k * stride, lofs, top, ch);
+    }
+    if (this.policy === BEST) this.refreshExact(ch);
+  }
+
+  /** Best fit: recomputes the chunk's exact-fit lengths and the exact bitsets. */
+  private refreshExact(ch: number): void {
+    const edge = this.edge;
+    const base = ch << 5;
+    let x = 0;
+    for (let bits = this.starts[ch]!; bits !== 0; bits &= bits - 1) {
+      const v = edge[base + ctz32(bits)]!;
+      // an extent of exactly 2^k pages (k ≤ MAX_ORDER) that can serve order k is 2^k-aligned
+      const len = v >> 4;
+      if (len === 1 << (v & 15)) x |= len;
+    }
+    const x0 = this.cex[ch]!;
+    if (x === x0) return;
+    this.cex[ch] = x;
+    const exact = this.exact, stride = this.stride, lofs = this.lofs, top = this.top;
+    for (let d = x ^ x0; d !== 0; d &= d - 1) {
+      const k = ctz32(d);
+      if (x & (1 << k)) FreelistStrategy.bsSet(exact, k * stride, lofs, top, ch);
+      else FreelistStrategy.bsClear(exact, k * stride, lofs, top, ch);
     }
   }
 
   /** Lowest start ≥ bit-position of `bits` in chunk ch whose capacity ≥ k, or -1. */
   private scanChunk(ch: number, bits: number, k: number): number {
-    const ecap = this.ecap;
+    const edge = this.edge;
     const base = ch << 5;
     for (; bits !== 0; bits &= bits - 1) {
       const p = base + ctz32(bits);
-      if (ecap[p]! >= k) return p;
+      if ((edge[p]! & 15) >= k) return p;
     }
     return -1;
-  }
-
-  /** Leftmost chunk ≥ from whose tree leaf is ≥ k, or -1. */
-  private treeFirst(from: number, k: number): number {
-    const cap = this.cap, size = this.size;
-    if (from >= size) return -1;
-    let i = from + size;
-    if (cap[i]! >= k) return from;
-    for (;;) {
-      if ((i & 1) === 0 && cap[i + 1]! >= k) {
-        i++;
-        break;
-      }
-      i >>>= 1;
-      if (i <= 1) return -1;
-    }
-    while (i < size) i = cap[2 * i]! >= k ? 2 * i : 2 * i + 1;
-    return i - size;
-  }
-
-  /** Rightmost chunk ≤ from holding any extent, or -1. */
-  private treeLast(from: number): number {
-    const cap = this.cap, size = this.size;
-    if (from < 0) return -1;
-    let i = from + size;
-    if (cap[i]! >= 0) return from;
-    for (;;) {
-      if ((i & 1) === 1 && cap[i - 1]! >= 0) {
-        i--;
-        break;
-      }
-      i >>>= 1;
-      if (i <= 1) return -1;
-    }
-    while (i < size) i = cap[2 * i + 1]! >= 0 ? 2 * i + 1 : 2 * i;
-    return i - size;
   }
 
   /** Lowest extent start ≥ from whose capacity ≥ k, or -1. */
@@ -168,7 +259,7 @@ export class FreelistStrategy implements PageStrategy {
     const ch = from >>> 5;
     const p = this.scanChunk(ch, this.starts[ch]! & (-1 << (from & 31)), k);
     if (p >= 0) return p;
-    const c = this.treeFirst(ch + 1, k);
+    const c = this.bsNext(this.fits, k * this.stride, ch + 1);
     return c < 0 ? -1 : this.scanChunk(c, this.starts[c]!, k);
   }
 
@@ -176,11 +267,10 @@ export class FreelistStrategy implements PageStrategy {
   private findLastBelow(pos: number): number {
     const q = pos - 1;
     const ch = q >>> 5;
-    const sh = q & 31;
-    let bits = this.starts[ch]! & (sh === 31 ? -1 : (1 << (sh + 1)) - 1);
+    let bits = this.starts[ch]! & ((2 << (q & 31)) - 1);
     let c = ch;
     if (bits === 0) {
-      c = this.treeLast(ch - 1);
+      c = this.bsPrev(this.fits, 0, ch - 1);
       if (c < 0) return -1;
       bits = this.starts[c]!;
     }
@@ -189,60 +279,64 @@ export class FreelistStrategy implements PageStrategy {
 
   /** Number of extents starting below pos: the list nodes before it. */
   private rank(pos: number): number {
-    const cnt = this.cnt;
-    if (pos >= this.pages) return cnt[1]!;
+    if (pos >= this.pages) return this.nextents;
     const ch = pos >>> 5;
     let r = popcount32(this.starts[ch]! & ((1 << (pos & 31)) - 1));
-    let i = ch + this.size;
-    while (i > 1) {
-      if (i & 1) r += cnt[i - 1]!;
-      i >>>= 1;
-    }
+    const fen = this.fen;
+    for (let i = ch; i > 0; i &= i - 1) r += fen[i]!;
+    return r;
+  }
+
+  /** Number of extents starting in [a, b) (a ≤ b < pages): counted directly when the two are close. */
+  private between(a: number, b: number): number {
+    const ca = a >>> 5, cb = b >>> 5;
+    if (cb - ca > 8) return this.rank(b) - this.rank(a);
+    const starts = this.starts;
+    if (ca === cb) return popcount32(starts[ca]! & ((1 << (b & 31)) - 1) & (-1 << (a & 31)));
+    let r = popcount32(starts[ca]! & (-1 << (a & 31))) + popcount32(starts[cb]! & ((1 << (b & 31)) - 1));
+    for (let c = ca + 1; c < cb; c++) r += popcount32(starts[c]!);
     return r;
   }
 
   private get extents(): number {
-    return this.cnt[1]!;
+    return this.nextents;
   }
 
   /** Best fit: the shortest extent of capacity ≥ k (lowest address on ties), stopping at an exact fit. */
   private findBest(k: number): number {
-    const cap = this.cap, size = this.size, edge = this.edge, ecap = this.ecap, stack = this.stack;
-    const exact = 1 << k;
-    let best = -1, bestLen = 0x7fffffff;
-    let sp = 0;
-    if (cap[1]! < k) return -1;
-    stack[sp++] = 1;
-    while (sp > 0) {
-      const i = stack[--sp]!;
-      if (i >= size) {
-        const base = (i - size) << 5;
-        for (let bits = this.starts[i - size]!; bits !== 0; bits &= bits - 1) {
-          const s = base + ctz32(bits);
-          if (ecap[s]! < k) continue;
-          const len = edge[s]!;
-          if (len < bestLen) {
-            best = s;
-            bestLen = len;
-            if (len === exact) return s;
-          }
-        }
-        continue;
+    // the walk stops at the first exact fit in address order, and nothing is shorter than one
+    const stride = this.stride;
+    const c = this.bsNext(this.exact, k * stride, 0);
+    const edge = this.edge;
+    const tag = ((1 << k) << 4) | k;
+    if (c >= 0) {
+      const base = c << 5;
+      for (let bits = this.starts[c]!; bits !== 0; bits &= bits - 1) {
+        const s = base + ctz32(bits);
+        if (edge[s] === tag) return s;
       }
-      // push right first so the left (lower addresses) is visited first
-      if (cap[2 * i + 1]! >= k) stack[sp++] = 2 * i + 1;
-      if (cap[2 * i]! >= k) stack[sp++] = 2 * i;
+      throw new InvariantError(`${this.name}: chunk ${c} marked with an exact fit for order ${k} holds none`);
+    }
+    // no exact fit: the whole list is walked, keep the shortest (the lowest on ties)
+    const fits = this.fits, base = k * stride;
+    let best = -1, bestLen = 0x7fffffff;
+    for (let ch = this.bsNext(fits, base, 0); ch >= 0; ch = this.bsNext(fits, base, ch + 1)) {
+      const b = ch << 5;
+      for (let bits = this.starts[ch]!; bits !== 0; bits &= bits - 1) {
+        const s = b + ctz32(bits);
+        const v = edge[s]!;
+        if ((v & 15) < k) continue;
+        const len = v >> 4;
+        if (len < bestLen) {
+          best = s;
+          bestLen = len;
+        }
+      }
     }
     return best;
   }
 
   // ---- extents ----
-
-  private addExtent(s: number, len: number): void {
-    this.edge[s] = len;
-    if (len > 1) this.edge[s + len - 1] = -len;
-    this.setLeaf(s, extentCapacity(s, len), 1);
-  }
 
   alloc(order: number, _migratetype: number): number {
     const st = this.steps;
@@ -255,58 +349,81 @@ export class FreelistStrategy implements PageStrategy {
     let visited: number;
     if (this.policy === FIRST) {
       s = this.findFirst(0, order);
-      visited = s < 0 ? this.extents : this.rank(s) + 1;
+      visited = s < 0 ? this.nextents : this.rank(s) + 1;
     } else if (this.policy === NEXT) {
       // the rover may sit inside an extent (the tail of the last carve, grown by later frees):
       // the walk starts at that extent, and only its part at or after the rover counts before wrapping
       const r = this.rover;
-      const base = this.rank(r);
-      let from = base;
+      let inside = 0;
       s = -1;
       const p = r > 0 ? this.findLastBelow(r) : -1;
-      if (p >= 0 && p + edge[p]! > r) {
-        from = base - 1;
+      const pe = p >= 0 ? p + (edge[p]! >> 4) : -1;
+      if (pe > r) {
+        inside = 1;
         const ar = (r + z - 1) & -z;
-        if (ar + z <= p + edge[p]!) {
+        if (ar + z <= pe) {
           s = p;
           a = ar;
         }
       }
-      if (s < 0) s = this.findFirst(r, order);
       if (s >= 0) {
-        visited = this.rank(s) - from + 1;
+        visited = 1; // the extent holding the rover
       } else {
-        s = this.findFirst(0, order);
-        visited = s < 0 ? this.extents : this.extents - from + this.rank(s) + 1;
+        s = this.findFirst(r, order);
+        if (s >= 0) {
+          visited = inside + this.between(r, s) + 1;
+        } else {
+          s = this.findFirst(0, order); // wrapped: s < r
+          visited = s < 0 ? this.nextents : this.nextents + inside - this.between(s, r) + 1;
+        }
       }
     } else {
       s = this.findBest(order);
-      const len = s < 0 ? 0 : this.edge[s]!;
-      visited = len === z ? this.rank(s) + 1 : this.extents;
+      const len = s < 0 ? 0 : this.edge[s]! >> 4;
+      visited = len === z ? this.rank(s) + 1 : this.nextents;
     }
     st[STEP_LIST]! += visited;
     if (s < 0) return -1;
 
     // carve the aligned 2^order block at a (by default the extent's first) out of [s, s+len)
-    const len = edge[s]!;
+    const v = edge[s]!;
+    const len = v >> 4;
     if (a < 0) a = (s + z - 1) & -z;
     const head = a - s;
     const tailStart = a + z;
     const tail = s + len - tailStart;
-    edge[s] = 0;
     if (len > 1) edge[s + len - 1] = 0;
     if (head > 0) {
-      edge[s] = head;
+      const c = extentCapacity(s, head);
+      edge[s] = (head << 4) | c;
       if (head > 1) edge[a - 1] = -head;
-      this.setLeaf(s, extentCapacity(s, head), 0);
+      this.setLeaf(s, v & 15, c, 0);
     } else {
-      this.setLeaf(s, -1, -1);
+      edge[s] = 0;
+      this.setLeaf(s, v & 15, -1, -1);
       st[STEP_LIST]!++; // unlinked
     }
     if (tail > 0) {
-      this.addExtent(tailStart, tail);
+      const c = extentCapacity(tailStart, tail);
+      edge[tailStart] = (tail << 4) | c;
+      if (tail > 1) edge[tailStart + tail - 1] = -tail;
+      this.setLeaf(tailStart, -1, c, 1);
       st[STEP_LIST]!++; // linked after the head
     }
+    // extent counts: an unlinked head and a linked tail in the same chunk cancel out
+    if (head === 0) {
+      if (tail === 0) {
+        this.fenAdd(s >>> 5, -1);
+        this.nextents--;
+      } else if (s >>> 5 !== tailStart >>> 5) {
+        this.fenAdd(s >>> 5, -1);
+        this.fenAdd(tailStart >>> 5, 1);
+      }
+    } else if (tail > 0) {
+      this.fenAdd(tailStart >>> 5, 1);
+      this.nextents++;
+    }
+    this.clearFree(a, z);
     this.nfree -= z;
     if (this.policy === NEXT) this.rover = tailStart >= this.pages ? 0 : tailStart;
     return a;
@@ -319,38 +436,85 @@ export class FreelistStrategy implements PageStrategy {
     const z = 1 << order;
     let ms = pfn;
     let me = pfn + z;
+    const right = me;
     let hasLeft = false;
+    let hasRight = false;
+    let oldLeft = -1, oldRight = -1;
+    // The neighbours come from the free-page bitmap (a free run is exactly one extent, as extents
+    // are coalesced), which stays in cache where the tags at a random pfn mostly do not; the tags
+    // are only read when a run reaches past the bitmap word. The tags are then only written.
+    const fbits = this.fbits;
     if (pfn > 0) {
-      const x = edge[pfn - 1]!;
-      if (x < 0) {
-        ms = pfn + x; // left extent [pfn-1+x+1, pfn) of length -x
+      const q = pfn - 1;
+      const b = q & 31;
+      const w = fbits[q >>> 5]! << (31 - b); // page q at bit 31
+      if (w < 0) {
+        const run = Math.clz32(~w);
+        if (run <= b) ms = pfn - run;
+        else {
+          const x = edge[q]!;
+          ms = x < 0 ? pfn + x : q; // an end tag -len, or a one-page extent's start tag
+        }
         hasLeft = true;
-        edge[pfn - 1] = 0;
-      } else if (x === 1) {
-        ms = pfn - 1;
-        hasLeft = true;
+        if (pfn - ms > 1) edge[q] = 0;
+        oldLeft = extentCapacity(ms, pfn - ms);
       }
     }
     if (me < this.pages) {
-      const y = edge[me]!;
-      if (y > 0) {
+      const b = me & 31;
+      const w = fbits[me >>> 5]! >>> b; // page me at bit 0
+      if ((w & 1) !== 0) {
+        const nw = ~w;
+        let ylen = nw === 0 ? 32 : ctz32(nw);
+        if (ylen >= 32 - b) ylen = edge[me]! >> 4;
         edge[me] = 0;
-        if (y > 1) edge[me + y - 1] = 0;
-        this.setLeaf(me, -1, -1);
-        st[STEP_LIST]!++; // right neighbour unlinked
-        me += y;
+        if (ylen > 1) edge[me + ylen - 1] = 0;
+        hasRight = true;
+        oldRight = extentCapacity(me, ylen);
+        me += ylen;
       }
     }
+    this.setFree(pfn, z);
     const len = me - ms;
-    edge[ms] = len;
+    const c = extentCapacity(ms, len);
+    edge[ms] = (len << 4) | c;
     if (len > 1) edge[me - 1] = -len;
-    if (hasLeft) {
-      this.setLeaf(ms, extentCapacity(ms, len), 0); // the left extent grows in place
-    } else {
-      this.setLeaf(ms, extentCapacity(ms, len), 1);
-      st[STEP_LIST]!++; // linked
+    // the merged extent first: its capacity covers the right neighbour's, so unlinking that one
+    // afterwards never lowers the max of a chunk the two share
+    this.setLeaf(ms, oldLeft, c, hasLeft ? 0 : 1);
+    if (!hasLeft) st[STEP_LIST]!++; // linked
+    if (hasRight) {
+      this.setLeaf(right, ms >>> 5 === right >>> 5 ? -1 : oldRight, -1, -1);
+      st[STEP_LIST]!++; // right neighbour unlinked
+    }
+    // extent counts: a linked block and an unlinked right neighbour in the same chunk cancel out
+    if (!hasLeft) {
+      if (!hasRight) {
+        this.fenAdd(ms >>> 5, 1);
+        this.nextents++;
+      } else if (ms >>> 5 !== right >>> 5) {
+        this.fenAdd(ms >>> 5, 1);
+        this.fenAdd(right >>> 5, -1);
+      }
+    } else if (hasRight) {
+      this.fenAdd(right >>> 5, -1);
+      this.nextents--;
     }
     this.nfree += z;
+  }
+
+  /** Marks the aligned block [a, a+z) free in the page bitmap. */
+  private setFree(a: number, z: number): void {
+    const fbits = this.fbits;
+    if (z < 32) fbits[a >>> 5] = fbits[a >>> 5]! | (((1 << z) - 1) << (a & 31));
+    else for (let w = a >>> 5, e = (a + z) >>> 5; w < e; w++) fbits[w] = -1;
+  }
+
+  /** Marks the aligned block [a, a+z) allocated in the page bitmap. */
+  private clearFree(a: number, z: number): void {
+    const fbits = this.fbits;
+    if (z < 32) fbits[a >>> 5] = fbits[a >>> 5]! & ~(((1 << z) - 1) << (a & 31));
+    else for (let w = a >>> 5, e = (a + z) >>> 5; w < e; w++) fbits[w] = 0;
   }
 
   freePages(): number {
@@ -361,7 +525,7 @@ export class FreelistStrategy implements PageStrategy {
   forEachExtent(fn: (start: number, len: number) => void): void {
     let s = this.findFirst(0, 0);
     while (s >= 0) {
-      const len = this.edge[s]!;
+      const len = this.edge[s]! >> 4;
       fn(s, len);
       s = this.findFirst(s + len, 0);
     }
@@ -388,47 +552,63 @@ export class FreelistStrategy implements PageStrategy {
   }
 
   check(): void {
-    const edge = this.edge, ecap = this.ecap, cap = this.cap, cnt = this.cnt, size = this.size;
+    const edge = this.edge, chunks = this.chunks;
     const fail = (m: string): never => {
       throw new InvariantError(`${this.name}: ${m}`);
     };
-    let total = 0, n = 0, prevEnd = -1, tags = 0, caps = 0, expectTags = 0;
-    for (let p = 0; p < this.pages; p++) {
-      if (edge[p] !== 0) tags++;
-      if (ecap[p] !== -1) caps++;
-    }
-    for (let ch = 0; ch < this.starts.length; ch++) {
-      let m = -1, c = 0;
+    let total = 0, n = 0, prevEnd = -1, tags = 0, expectTags = 0;
+    for (let p = 0; p < this.pages; p++) if (edge[p] !== 0) tags++;
+    const counts = new Int32Array(chunks);
+    const fb = new Int32Array(chunks);
+    const fits = new Int32Array(this.fits.length);
+    const exact = new Int32Array(this.exact.length);
+    const lofs = this.lofs, top = this.top, stride = this.stride;
+    for (let ch = 0; ch < chunks; ch++) {
+      let m = -1, c = 0, x = 0;
       for (let bits = this.starts[ch]!; bits !== 0; bits &= bits - 1) {
         const s = (ch << 5) + ctz32(bits);
-        const len = edge[s]!;
+        const len = edge[s]! >> 4, cap = edge[s]! & 15;
         if (s >= this.pages || len <= 0 || s + len > this.pages) fail(`extent at ${s} has bad length ${len}`);
         if (len > 1 && edge[s + len - 1] !== -len) fail(`extent [${s}, ${s + len}) lacks its end tag`);
-        if (ecap[s] !== extentCapacity(s, len)) fail(`extent [${s}, ${s + len}) capacity ${ecap[s]}, expected ${extentCapacity(s, len)}`);
+        if (cap !== extentCapacity(s, len)) fail(`extent [${s}, ${s + len}) capacity ${cap}, expected ${extentCapacity(s, len)}`);
         if (s <= prevEnd) fail(`extent at ${s} overlaps or touches the previous one ending at ${prevEnd} (not coalesced)`);
         prevEnd = s + len;
         total += len;
+        for (let q = s; q < s + len; q++) fb[q >>> 5] = fb[q >>> 5]! | (1 << (q & 31));
         expectTags += len > 1 ? 2 : 1;
-        m = Math.max(m, ecap[s]!);
+        m = Math.max(m, cap);
+        if ((len & (len - 1)) === 0 && s % len === 0 && len <= 1 << MAX_ORDER) x |= len;
         c++;
         n++;
       }
-      if (cap[size + ch] !== m || cnt[size + ch] !== c) fail(`chunk ${ch} leaf ${cap[size + ch]}/${cnt[size + ch]}, starts say ${m}/${c}`);
+      if (this.cmax[ch] !== m) fail(`chunk ${ch} max capacity ${this.cmax[ch]}, starts say ${m}`);
+      counts[ch] = c;
+      for (let k = 0; k <= m; k++) FreelistStrategy.bsSet(fits, k * stride, lofs, top, ch);
+      if (this.policy === BEST) {
+        if (this.cex[ch] !== x) fail(`chunk ${ch} exact-fit lengths ${this.cex[ch]}, starts say ${x}`);
+        for (let k = 0; k <= MAX_ORDER; k++) if (x & (1 << k)) FreelistStrategy.bsSet(exact, k * stride, lofs, top, ch);
+      }
     }
-    for (let i = size - 1; i >= 1; i--) {
-      const m = Math.max(cap[2 * i]!, cap[2 * i + 1]!);
-      if (cap[i] !== m) fail(`tree node ${i} max ${cap[i]}, children say ${m}`);
-      if (cnt[i] !== cnt[2 * i]! + cnt[2 * i + 1]!) fail(`tree node ${i} counts ${cnt[i]}, children ${cnt[2 * i]! + cnt[2 * i + 1]!}`);
+    for (let i = 0; i < chunks; i++) if (fb[i] !== this.fbits[i]) fail(`free-page bitmap word ${i} is ${this.fbits[i]}, extents say ${fb[i]}`);
+    for (let i = 0; i < fits.length; i++) if (fits[i] !== this.fits[i]) fail(`capacity bitset word ${i} is ${this.fits[i]}, chunks say ${fits[i]}`);
+    for (let i = 0; i < exact.length; i++) if (exact[i] !== this.exact[i]) fail(`exact-fit bitset word ${i} is ${this.exact[i]}, chunks say ${exact[i]}`);
+    // Fenwick node i holds the counts of chunks (i - lowbit(i), i]
+    for (let i = 1; i <= chunks; i++) {
+      let sum = 0;
+      for (let c = i - (i & -i); c < i; c++) sum += counts[c]!;
+      if (this.fen[i] !== sum) fail(`Fenwick node ${i} counts ${this.fen[i]}, chunks say ${sum}`);
     }
     if (total !== this.nfree) fail(`extents hold ${total} pages, freePages() says ${this.nfree}`);
-    if (cnt[1] !== n) fail(`${n} extents, root counts ${cnt[1]}`);
+    if (this.nextents !== n) fail(`${n} extents, the count says ${this.nextents}`);
     if (tags !== expectTags) fail(`${tags} boundary tags set, ${expectTags} expected (a stale tag)`);
-    if (caps !== n) fail(`${caps} capacities set for ${n} extents (a stale capacity)`);
     if (this.rover < 0 || (this.rover >= this.pages && this.pages > 0)) fail(`rover ${this.rover} out of range`);
   }
 
   metadataBytes(): number {
-    return this.edge.byteLength + this.ecap.byteLength + this.starts.byteLength + this.cap.byteLength + this.cnt.byteLength;
+    return (
+      this.edge.byteLength + this.starts.byteLength + this.fbits.byteLength + this.cmax.byteLength + this.fen.byteLength +
+      this.lofs.byteLength + this.fits.byteLength + this.cex.byteLength + this.exact.byteLength
+    );
   }
 }
 
