@@ -162,7 +162,8 @@ class Replay {
   private readonly pcRing: Int32Array | null;
   private pcHead = 0;
   private pcTail = 0;
-  readonly opCount = new Float64Array(OP_COUNT);
+  /** events per op code (the trace's, counted once up front) */
+  private readonly opCount = new Float64Array(OP_COUNT);
 
   private unknownFree = 0;
   private doubleFree = 0;
@@ -201,11 +202,14 @@ class Replay {
     this.op = op; this.id = trace.id; this.lo = trace.lo; this.hi = trace.hi; this.aux = aux;
     // One look at the ops: a page-only trace gets no object arrays (they would be zeroed memory for
     // nothing, a cost that two cells running side by side pay in shared memory bandwidth).
-    let objectEvents = 0, pageCache = 0;
+    const opCount = this.opCount;
+    let pageCache = 0;
     for (let e = 0; e < trace.length; e++) {
       const o = op[e]!;
-      if (o === OP_PAGE_ALLOC) { if (isPageCache(aux[e]!)) pageCache++; } else if (o !== OP_PAGE_FREE) objectEvents++;
+      opCount[o]!++;
+      if (o === OP_PAGE_ALLOC && isPageCache(aux[e]!)) pageCache++;
     }
+    const objectEvents = trace.length - opCount[OP_PAGE_ALLOC]! - opCount[OP_PAGE_FREE]!;
     const objIds = objectEvents > 0 ? ids : 0;
     this.state = new Uint8Array(ids);
     this.where = new Float64Array(ids);
@@ -222,7 +226,6 @@ class Replay {
   run(): void {
     const n = this.trace.length;
     const op = this.op;
-    const opCount = this.opCount;
     const opts = this.opts;
     const machine = this.machine, source = this.source, objects = this.objects, vm = this.vm, heaps = this.heaps;
     const steps = machine.steps;
@@ -231,11 +234,12 @@ class Replay {
     const recorder = opts.latency?.recorder ?? null;
     let priced = weights === null ? 0 : dot(steps, weights);
     const checkEvery = opts.checkEvery ?? 0;
-    const sampleEvery = opts.sampleEvery ?? 0;
-    const onSample = opts.onSample;
+    const sampleEvery = opts.onSample ? opts.sampleEvery ?? 0 : 0;
+    // event counts at which the next sample / check is due (countdowns: no division per event)
+    let nextSample = sampleEvery > 0 ? sampleEvery : -1;
+    let nextCheck = checkEvery > 0 ? checkEvery : -1;
     for (let e = 0; e < n; e++) {
       const o = op[e]!;
-      opCount[o]!++;
       switch (o) {
         case OP_PAGE_ALLOC: this.pageAlloc(e); break;
         case OP_PAGE_FREE: this.pageFree(e); break;
@@ -256,8 +260,8 @@ class Replay {
         recorder!.record(o, now - priced);
         priced = now;
       }
-      if (sampleEvery > 0 && onSample && (e + 1) % sampleEvery === 0) onSample(e + 1, this.phase, this.reqLive);
-      if (checkEvery > 0 && (e + 1) % checkEvery === 0) verify(machine, objects, source, this.blockPages, vm, heaps);
+      if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(e + 1, this.phase, this.reqLive); }
+      if (e + 1 === nextCheck) { nextCheck += checkEvery; verify(machine, objects, source, this.blockPages, vm, heaps); }
     }
     if (checkEvery > 0) verify(machine, objects, source, this.blockPages, vm, heaps);
   }
