@@ -98,6 +98,83 @@ export function parsePtr(s: string, p: number, e: number): number {
   return hi === 0 && lo === 0 ? PTR_NULL : PTR_OK;
 }
 
+/**
+ * End of the token that the last scanPtr / scanNum read (scratch, like PTR). The scan* functions
+ * find a value's end and parse it in one pass over its chars instead of tokenEnd then parse*.
+ */
+export let scanEnd = 0;
+
+/** parsePtr of the token at p (it ends at a blank or at `end`), with scanEnd set to the token's end. */
+export function scanPtr(s: string, p: number, end: number): number {
+  if (p >= end) { scanEnd = p; return PTR_BAD; }
+  let c = s.charCodeAt(p);
+  if (c === 40) {
+    // parsePtr: the token must be exactly "(null)"
+    const z = tokenEnd(s, p, end);
+    scanEnd = z;
+    return z - p === 6 && s.startsWith('(null)', p) ? PTR_NULL : PTR_BAD;
+  }
+  // a 0x prefix counts only in a token longer than 2
+  if (c === 48 && p + 2 < end && (s.charCodeAt(p + 1) | 32) === 120 && !isBlank(s.charCodeAt(p + 2))) p += 2;
+  const d0 = p;
+  let hi = 0, lo = 0;
+  for (; p < end; p++) {
+    c = s.charCodeAt(p);
+    let d = c - 48;
+    if (d < 0 || d > 9) {
+      const l = c | 32;
+      if (l >= 97 && l <= 102) d = l - 87;
+      else {
+        if (isBlank(c)) break;
+        scanEnd = tokenEnd(s, p, end);
+        return PTR_BAD;
+      }
+    }
+    hi = ((hi << 4) | (lo >>> 28)) >>> 0;
+    lo = ((lo << 4) | d) >>> 0;
+  }
+  scanEnd = p;
+  if (p === d0 || p - d0 > 16) return PTR_BAD;
+  PTR[0] = hi; PTR[1] = lo;
+  return hi === 0 && lo === 0 ? PTR_NULL : PTR_OK;
+}
+
+/** parseNum of the token at p (it ends at a blank or at `end`), with scanEnd set to the token's end. */
+export function scanNum(s: string, p: number, end: number): number {
+  const p0 = p;
+  let c = p < end ? s.charCodeAt(p) : 32;
+  if (c === 48 && p + 2 < end && (s.charCodeAt(p + 1) | 32) === 120 && !isBlank(s.charCodeAt(p + 2))) {
+    let v = 0;
+    for (p += 2; p < end; p++) {
+      c = s.charCodeAt(p);
+      const d = hexDigit(c);
+      if (d < 0) {
+        if (isBlank(c)) break;
+        scanEnd = tokenEnd(s, p, end);
+        return NaN;
+      }
+      v = v * 16 + d;
+    }
+    scanEnd = p;
+    return v;
+  }
+  let v = 0;
+  for (; p < end; p++) {
+    c = s.charCodeAt(p);
+    const d = c - 48;
+    if (d < 0 || d > 9) {
+      if (isBlank(c)) break;
+      // not plain digits (a sign, a stray char): the general parser decides
+      const z = tokenEnd(s, p, end);
+      scanEnd = z;
+      return parseNum(s, p0, z);
+    }
+    v = v * 10 + d;
+  }
+  scanEnd = p;
+  return p === p0 ? NaN : v;
+}
+
 /** AddrMap slot value marking a free slot (stored values are ids ≥ 0 or small negative states). */
 const EMPTY = -0x80000000;
 
@@ -236,11 +313,61 @@ export class TokenCache {
   private readonly keys: (string | undefined)[];
   private readonly vals: Float64Array;
   private readonly mask: number;
+  /** per call site: the slot of its last hit or put, tried first by getToken */
+  private readonly recent = new Int32Array(4);
+  /**
+   * per slot: the first occurrence of its key at or after the last position getToken compared it
+   * at (-1: not known). getToken is called at increasing positions, so an indexOf from there
+   * never rescans text: V8's indexOf compares far faster than startsWith.
+   */
+  private readonly next: Float64Array;
+  /** end of the token the last getToken read */
+  end = 0;
 
   constructor(bits = 10) {
     this.keys = new Array<string | undefined>(1 << bits);
     this.vals = new Float64Array(1 << bits);
+    this.next = new Float64Array(1 << bits).fill(-1);
     this.mask = (1 << bits) - 1;
+  }
+
+  /** Whether the key k of slot i starts at p (getToken's positions only: they never decrease). */
+  private keyAt(s: string, p: number, i: number, k: string): boolean {
+    let x = this.next[i]!;
+    if (x < p) {
+      x = s.indexOf(k, p);
+      if (x < 0) x = Infinity;
+      this.next[i] = x;
+    }
+    return x === p;
+  }
+
+  /**
+   * get() of the token at p (it ends at a blank or at `end`), with `this.end` set to the token's
+   * end; for one parse of one text, at positions that never decrease. The slot that call site
+   * `site` (0..3) used last is tried first: a key is only ever stored in its own slot, so when that
+   * slot holds exactly this token, get() would answer from it too, and a token that repeats at a
+   * call site costs no end scan and no hash.
+   */
+  getToken(s: string, p: number, end: number, site: number): number {
+    const r = this.recent[site]!;
+    const k = this.keys[r];
+    if (k !== undefined) {
+      const z = p + k.length;
+      // cheap checks first (the token ends where the key would, same first and last char), so
+      // that keyAt's indexOf rarely has to look ahead for a key that is not here
+      if ((z === end || (z < end && isBlank(s.charCodeAt(z)))) && z > p && s.charCodeAt(p) === k.charCodeAt(0) &&
+        s.charCodeAt(z - 1) === k.charCodeAt(z - p - 1) && this.keyAt(s, p, r, k)) {
+        this.end = z;
+        return this.vals[r]!;
+      }
+    }
+    const z = tokenEnd(s, p, end);
+    this.end = z;
+    const i = this.slot(s, p, z);
+    const k2 = this.keys[i];
+    if (k2 !== undefined && k2.length === z - p && this.keyAt(s, p, i, k2)) { this.recent[site] = i; return this.vals[i]!; }
+    return NaN;
   }
 
   private slot(s: string, p: number, e: number): number {
@@ -261,9 +388,11 @@ export class TokenCache {
   }
 
   /** Caches the value of s[p, e) (replacing whatever shared its slot). */
-  put(s: string, p: number, e: number, v: number): void {
+  put(s: string, p: number, e: number, v: number, site = -1): void {
     const i = this.slot(s, p, e);
     this.keys[i] = s.slice(p, e);
     this.vals[i] = v;
+    this.next[i] = -1;
+    if (site >= 0) this.recent[site] = i;
   }
 }

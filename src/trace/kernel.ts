@@ -9,6 +9,10 @@
  *   trace-cmd  `comm-pid [cpu] secs.usecs: event: fields`        (latency columns optional)
  * Recorded pfns and pointers become dense ids (AddrMap on typed arrays; no per-line substrings in
  * the common path). Unknown events are skipped and counted in `trace.stats`.
+ * Speed: each char read with charCodeAt costs a few ns here and startsWith is slower still, while
+ * V8's indexOf is fast; so the hot path reads each value once (scanPtr / scanNum), compares names
+ * and repeated tokens with indexOf at increasing positions (never rescanning: see field, nameAt,
+ * TokenCache.getToken), and only the rare layouts take the general token-by-token path.
  */
 import { TraceFormatError } from '../errors.js';
 import { parseGfp, __GFP_RECLAIMABLE } from '../machine/gfp.js';
@@ -18,7 +22,7 @@ import {
 } from './ops.js';
 import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
 import {
-  AddrMap, PTR, PTR_BAD, PTR_NULL, TokenCache, fieldValue, isBlank, parseDec, parseNum, parsePtr,
+  AddrMap, PTR, PTR_BAD, PTR_NULL, TokenCache, fieldValue, isBlank, parseDec, scanEnd, scanNum, scanPtr,
   skipBlanks, tokenEnd,
 } from './kernel-events.js';
 
@@ -34,6 +38,25 @@ const USER_TOP_HI = 0x8000;
 const TWO32 = 4294967296;
 /** Orders above this are not a real buddy order on any architecture (arm64 tops out near 13). */
 const MAX_RECORDED_ORDER = 20;
+
+/** Events the parser handles (EV_NONE: any other name). */
+const EV_NONE = 0, EV_CACHE_ALLOC = 1, EV_CACHE_FREE = 2, EV_KMALLOC = 3, EV_KFREE = 4, EV_PAGE_ALLOC = 5,
+  EV_PAGE_FREE = 6, EV_PAGE_FREE_BATCHED = 7, EV_EXTFRAG = 8, EV_FAULT = 9, EV_MARK = 10;
+
+/** The token of each event that knownEvent reads (EV_ code → `name:`). */
+const EVENT_TOKENS = ['', 'kmem_cache_alloc:', 'kmem_cache_free:', 'kmalloc:', 'kfree:', 'mm_page_alloc:', 'mm_page_free:',
+  'mm_page_free_batched:', '', 'page_fault_user:', ''];
+
+/** Field keys the handlers read (K_* index them). */
+const KEYS = ['ptr=', 'bytes_req=', 'bytes_alloc=', 'gfp_flags=', 'name=', 'page=', 'pfn=', 'order=', 'address=',
+  'error_code=', 'alloc_order=', 'fallback_order=', 'alloc_migratetype=', 'fallback_migratetype=', 'fragmenting=',
+  'change_ownership='];
+const K_PTR = 0, K_BYTES_REQ = 1, K_BYTES_ALLOC = 2, K_GFP = 3, K_NAME = 4, K_PAGE = 5, K_PFN = 6, K_ORDER = 7,
+  K_ADDRESS = 8, K_ERROR_CODE = 9, K_ALLOC_ORDER = 10, K_FALLBACK_ORDER = 11, K_ALLOC_MT = 12, K_FALLBACK_MT = 13,
+  K_FRAGMENTING = 14, K_CHANGE = 15;
+
+/** TokenCache call sites (TokenCache.getToken) */
+const SITE_KMALLOC = 0, SITE_CACHE_ALLOC = 1, SITE_PAGE_ALLOC = 2, SITE_CACHE_FREE = 3;
 
 const EXPECT_PREFIX = 'a trace line "comm-pid [cpu] secs.usecs: event: fields"';
 
@@ -53,6 +76,53 @@ function estimateLines(text: string): number {
 /** Whether s[p, e) equals `word`. */
 function is(s: string, p: number, e: number, word: string): boolean {
   return e - p === word.length && s.startsWith(word, p);
+}
+
+/** EV_ code of the event name s[ns, ne). */
+function eventCode(s: string, ns: number, ne: number): number {
+  switch (ne - ns) {
+    case 16:
+      if (is(s, ns, ne, 'kmem_cache_alloc')) return EV_CACHE_ALLOC;
+      break;
+    case 15:
+      if (is(s, ns, ne, 'kmem_cache_free')) return EV_CACHE_FREE;
+      if (is(s, ns, ne, 'page_fault_user')) return EV_FAULT;
+      break;
+    case 21:
+      if (is(s, ns, ne, 'kmem_cache_alloc_node')) return EV_CACHE_ALLOC;
+      if (is(s, ns, ne, 'mm_page_alloc_extfrag')) return EV_EXTFRAG;
+      break;
+    case 7:
+      if (is(s, ns, ne, 'kmalloc')) return EV_KMALLOC;
+      break;
+    case 12:
+      if (is(s, ns, ne, 'kmalloc_node')) return EV_KMALLOC;
+      if (is(s, ns, ne, 'mm_page_free')) return EV_PAGE_FREE;
+      break;
+    case 5:
+      if (is(s, ns, ne, 'kfree')) return EV_KFREE;
+      if (is(s, ns, ne, 'print')) return EV_MARK;
+      break;
+    case 13:
+      if (is(s, ns, ne, 'mm_page_alloc')) return EV_PAGE_ALLOC;
+      break;
+    case 20:
+      if (is(s, ns, ne, 'mm_page_free_batched')) return EV_PAGE_FREE_BATCHED;
+      break;
+    case 19:
+      if (is(s, ns, ne, 'mm_page_free_direct')) return EV_PAGE_FREE; // name before 3.3
+      break;
+    case 14:
+      if (is(s, ns, ne, 'mm_pagevec_free')) return EV_PAGE_FREE_BATCHED; // name before 3.3
+      break;
+    case 17:
+      if (is(s, ns, ne, 'page_fault_kernel')) return EV_FAULT;
+      break;
+    case 18:
+      if (is(s, ns, ne, 'tracing_mark_write')) return EV_MARK;
+      break;
+  }
+  return EV_NONE;
 }
 
 /**
@@ -248,8 +318,86 @@ class KernelParser {
       if (p > p0 && this.isCallchain(s, p, e)) { this.callchainLines++; return; }
       this.fail(EXPECT_PREFIX);
     }
+    const q = skipBlanks(s, ts, e);
+    let ev = this.knownEvent(s, q, e);
+    let f = this.nameEnd; // fields start (leading blank is fine for fieldValue)
+    if (ev === EV_NONE) {
+      f = this.eventName(s, q, e);
+      ev = this.nameEvent;
+    }
+    if (!(this.keepPages && this.keepObjects) && this.otherLayer(ev)) { this.droppedEvents++; return; }
+    switch (ev) {
+      case EV_CACHE_ALLOC: return this.cacheAlloc(s, f, e);
+      case EV_CACHE_FREE: return this.cacheFree(s, f, e);
+      case EV_KMALLOC: return this.kmalloc(s, f, e);
+      case EV_KFREE: return this.kfree(s, f, e);
+      case EV_PAGE_ALLOC: return this.pageAlloc(s, f, e);
+      case EV_PAGE_FREE: return this.pageFree(s, f, e, false);
+      case EV_PAGE_FREE_BATCHED: return this.pageFree(s, f, e, true);
+      case EV_EXTFRAG: return this.extfrag(s, f, e);
+      case EV_FAULT: return this.fault(s, f, e);
+      case EV_MARK: return this.mark(s, f, e);
+    }
+    this.unknownEvents++;
+  }
+
+  private nameEnd = 0;
+  private nameEvent = EV_NONE;
+
+  /**
+   * The common event token, a bare `name:` at q (no subsystem, no perf period column), read with a
+   * few compares: its EV_ code, with nameEnd set just past the ':'. EV_NONE leaves the token to
+   * eventName, which reads every layout (and gives the same answer for these names).
+   */
+  private knownEvent(s: string, q: number, e: number): number {
+    // a few chars pick the one candidate, then nameAt confirms the whole name
+    let ev = EV_NONE;
+    let len = 0;
+    const c0 = s.charCodeAt(q);
+    if (c0 === 107) { // k
+      const c2 = s.charCodeAt(q + 2);
+      if (c2 === 101) { // kmem_cache_alloc: / kmem_cache_free:
+        if (s.charCodeAt(q + 16) === 58) { ev = EV_CACHE_ALLOC; len = 17; }
+        else if (s.charCodeAt(q + 15) === 58) { ev = EV_CACHE_FREE; len = 16; }
+      } else if (c2 === 97) { ev = EV_KMALLOC; len = 8; } // kmalloc:
+      else if (c2 === 114) { ev = EV_KFREE; len = 6; } // kfree:
+    } else if (c0 === 109) { // mm_page_alloc: / mm_page_free: / mm_page_free_batched:
+      const c8 = s.charCodeAt(q + 8);
+      if (c8 === 97) { ev = EV_PAGE_ALLOC; len = 14; }
+      else if (c8 === 102) {
+        if (s.charCodeAt(q + 12) === 58) { ev = EV_PAGE_FREE; len = 13; }
+        else { ev = EV_PAGE_FREE_BATCHED; len = 21; }
+      }
+    } else if (c0 === 112) { ev = EV_FAULT; len = 16; } // page_fault_user:
+    if (ev === EV_NONE) return EV_NONE;
+    // the token must end right after the ':'
+    const z = q + len;
+    if (z < e && !isBlank(s.charCodeAt(z))) return EV_NONE;
+    if (!this.nameAt(s, q, ev)) return EV_NONE;
+    this.nameEnd = z;
+    return ev;
+  }
+
+  /**
+   * Whether EVENT_TOKENS[ev] starts at q. V8's indexOf compares far faster than startsWith or a
+   * charCodeAt loop; nextName[ev] remembers the first occurrence at or after the last position
+   * asked about, so a candidate that is not there never rescans text (lines come in order).
+   */
+  private nameAt(s: string, q: number, ev: number): boolean {
+    let x = this.nextName[ev]!;
+    if (x < q) {
+      x = s.indexOf(EVENT_TOKENS[ev]!, q);
+      if (x < 0) x = Infinity;
+      this.nextName[ev] = x;
+    }
+    return x === q;
+  }
+
+  private readonly nextName = new Float64Array(EV_MARK + 1).fill(-1);
+
+  /** The event token at q in any layout: returns where the fields start, with nameEvent set to its EV_ code. */
+  private eventName(s: string, q: number, e: number): number {
     // event name: optional perf period column, then `[subsys:]name:`
-    let q = skipBlanks(s, ts, e);
     let te = tokenEnd(s, q, e);
     if (te < e && te > q && s.charCodeAt(te - 1) !== 58 && parseDec(s, q, te) >= 0) {
       q = skipBlanks(s, te, e);
@@ -259,64 +407,15 @@ class KernelParser {
     let ns = q;
     const ne = te - 1;
     for (let i = ne - 1; i > q; i--) if (s.charCodeAt(i) === 58) { ns = i + 1; break; }
-    const f = te; // fields start (leading blank is fine for fieldValue)
-    const len = ne - ns;
-    if (!(this.keepPages && this.keepObjects) && this.otherLayer(s, ns, ne, len)) { this.droppedEvents++; return; }
-    switch (len) {
-      case 16:
-        if (is(s, ns, ne, 'kmem_cache_alloc')) return this.cacheAlloc(s, f, e);
-        break;
-      case 15:
-        if (is(s, ns, ne, 'kmem_cache_free')) return this.cacheFree(s, f, e);
-        if (is(s, ns, ne, 'page_fault_user')) return this.fault(s, f, e);
-        break;
-      case 21:
-        if (is(s, ns, ne, 'kmem_cache_alloc_node')) return this.cacheAlloc(s, f, e);
-        if (is(s, ns, ne, 'mm_page_alloc_extfrag')) return this.extfrag(s, f, e);
-        break;
-      case 7:
-        if (is(s, ns, ne, 'kmalloc')) return this.kmalloc(s, f, e);
-        break;
-      case 12:
-        if (is(s, ns, ne, 'kmalloc_node')) return this.kmalloc(s, f, e);
-        if (is(s, ns, ne, 'mm_page_free')) return this.pageFree(s, f, e, false);
-        break;
-      case 5:
-        if (is(s, ns, ne, 'kfree')) return this.kfree(s, f, e);
-        if (is(s, ns, ne, 'print')) return this.mark(s, f, e);
-        break;
-      case 13:
-        if (is(s, ns, ne, 'mm_page_alloc')) return this.pageAlloc(s, f, e);
-        break;
-      case 20:
-        if (is(s, ns, ne, 'mm_page_free_batched')) return this.pageFree(s, f, e, true);
-        break;
-      case 19:
-        if (is(s, ns, ne, 'mm_page_free_direct')) return this.pageFree(s, f, e, false); // name before 3.3
-        break;
-      case 14:
-        if (is(s, ns, ne, 'mm_pagevec_free')) return this.pageFree(s, f, e, true); // name before 3.3
-        break;
-      case 17:
-        if (is(s, ns, ne, 'page_fault_kernel')) return this.fault(s, f, e);
-        break;
-      case 18:
-        if (is(s, ns, ne, 'tracing_mark_write')) return this.mark(s, f, e);
-        break;
-    }
-    this.unknownEvents++;
+    this.nameEvent = eventCode(s, ns, ne);
+    return te;
   }
 
-  /** Whether event name s[ns, ne) belongs to the layer that the `layers` option leaves out. */
-  private otherLayer(s: string, ns: number, ne: number, len: number): boolean {
-    const page = (len === 13 && is(s, ns, ne, 'mm_page_alloc')) || (len === 12 && is(s, ns, ne, 'mm_page_free')) ||
-      (len === 20 && is(s, ns, ne, 'mm_page_free_batched')) || (len === 19 && is(s, ns, ne, 'mm_page_free_direct')) ||
-      (len === 14 && is(s, ns, ne, 'mm_pagevec_free'));
-    if (page) return !this.keepPages;
-    const obj = (len === 16 && is(s, ns, ne, 'kmem_cache_alloc')) || (len === 15 && is(s, ns, ne, 'kmem_cache_free')) ||
-      (len === 21 && is(s, ns, ne, 'kmem_cache_alloc_node')) || (len === 7 && is(s, ns, ne, 'kmalloc')) ||
-      (len === 12 && is(s, ns, ne, 'kmalloc_node')) || (len === 5 && is(s, ns, ne, 'kfree'));
-    return obj && !this.keepObjects;
+  /** Whether events of this EV_ code belong to the layer that the `layers` option leaves out. */
+  private otherLayer(ev: number): boolean {
+    if (ev === EV_PAGE_ALLOC || ev === EV_PAGE_FREE || ev === EV_PAGE_FREE_BATCHED) return !this.keepPages;
+    if (ev === EV_CACHE_ALLOC || ev === EV_CACHE_FREE || ev === EV_KMALLOC || ev === EV_KFREE) return !this.keepObjects;
+    return false;
   }
 
   /** A perf callchain line: an address in hex, then a symbol (`ffffffff811a3b4c __alloc_pages+0x1ac (...)`). */
@@ -332,34 +431,66 @@ class KernelParser {
 
   // ---- field access ----
 
-  private valEnd = 0;
+  /**
+   * fieldValue(s, KEYS[k], from, end), with nextKey[k] remembering the first occurrence of the key
+   * at or after the last `from` it was searched from: a key that a line does not have (name= on
+   * 6.1, a field of another event) is then not searched for again through the lines up to its
+   * next occurrence. `from` never decreases (lines come in order; within a line it is the fields'
+   * start, where no key can begin since a blank is there).
+   */
+  private field(s: string, k: number, from: number, end: number): number {
+    const key = KEYS[k]!;
+    let p = this.nextKey[k]!;
+    if (p < from) {
+      p = s.indexOf(key, from);
+      if (p < 0) p = Infinity;
+      this.nextKey[k] = p;
+    }
+    while (p < end) {
+      if (p === from || isBlank(s.charCodeAt(p - 1))) return p + key.length;
+      p = s.indexOf(key, p + 1); // not cached: the next line's search starts before this one
+      if (p < 0) return -1;
+    }
+    return -1;
+  }
 
-  /** Start of a required field's value (valEnd set to its end). */
-  private req(s: string, key: string, f: number, e: number): number {
-    const v = fieldValue(s, key, f, e);
-    if (v < 0) this.fail(`a ${key} field`);
-    this.valEnd = tokenEnd(s, v, e);
+  private readonly nextKey = new Float64Array(KEYS.length).fill(-1);
+
+  /** Start of a required field's value. */
+  private at(s: string, k: number, f: number, e: number): number {
+    const v = this.field(s, k, f, e);
+    if (v < 0) this.fail(`a ${KEYS[k]!} field`);
     return v;
   }
 
-  private num(s: string, key: string, f: number, e: number): number {
-    const v = this.req(s, key, f, e);
-    const x = parseNum(s, v, this.valEnd);
-    if (!(x >= 0) || !Number.isSafeInteger(x)) this.fail(`${key} an unsigned integer below 2^53`);
+  private num(s: string, k: number, f: number, e: number): number {
+    return this.numAt(s, k, this.at(s, k, f, e), e);
+  }
+
+  /** The unsigned integer value at v of field `key` (one pass: scanNum finds its end as it parses). */
+  private numAt(s: string, k: number, v: number, e: number): number {
+    const x = scanNum(s, v, e);
+    if (!(x >= 0) || !Number.isSafeInteger(x)) this.fail(`${KEYS[k]!} an unsigned integer below 2^53`);
     return x;
   }
 
-  private order(s: string, key: string, f: number, e: number): number {
-    const o = this.num(s, key, f, e);
-    if (o > MAX_RECORDED_ORDER) this.fail(`${key} a page order 0..${MAX_RECORDED_ORDER}`);
+  private order(s: string, k: number, f: number, e: number): number {
+    return this.orderAt(s, k, this.at(s, k, f, e), e);
+  }
+
+  private orderAt(s: string, k: number, v: number, e: number): number {
+    const o = this.numAt(s, k, v, e);
+    if (o > MAX_RECORDED_ORDER) this.fail(`${KEYS[k]!} a page order 0..${MAX_RECORDED_ORDER}`);
     return o;
   }
 
-  private gfp(s: string, f: number, e: number): number {
-    const v = this.req(s, 'gfp_flags=', f, e);
-    const ve = this.valEnd;
-    const cached = this.gfpCache.get(s, v, ve);
+  /** gfp_flags= of the line; `site` (SITE_*) says which event reads it, for TokenCache.getToken. */
+  private gfp(s: string, f: number, e: number, site: number): number {
+    const v = this.at(s, K_GFP, f, e);
+    const cache = this.gfpCache;
+    const cached = cache.getToken(s, v, e, site);
     if (cached === cached) return cached; // not NaN
+    const ve = cache.end;
     const text = s.slice(v, ve);
     let g = parseGfp(text);
     if (g === -1) {
@@ -373,15 +504,14 @@ class KernelParser {
         else g |= x;
       }
     }
-    this.gfpCache.put(s, v, ve, g);
+    cache.put(s, v, ve, g, site);
     return g;
   }
 
   /** Parses a pointer field into PTR; returns PTR_OK / PTR_NULL (fails the line when malformed). */
-  private ptr(s: string, key: string, f: number, e: number): number {
-    const v = this.req(s, key, f, e);
-    const r = parsePtr(s, v, this.valEnd);
-    if (r === PTR_BAD) this.fail(`${key} a pointer (hex, (null) or 0x0)`);
+  private ptr(s: string, k: number, f: number, e: number): number {
+    const r = scanPtr(s, this.at(s, k, f, e), e);
+    if (r === PTR_BAD) this.fail(`${KEYS[k]!} a pointer (hex, (null) or 0x0)`);
     return r;
   }
 
@@ -398,16 +528,17 @@ class KernelParser {
 
   /** Sets PTR to the block key: the pfn, or the struct page pointer on kernels that print no pfn. Returns false for a failed alloc. */
   private pageKey(s: string, f: number, e: number): boolean {
-    const v = fieldValue(s, 'pfn=', f, e);
+    const v = this.field(s, K_PFN, f, e);
     if (v >= 0) {
-      const ve = tokenEnd(s, v, e);
+      const c = s.charCodeAt(v);
       // failed alloc: 6.x prints pfn=0x0 (pfn -1UL mapped to 0), older kernels pfn=0 or a raw -1
-      if (s.charCodeAt(v) === 45) { if (is(s, v, ve, '-1')) return false; this.fail('pfn= an unsigned integer'); }
-      const r = s.charCodeAt(v) === 48 && (s.charCodeAt(v + 1) | 32) === 120 ? parsePtr(s, v, ve) : -2;
+      if (c === 45) { if (is(s, v, tokenEnd(s, v, e), '-1')) return false; this.fail('pfn= an unsigned integer'); }
+      const r = c === 48 && (s.charCodeAt(v + 1) | 32) === 120 ? scanPtr(s, v, e) : -2;
       if (r === -2) {
-        const x = parseDec(s, v, ve);
+        // decimal (no sign, no 0x here, so scanNum reads it as parseDec would)
+        const x = scanNum(s, v, e);
         if (!(x >= 0) || !Number.isSafeInteger(x)) {
-          if (ve - v === 20 && s.startsWith('18446744073709551615', v)) return false;
+          if (scanEnd - v === 20 && s.startsWith('18446744073709551615', v)) return false;
           this.fail('pfn= an unsigned integer below 2^53');
         }
         if (x === 0) return false;
@@ -419,15 +550,15 @@ class KernelParser {
       if (PTR[0] === 0xffffffff && PTR[1] === 0xffffffff) return false;
       return true;
     }
-    return this.ptr(s, 'page=', f, e) !== PTR_NULL;
+    return this.ptr(s, K_PAGE, f, e) !== PTR_NULL;
   }
 
   private pageAlloc(s: string, f: number, e: number): void {
-    const ord = this.order(s, 'order=', f, e);
-    const gfp = this.gfp(s, f, e);
-    const pageField = fieldValue(s, 'page=', f, e);
+    const ord = this.order(s, K_ORDER, f, e);
+    const gfp = this.gfp(s, f, e, SITE_PAGE_ALLOC);
+    const pageField = this.field(s, K_PAGE, f, e);
     if (pageField >= 0) {
-      const r = parsePtr(s, pageField, tokenEnd(s, pageField, e));
+      const r = scanPtr(s, pageField, e);
       if (r === PTR_NULL) { this.failedAllocs++; return; }
     }
     if (!this.pageKey(s, f, e)) { this.failedAllocs++; return; }
@@ -457,7 +588,8 @@ class KernelParser {
    */
   private pageFree(s: string, f: number, e: number, batched: boolean): void {
     // mm_page_free_batched prints order=0 (older ones print none); the alloc's order is what replays
-    const ord = fieldValue(s, 'order=', f, e) >= 0 ? this.order(s, 'order=', f, e) : 0;
+    const ov = this.field(s, K_ORDER, f, e);
+    const ord = ov >= 0 ? this.orderAt(s, K_ORDER, ov, e) : 0;
     if (!this.pageKey(s, f, e)) this.fail('pfn= a non-zero page frame number');
     const pages = this.pages;
     const slot = pages.lookup(PTR[0]!, PTR[1]!);
@@ -481,12 +613,12 @@ class KernelParser {
   }
 
   private extfrag(s: string, f: number, e: number): void {
-    const allocOrder = this.order(s, 'alloc_order=', f, e);
-    const fallbackOrder = this.order(s, 'fallback_order=', f, e);
-    const allocMt = this.num(s, 'alloc_migratetype=', f, e);
-    const fallbackMt = this.num(s, 'fallback_migratetype=', f, e);
-    const fragmenting = this.num(s, 'fragmenting=', f, e);
-    const change = fieldValue(s, 'change_ownership=', f, e) >= 0 ? this.num(s, 'change_ownership=', f, e) : 0;
+    const allocOrder = this.order(s, K_ALLOC_ORDER, f, e);
+    const fallbackOrder = this.order(s, K_FALLBACK_ORDER, f, e);
+    const allocMt = this.num(s, K_ALLOC_MT, f, e);
+    const fallbackMt = this.num(s, K_FALLBACK_MT, f, e);
+    const fragmenting = this.num(s, K_FRAGMENTING, f, e);
+    const change = this.field(s, K_CHANGE, f, e) >= 0 ? this.num(s, K_CHANGE, f, e) : 0;
     this.b.push(OP_EXTFRAG, 0, fallbackOrder, packExtfrag(allocOrder, allocMt, fallbackMt, fragmenting !== 0, change !== 0));
   }
 
@@ -515,38 +647,39 @@ class KernelParser {
   }
 
   private kmalloc(s: string, f: number, e: number): void {
-    const r = this.ptr(s, 'ptr=', f, e);
-    const bytes = this.num(s, 'bytes_req=', f, e);
+    const r = this.ptr(s, K_PTR, f, e);
+    const bytes = this.num(s, K_BYTES_REQ, f, e);
     if (!isStorableValue(bytes)) this.fail('bytes_req= a size below 2^48');
-    const gfp = this.gfp(s, f, e);
+    const gfp = this.gfp(s, f, e, SITE_KMALLOC);
     if (r === PTR_NULL) { this.failedAllocs++; return; }
     const id = this.newObject(-1);
     this.b.push(OP_KMALLOC, id, bytes, gfp);
   }
 
   private kfree(s: string, f: number, e: number): void {
-    if (this.ptr(s, 'ptr=', f, e) === PTR_NULL) { this.nullFrees++; return; } // kfree(NULL) is a no-op
+    if (this.ptr(s, K_PTR, f, e) === PTR_NULL) { this.nullFrees++; return; } // kfree(NULL) is a no-op
     const id = this.objects.take(PTR[0]!, PTR[1]!);
     if (id >= 0) this.emitObjectFree(id);
     else this.b.push(OP_KFREE, this.b.newId(), 0, 0);
   }
 
   /** Cache index for a kmem_cache_alloc: by `name=` (6.x) or, without it, one cache per bytes_alloc. */
-  private cacheFor(s: string, f: number, e: number, bytesAlloc: number, gfp: number): number {
+  private cacheFor(s: string, f: number, e: number, bytesAlloc: number, allocAt: number, gfp: number): number {
     const b = this.b;
-    const v = fieldValue(s, 'name=', f, e);
-    let p: number, pe: number, cache: TokenCache, name: string;
+    const v = this.field(s, K_NAME, f, e);
+    let p: number, cache: TokenCache, name: string;
     if (v >= 0) {
-      p = v; pe = tokenEnd(s, v, e); cache = this.nameCache;
-      const hit = cache.get(s, p, pe);
+      p = v; cache = this.nameCache;
+      const hit = cache.getToken(s, p, e, SITE_CACHE_ALLOC);
       if (hit === hit) return hit;
-      name = s.slice(p, pe);
+      name = s.slice(p, cache.end);
     } else {
-      p = this.req(s, 'bytes_alloc=', f, e); pe = this.valEnd; cache = this.sizeCache;
-      const hit = cache.get(s, p, pe);
+      p = allocAt; cache = this.sizeCache; // the bytes_alloc= value
+      const hit = cache.getToken(s, p, e, SITE_CACHE_ALLOC);
       if (hit === hit) return hit;
       name = `cache-${bytesAlloc}`;
     }
+    const pe = cache.end;
     // a TokenCache slot can be evicted by a collision: fall back to a scan of the definitions
     let idx = b.caches.findIndex((c) => c.name === name);
     if (idx < 0) {
@@ -559,25 +692,26 @@ class KernelParser {
   }
 
   private cacheAlloc(s: string, f: number, e: number): void {
-    const r = this.ptr(s, 'ptr=', f, e);
-    const bytesReq = this.num(s, 'bytes_req=', f, e);
-    const bytesAlloc = this.num(s, 'bytes_alloc=', f, e);
+    const r = this.ptr(s, K_PTR, f, e);
+    const bytesReq = this.num(s, K_BYTES_REQ, f, e);
+    const allocAt = this.at(s, K_BYTES_ALLOC, f, e);
+    const bytesAlloc = this.numAt(s, K_BYTES_ALLOC, allocAt, e);
     if (!isStorableValue(bytesAlloc) || !isStorableValue(bytesReq)) this.fail('bytes_req=/bytes_alloc= sizes below 2^48');
-    const gfp = this.gfp(s, f, e);
+    const gfp = this.gfp(s, f, e, SITE_CACHE_ALLOC);
     if (r === PTR_NULL) { this.failedAllocs++; return; }
-    const cache = this.cacheFor(s, f, e, bytesAlloc, gfp);
+    const cache = this.cacheFor(s, f, e, bytesAlloc, allocAt, gfp);
     const id = this.newObject(cache);
     this.b.push(OP_CACHE_ALLOC, id, 0, cache);
   }
 
   private cacheFree(s: string, f: number, e: number): void {
-    if (this.ptr(s, 'ptr=', f, e) === PTR_NULL) { this.nullFrees++; return; }
+    if (this.ptr(s, K_PTR, f, e) === PTR_NULL) { this.nullFrees++; return; }
     const id = this.objects.take(PTR[0]!, PTR[1]!);
     if (id >= 0) { this.emitObjectFree(id); return; }
     // unknown object: a counted error in the replay; name its cache when the trace defined it
     const b = this.b;
-    const v = fieldValue(s, 'name=', f, e);
-    const c = v >= 0 ? this.nameCache.get(s, v, tokenEnd(s, v, e)) : NaN;
+    const v = this.field(s, K_NAME, f, e);
+    const c = v >= 0 ? this.nameCache.getToken(s, v, e, SITE_CACHE_FREE) : NaN;
     if (c === c) b.push(OP_CACHE_FREE, b.newId(), 0, c);
     else b.push(OP_KFREE, b.newId(), 0, 0);
   }
@@ -585,8 +719,8 @@ class KernelParser {
   // ---- faults and marks ----
 
   private fault(s: string, f: number, e: number): void {
-    const r = this.ptr(s, 'address=', f, e);
-    const code = this.num(s, 'error_code=', f, e);
+    const r = this.ptr(s, K_ADDRESS, f, e);
+    const code = this.num(s, K_ERROR_CODE, f, e);
     const hi = r === PTR_NULL ? 0 : PTR[0]!, lo = r === PTR_NULL ? 0 : PTR[1]!;
     if (hi >= USER_TOP_HI) { this.kernelFaults++; return; }
     const addr = hi * TWO32 + lo;
