@@ -14,14 +14,16 @@ import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
 import { round6 } from '../metrics/waste.js';
 
-// Per-id state.
+// Per-id state, one byte. A live block's order or object's kind rides in it: a free of a random
+// old id touches as few arrays (cache lines) as possible.
 const S_NONE = 0; //   never allocated
-const S_OBJECT = 2; // live object
 const S_FREED = 3; //  freed
 const S_FAILED = 4; // its allocation failed (out of memory): a later free is silently dropped
 const S_RECLAIMED = 5; // a page-cache block reclaimed under memory pressure: a later free is silently dropped
-/** S_PAGES + order: a live page block of that order (the order rides in the state byte: one array less to touch per free) */
+/** S_PAGES + order: a live page block of that order */
 const S_PAGES = 8;
+/** S_OBJECT + kind: a live object allocated that way (K_*); every live state is ≥ S_PAGES */
+const S_OBJECT = 32;
 
 /** How the object was allocated, for the matching free. */
 const K_KMALLOC = 0;
@@ -147,15 +149,12 @@ class Replay {
   private readonly hi: Uint16Array;
   private readonly aux: Int32Array;
   private readonly state: Uint8Array;
-  /** global pfn or object address */
-  private readonly where: Float64Array;
   /** global pfn of a live page block */
   private readonly pfn: Int32Array;
-  private readonly kind: Uint8Array;
+  /** per live object, side by side in one cache line: its address at 2 * id, its requested bytes at 2 * id + 1 */
+  private readonly obj: Float64Array;
   /** the cache of a cache object, the pid of a user object */
   private readonly cacheOf: Int32Array;
-  /** requested bytes of live objects */
-  private readonly req: Float64Array;
   /** user objects: heap generation at allocation */
   private readonly objGen: Int32Array | null;
   private readonly vm: Vm | null;
@@ -215,10 +214,8 @@ class Replay {
     const objIds = objectEvents > 0 ? ids : 0;
     this.state = new Uint8Array(ids);
     this.pfn = new Int32Array(opCount[OP_PAGE_ALLOC]! > 0 ? ids : 0);
-    this.where = new Float64Array(objIds);
-    this.kind = new Uint8Array(objIds);
+    this.obj = new Float64Array(2 * objIds);
     this.cacheOf = new Int32Array(objIds);
-    this.req = new Float64Array(objIds);
     this.vm = opts.processes?.vm ?? null;
     this.heaps = opts.processes?.heaps ?? null;
     this.objGen = this.heaps !== null ? new Int32Array(ids) : null;
@@ -271,7 +268,7 @@ class Replay {
   private pageAlloc(e: number): void {
     const i = this.id[e]!;
     const state = this.state;
-    if (state[i]! >= S_PAGES || state[i] === S_OBJECT) { this.allocLive++; return; }
+    if (state[i]! >= S_PAGES) { this.allocLive++; return; }
     const ord = this.lo[e]!;
     const gfp = this.aux[e]!;
     const pfn = this.machine.allocPages(ord, gfp);
@@ -294,31 +291,32 @@ class Replay {
     const i = this.id[e]!;
     const state = this.state;
     const s = state[i]!;
-    if (s >= S_PAGES) {
+    if (s >= S_PAGES && s < S_OBJECT) {
       const ord = s - S_PAGES;
       this.machine.freePages(this.pfn[i]!, ord);
       this.blockPages -= 1 << ord;
       state[i] = S_FREED;
     } else if (s === S_FAILED || s === S_RECLAIMED) state[i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
-    else this.unknownFree++;
+    else this.unknownFree++; // never allocated, or a live object
   }
 
   private objectAlloc(e: number, o: number): void {
     const i = this.id[e]!;
     const state = this.state;
-    if (state[i]! >= S_PAGES || state[i] === S_OBJECT) { this.allocLive++; return; }
+    if (state[i]! >= S_PAGES) { this.allocLive++; return; }
     let addr: number;
     let bytes: number;
+    let kind: number;
     if (o === OP_CACHE_ALLOC) {
       const c = this.aux[e]!;
       bytes = this.trace.caches[c]!.size;
       addr = this.objects.cacheAlloc(c, GFP_KERNEL);
-      this.kind[i] = K_CACHE; this.cacheOf[i] = c;
+      kind = K_CACHE; this.cacheOf[i] = c;
     } else if (o === OP_KMALLOC) {
       bytes = this.lo[e]! + this.hi[e]! * 4294967296;
       addr = this.objects.alloc(bytes, this.aux[e]!);
-      this.kind[i] = K_KMALLOC;
+      kind = K_KMALLOC;
     } else if (this.heaps !== null) {
       // malloc in the process's own heap; the program then writes what it got (demand faults)
       const heaps = this.heaps;
@@ -326,7 +324,7 @@ class Replay {
       const pid = this.aux[e]!;
       const h = heaps.heap(pid);
       addr = h === null ? -1 : h.alloc(bytes, GFP_USER);
-      this.kind[i] = K_USER; this.cacheOf[i] = pid;
+      kind = K_USER; this.cacheOf[i] = pid;
       if (addr >= 0) {
         this.objGen![i] = heaps.gen[pid]!;
         this.oomPages += heaps.touch(pid, addr, bytes);
@@ -337,14 +335,14 @@ class Replay {
       // no processes: user heap events go straight to the object layer
       bytes = this.lo[e]! + this.hi[e]! * 4294967296;
       addr = this.objects.alloc(bytes, GFP_USER);
-      this.kind[i] = K_USER;
+      kind = K_USER;
     }
     if (addr < 0) { this.failedObjects++; state[i] = S_FAILED; return; }
-    this.liveObject(i, addr, bytes);
+    this.liveObject(i, kind, addr, bytes);
   }
 
-  private liveObject(i: number, addr: number, bytes: number): void {
-    this.state[i] = S_OBJECT; this.where[i] = addr; this.req[i] = bytes;
+  private liveObject(i: number, kind: number, addr: number, bytes: number): void {
+    this.state[i] = S_OBJECT + kind; this.obj[2 * i] = addr; this.obj[2 * i + 1] = bytes;
     this.reqLive += bytes;
     if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
   }
@@ -352,46 +350,50 @@ class Replay {
   private objectFree(e: number): void {
     const i = this.id[e]!;
     const state = this.state;
-    const s = state[i];
-    if (s === S_OBJECT) {
-      const k = this.kind[i];
-      if (k === K_CACHE) this.objects.cacheFree(this.cacheOf[i]!, this.where[i]!);
+    const s = state[i]!;
+    if (s >= S_OBJECT) {
+      const k = s - S_OBJECT;
+      const obj = this.obj;
+      const addr = obj[2 * i]!, req = obj[2 * i + 1]!;
+      if (k === K_CACHE) this.objects.cacheFree(this.cacheOf[i]!, addr);
       else if (k === K_USER && this.heaps !== null) {
         const pid = this.cacheOf[i]!;
-        if (this.heaps.gen[pid] === this.objGen![i]) this.heaps.heaps[pid]!.free(this.where[i]!);
+        if (this.heaps.gen[pid] === this.objGen![i]) this.heaps.heaps[pid]!.free(addr);
         else this.droppedAfterExit++; // its process exited: the memory went with it
-        this.userLive -= this.req[i]!;
-      } else this.objects.free(this.where[i]!);
-      this.reqLive -= this.req[i]!;
+        this.userLive -= req;
+      } else this.objects.free(addr);
+      this.reqLive -= req;
       state[i] = S_FREED;
     } else if (s === S_FAILED) state[i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
-    else this.unknownFree++;
+    else this.unknownFree++; // never allocated, or a live page block
   }
 
   private realloc(e: number): void {
     const i = this.id[e]!;
     const bytes = this.lo[e]! + this.hi[e]! * 4294967296;
-    const s = this.state[i];
-    if (s === S_OBJECT) {
+    const s = this.state[i]!;
+    if (s >= S_OBJECT) {
+      const obj = this.obj;
+      const old = obj[2 * i]!, req = obj[2 * i + 1]!;
       let addr: number;
-      if (this.kind[i] === K_USER && this.heaps !== null) {
+      if (s === S_OBJECT + K_USER && this.heaps !== null) {
         const heaps = this.heaps;
         const pid = this.cacheOf[i]!;
         if (heaps.gen[pid] !== this.objGen![i]) { this.droppedAfterExit++; return; }
-        addr = heaps.heaps[pid]!.realloc(this.where[i]!, bytes, GFP_USER);
+        addr = heaps.heaps[pid]!.realloc(old, bytes, GFP_USER);
         if (addr < 0) { this.failedObjects++; return; }
         // the new block is written: the copied bytes (or the grown tail in place)
         this.oomPages += heaps.touch(pid, addr, bytes);
-        this.userLive += bytes - this.req[i]!;
+        this.userLive += bytes - req;
         if (this.userLive > this.userPeak) this.userPeak = this.userLive;
       } else {
-        addr = this.objects.realloc(this.where[i]!, bytes, this.kind[i] === K_USER ? GFP_USER : GFP_KERNEL);
+        addr = this.objects.realloc(old, bytes, s === S_OBJECT + K_USER ? GFP_USER : GFP_KERNEL);
       }
       if (addr < 0) { this.failedObjects++; return; } // the old block stays live, as realloc() leaves it
-      this.where[i] = addr;
-      this.reqLive += bytes - this.req[i]!;
-      this.req[i] = bytes;
+      obj[2 * i] = addr;
+      obj[2 * i + 1] = bytes;
+      this.reqLive += bytes - req;
       if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
     } else {
       // realloc of a pointer that is not live: counted, then served as a malloc (as realloc(NULL, n)
@@ -399,9 +401,8 @@ class Replay {
       // After a failed allocation the program holds NULL, and realloc(NULL, n) is no error at all.
       if (s !== S_FAILED) this.reallocUnknown++;
       const addr = this.objects.alloc(bytes, GFP_USER);
-      this.kind[i] = K_USER;
       if (addr < 0) { this.failedObjects++; this.state[i] = S_FAILED; return; }
-      this.liveObject(i, addr, bytes);
+      this.liveObject(i, K_USER, addr, bytes);
     }
   }
 
@@ -471,7 +472,7 @@ class Replay {
     while (ring !== null && this.pcHead < this.pcTail && got < want) {
       const b = ring[this.pcHead++]!;
       const s = this.state[b]!;
-      if (s < S_PAGES) continue; // freed by the trace since
+      if (s < S_PAGES || s >= S_OBJECT) continue; // freed by the trace since
       const pages = 1 << (s - S_PAGES);
       this.machine.freePages(this.pfn[b]!, s - S_PAGES);
       got += pages;
