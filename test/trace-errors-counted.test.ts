@@ -25,6 +25,21 @@ describe('trace errors are counted and skipped, never thrown', () => {
     expect(r.metrics.trace_error_kinds).toEqual({ unknown_free: 1, double_free: 1, realloc_unknown: 1, alloc_live_id: 0 });
   });
 
+  it('serves a realloc of an unknown pointer from the process heap, as the malloc it becomes', () => {
+    const t = parseMtrace([
+      '= Start',
+      '@ [0x401000] < 0xa000', // realloc of an unknown pointer
+      '@ [0x401000] > 0xb000 0x40',
+      '= End',
+    ].join('\n'), 'realloc-unknown.mtrace');
+    const r = runCell(cell(t.name), t, loadMachine('small'), { check: true });
+    expect(r.status).toBe('ok');
+    expect(r.metrics.trace_error_kinds).toMatchObject({ realloc_unknown: 1 });
+    const heap = r.metrics.user_heap as { bytes_requested_live: number; resident_pages: number };
+    expect(heap.bytes_requested_live).toBe(0x40);
+    expect(heap.resident_pages).toBeGreaterThan(0); // the program wrote what it got: faulted in
+  });
+
   it('counts an out-of-memory allocation as a failed allocation and drops its later free silently', () => {
     // 2^20 pages of order 10 cannot fit in the small machine's 256 MiB
     const rows = ['op,id,order,gfp'];

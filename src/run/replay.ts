@@ -29,6 +29,8 @@ const S_OBJECT = 32;
 const K_KMALLOC = 0;
 const K_CACHE = 1;
 const K_USER = 2;
+/** numbers per object in Replay.obj: 4 doubles, 32 bytes, so one never straddles a cache line */
+const OBJ_STRIDE = 4;
 
 export interface ReplayOptions {
   /** nanoseconds per step (machine/cost.ts); with it, every event's simulated latency is recorded */
@@ -151,12 +153,12 @@ class Replay {
   private readonly state: Uint8Array;
   /** global pfn of a live page block */
   private readonly pfn: Int32Array;
-  /** per live object, side by side in one cache line: its address at 2 * id, its requested bytes at 2 * id + 1 */
+  /**
+   * per live object, OBJ_STRIDE numbers in one cache line: its address, its requested bytes, its
+   * owner (the cache of a cache object, the pid of a user object) and, for a user object, its
+   * heap's generation at allocation (a heap gone with its process is not freed into)
+   */
   private readonly obj: Float64Array;
-  /** the cache of a cache object, the pid of a user object */
-  private readonly cacheOf: Int32Array;
-  /** user objects: heap generation at allocation */
-  private readonly objGen: Int32Array | null;
   private readonly vm: Vm | null;
   private readonly heaps: UserHeaps | null;
   /** page-cache blocks in allocation order (a FIFO ring: the oldest is reclaimed first) */
@@ -214,11 +216,9 @@ class Replay {
     const objIds = objectEvents > 0 ? ids : 0;
     this.state = new Uint8Array(ids);
     this.pfn = new Int32Array(opCount[OP_PAGE_ALLOC]! > 0 ? ids : 0);
-    this.obj = new Float64Array(2 * objIds);
-    this.cacheOf = new Int32Array(objIds);
+    this.obj = new Float64Array(OBJ_STRIDE * objIds);
     this.vm = opts.processes?.vm ?? null;
     this.heaps = opts.processes?.heaps ?? null;
-    this.objGen = this.heaps !== null ? new Int32Array(ids) : null;
     this.pcRing = opts.pageCacheReclaim && pageCache > 0 ? new Int32Array(pageCache) : null;
   }
 
@@ -308,11 +308,12 @@ class Replay {
     let addr: number;
     let bytes: number;
     let kind: number;
+    let owner = 0, gen = 0;
     if (o === OP_CACHE_ALLOC) {
       const c = this.aux[e]!;
       bytes = this.trace.caches[c]!.size;
       addr = this.objects.cacheAlloc(c, GFP_KERNEL);
-      kind = K_CACHE; this.cacheOf[i] = c;
+      kind = K_CACHE; owner = c;
     } else if (o === OP_KMALLOC) {
       bytes = this.lo[e]! + this.hi[e]! * 4294967296;
       addr = this.objects.alloc(bytes, this.aux[e]!);
@@ -324,9 +325,9 @@ class Replay {
       const pid = this.aux[e]!;
       const h = heaps.heap(pid);
       addr = h === null ? -1 : h.alloc(bytes, GFP_USER);
-      kind = K_USER; this.cacheOf[i] = pid;
+      kind = K_USER; owner = pid;
       if (addr >= 0) {
-        this.objGen![i] = heaps.gen[pid]!;
+        gen = heaps.gen[pid]!;
         this.oomPages += heaps.touch(pid, addr, bytes);
         this.userLive += bytes;
         if (this.userLive > this.userPeak) this.userPeak = this.userLive;
@@ -338,11 +339,13 @@ class Replay {
       kind = K_USER;
     }
     if (addr < 0) { this.failedObjects++; state[i] = S_FAILED; return; }
-    this.liveObject(i, kind, addr, bytes);
+    this.liveObject(i, kind, addr, bytes, owner, gen);
   }
 
-  private liveObject(i: number, kind: number, addr: number, bytes: number): void {
-    this.state[i] = S_OBJECT + kind; this.obj[2 * i] = addr; this.obj[2 * i + 1] = bytes;
+  private liveObject(i: number, kind: number, addr: number, bytes: number, owner: number, gen: number): void {
+    const obj = this.obj, r = OBJ_STRIDE * i;
+    this.state[i] = S_OBJECT + kind;
+    obj[r] = addr; obj[r + 1] = bytes; obj[r + 2] = owner; obj[r + 3] = gen;
     this.reqLive += bytes;
     if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
   }
@@ -353,12 +356,12 @@ class Replay {
     const s = state[i]!;
     if (s >= S_OBJECT) {
       const k = s - S_OBJECT;
-      const obj = this.obj;
-      const addr = obj[2 * i]!, req = obj[2 * i + 1]!;
-      if (k === K_CACHE) this.objects.cacheFree(this.cacheOf[i]!, addr);
+      const obj = this.obj, r = OBJ_STRIDE * i;
+      const addr = obj[r]!, req = obj[r + 1]!;
+      if (k === K_CACHE) this.objects.cacheFree(obj[r + 2]!, addr);
       else if (k === K_USER && this.heaps !== null) {
-        const pid = this.cacheOf[i]!;
-        if (this.heaps.gen[pid] === this.objGen![i]) this.heaps.heaps[pid]!.free(addr);
+        const pid = obj[r + 2]!;
+        if (this.heaps.gen[pid] === obj[r + 3]!) this.heaps.heaps[pid]!.free(addr);
         else this.droppedAfterExit++; // its process exited: the memory went with it
         this.userLive -= req;
       } else this.objects.free(addr);
@@ -374,13 +377,13 @@ class Replay {
     const bytes = this.lo[e]! + this.hi[e]! * 4294967296;
     const s = this.state[i]!;
     if (s >= S_OBJECT) {
-      const obj = this.obj;
-      const old = obj[2 * i]!, req = obj[2 * i + 1]!;
+      const obj = this.obj, r = OBJ_STRIDE * i;
+      const old = obj[r]!, req = obj[r + 1]!;
       let addr: number;
       if (s === S_OBJECT + K_USER && this.heaps !== null) {
         const heaps = this.heaps;
-        const pid = this.cacheOf[i]!;
-        if (heaps.gen[pid] !== this.objGen![i]) { this.droppedAfterExit++; return; }
+        const pid = obj[r + 2]!;
+        if (heaps.gen[pid] !== obj[r + 3]!) { this.droppedAfterExit++; return; }
         addr = heaps.heaps[pid]!.realloc(old, bytes, GFP_USER);
         if (addr < 0) { this.failedObjects++; return; }
         // the new block is written: the copied bytes (or the grown tail in place)
@@ -391,18 +394,19 @@ class Replay {
         addr = this.objects.realloc(old, bytes, s === S_OBJECT + K_USER ? GFP_USER : GFP_KERNEL);
       }
       if (addr < 0) { this.failedObjects++; return; } // the old block stays live, as realloc() leaves it
-      obj[2 * i] = addr;
-      obj[2 * i + 1] = bytes;
+      obj[r] = addr;
+      obj[r + 1] = bytes;
       this.reqLive += bytes - req;
       if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
     } else {
       // realloc of a pointer that is not live: counted, then served as a malloc (as realloc(NULL, n)
       // and the malloc-lab driver do), so the trace's later free of it is not a second error.
       // After a failed allocation the program holds NULL, and realloc(NULL, n) is no error at all.
+      // With processes that malloc is the process's own (it used to go to the kernel object layer
+      // and its later free to the user heap: the wrong allocator).
       if (s !== S_FAILED) this.reallocUnknown++;
-      const addr = this.objects.alloc(bytes, GFP_USER);
-      if (addr < 0) { this.failedObjects++; this.state[i] = S_FAILED; return; }
-      this.liveObject(i, K_USER, addr, bytes);
+      if (s >= S_PAGES) return; // the id is a live page block: leave it be
+      this.objectAlloc(e, OP_MALLOC);
     }
   }
 
