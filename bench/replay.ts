@@ -1,7 +1,7 @@
 // npm run bench:replay — replay speed of every strategy through the full machine (one core),
 // measured as a cell measures it (runCell's wall.events_per_sec: every event priced by the cost
 // model and recorded in its latency histogram; boot and end-of-run metrics excluded), without and
-// with the default 100 time-series samples. Best of 5.
+// with the default 100 time-series samples. Best of 5 rounds, the rounds round-robin over the cases.
 // Page layer: the 1 M-event page-mix workload (orders 0-3, random lifetimes) on the desktop machine.
 // Object layer: a warm alloc+free mix of kmalloc sizes (slub, kmalloc-pow2) and of malloc sizes (dlmalloc).
 // Processes: the fork-cow generator (page tables, zero-page, new-page and COW faults) with buddy.
@@ -18,15 +18,11 @@ import { Rng } from '../src/trace/generators/generator.js';
 const desktop = loadMachine('desktop');
 const ROUNDS = 5; // V8 keeps tiering the replay loop up over the first rounds: the best is its steady state
 
-/** Best events/s over ROUNDS cells; `samples` time-series samples per cell (0: the replay alone). */
-function bestRate(trace: Trace, page: string, object: string, samples = 0): number {
-  let best = 0;
-  for (let r = 0; r < ROUNDS; r++) {
-    const c = runCell({ trace: trace.name, machine: 'desktop', page, object, seed: 1 }, trace, desktop, { samples });
-    if (c.trace_errors !== 0) throw new Error(`${page}/${object}: ${c.trace_errors} trace errors in a clean workload`);
-    best = Math.max(best, c.wall.events_per_sec / 1e6);
-  }
-  return best;
+/** One cell's events/s (`samples` time-series samples; 0: the replay alone). */
+function rate(trace: Trace, page: string, object: string, samples: number): number {
+  const c = runCell({ trace: trace.name, machine: 'desktop', page, object, seed: 1 }, trace, desktop, { samples });
+  if (c.trace_errors !== 0) throw new Error(`${page}/${object}: ${c.trace_errors} trace errors in a clean workload`);
+  return c.wall.events_per_sec / 1e6;
 }
 
 /** Warm caches, then 1 M events alternating a free of a random live object and a new allocation. */
@@ -50,37 +46,40 @@ function objectMix(op: number, freeOp: number, sizes: number[], events = 1_000_0
   return b.finish();
 }
 
-/** The replay rate (every event priced by the cost model) against its target, and a default cell's
- * rate with its 100 time-series samples, each a scan of every zone's free state. */
-const line = (what: string, trace: Trace, page: string, object: string, target: number): string => {
-  const rate = bestRate(trace, page, object);
-  const cell = bestRate(trace, page, object, 100);
-  return `${what.padEnd(40)} ${rate.toFixed(2).padStart(7)} M events/s  (target >= ${target}) ${rate >= target ? 'ok          ' : 'BELOW TARGET'}`
-    + `   with 100 samples: ${cell.toFixed(2).padStart(6)} M events/s`;
-};
+interface Case { what: string; trace: Trace; page: string; object: string; target: number; best: number; bestSampled: number }
 
 const pageMix = GENERATORS['page-mix']!.generate({ events: 1_000_000 }, 1);
-// The replay loop is shared by every cell: warm it (and V8's view of its call sites) before the
-// first strategy is timed, or whichever strategy comes first pays for the tier-up.
-bestRate(pageMix, 'buddy', 'kmalloc-pow2');
-console.log(`page-mix: ${pageMix.length} events on ${desktop.name}; best of ${ROUNDS}`);
-for (const page of Object.keys(PAGE_STRATEGIES)) {
-  const target = page === 'buddy' || page === 'bitmap' ? 5 : 3;
-  console.log(line(`page ${page}`, pageMix, page, 'kmalloc-pow2', target));
-}
-
-
 const forkCow = GENERATORS['fork-cow']!.generate({ events: 1_000_000 }, 1);
-console.log(line('fork-cow buddy (processes and faults)', forkCow, 'buddy', 'slub', 2));
-
 const kmallocSizes = [8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 1024, 2048];
 const kmix = objectMix(OP_KMALLOC, OP_KFREE, kmallocSizes);
 const mallocSizes = [16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 256, 512, 1024, 4096];
 const umix = objectMix(OP_MALLOC, OP_FREE, mallocSizes);
-bestRate(kmix, 'buddy', 'slub');
-bestRate(umix, 'buddy', 'dlmalloc');
-console.log(`object mix: ${kmix.length} events (kmalloc), ${umix.length} events (malloc), page strategy buddy`);
+
+const cases: Case[] = [];
+const add = (what: string, trace: Trace, page: string, object: string, target: number): void => {
+  cases.push({ what, trace, page, object, target, best: 0, bestSampled: 0 });
+};
+for (const page of Object.keys(PAGE_STRATEGIES)) add(`page ${page}`, pageMix, page, 'kmalloc-pow2', page === 'buddy' || page === 'bitmap' ? 5 : 3);
+add('fork-cow buddy (processes and faults)', forkCow, 'buddy', 'slub', 2);
 for (const object of Object.keys(OBJECT_STRATEGIES)) {
   const user = object === 'dlmalloc';
-  console.log(line(`object ${object}`, user ? umix : kmix, 'buddy', object, user ? 3 : 10));
+  add(`object ${object}`, user ? umix : kmix, 'buddy', object, user ? 3 : 10);
+}
+
+// The replay loop is shared by every cell: warm it (and V8's view of its call sites) on every case
+// before timing. Then the rounds go round-robin over the cases: a slow spell of this shared VM (its
+// speed drifts by up to 2x over minutes) hits every strategy alike instead of whichever ran then.
+for (const c of cases) rate(c.trace, c.page, c.object, 0);
+for (let r = 0; r < ROUNDS; r++) {
+  for (const c of cases) {
+    c.best = Math.max(c.best, rate(c.trace, c.page, c.object, 0));
+    c.bestSampled = Math.max(c.bestSampled, rate(c.trace, c.page, c.object, 100));
+  }
+}
+
+console.log(`page-mix: ${pageMix.length} events on ${desktop.name}; object mix: ${kmix.length} events (kmalloc), ${umix.length} events (malloc), page strategy buddy; best of ${ROUNDS} rounds`);
+console.log('every event priced by the cost model; the last column is a default cell with its 100 time-series samples');
+for (const c of cases) {
+  console.log(`${c.what.padEnd(40)} ${c.best.toFixed(2).padStart(7)} M events/s  (target >= ${c.target}) ${c.best >= c.target ? 'ok          ' : 'BELOW TARGET'}`
+    + `   with 100 samples: ${c.bestSampled.toFixed(2).padStart(6)} M events/s`);
 }
