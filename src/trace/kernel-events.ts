@@ -1,8 +1,15 @@
 /**
  * Allocation-free scanning helpers for the text trace loaders (kernel.ts, rep.ts). Everything works
  * on (text, start, end) offsets into the whole file so the per-line loop makes no substrings,
- * no regex matches and no Map lookups.
+ * no regex matches and no Map lookups. rep.ts reads a JS string; kernel.ts reads the file's bytes
+ * (the *Bytes helpers, scanPtr, scanNum, TokenCache): a byte from a Buffer costs about half a
+ * charCodeAt here, and the file needs no UTF-8 decode. Structure is ASCII, and a UTF-8 byte of a
+ * multi-byte character is never ASCII, so byte offsets find the same tokens as char offsets; text
+ * that leaves the parser (names, marks, error lines) is decoded as UTF-8 from token boundaries.
  */
+
+/** What the kernel loader reads: the file's bytes (a Buffer, for its memchr indexOf and utf8 decode). */
+export type Bytes = Buffer;
 
 /** Whether c is a space or tab. */
 export function isBlank(c: number): boolean {
@@ -21,19 +28,6 @@ export function tokenEnd(s: string, p: number, end: number): number {
   return p;
 }
 
-/**
- * Start of the value of `key` (given with its '=', e.g. 'pfn=') in s[from, end), or -1. The key must
- * start a field (at `from` or after a blank), so 'page=' does not match inside 'fallback_page='.
- */
-export function fieldValue(s: string, key: string, from: number, end: number): number {
-  let p = s.indexOf(key, from);
-  while (p >= 0 && p < end) {
-    if (p === from || isBlank(s.charCodeAt(p - 1))) return p + key.length;
-    p = s.indexOf(key, p + 1);
-  }
-  return -1;
-}
-
 /** Decimal integer in s[p, e) (optional leading '-'), or NaN when it is not one. */
 export function parseDec(s: string, p: number, e: number): number {
   if (p >= e) return NaN;
@@ -48,6 +42,56 @@ export function parseDec(s: string, p: number, e: number): number {
   return neg ? -v : v;
 }
 
+/** skipBlanks on bytes. */
+export function skipBlankBytes(s: Bytes, p: number, end: number): number {
+  while (p < end && isBlank(s[p]!)) p++;
+  return p;
+}
+
+/** tokenEnd on bytes. */
+export function tokenEndBytes(s: Bytes, p: number, end: number): number {
+  while (p < end && !isBlank(s[p]!)) p++;
+  return p;
+}
+
+/** Whether the bytes of `word` (ASCII) start at p. */
+export function bytesAt(s: Bytes, p: number, word: Uint8Array): boolean {
+  const n = word.length;
+  if (p < 0 || p + n > s.length) return false;
+  for (let i = 0; i < n; i++) if (s[p + i] !== word[i]) return false;
+  return true;
+}
+
+/** Whether s[p, e) is exactly `word` (ASCII). */
+export function bytesIs(s: Bytes, p: number, e: number, word: Uint8Array): boolean {
+  return e - p === word.length && bytesAt(s, p, word);
+}
+
+/**
+ * Start of the value of `key` (given with its '=', e.g. 'buf=') in s[from, end), or -1. The key must
+ * start a field (at `from` or after a blank), so 'page=' does not match inside 'fallback_page='.
+ */
+export function fieldValueBytes(s: Bytes, key: Uint8Array, from: number, end: number): number {
+  for (let p = from; p < end; p++) {
+    if ((p === from || isBlank(s[p - 1]!)) && bytesAt(s, p, key)) return p + key.length;
+  }
+  return -1;
+}
+
+/** parseDec on bytes. */
+export function parseDecBytes(s: Bytes, p: number, e: number): number {
+  if (p >= e) return NaN;
+  let neg = false;
+  if (s[p] === 45) { neg = true; p++; if (p >= e) return NaN; }
+  let v = 0;
+  for (; p < e; p++) {
+    const d = s[p]! - 48;
+    if (d < 0 || d > 9) return NaN;
+    v = v * 10 + d;
+  }
+  return neg ? -v : v;
+}
+
 function hexDigit(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   const l = c | 32;
@@ -55,102 +99,88 @@ function hexDigit(c: number): number {
   return -1;
 }
 
+/** hexDigit of every byte */
+const HEX = Int8Array.from({ length: 256 }, (_, c) => hexDigit(c));
+
 /** Unsigned integer in s[p, e): decimal, or hex with a 0x prefix. NaN when malformed. */
-export function parseNum(s: string, p: number, e: number): number {
-  if (e - p > 2 && s.charCodeAt(p) === 48 && (s.charCodeAt(p + 1) | 32) === 120) {
+export function parseNum(s: Bytes, p: number, e: number): number {
+  if (e - p > 2 && s[p] === 48 && (s[p + 1]! | 32) === 120) {
     let v = 0;
     for (p += 2; p < e; p++) {
-      const d = hexDigit(s.charCodeAt(p));
+      const d = hexDigit(s[p]!);
       if (d < 0) return NaN;
       v = v * 16 + d;
     }
     return v;
   }
-  const v = parseDec(s, p, e);
+  const v = parseDecBytes(s, p, e);
   return v < 0 ? NaN : v;
 }
 
-/** Result of the last parsePtr as [hi, lo] 32-bit halves (scratch, so the hot loop allocates nothing). */
+/** Result of the last scanPtr as [hi, lo] 32-bit halves (scratch, so the hot loop allocates nothing). */
 export const PTR = new Uint32Array(2);
 
-/** parsePtr results */
+/** scanPtr results */
 export const PTR_BAD = -1;
 export const PTR_NULL = 0;
 export const PTR_OK = 1;
 
 /**
- * A pointer as %p prints it: hashed (`00000000a1b2c3d4`), raw (`ffff888003c2a000`), with or without
- * 0x, or NULL (`(null)`, `0x0`, all zeros). Up to 64 bits, split into PTR[0]:PTR[1].
- */
-export function parsePtr(s: string, p: number, e: number): number {
-  if (p >= e) return PTR_BAD;
-  if (s.charCodeAt(p) === 40) return s.startsWith('(null)', p) && e - p === 6 ? PTR_NULL : PTR_BAD;
-  if (e - p > 2 && s.charCodeAt(p) === 48 && (s.charCodeAt(p + 1) | 32) === 120) p += 2;
-  if (p >= e || e - p > 16) return PTR_BAD;
-  let hi = 0, lo = 0;
-  for (; p < e; p++) {
-    const d = hexDigit(s.charCodeAt(p));
-    if (d < 0) return PTR_BAD;
-    hi = ((hi << 4) | (lo >>> 28)) >>> 0;
-    lo = ((lo << 4) | d) >>> 0;
-  }
-  PTR[0] = hi; PTR[1] = lo;
-  return hi === 0 && lo === 0 ? PTR_NULL : PTR_OK;
-}
-
-/**
  * End of the token that the last scanPtr / scanNum read (scratch, like PTR). The scan* functions
- * find a value's end and parse it in one pass over its chars instead of tokenEnd then parse*.
+ * find a value's end and parse it in one pass over its bytes.
  */
 export let scanEnd = 0;
 
-/** parsePtr of the token at p (it ends at a blank or at `end`), with scanEnd set to the token's end. */
-export function scanPtr(s: string, p: number, end: number): number {
+const NULL_PTR = Buffer.from('(null)');
+
+/**
+ * A pointer as %p prints it, the token at p (it ends at a blank or at `end`): hashed
+ * (`00000000a1b2c3d4`), raw (`ffff888003c2a000`), with or without 0x, or NULL (`(null)`, `0x0`,
+ * all zeros). Up to 64 bits, split into PTR[0]:PTR[1]; scanEnd is set to the token's end.
+ */
+export function scanPtr(s: Bytes, p: number, end: number): number {
   if (p >= end) { scanEnd = p; return PTR_BAD; }
-  let c = s.charCodeAt(p);
+  let c = s[p]!;
   if (c === 40) {
-    // parsePtr: the token must be exactly "(null)"
-    const z = tokenEnd(s, p, end);
+    // the token must be exactly "(null)"
+    const z = tokenEndBytes(s, p, end);
     scanEnd = z;
-    return z - p === 6 && s.startsWith('(null)', p) ? PTR_NULL : PTR_BAD;
+    return bytesIs(s, p, z, NULL_PTR) ? PTR_NULL : PTR_BAD;
   }
   // a 0x prefix counts only in a token longer than 2
-  if (c === 48 && p + 2 < end && (s.charCodeAt(p + 1) | 32) === 120 && !isBlank(s.charCodeAt(p + 2))) p += 2;
+  if (c === 48 && p + 2 < end && (s[p + 1]! | 32) === 120 && !isBlank(s[p + 2]!)) p += 2;
   const d0 = p;
+  // int32 halves (PTR stores them mod 2^32): no conversion to a double in the loop
   let hi = 0, lo = 0;
   for (; p < end; p++) {
-    c = s.charCodeAt(p);
-    let d = c - 48;
-    if (d < 0 || d > 9) {
-      const l = c | 32;
-      if (l >= 97 && l <= 102) d = l - 87;
-      else {
-        if (isBlank(c)) break;
-        scanEnd = tokenEnd(s, p, end);
-        return PTR_BAD;
-      }
+    c = s[p]!;
+    const d = HEX[c]!;
+    if (d < 0) {
+      if (isBlank(c)) break;
+      scanEnd = tokenEndBytes(s, p, end);
+      return PTR_BAD;
     }
-    hi = ((hi << 4) | (lo >>> 28)) >>> 0;
-    lo = ((lo << 4) | d) >>> 0;
+    hi = (hi << 4) | (lo >>> 28);
+    lo = (lo << 4) | d;
   }
   scanEnd = p;
   if (p === d0 || p - d0 > 16) return PTR_BAD;
   PTR[0] = hi; PTR[1] = lo;
-  return hi === 0 && lo === 0 ? PTR_NULL : PTR_OK;
+  return (hi | lo) === 0 ? PTR_NULL : PTR_OK;
 }
 
 /** parseNum of the token at p (it ends at a blank or at `end`), with scanEnd set to the token's end. */
-export function scanNum(s: string, p: number, end: number): number {
+export function scanNum(s: Bytes, p: number, end: number): number {
   const p0 = p;
-  let c = p < end ? s.charCodeAt(p) : 32;
-  if (c === 48 && p + 2 < end && (s.charCodeAt(p + 1) | 32) === 120 && !isBlank(s.charCodeAt(p + 2))) {
+  let c = p < end ? s[p]! : 32;
+  if (c === 48 && p + 2 < end && (s[p + 1]! | 32) === 120 && !isBlank(s[p + 2]!)) {
     let v = 0;
     for (p += 2; p < end; p++) {
-      c = s.charCodeAt(p);
-      const d = hexDigit(c);
+      c = s[p]!;
+      const d = HEX[c]!;
       if (d < 0) {
         if (isBlank(c)) break;
-        scanEnd = tokenEnd(s, p, end);
+        scanEnd = tokenEndBytes(s, p, end);
         return NaN;
       }
       v = v * 16 + d;
@@ -160,12 +190,12 @@ export function scanNum(s: string, p: number, end: number): number {
   }
   let v = 0;
   for (; p < end; p++) {
-    c = s.charCodeAt(p);
+    c = s[p]!;
     const d = c - 48;
     if (d < 0 || d > 9) {
       if (isBlank(c)) break;
       // not plain digits (a sign, a stray char): the general parser decides
-      const z = tokenEnd(s, p, end);
+      const z = tokenEndBytes(s, p, end);
       scanEnd = z;
       return parseNum(s, p0, z);
     }
@@ -308,91 +338,105 @@ export class AddrMap {
 /**
  * A small cache from a text token (found by offsets, not sliced) to a number: gfp_flags strings and
  * cache names repeat on almost every line, so they are parsed once and then only compared in place.
+ * Direct-mapped on the token's text (a slot is picked by a hash of the decoded token, and holds
+ * one key): whether a token hits depends only on the text, so the answers are those of a cache of
+ * JS strings. Keys are compared as bytes against an earlier occurrence in the same file; tokens
+ * with non-ASCII bytes (rare) are decoded, since invalid UTF-8 decodes to the same U+FFFD text
+ * from different bytes.
  */
 export class TokenCache {
   private readonly keys: (string | undefined)[];
   private readonly vals: Float64Array;
+  /** per slot: where its key's bytes are in the file, their length, and whether they are all ASCII */
+  private readonly keyAt: Int32Array;
+  private readonly keyLen: Int32Array;
+  private readonly keyAscii: Uint8Array;
   private readonly mask: number;
   /** per call site: the slot of its last hit or put, tried first by getToken */
   private readonly recent = new Int32Array(4);
-  /**
-   * per slot: the first occurrence of its key at or after the last position getToken compared it
-   * at (-1: not known). getToken is called at increasing positions, so an indexOf from there
-   * never rescans text: V8's indexOf compares far faster than startsWith.
-   */
-  private readonly next: Float64Array;
   /** end of the token the last getToken read */
   end = 0;
 
   constructor(bits = 10) {
     this.keys = new Array<string | undefined>(1 << bits);
     this.vals = new Float64Array(1 << bits);
-    this.next = new Float64Array(1 << bits).fill(-1);
+    this.keyAt = new Int32Array(1 << bits);
+    this.keyLen = new Int32Array(1 << bits).fill(-1);
+    this.keyAscii = new Uint8Array(1 << bits);
     this.mask = (1 << bits) - 1;
   }
 
-  /** Whether the key k of slot i starts at p (getToken's positions only: they never decrease). */
-  private keyAt(s: string, p: number, i: number, k: string): boolean {
-    let x = this.next[i]!;
-    if (x < p) {
-      x = s.indexOf(k, p);
-      if (x < 0) x = Infinity;
-      this.next[i] = x;
-    }
-    return x === p;
-  }
-
   /**
-   * get() of the token at p (it ends at a blank or at `end`), with `this.end` set to the token's
-   * end; for one parse of one text, at positions that never decrease. The slot that call site
-   * `site` (0..3) used last is tried first: a key is only ever stored in its own slot, so when that
-   * slot holds exactly this token, get() would answer from it too, and a token that repeats at a
-   * call site costs no end scan and no hash.
+   * Cached value of the token at p (it ends at a blank or at `end`), or NaN when not cached; sets
+   * `this.end` to the token's end. The slot that call site `site` (0..3) used last is tried first:
+   * a key is only ever stored in its own slot, so when that slot's bytes are exactly this token,
+   * the slot lookup would answer from it too, and a token that repeats at a call site costs one
+   * byte compare (no end scan, no hash).
    */
-  getToken(s: string, p: number, end: number, site: number): number {
+  getToken(s: Bytes, p: number, end: number, site: number): number {
     const r = this.recent[site]!;
-    const k = this.keys[r];
-    if (k !== undefined) {
-      const z = p + k.length;
-      // cheap checks first (the token ends where the key would, same first and last char), so
-      // that keyAt's indexOf rarely has to look ahead for a key that is not here
-      if ((z === end || (z < end && isBlank(s.charCodeAt(z)))) && z > p && s.charCodeAt(p) === k.charCodeAt(0) &&
-        s.charCodeAt(z - 1) === k.charCodeAt(z - p - 1) && this.keyAt(s, p, r, k)) {
-        this.end = z;
-        return this.vals[r]!;
-      }
+    const n = this.keyLen[r]!;
+    const z = p + n;
+    if (n >= 0 && (z === end || (z < end && isBlank(s[z]!)))) {
+      const a = this.keyAt[r]!;
+      let i = 0;
+      while (i < n && s[p + i] === s[a + i]) i++;
+      if (i === n) { this.end = z; return this.vals[r]!; }
     }
-    const z = tokenEnd(s, p, end);
-    this.end = z;
-    const i = this.slot(s, p, z);
-    const k2 = this.keys[i];
-    if (k2 !== undefined && k2.length === z - p && this.keyAt(s, p, i, k2)) { this.recent[site] = i; return this.vals[i]!; }
+    let e = p, or = 0;
+    for (; e < end; e++) { const c = s[e]!; if (isBlank(c)) break; or |= c; }
+    this.end = e;
+    const ascii = or < 128;
+    const k = this.slot(s, p, e, ascii);
+    if (this.holds(k, s, p, e, ascii)) { this.recent[site] = k; return this.vals[k]!; }
     return NaN;
   }
 
-  private slot(s: string, p: number, e: number): number {
-    // the length and the first and last 8 chars pick the slot; get() compares the whole token
-    let h = 0x811c9dc5 ^ (e - p);
-    const m = e - p > 16 ? p + 8 : e;
-    for (let i = p; i < m; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-    for (let i = m > e - 8 ? m : e - 8; i < e; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  /** Whether slot k's key is the text s[p, e). */
+  private holds(k: number, s: Bytes, p: number, e: number, ascii: boolean): boolean {
+    const key = this.keys[k];
+    if (key === undefined) return false;
+    const n = e - p;
+    if (this.keyLen[k] === n) {
+      const a = this.keyAt[k]!;
+      let i = 0;
+      while (i < n && s[p + i] === s[a + i]) i++;
+      if (i === n) return true;
+    }
+    if (ascii && this.keyAscii[k] === 1) return false;
+    return s.toString('utf8', p, e) === key;
+  }
+
+  /** Slot of the text s[p, e): a hash of its length and first and last 8 chars (UTF-16 units). */
+  private slot(s: Bytes, p: number, e: number, ascii: boolean): number {
+    let h: number;
+    if (ascii) {
+      h = 0x811c9dc5 ^ (e - p);
+      const m = e - p > 16 ? p + 8 : e;
+      for (let i = p; i < m; i++) h = Math.imul(h ^ s[i]!, 0x01000193);
+      for (let i = m > e - 8 ? m : e - 8; i < e; i++) h = Math.imul(h ^ s[i]!, 0x01000193);
+    } else {
+      const t = s.toString('utf8', p, e);
+      const n = t.length;
+      h = 0x811c9dc5 ^ n;
+      const m = n > 16 ? 8 : n;
+      for (let i = 0; i < m; i++) h = Math.imul(h ^ t.charCodeAt(i), 0x01000193);
+      for (let i = m > n - 8 ? m : n - 8; i < n; i++) h = Math.imul(h ^ t.charCodeAt(i), 0x01000193);
+    }
     return (h >>> 0) & this.mask;
   }
 
-  /** Cached value of s[p, e), or NaN when not cached. */
-  get(s: string, p: number, e: number): number {
-    const i = this.slot(s, p, e);
-    const k = this.keys[i];
-    if (k !== undefined && k.length === e - p && s.startsWith(k, p)) return this.vals[i]!;
-    return NaN;
-  }
-
-  /** Caches the value of s[p, e) (replacing whatever shared its slot). */
-  put(s: string, p: number, e: number, v: number, site = -1): void {
-    const i = this.slot(s, p, e);
-    this.keys[i] = s.slice(p, e);
-    this.vals[i] = v;
-    this.next[i] = -1;
-    if (site >= 0) this.recent[site] = i;
+  /** Caches the value of the text s[p, e) (replacing whatever shared its slot). */
+  put(s: Bytes, p: number, e: number, v: number, site = -1): void {
+    let or = 0;
+    for (let i = p; i < e; i++) or |= s[i]!;
+    const ascii = or < 128;
+    const k = this.slot(s, p, e, ascii);
+    this.keys[k] = s.toString('utf8', p, e);
+    this.keyAt[k] = p;
+    this.keyLen[k] = e - p;
+    this.keyAscii[k] = ascii ? 1 : 0;
+    this.vals[k] = v;
+    if (site >= 0) this.recent[site] = k;
   }
 }

@@ -9,10 +9,14 @@
  *   trace-cmd  `comm-pid [cpu] secs.usecs: event: fields`        (latency columns optional)
  * Recorded pfns and pointers become dense ids (AddrMap on typed arrays; no per-line substrings in
  * the common path). Unknown events are skipped and counted in `trace.stats`.
- * Speed: each char read with charCodeAt costs a few ns here and startsWith is slower still, while
- * V8's indexOf is fast; so the hot path reads each value once (scanPtr / scanNum), compares names
- * and repeated tokens with indexOf at increasing positions (never rescanning: see field, nameAt,
- * TokenCache.getToken), and only the rare layouts take the general token-by-token path.
+ * Speed: the parser reads the file's bytes, not a JS string: a byte costs about half a charCodeAt
+ * here, and the UTF-8 decode of the whole file (~100 ns a line) disappears (a string argument is
+ * encoded once). Buffer.indexOf with a string needle costs twice a string indexOf, so only the
+ * line end is found with indexOf (memchr); the fields of a line are read in one pass of
+ * tokens (field), each value once (scanPtr / scanNum), names and repeated tokens by byte compares
+ * (knownEvent, TokenCache.getToken), and only the rare layouts take the general path. Text that
+ * leaves the parser (cache names, marks, gfp names, the line of an error) is decoded as UTF-8,
+ * token by token, so it is the text a decoded string would have given.
  */
 import { TraceFormatError } from '../errors.js';
 import { parseGfp, __GFP_RECLAIMABLE } from '../machine/gfp.js';
@@ -22,8 +26,9 @@ import {
 } from './ops.js';
 import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
 import {
-  AddrMap, PTR, PTR_BAD, PTR_NULL, TokenCache, fieldValue, isBlank, parseDec, scanEnd, scanNum, scanPtr,
-  skipBlanks, tokenEnd,
+  AddrMap, PTR, PTR_BAD, PTR_NULL, TokenCache, bytesAt, bytesIs, fieldValueBytes as fieldValue, isBlank,
+  parseDecBytes as parseDec, scanEnd, scanNum, scanPtr, skipBlankBytes as skipBlanks, tokenEndBytes as tokenEnd,
+  type Bytes,
 } from './kernel-events.js';
 
 /** States kept in the pfn map for blocks that are no longer live (live blocks store their id ≥ 0). */
@@ -43,14 +48,21 @@ const MAX_RECORDED_ORDER = 20;
 const EV_NONE = 0, EV_CACHE_ALLOC = 1, EV_CACHE_FREE = 2, EV_KMALLOC = 3, EV_KFREE = 4, EV_PAGE_ALLOC = 5,
   EV_PAGE_FREE = 6, EV_PAGE_FREE_BATCHED = 7, EV_EXTFRAG = 8, EV_FAULT = 9, EV_MARK = 10;
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+const ascii = (t: string): Buffer => Buffer.from(t, 'latin1');
+
 /** The token of each event that knownEvent reads (EV_ code → `name:`). */
 const EVENT_TOKENS = ['', 'kmem_cache_alloc:', 'kmem_cache_free:', 'kmalloc:', 'kfree:', 'mm_page_alloc:', 'mm_page_free:',
-  'mm_page_free_batched:', '', 'page_fault_user:', ''];
+  'mm_page_free_batched:', '', 'page_fault_user:', ''].map(ascii);
 
 /** Field keys the handlers read (K_* index them). */
 const KEYS = ['ptr=', 'bytes_req=', 'bytes_alloc=', 'gfp_flags=', 'name=', 'page=', 'pfn=', 'order=', 'address=',
   'error_code=', 'alloc_order=', 'fallback_order=', 'alloc_migratetype=', 'fallback_migratetype=', 'fragmenting=',
   'change_ownership='];
+const KEY_BYTES = KEYS.map(ascii);
+/** per first byte of a field: the K_ codes of the keys starting with it */
+const KEYS_BY_FIRST: number[][] = Array.from({ length: 256 }, (_, c) => KEYS.flatMap((k, i) => (k.charCodeAt(0) === c ? [i] : [])));
 const K_PTR = 0, K_BYTES_REQ = 1, K_BYTES_ALLOC = 2, K_GFP = 3, K_NAME = 4, K_PAGE = 5, K_PFN = 6, K_ORDER = 7,
   K_ADDRESS = 8, K_ERROR_CODE = 9, K_ALLOC_ORDER = 10, K_FALLBACK_ORDER = 11, K_ALLOC_MT = 12, K_FALLBACK_MT = 13,
   K_FRAGMENTING = 14, K_CHANGE = 15;
@@ -65,21 +77,35 @@ const EXPECT_PREFIX = 'a trace line "comm-pid [cpu] secs.usecs: event: fields"';
  * estimate matters: the columns are large array buffers, and allocating far more than needed
  * (external memory) makes V8 run full collections of the whole heap during the parse.
  */
-function estimateLines(text: string): number {
+function estimateLines(text: Bytes): number {
   const n = text.length;
   const m = Math.min(n, 1 << 20);
   let lines = 0;
-  for (let p = text.indexOf('\n'); p >= 0 && p < m; p = text.indexOf('\n', p + 1)) lines++;
+  for (let p = text.indexOf(10); p >= 0 && p < m; p = text.indexOf(10, p + 1)) lines++;
   return Math.max(1024, Math.ceil(m === n ? lines + 1 : (lines * 1.05 * n) / m) + 1024);
 }
 
-/** Whether s[p, e) equals `word`. */
-function is(s: string, p: number, e: number, word: string): boolean {
-  return e - p === word.length && s.startsWith(word, p);
+const WORDS = new Map<string, Buffer>();
+
+/** Whether s[p, e) equals `word` (ASCII; rare paths only: a Map lookup per call). */
+function is(s: Bytes, p: number, e: number, word: string): boolean {
+  let w = WORDS.get(word);
+  if (w === undefined) { w = ascii(word); WORDS.set(word, w); }
+  return bytesIs(s, p, e, w);
 }
 
+/** Whether `word` (ASCII) starts at p (rare paths only). */
+function startsWith(s: Bytes, word: string, p: number): boolean {
+  let w = WORDS.get(word);
+  if (w === undefined) { w = ascii(word); WORDS.set(word, w); }
+  return bytesAt(s, p, w);
+}
+
+const IS_EMPTY = ascii(' is empty');
+const BUF_KEY = ascii('buf=');
+
 /** EV_ code of the event name s[ns, ne). */
-function eventCode(s: string, ns: number, ne: number): number {
+function eventCode(s: Bytes, ns: number, ne: number): number {
   switch (ne - ns) {
     case 16:
       if (is(s, ns, ne, 'kmem_cache_alloc')) return EV_CACHE_ALLOC;
@@ -182,16 +208,96 @@ class KernelParser {
   private callchainLines = 0;
   private unknownGfpNames = 0;
 
-  constructor(readonly text: string, readonly file: string, name: string, layers: KernelLayers = 'all') {
+  constructor(readonly text: Bytes, readonly file: string, name: string, layers: KernelLayers = 'all') {
     const events = estimateLines(text);
     this.b = new TraceBuilder(name, file, events);
     this.info = new Int32Array(events); // ids are at most events (implied frees aside): setInfo grows it then
     this.keepPages = layers !== 'objects';
     this.keepObjects = layers !== 'pages';
+    const base = text.byteOffset & 3;
+    this.wordBase = base;
+    this.words = LITTLE_ENDIAN ? new Int32Array(text.buffer, text.byteOffset - base, (text.length + base) >> 2) : new Int32Array(0);
+  }
+
+  /** the file's bytes as aligned 32-bit words (empty on a big-endian host), and the offset of byte 0 in them */
+  private readonly words: Int32Array;
+  private readonly wordBase: number;
+
+  /**
+   * First index in [p, e) whose byte is not a space (e when none), 4 bytes at a time: ftrace pads
+   * the task column with spaces on the left (tabs, rare, are left to skipBlanks).
+   */
+  private skipSpaces(p: number, e: number): number {
+    const words = this.words;
+    const base = this.wordBase;
+    const q = p + base;
+    let i = q >> 2;
+    const last = (e + base) >> 2; // words wholly before e are [.., last)
+    if (i >= last) { while (p < e && this.text[p] === 32) p++; return p; }
+    // lanes that are not a space are non-zero in x; the ones before p are cleared
+    let x = (words[i]! ^ 0x20202020) & ~((1 << ((q & 3) << 3)) - 1);
+    for (;;) {
+      if (x !== 0) return (i << 2) + ((31 - Math.clz32(x & -x)) >> 3) - base;
+      if (++i >= last) break;
+      x = words[i]! ^ 0x20202020;
+    }
+    p = (i << 2) - base;
+    while (p < e && this.text[p] === 32) p++;
+    return p;
+  }
+
+  /** First index in [p, e) whose byte is b (e when none), 4 bytes at a time (the lowest lane flagged by haszero is exact). */
+  private findByte(p: number, e: number, b: number): number {
+    const words = this.words;
+    const base = this.wordBase;
+    const q = p + base;
+    let i = q >> 2;
+    const last = (e + base) >> 2;
+    if (i < last) {
+      const pat = Math.imul(b, 0x01010101);
+      // lanes before p are made non-matching (x lane 0xff)
+      let x = (words[i]! ^ pat) | ((1 << ((q & 3) << 3)) - 1);
+      for (;;) {
+        const t = (x - 0x01010101) & ~x & 0x80808080;
+        if (t !== 0) return (i << 2) + ((31 - Math.clz32(t & -t)) >> 3) - base;
+        if (++i >= last) break;
+        x = words[i]! ^ pat;
+      }
+      p = (i << 2) - base;
+    }
+    const s = this.text;
+    while (p < e && s[p] !== b) p++;
+    return p;
+  }
+
+  /**
+   * First index at or after p whose byte is at most 32 (a blank, CR, LF, a control char), or the
+   * file's length: the end of a token, found 4 bytes at a time (SWAR: a byte b < 0x21 is the
+   * lowest one flagged in (w - 0x21212121) & ~w & 0x80808080; bytes ≥ 0x80 are never flagged).
+   */
+  private stopAt(p: number): number {
+    const s = this.text;
+    const words = this.words;
+    const base = this.wordBase;
+    const q = p + base;
+    let i = q >> 2;
+    if (i >= words.length) { while (s[p]! > 32) p++; return p < s.length ? p : s.length; }
+    const sh = (q & 3) << 3;
+    // the bytes before p in its word count as token bytes
+    let w = sh === 0 ? words[i]! : words[i]! | ((1 << sh) - 1);
+    for (;;) {
+      const t = (w - 0x21212121) & ~w & 0x80808080;
+      if (t !== 0) return (i << 2) + ((31 - Math.clz32(t & -t)) >> 3) - base;
+      if (++i >= words.length) break;
+      w = words[i]!;
+    }
+    p = (i << 2) - base;
+    while (s[p]! > 32) p++;
+    return p < s.length ? p : s.length;
   }
 
   private fail(expected: string): never {
-    throw new TraceFormatError(this.file, this.line, this.text.slice(this.lineStart, this.lineEnd), expected);
+    throw new TraceFormatError(this.file, this.line, this.text.toString('utf8', this.lineStart, this.lineEnd), expected);
   }
 
   run(): Trace {
@@ -199,13 +305,13 @@ class KernelParser {
     const n = s.length;
     let pos = 0;
     // a UTF-8 BOM from an editor is not part of the first line
-    if (n > 0 && s.charCodeAt(0) === 0xfeff) pos = 1;
+    if (n >= 3 && s[0] === 0xef && s[1] === 0xbb && s[2] === 0xbf) pos = 3;
     while (pos < n) {
-      let end = s.indexOf('\n', pos);
+      let end = s.indexOf(10, pos);
       if (end < 0) end = n;
       this.line++;
       let e = end;
-      if (e > pos && s.charCodeAt(e - 1) === 13) e--;
+      if (e > pos && s[e - 1]! === 13) e--;
       this.lineStart = pos;
       this.lineEnd = e;
       this.parseLine(pos, e);
@@ -228,46 +334,46 @@ class KernelParser {
   }
 
   /** Whether s[p, te) is a timestamp token `digits[.digits]:`. */
-  private static isTimestamp(s: string, p: number, te: number): boolean {
-    if (te - p < 2 || s.charCodeAt(te - 1) !== 58) return false;
+  private static isTimestamp(s: Bytes, p: number, te: number): boolean {
+    if (te - p < 2 || s[te - 1]! !== 58) return false;
     let dot = false;
     for (let i = p; i < te - 1; i++) {
-      const c = s.charCodeAt(i);
+      const c = s[i]!;
       if (c === 46) { if (dot || i === p) return false; dot = true; } else if (c < 48 || c > 57) return false;
     }
-    return s.charCodeAt(te - 2) !== 46;
+    return s[te - 2]! !== 46;
   }
 
   /**
    * End of the token at t when it is a timestamp `digits[.digits]:` (as isTimestamp would judge
    * it), else -1: one pass over the token instead of tokenEnd then isTimestamp.
    */
-  private static timestampEnd(s: string, t: number, e: number): number {
+  private static timestampEnd(s: Bytes, t: number, e: number): number {
     let i = t;
     let c = 0;
-    while (i < e) { c = s.charCodeAt(i); if (c < 48 || c > 57) break; i++; }
+    while (i < e) { c = s[i]!; if (c < 48 || c > 57) break; i++; }
     if (i === t || i === e) return -1;
     if (c === 46) {
       const d = ++i;
-      while (i < e) { c = s.charCodeAt(i); if (c < 48 || c > 57) break; i++; }
+      while (i < e) { c = s[i]!; if (c < 48 || c > 57) break; i++; }
       if (i === d || i === e) return -1;
     }
     if (c !== 58) return -1;
     i++;
-    return i === e || isBlank(s.charCodeAt(i)) ? i : -1;
+    return i === e || isBlank(s[i]!) ? i : -1;
   }
 
   /**
    * Finds the timestamp; returns the index just past its ':' (or -1) and sets prefixStart/End to the
    * task part (comm and pid/tid, with any `(tgid)` column) for faults to read their pid from.
    */
-  private findTimestamp(s: string, p: number, e: number): number {
+  private findTimestamp(s: Bytes, p: number, e: number): number {
     // With a `[cpu]` column: the timestamp is the next token, or the one after a flags column.
-    let q = s.indexOf('[', p);
-    while (q >= 0 && q < e) {
+    let q = this.findByte(p, e, 91);
+    while (q < e) {
       let r = q + 1;
-      while (r < e) { const c = s.charCodeAt(r); if (c < 48 || c > 57) break; r++; }
-      if (r > q + 1 && r < e && s.charCodeAt(r) === 93 && r + 1 < e && isBlank(s.charCodeAt(r + 1))) {
+      while (r < e) { const c = s[r]!; if (c < 48 || c > 57) break; r++; }
+      if (r > q + 1 && r < e && s[r]! === 93 && r + 1 < e && isBlank(s[r + 1]!)) {
         let t = skipBlanks(s, r + 1, e);
         for (let k = 0; k < 2 && t < e; k++) {
           const te = KernelParser.timestampEnd(s, t, e);
@@ -278,7 +384,8 @@ class KernelParser {
           t = skipBlanks(s, tokenEnd(s, t, e), e);
         }
       }
-      q = s.indexOf('[', q + 1);
+      q++;
+      while (q < e && s[q] !== 91) q++;
     }
     // No cpu column (some perf -F layouts, trace-cmd -l latency format): the first timestamp-shaped
     // token after the task; a latency column like `1d..1` just before it is dropped.
@@ -290,8 +397,8 @@ class KernelParser {
       if (te > t && KernelParser.isTimestamp(s, t, te)) {
         let pe = t;
         if (prevStart > p) {
-          const c0 = s.charCodeAt(prevStart);
-          const c1 = s.charCodeAt(prevStart + 1);
+          const c0 = s[prevStart]!;
+          const c1 = s[prevStart + 1]!;
           // latency column: cpu digit(s) then irq flag chars, e.g. `0d.h1`, `3...1`
           if (c0 >= 48 && c0 <= 57 && !(c1 >= 48 && c1 <= 57) && c1 !== 47) pe = prevStart;
         }
@@ -306,15 +413,15 @@ class KernelParser {
 
   private parseLine(p0: number, e: number): void {
     const s = this.text;
-    const p = skipBlanks(s, p0, e);
+    const p = skipBlanks(s, this.skipSpaces(p0, e), e);
     if (p === e) return;
-    const c = s.charCodeAt(p);
+    const c = s[p]!;
     if (c === 35) return; // '#' comment and header lines of ftrace
     const ts = this.findTimestamp(s, p, e);
     if (ts < 0) {
-      if (c === 67 && s.startsWith('CPU ', p) && s.indexOf(' is empty', p) > 0) return; // trace-cmd
-      if (c === 99 && s.startsWith('cpus=', p)) return; // trace-cmd header
-      if (s.startsWith('version = ', p)) return; // trace-cmd header
+      if (c === 67 && startsWith(s, 'CPU ', p) && s.indexOf(IS_EMPTY, p) > 0) return; // trace-cmd
+      if (c === 99 && startsWith(s, 'cpus=', p)) return; // trace-cmd header
+      if (startsWith(s, 'version = ', p)) return; // trace-cmd header
       if (p > p0 && this.isCallchain(s, p, e)) { this.callchainLines++; return; }
       this.fail(EXPECT_PREFIX);
     }
@@ -349,64 +456,56 @@ class KernelParser {
    * few compares: its EV_ code, with nameEnd set just past the ':'. EV_NONE leaves the token to
    * eventName, which reads every layout (and gives the same answer for these names).
    */
-  private knownEvent(s: string, q: number, e: number): number {
+  private knownEvent(s: Bytes, q: number, e: number): number {
     // a few chars pick the one candidate, then nameAt confirms the whole name
     let ev = EV_NONE;
     let len = 0;
-    const c0 = s.charCodeAt(q);
+    const c0 = s[q]!;
     if (c0 === 107) { // k
-      const c2 = s.charCodeAt(q + 2);
+      const c2 = s[q + 2]!;
       if (c2 === 101) { // kmem_cache_alloc: / kmem_cache_free:
-        if (s.charCodeAt(q + 16) === 58) { ev = EV_CACHE_ALLOC; len = 17; }
-        else if (s.charCodeAt(q + 15) === 58) { ev = EV_CACHE_FREE; len = 16; }
+        if (s[q + 16]! === 58) { ev = EV_CACHE_ALLOC; len = 17; }
+        else if (s[q + 15]! === 58) { ev = EV_CACHE_FREE; len = 16; }
       } else if (c2 === 97) { ev = EV_KMALLOC; len = 8; } // kmalloc:
       else if (c2 === 114) { ev = EV_KFREE; len = 6; } // kfree:
     } else if (c0 === 109) { // mm_page_alloc: / mm_page_free: / mm_page_free_batched:
-      const c8 = s.charCodeAt(q + 8);
+      const c8 = s[q + 8]!;
       if (c8 === 97) { ev = EV_PAGE_ALLOC; len = 14; }
       else if (c8 === 102) {
-        if (s.charCodeAt(q + 12) === 58) { ev = EV_PAGE_FREE; len = 13; }
+        if (s[q + 12]! === 58) { ev = EV_PAGE_FREE; len = 13; }
         else { ev = EV_PAGE_FREE_BATCHED; len = 21; }
       }
     } else if (c0 === 112) { ev = EV_FAULT; len = 16; } // page_fault_user:
     if (ev === EV_NONE) return EV_NONE;
     // the token must end right after the ':'
     const z = q + len;
-    if (z < e && !isBlank(s.charCodeAt(z))) return EV_NONE;
+    if (z < e && !isBlank(s[z]!)) return EV_NONE;
     if (!this.nameAt(s, q, ev)) return EV_NONE;
     this.nameEnd = z;
     return ev;
   }
 
-  /**
-   * Whether EVENT_TOKENS[ev] starts at q. V8's indexOf compares far faster than startsWith or a
-   * charCodeAt loop; nextName[ev] remembers the first occurrence at or after the last position
-   * asked about, so a candidate that is not there never rescans text (lines come in order).
-   */
-  private nameAt(s: string, q: number, ev: number): boolean {
-    let x = this.nextName[ev]!;
-    if (x < q) {
-      x = s.indexOf(EVENT_TOKENS[ev]!, q);
-      if (x < 0) x = Infinity;
-      this.nextName[ev] = x;
-    }
-    return x === q;
+  /** Whether EVENT_TOKENS[ev] starts at q. */
+  private nameAt(s: Bytes, q: number, ev: number): boolean {
+    const w = EVENT_TOKENS[ev]!;
+    const n = w.length;
+    if (q + n > s.length) return false;
+    for (let i = 0; i < n; i++) if (s[q + i] !== w[i]) return false;
+    return true;
   }
 
-  private readonly nextName = new Float64Array(EV_MARK + 1).fill(-1);
-
   /** The event token at q in any layout: returns where the fields start, with nameEvent set to its EV_ code. */
-  private eventName(s: string, q: number, e: number): number {
+  private eventName(s: Bytes, q: number, e: number): number {
     // event name: optional perf period column, then `[subsys:]name:`
     let te = tokenEnd(s, q, e);
-    if (te < e && te > q && s.charCodeAt(te - 1) !== 58 && parseDec(s, q, te) >= 0) {
+    if (te < e && te > q && s[te - 1]! !== 58 && parseDec(s, q, te) >= 0) {
       q = skipBlanks(s, te, e);
       te = tokenEnd(s, q, e);
     }
-    if (te === q || s.charCodeAt(te - 1) !== 58) this.fail('an event name ending in ":" after the timestamp');
+    if (te === q || s[te - 1]! !== 58) this.fail('an event name ending in ":" after the timestamp');
     let ns = q;
     const ne = te - 1;
-    for (let i = ne - 1; i > q; i--) if (s.charCodeAt(i) === 58) { ns = i + 1; break; }
+    for (let i = ne - 1; i > q; i--) if (s[i]! === 58) { ns = i + 1; break; }
     this.nameEvent = eventCode(s, ns, ne);
     return te;
   }
@@ -419,11 +518,11 @@ class KernelParser {
   }
 
   /** A perf callchain line: an address in hex, then a symbol (`ffffffff811a3b4c __alloc_pages+0x1ac (...)`). */
-  private isCallchain(s: string, p: number, e: number): boolean {
+  private isCallchain(s: Bytes, p: number, e: number): boolean {
     const te = tokenEnd(s, p, e);
     if (te === p || te === e) return false;
     for (let i = p; i < te; i++) {
-      const c = s.charCodeAt(i) | 32;
+      const c = s[i]! | 32;
       if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
     }
     return true;
@@ -432,66 +531,98 @@ class KernelParser {
   // ---- field access ----
 
   /**
-   * fieldValue(s, KEYS[k], from, end), with nextKey[k] remembering the first occurrence of the key
-   * at or after the last `from` it was searched from: a key that a line does not have (name= on
-   * 6.1, a field of another event) is then not searched for again through the lines up to its
-   * next occurrence. `from` never decreases (lines come in order; within a line it is the fields'
-   * start, where no key can begin since a blank is there).
+   * fieldValue(s, KEYS[k], from, end): the value of the line's first field with that key (a key
+   * starts a field: after a blank), or -1. One pass over the line's fields however many keys the
+   * handler asks for, in whatever order: the fields are read token by token from the cursor `cur`
+   * on, and every key met is remembered for the line (keyLine/keyVal), so no byte is scanned twice
+   * (a value a handler parses moves the cursor past it: consumed). `from` is the same for every
+   * call on a line (the fields' start, a blank or the line end, so no key starts at it).
    */
-  private field(s: string, k: number, from: number, end: number): number {
-    const key = KEYS[k]!;
-    let p = this.nextKey[k]!;
-    if (p < from) {
-      p = s.indexOf(key, from);
-      if (p < 0) p = Infinity;
-      this.nextKey[k] = p;
+  private field(s: Bytes, k: number, from: number, end: number): number {
+    const line = this.line;
+    const keyLine = this.keyLine;
+    if (keyLine[k] === line) return this.keyVal[k]!;
+    let p = from;
+    if (this.curLine === line) p = this.cur;
+    else this.curLine = line;
+    for (;;) {
+      // the rest of the token at p (a value nobody read), then the blanks before the next field;
+      // one compare a byte: the byte at `end` (CR, LF or past the file) also stops the first loop,
+      // and a control char inside a token (rare) only costs another round of it
+      for (;;) {
+        p = this.stopAt(p);
+        if (p >= end || isBlank(s[p]!)) break;
+        p++;
+      }
+      while (p < end && isBlank(s[p]!)) p++;
+      if (p >= end) { this.cur = end; return -1; }
+      const keys = KEYS_BY_FIRST[s[p]!]!;
+      for (let j = 0; j < keys.length; j++) {
+        const c = keys[j]!;
+        const w = KEY_BYTES[c]!;
+        const n = w.length;
+        if (p + n > end) continue;
+        let i = 1;
+        while (i < n && s[p + i] === w[i]) i++;
+        if (i < n) continue;
+        // no key is a prefix of another ('=' ends each), so this is the field's only key
+        if (keyLine[c] !== line) { keyLine[c] = line; this.keyVal[c] = p + n; }
+        if (c === k) { this.cur = p + n; return p + n; }
+        break;
+      }
     }
-    while (p < end) {
-      if (p === from || isBlank(s.charCodeAt(p - 1))) return p + key.length;
-      p = s.indexOf(key, p + 1); // not cached: the next line's search starts before this one
-      if (p < 0) return -1;
-    }
-    return -1;
   }
 
-  private readonly nextKey = new Float64Array(KEYS.length).fill(-1);
+  /** per K_ code: the line where it was last met by field (keyLine) and its value's start there (keyVal) */
+  private readonly keyLine = new Int32Array(KEYS.length).fill(-1);
+  private readonly keyVal = new Float64Array(KEYS.length);
+  /** field's cursor in the fields of line curLine */
+  private cur = 0;
+  private curLine = -1;
+
+  /** A handler read the value at v up to z: field's cursor, when it stands at v, skips it. */
+  private consumed(v: number, z: number): void {
+    if (v === this.cur) this.cur = z;
+  }
 
   /** Start of a required field's value. */
-  private at(s: string, k: number, f: number, e: number): number {
+  private at(s: Bytes, k: number, f: number, e: number): number {
     const v = this.field(s, k, f, e);
     if (v < 0) this.fail(`a ${KEYS[k]!} field`);
     return v;
   }
 
-  private num(s: string, k: number, f: number, e: number): number {
+  private num(s: Bytes, k: number, f: number, e: number): number {
     return this.numAt(s, k, this.at(s, k, f, e), e);
   }
 
   /** The unsigned integer value at v of field `key` (one pass: scanNum finds its end as it parses). */
-  private numAt(s: string, k: number, v: number, e: number): number {
+  private numAt(s: Bytes, k: number, v: number, e: number): number {
     const x = scanNum(s, v, e);
+    this.consumed(v, scanEnd);
     if (!(x >= 0) || !Number.isSafeInteger(x)) this.fail(`${KEYS[k]!} an unsigned integer below 2^53`);
     return x;
   }
 
-  private order(s: string, k: number, f: number, e: number): number {
+  private order(s: Bytes, k: number, f: number, e: number): number {
     return this.orderAt(s, k, this.at(s, k, f, e), e);
   }
 
-  private orderAt(s: string, k: number, v: number, e: number): number {
+  private orderAt(s: Bytes, k: number, v: number, e: number): number {
     const o = this.numAt(s, k, v, e);
     if (o > MAX_RECORDED_ORDER) this.fail(`${KEYS[k]!} a page order 0..${MAX_RECORDED_ORDER}`);
     return o;
   }
 
   /** gfp_flags= of the line; `site` (SITE_*) says which event reads it, for TokenCache.getToken. */
-  private gfp(s: string, f: number, e: number, site: number): number {
+  private gfp(s: Bytes, f: number, e: number, site: number): number {
     const v = this.at(s, K_GFP, f, e);
     const cache = this.gfpCache;
     const cached = cache.getToken(s, v, e, site);
-    if (cached === cached) return cached; // not NaN
     const ve = cache.end;
-    const text = s.slice(v, ve);
+    this.consumed(v, ve);
+    if (cached === cached) return cached; // not NaN
+    const text = s.toString('utf8', v, ve);
     let g = parseGfp(text);
     if (g === -1) {
       // flags newer than gfp.ts knows (renamed across 6.x) are dropped, not fatal
@@ -509,8 +640,10 @@ class KernelParser {
   }
 
   /** Parses a pointer field into PTR; returns PTR_OK / PTR_NULL (fails the line when malformed). */
-  private ptr(s: string, k: number, f: number, e: number): number {
-    const r = scanPtr(s, this.at(s, k, f, e), e);
+  private ptr(s: Bytes, k: number, f: number, e: number): number {
+    const v = this.at(s, k, f, e);
+    const r = scanPtr(s, v, e);
+    this.consumed(v, scanEnd);
     if (r === PTR_BAD) this.fail(`${KEYS[k]!} a pointer (hex, (null) or 0x0)`);
     return r;
   }
@@ -527,18 +660,18 @@ class KernelParser {
   // ---- page events ----
 
   /** Sets PTR to the block key: the pfn, or the struct page pointer on kernels that print no pfn. Returns false for a failed alloc. */
-  private pageKey(s: string, f: number, e: number): boolean {
+  private pageKey(s: Bytes, f: number, e: number): boolean {
     const v = this.field(s, K_PFN, f, e);
     if (v >= 0) {
-      const c = s.charCodeAt(v);
+      const c = s[v]!;
       // failed alloc: 6.x prints pfn=0x0 (pfn -1UL mapped to 0), older kernels pfn=0 or a raw -1
       if (c === 45) { if (is(s, v, tokenEnd(s, v, e), '-1')) return false; this.fail('pfn= an unsigned integer'); }
-      const r = c === 48 && (s.charCodeAt(v + 1) | 32) === 120 ? scanPtr(s, v, e) : -2;
+      const r = c === 48 && (s[v + 1]! | 32) === 120 ? scanPtr(s, v, e) : -2;
       if (r === -2) {
         // decimal (no sign, no 0x here, so scanNum reads it as parseDec would)
         const x = scanNum(s, v, e);
         if (!(x >= 0) || !Number.isSafeInteger(x)) {
-          if (scanEnd - v === 20 && s.startsWith('18446744073709551615', v)) return false;
+          if (scanEnd - v === 20 && startsWith(s, '18446744073709551615', v)) return false;
           this.fail('pfn= an unsigned integer below 2^53');
         }
         if (x === 0) return false;
@@ -553,7 +686,7 @@ class KernelParser {
     return this.ptr(s, K_PAGE, f, e) !== PTR_NULL;
   }
 
-  private pageAlloc(s: string, f: number, e: number): void {
+  private pageAlloc(s: Bytes, f: number, e: number): void {
     const ord = this.order(s, K_ORDER, f, e);
     const gfp = this.gfp(s, f, e, SITE_PAGE_ALLOC);
     const pageField = this.field(s, K_PAGE, f, e);
@@ -586,7 +719,7 @@ class KernelParser {
    * list; kernels before 4.15 (free_hot_cold_page_list) logged them the other way round. So a
    * report of the other kind for a block just freed by the first kind is the same free, swallowed.
    */
-  private pageFree(s: string, f: number, e: number, batched: boolean): void {
+  private pageFree(s: Bytes, f: number, e: number, batched: boolean): void {
     // mm_page_free_batched prints order=0 (older ones print none); the alloc's order is what replays
     const ov = this.field(s, K_ORDER, f, e);
     const ord = ov >= 0 ? this.orderAt(s, K_ORDER, ov, e) : 0;
@@ -612,7 +745,7 @@ class KernelParser {
     else pages.insertAt(-1 - slot, PTR[0]!, PTR[1]!, freed);
   }
 
-  private extfrag(s: string, f: number, e: number): void {
+  private extfrag(s: Bytes, f: number, e: number): void {
     const allocOrder = this.order(s, K_ALLOC_ORDER, f, e);
     const fallbackOrder = this.order(s, K_FALLBACK_ORDER, f, e);
     const allocMt = this.num(s, K_ALLOC_MT, f, e);
@@ -646,7 +779,7 @@ class KernelParser {
     else this.b.push(OP_KFREE, id, 0, 0);
   }
 
-  private kmalloc(s: string, f: number, e: number): void {
+  private kmalloc(s: Bytes, f: number, e: number): void {
     const r = this.ptr(s, K_PTR, f, e);
     const bytes = this.num(s, K_BYTES_REQ, f, e);
     if (!isStorableValue(bytes)) this.fail('bytes_req= a size below 2^48');
@@ -656,7 +789,7 @@ class KernelParser {
     this.b.push(OP_KMALLOC, id, bytes, gfp);
   }
 
-  private kfree(s: string, f: number, e: number): void {
+  private kfree(s: Bytes, f: number, e: number): void {
     if (this.ptr(s, K_PTR, f, e) === PTR_NULL) { this.nullFrees++; return; } // kfree(NULL) is a no-op
     const id = this.objects.take(PTR[0]!, PTR[1]!);
     if (id >= 0) this.emitObjectFree(id);
@@ -664,7 +797,7 @@ class KernelParser {
   }
 
   /** Cache index for a kmem_cache_alloc: by `name=` (6.x) or, without it, one cache per bytes_alloc. */
-  private cacheFor(s: string, f: number, e: number, bytesAlloc: number, allocAt: number, gfp: number): number {
+  private cacheFor(s: Bytes, f: number, e: number, bytesAlloc: number, allocAt: number, gfp: number): number {
     const b = this.b;
     const v = this.field(s, K_NAME, f, e);
     let p: number, cache: TokenCache, name: string;
@@ -672,7 +805,7 @@ class KernelParser {
       p = v; cache = this.nameCache;
       const hit = cache.getToken(s, p, e, SITE_CACHE_ALLOC);
       if (hit === hit) return hit;
-      name = s.slice(p, cache.end);
+      name = s.toString('utf8', p, cache.end);
     } else {
       p = allocAt; cache = this.sizeCache; // the bytes_alloc= value
       const hit = cache.getToken(s, p, e, SITE_CACHE_ALLOC);
@@ -691,7 +824,7 @@ class KernelParser {
     return idx;
   }
 
-  private cacheAlloc(s: string, f: number, e: number): void {
+  private cacheAlloc(s: Bytes, f: number, e: number): void {
     const r = this.ptr(s, K_PTR, f, e);
     const bytesReq = this.num(s, K_BYTES_REQ, f, e);
     const allocAt = this.at(s, K_BYTES_ALLOC, f, e);
@@ -704,7 +837,7 @@ class KernelParser {
     this.b.push(OP_CACHE_ALLOC, id, 0, cache);
   }
 
-  private cacheFree(s: string, f: number, e: number): void {
+  private cacheFree(s: Bytes, f: number, e: number): void {
     if (this.ptr(s, K_PTR, f, e) === PTR_NULL) { this.nullFrees++; return; }
     const id = this.objects.take(PTR[0]!, PTR[1]!);
     if (id >= 0) { this.emitObjectFree(id); return; }
@@ -718,7 +851,7 @@ class KernelParser {
 
   // ---- faults and marks ----
 
-  private fault(s: string, f: number, e: number): void {
+  private fault(s: Bytes, f: number, e: number): void {
     const r = this.ptr(s, K_ADDRESS, f, e);
     const code = this.num(s, K_ERROR_CODE, f, e);
     const hi = r === PTR_NULL ? 0 : PTR[0]!, lo = r === PTR_NULL ? 0 : PTR[1]!;
@@ -734,28 +867,31 @@ class KernelParser {
     const s = this.text;
     let p = this.prefixStart;
     let e = this.prefixEnd;
-    while (e > p && isBlank(s.charCodeAt(e - 1))) e--;
-    if (e > p && s.charCodeAt(e - 1) === 41) { // ')' : ftrace's `(tgid)` column (options/record-tgid)
-      const open = s.lastIndexOf('(', e - 1);
+    while (e > p && isBlank(s[e - 1]!)) e--;
+    if (e > p && s[e - 1]! === 41) { // ')' : ftrace's `(tgid)` column (options/record-tgid)
+      let open = e - 1;
+      while (open >= p && s[open] !== 40) open--;
       if (open >= p) {
         const a = skipBlanks(s, open + 1, e - 1);
         let z = e - 1;
-        while (z > a && isBlank(s.charCodeAt(z - 1))) z--;
+        while (z > a && isBlank(s[z - 1]!)) z--;
         const tgid = parseDec(s, a, z);
         e = open;
-        while (e > p && isBlank(s.charCodeAt(e - 1))) e--;
+        while (e > p && isBlank(s[e - 1]!)) e--;
         if (tgid >= 0) return this.mapPid(tgid);
       }
     }
     let t = e;
-    while (t > p && !isBlank(s.charCodeAt(t - 1))) t--;
+    while (t > p && !isBlank(s[t - 1]!)) t--;
     let pid = parseDec(s, t, e);
     if (!(pid >= 0) && t > p) {
-      const slash = s.indexOf('/', t);
+      let slash = t;
+      while (slash < e && s[slash] !== 47) slash++;
       if (slash > t && slash < e) pid = parseDec(s, t, slash); // perf `pid/tid`: the process
     }
     if (!(pid >= 0) || t === p) {
-      const dash = s.lastIndexOf('-', e - 1);
+      let dash = e - 1;
+      while (dash >= t && s[dash] !== 45) dash--;
       pid = dash >= t ? parseDec(s, dash + 1, e) : NaN;
     }
     if (!(pid >= 0) || !Number.isSafeInteger(pid)) this.fail('a task "comm-pid" or "comm pid" before the cpu column');
@@ -786,28 +922,33 @@ class KernelParser {
     if (top >= 0) b.notePid(top);
   }
 
-  private mark(s: string, f: number, e: number): void {
+  private mark(s: Bytes, f: number, e: number): void {
     let p = skipBlanks(s, f, e);
     // trace-cmd / perf show the print event as `print: tracing_mark_write: text` or `ip=... buf=text`
-    if (s.startsWith('tracing_mark_write: ', p)) p += 20;
+    if (startsWith(s, 'tracing_mark_write: ', p)) p += 20;
     else {
-      const buf = fieldValue(s, 'buf=', p, e);
-      if (s.startsWith('ip=', p) && buf >= 0) p = buf;
+      const buf = fieldValue(s, BUF_KEY, p, e);
+      if (startsWith(s, 'ip=', p) && buf >= 0) p = buf;
     }
     let z = e;
-    while (z > p && isBlank(s.charCodeAt(z - 1))) z--;
-    if (z - p >= 2 && s.charCodeAt(z - 2) === 92 && s.charCodeAt(z - 1) === 110) z -= 2; // a printed "\n"
-    this.b.push(OP_MARK, 0, 0, this.b.intern(s.slice(p, z)));
+    while (z > p && isBlank(s[z - 1]!)) z--;
+    if (z - p >= 2 && s[z - 2]! === 92 && s[z - 1]! === 110) z -= 2; // a printed "\n"
+    this.b.push(OP_MARK, 0, 0, this.b.intern(s.toString('utf8', p, z)));
   }
 }
 
 /**
  * Parses ftrace / perf script / trace-cmd report text into a Trace (`options.layers`: see
- * KernelLayers; the default keeps every event). Malformed lines throw
- * TraceFormatError; unknown events, failed recorded allocations, kernel-address faults and the
- * second report of a batched page free are skipped and counted in `trace.stats`.
+ * KernelLayers; the default keeps every event). `text` is the file's bytes (UTF-8, as read and
+ * gunzipped: loadTrace passes them undecoded) or its decoded text, which is encoded once (a
+ * string with unpaired surrogates, which no decoded file has, gets U+FFFD for them). Malformed
+ * lines throw TraceFormatError; unknown events, failed recorded allocations, kernel-address faults
+ * and the second report of a batched page free are skipped and counted in `trace.stats`.
  */
-export function parseKernelTrace(text: string, file: string, name?: string, options: KernelTraceOptions = {}): Trace {
+export function parseKernelTrace(text: string | Uint8Array, file: string, name?: string, options: KernelTraceOptions = {}): Trace {
   const base = name ?? (file.split(/[\\/]/).pop() ?? file).replace(/\.(perf|ftrace|trace|txt)(\.gz)?$/, '');
-  return new KernelParser(text, file, base, options.layers ?? 'all').run();
+  // one kind of Buffer for every caller, so the parser's byte reads stay monomorphic
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8')
+    : Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  return new KernelParser(bytes, file, base, options.layers ?? 'all').run();
 }

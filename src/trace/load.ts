@@ -16,6 +16,8 @@ export interface TraceFormat {
   /** whether text (the start of a file with no known extension) looks like this format */
   sniff(text: string): boolean;
   parse(text: string, file: string, name: string): Trace;
+  /** the same parse from the file's bytes (UTF-8), when the format reads bytes: loadTrace then skips the decode */
+  parseBytes?(bytes: Buffer, file: string, name: string): Trace;
 }
 
 /** The first non-blank, non-comment line of `text` (looks at the first 64 KiB only). */
@@ -60,6 +62,7 @@ export const FORMATS: TraceFormat[] = [
     extensions: ['.perf', '.ftrace', '.trace', '.txt'],
     sniff: (text) => looksLikeKernelTrace(text.slice(0, 65536)),
     parse: parseKernelTrace,
+    parseBytes: parseKernelTrace,
   },
   {
     name: 'bin',
@@ -86,6 +89,11 @@ export function traceName(path: string): string {
 
 /** Reads a file, gunzipping `.gz` (or any gzip content), as UTF-8 text. Unreadable or corrupt input → AllocbenchError (exit 2). */
 export function readTraceText(path: string): string {
+  return readTraceBytes(path).toString('utf8');
+}
+
+/** readTraceText without the decode: the file's bytes, gunzipped. */
+export function readTraceBytes(path: string): Buffer {
   if (path === '') throw new AllocbenchError('no trace file given');
   let buf: Buffer;
   try {
@@ -103,7 +111,7 @@ export function readTraceText(path: string): string {
       throw new AllocbenchError(`cannot read trace ${path}: corrupt or truncated gzip data (${(e as Error).message})`);
     }
   }
-  return buf.toString('utf8');
+  return buf;
 }
 
 /** Picks the format of `path` by extension, else by sniffing `text`; undefined when none fits. */
@@ -118,10 +126,16 @@ export function detectFormat(path: string, text: string): TraceFormat | undefine
 export function loadTrace(path: string): Trace {
   // The compiled form is bytes: read it as such, without decoding the file as text first.
   if (/\.abt$/i.test(path)) return readBinaryFile(path, { shared: true, name: traceName(path) });
-  const text = readTraceText(path);
+  const bytes = readTraceBytes(path);
+  // a format picked by extension that reads bytes needs no decode of the file (detectFormat tries
+  // extensions first, so this is the format it would pick)
+  const lower = path.toLowerCase().replace(/\.gz$/, '');
+  const byExt = FORMATS.find((x) => x.extensions.some((ext) => lower.endsWith(ext)));
+  if (byExt?.parseBytes !== undefined) return byExt.parseBytes(bytes, path, traceName(path));
+  const text = bytes.toString('utf8');
   const f = detectFormat(path, text);
   if (f === undefined) {
     throw new AllocbenchError(`cannot read trace ${path}: unknown format (known: ${FORMATS.map((x) => `${x.name} ${x.extensions.join(' ')}`).join(', ')}; add .gz when gzipped)`);
   }
-  return f.parse(text, path, traceName(path));
+  return f.parseBytes !== undefined ? f.parseBytes(bytes, path, traceName(path)) : f.parse(text, path, traceName(path));
 }
