@@ -199,13 +199,13 @@ describe('bitmap and bitmap2: words read', () => {
     s.check();
   });
 
-  it('bitmap2: the block summary skips words 0..15, so the same search reads 4 words', () => {
+  it('bitmap2: the block summary skips words 1..15, so the same search reads 5 words', () => {
     const { s, steps } = zone('bitmap2', 1024, ranges);
-    // super-block summary (35 free >= 4) 1, block 0 summary (3 free < 4: skipped) 1,
-    // block 1 summary (32 >= 4) 1, word 16 1
-    expect(stepsOf(steps, () => expect(s.alloc(2, 0)).toBe(512))).toEqual({ call: 1, word: 4 });
-    // from the hint (word 16): super-block, block 1, word 16
-    expect(stepsOf(steps, () => expect(s.alloc(2, 0)).toBe(516))).toEqual({ call: 1, word: 3 });
+    // the hint's own word 0 first (no fit) 1, then super-block summary (35 free >= 4) 1,
+    // block 0 summary (3 free < 4: skipped) 1, block 1 summary (32 >= 4) 1, word 16 1
+    expect(stepsOf(steps, () => expect(s.alloc(2, 0)).toBe(512))).toEqual({ call: 1, word: 5 });
+    // the hint (word 16) fits at once: no summary is read
+    expect(stepsOf(steps, () => expect(s.alloc(2, 0)).toBe(516))).toEqual({ call: 1, word: 1 });
     // free: the bitmap word plus the block and super-block summaries
     expect(stepsOf(steps, () => s.free(512, 2))).toEqual({ call: 1, word: 3 });
     s.check();
