@@ -1,4 +1,4 @@
-import { InvariantError } from '../errors.js';
+import { AllocbenchError, InvariantError } from '../errors.js';
 import { GFP_KERNEL, GFP_USER, __GFP_COMP, GFP_HIGHUSER_MOVABLE } from '../machine/gfp.js';
 import type { UserHeaps } from '../machine/process-heap.js';
 import type { Vm } from '../machine/vm.js';
@@ -14,8 +14,15 @@ import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
 import { round6 } from '../metrics/waste.js';
 
-// Per-id state, one byte. A live block's order or object's kind rides in it: a free of a random
-// old id touches as few arrays (cache lines) as possible.
+// Per-id reference, one Int32 (Replay.ref): a state in its low STATE_BITS and, for a live block or
+// object, the record slot holding its pfn or address in the rest. Only the 4 bytes per id are
+// indexed by id: the records live in slots reused as objects die, so a replay touches 4 fresh bytes
+// per new id instead of a whole record (first touches of fresh memory are page faults, and they
+// were a third of a warm object replay's time), and the live records stay compact and cached.
+const STATE_BITS = 6;
+const STATE_MASK = (1 << STATE_BITS) - 1;
+/** live records addressable in ref's upper bits (an Int32 stays positive) */
+const MAX_SLOTS = 2 ** (31 - STATE_BITS);
 const S_NONE = 0; //   never allocated
 const S_FREED = 3; //  freed
 const S_FAILED = 4; // its allocation failed (out of memory): a later free is silently dropped
@@ -24,13 +31,14 @@ const S_RECLAIMED = 5; // a page-cache block reclaimed under memory pressure: a 
 const S_PAGES = 8;
 /** S_OBJECT + kind: a live object allocated that way (K_*); every live state is ≥ S_PAGES */
 const S_OBJECT = 32;
+if (S_OBJECT + 2 > STATE_MASK) throw new Error('replay.ts: a state does not fit in STATE_BITS');
 
 /** How the object was allocated, for the matching free. */
 const K_KMALLOC = 0;
 const K_CACHE = 1;
 const K_USER = 2;
-/** numbers per object in Replay.obj: 4 doubles, 32 bytes, so one never straddles a cache line */
-const OBJ_STRIDE = 4;
+/** numbers per record in Replay.rec: 4 doubles, 32 bytes, so one never straddles a cache line */
+const REC_STRIDE = 4;
 
 export interface ReplayOptions {
   /** nanoseconds per step (machine/cost.ts); with it, every event's simulated latency is recorded */
@@ -124,8 +132,8 @@ export function objectPageSource(m: Machine): CountingPageSource {
 
 /**
  * Replays a trace through a machine and an object strategy. The loop indexes typed arrays by the
- * trace's dense ids and allocates nothing per event. Bad frees are counted, out-of-memory is a
- * counted failure; neither throws.
+ * trace's dense ids and allocates nothing per event (the live records grow by doubling). Bad frees
+ * are counted, out-of-memory is a counted failure; neither throws.
  */
 export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, source: CountingPageSource, opts: ReplayOptions = {}): ReplayCounts {
   const r = new Replay(trace, machine, objects, source, opts);
@@ -140,9 +148,9 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
 }
 
 /**
- * One replay's state: per-id typed arrays and the counters, with a method per event family. The
- * loop in run() only dispatches, prices and samples; each handler is optimized on its own, so a
- * rarely seen event kind does not deoptimize (or crowd the registers of) the whole loop.
+ * One replay's state: the per-id references, the live records and the counters, with a method per
+ * event family. The loop in run() only dispatches, prices and samples; each handler is optimized on
+ * its own, so a rarely seen event kind does not deoptimize (or crowd the registers of) the whole loop.
  */
 class Replay {
   private readonly op: Uint8Array;
@@ -150,15 +158,19 @@ class Replay {
   private readonly lo: Uint32Array;
   private readonly hi: Uint16Array;
   private readonly aux: Int32Array;
-  private readonly state: Uint8Array;
-  /** global pfn of a live page block */
-  private readonly pfn: Int32Array;
+  /** per id: (record slot << STATE_BITS) | state */
+  private readonly ref: Int32Array;
   /**
-   * per live object, OBJ_STRIDE numbers in one cache line: its address, its requested bytes, its
-   * owner (the cache of a cache object, the pid of a user object) and, for a user object, its
-   * heap's generation at allocation (a heap gone with its process is not freed into)
+   * per live record slot, REC_STRIDE numbers in one cache line. A page block: its global pfn. An
+   * object: its address, its requested bytes, its owner (the cache of a cache object, the pid of a
+   * user object) and, for a user object, its heap's generation at allocation (a heap gone with its
+   * process is not freed into).
    */
-  private readonly obj: Float64Array;
+  private rec: Float64Array;
+  /** record slots freed for reuse (a stack), and the slots ever used */
+  private spare: Int32Array;
+  private nSpare = 0;
+  private slotsUsed = 0;
   private readonly vm: Vm | null;
   private readonly heaps: UserHeaps | null;
   /** page-cache blocks in allocation order (a FIFO ring: the oldest is reclaimed first) */
@@ -203,8 +215,7 @@ class Replay {
     const ids = trace.idCount;
     const op = trace.op, aux = trace.aux;
     this.op = op; this.id = trace.id; this.lo = trace.lo; this.hi = trace.hi; this.aux = aux;
-    // One look at the ops: a page-only trace gets no object arrays (they would be zeroed memory for
-    // nothing, a cost that two cells running side by side pay in shared memory bandwidth).
+    // One look at the ops: their counts, and the size of the page-cache ring.
     const opCount = this.opCount;
     let pageCache = 0;
     for (let e = 0; e < trace.length; e++) {
@@ -212,11 +223,10 @@ class Replay {
       opCount[o]!++;
       if (o === OP_PAGE_ALLOC && isPageCache(aux[e]!)) pageCache++;
     }
-    const objectEvents = trace.length - opCount[OP_PAGE_ALLOC]! - opCount[OP_PAGE_FREE]!;
-    const objIds = objectEvents > 0 ? ids : 0;
-    this.state = new Uint8Array(ids);
-    this.pfn = new Int32Array(opCount[OP_PAGE_ALLOC]! > 0 ? ids : 0);
-    this.obj = new Float64Array(OBJ_STRIDE * objIds);
+    this.ref = new Int32Array(ids);
+    const slots = Math.min(ids, 4096); // grown by doubling to the peak of live blocks and objects
+    this.rec = new Float64Array(REC_STRIDE * slots);
+    this.spare = new Int32Array(slots);
     this.vm = opts.processes?.vm ?? null;
     this.heaps = opts.processes?.heaps ?? null;
     this.pcRing = opts.pageCacheReclaim && pageCache > 0 ? new Int32Array(pageCache) : null;
@@ -265,10 +275,30 @@ class Replay {
     if (checkEvery > 0) verify(machine, objects, source, this.blockPages, vm, heaps);
   }
 
+  /** A record slot for a new live block or object: a dead one's, else a fresh one. */
+  private takeSlot(): number {
+    if (this.nSpare > 0) return this.spare[--this.nSpare]!;
+    const s = this.slotsUsed++;
+    if (s === this.spare.length) {
+      if (s >= MAX_SLOTS) throw new AllocbenchError(`the replay holds more than ${MAX_SLOTS} live blocks and objects at once`);
+      const n = Math.min(Math.max(2 * s, 64), MAX_SLOTS);
+      const rec = new Float64Array(REC_STRIDE * n);
+      rec.set(this.rec);
+      this.rec = rec;
+      this.spare = new Int32Array(n); // empty now: every slot below s is in use
+    }
+    return s;
+  }
+
+  /** Ends id i's life: its state becomes S_FREED or S_RECLAIMED and its slot is reused. */
+  private release(i: number, to: number): void {
+    this.spare[this.nSpare++] = this.ref[i]! >>> STATE_BITS;
+    this.ref[i] = to;
+  }
+
   private pageAlloc(e: number): void {
     const i = this.id[e]!;
-    const state = this.state;
-    if (state[i]! >= S_PAGES) { this.allocLive++; return; }
+    if ((this.ref[i]! & STATE_MASK) >= S_PAGES) { this.allocLive++; return; }
     const ord = this.lo[e]!;
     const gfp = this.aux[e]!;
     const pfn = this.machine.allocPages(ord, gfp);
@@ -281,30 +311,31 @@ class Replay {
         if (pfn >= 0) ps.successes++;
       }
     }
-    if (pfn < 0) { this.failedPages++; state[i] = S_FAILED; return; }
-    state[i] = S_PAGES + ord; this.pfn[i] = pfn;
+    if (pfn < 0) { this.failedPages++; this.ref[i] = S_FAILED; return; }
+    const slot = this.takeSlot();
+    this.rec[REC_STRIDE * slot] = pfn;
+    this.ref[i] = (slot << STATE_BITS) | (S_PAGES + ord);
     this.blockPages += 1 << ord;
     if (this.pcRing !== null && isPageCache(gfp)) this.pcRing[this.pcTail++] = i;
   }
 
   private pageFree(e: number): void {
     const i = this.id[e]!;
-    const state = this.state;
-    const s = state[i]!;
+    const ref = this.ref[i]!;
+    const s = ref & STATE_MASK;
     if (s >= S_PAGES && s < S_OBJECT) {
       const ord = s - S_PAGES;
-      this.machine.freePages(this.pfn[i]!, ord);
+      this.machine.freePages(this.rec[REC_STRIDE * (ref >>> STATE_BITS)]!, ord);
       this.blockPages -= 1 << ord;
-      state[i] = S_FREED;
-    } else if (s === S_FAILED || s === S_RECLAIMED) state[i] = S_FREED;
+      this.release(i, S_FREED);
+    } else if (s === S_FAILED || s === S_RECLAIMED) this.ref[i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
     else this.unknownFree++; // never allocated, or a live object
   }
 
   private objectAlloc(e: number, o: number): void {
     const i = this.id[e]!;
-    const state = this.state;
-    if (state[i]! >= S_PAGES) { this.allocLive++; return; }
+    if ((this.ref[i]! & STATE_MASK) >= S_PAGES) { this.allocLive++; return; }
     let addr: number;
     let bytes: number;
     let kind: number;
@@ -338,36 +369,37 @@ class Replay {
       addr = this.objects.alloc(bytes, GFP_USER);
       kind = K_USER;
     }
-    if (addr < 0) { this.failedObjects++; state[i] = S_FAILED; return; }
+    if (addr < 0) { this.failedObjects++; this.ref[i] = S_FAILED; return; }
     this.liveObject(i, kind, addr, bytes, owner, gen);
   }
 
   private liveObject(i: number, kind: number, addr: number, bytes: number, owner: number, gen: number): void {
-    const obj = this.obj, r = OBJ_STRIDE * i;
-    this.state[i] = S_OBJECT + kind;
-    obj[r] = addr; obj[r + 1] = bytes; obj[r + 2] = owner; obj[r + 3] = gen;
+    const slot = this.takeSlot();
+    const rec = this.rec, r = REC_STRIDE * slot;
+    this.ref[i] = (slot << STATE_BITS) | (S_OBJECT + kind);
+    rec[r] = addr; rec[r + 1] = bytes; rec[r + 2] = owner; rec[r + 3] = gen;
     this.reqLive += bytes;
     if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
   }
 
   private objectFree(e: number): void {
     const i = this.id[e]!;
-    const state = this.state;
-    const s = state[i]!;
+    const ref = this.ref[i]!;
+    const s = ref & STATE_MASK;
     if (s >= S_OBJECT) {
       const k = s - S_OBJECT;
-      const obj = this.obj, r = OBJ_STRIDE * i;
-      const addr = obj[r]!, req = obj[r + 1]!;
-      if (k === K_CACHE) this.objects.cacheFree(obj[r + 2]!, addr);
+      const rec = this.rec, r = REC_STRIDE * (ref >>> STATE_BITS);
+      const addr = rec[r]!, req = rec[r + 1]!;
+      if (k === K_CACHE) this.objects.cacheFree(rec[r + 2]!, addr);
       else if (k === K_USER && this.heaps !== null) {
-        const pid = obj[r + 2]!;
-        if (this.heaps.gen[pid] === obj[r + 3]!) this.heaps.heaps[pid]!.free(addr);
+        const pid = rec[r + 2]!;
+        if (this.heaps.gen[pid] === rec[r + 3]!) this.heaps.heaps[pid]!.free(addr);
         else this.droppedAfterExit++; // its process exited: the memory went with it
         this.userLive -= req;
       } else this.objects.free(addr);
       this.reqLive -= req;
-      state[i] = S_FREED;
-    } else if (s === S_FAILED) state[i] = S_FREED;
+      this.release(i, S_FREED);
+    } else if (s === S_FAILED) this.ref[i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
     else this.unknownFree++; // never allocated, or a live page block
   }
@@ -375,15 +407,16 @@ class Replay {
   private realloc(e: number): void {
     const i = this.id[e]!;
     const bytes = this.lo[e]! + this.hi[e]! * 4294967296;
-    const s = this.state[i]!;
+    const ref = this.ref[i]!;
+    const s = ref & STATE_MASK;
     if (s >= S_OBJECT) {
-      const obj = this.obj, r = OBJ_STRIDE * i;
-      const old = obj[r]!, req = obj[r + 1]!;
+      const rec = this.rec, r = REC_STRIDE * (ref >>> STATE_BITS);
+      const old = rec[r]!, req = rec[r + 1]!;
       let addr: number;
       if (s === S_OBJECT + K_USER && this.heaps !== null) {
         const heaps = this.heaps;
-        const pid = obj[r + 2]!;
-        if (heaps.gen[pid] !== obj[r + 3]!) { this.droppedAfterExit++; return; }
+        const pid = rec[r + 2]!;
+        if (heaps.gen[pid] !== rec[r + 3]!) { this.droppedAfterExit++; return; }
         addr = heaps.heaps[pid]!.realloc(old, bytes, GFP_USER);
         if (addr < 0) { this.failedObjects++; return; }
         // the new block is written: the copied bytes (or the grown tail in place)
@@ -394,8 +427,8 @@ class Replay {
         addr = this.objects.realloc(old, bytes, s === S_OBJECT + K_USER ? GFP_USER : GFP_KERNEL);
       }
       if (addr < 0) { this.failedObjects++; return; } // the old block stays live, as realloc() leaves it
-      obj[r] = addr;
-      obj[r + 1] = bytes;
+      rec[r] = addr;
+      rec[r + 1] = bytes;
       this.reqLive += bytes - req;
       if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
     } else {
@@ -475,13 +508,14 @@ class Replay {
     const ring = this.pcRing;
     while (ring !== null && this.pcHead < this.pcTail && got < want) {
       const b = ring[this.pcHead++]!;
-      const s = this.state[b]!;
+      const ref = this.ref[b]!;
+      const s = ref & STATE_MASK;
       if (s < S_PAGES || s >= S_OBJECT) continue; // freed by the trace since
       const pages = 1 << (s - S_PAGES);
-      this.machine.freePages(this.pfn[b]!, s - S_PAGES);
+      this.machine.freePages(this.rec[REC_STRIDE * (ref >>> STATE_BITS)]!, s - S_PAGES);
       got += pages;
       this.blockPages -= pages;
-      this.state[b] = S_RECLAIMED;
+      this.release(b, S_RECLAIMED);
     }
     this.reclaimedPageCache += got;
     return freed + got;
