@@ -14,11 +14,12 @@ import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
 import { round6 } from '../metrics/waste.js';
 
-// Per-id reference, one Int32 (Replay.ref): a state in its low STATE_BITS and, for a live block or
-// object, the record slot holding its pfn or address in the rest. Only the 4 bytes per id are
-// indexed by id: the records live in slots reused as objects die, so a replay touches 4 fresh bytes
-// per new id instead of a whole record (first touches of fresh memory are page faults, and they
-// were a third of a warm object replay's time), and the live records stay compact and cached.
+// Per-id reference, one Int32 (Replay.ref): a state in its low STATE_BITS and, for a live object,
+// the slot of its record in the rest. Objects' records live in slots reused as objects die, so a
+// replay touches 4 fresh bytes per new id instead of a whole record (first touches of fresh memory
+// are page faults, and they were a third of a warm object replay's time), and the live records stay
+// compact and cached. A page block's pfn is one Int32 by id (Replay.pfn), read alongside its
+// reference: through a slot, a page free was two dependent cache misses (1.5x slower on page-mix).
 const STATE_BITS = 6;
 const STATE_MASK = (1 << STATE_BITS) - 1;
 /** live records addressable in ref's upper bits (an Int32 stays positive) */
@@ -160,11 +161,12 @@ class Replay {
   private readonly aux: Int32Array;
   /** per id: (record slot << STATE_BITS) | state */
   private readonly ref: Int32Array;
+  /** global pfn of a live page block */
+  private readonly pfn: Int32Array;
   /**
-   * per live record slot, REC_STRIDE numbers in one cache line. A page block: its global pfn. An
-   * object: its address, its requested bytes, its owner (the cache of a cache object, the pid of a
-   * user object) and, for a user object, its heap's generation at allocation (a heap gone with its
-   * process is not freed into).
+   * per live object's record slot, REC_STRIDE numbers in one cache line: its address, its requested
+   * bytes, its owner (the cache of a cache object, the pid of a user object) and, for a user object,
+   * its heap's generation at allocation (a heap gone with its process is not freed into)
    */
   private rec: Float64Array;
   /** record slots freed for reuse (a stack), and the slots ever used */
@@ -224,7 +226,8 @@ class Replay {
       if (o === OP_PAGE_ALLOC && isPageCache(aux[e]!)) pageCache++;
     }
     this.ref = new Int32Array(ids);
-    const slots = Math.min(ids, 4096); // grown by doubling to the peak of live blocks and objects
+    this.pfn = new Int32Array(opCount[OP_PAGE_ALLOC]! > 0 ? ids : 0);
+    const slots = opCount[OP_PAGE_ALLOC]! < trace.length ? Math.min(ids, 4096) : 0; // grown by doubling to the peak of live blocks and objects
     this.rec = new Float64Array(REC_STRIDE * slots);
     this.spare = new Int32Array(slots);
     this.vm = opts.processes?.vm ?? null;
@@ -275,12 +278,12 @@ class Replay {
     if (checkEvery > 0) verify(machine, objects, source, this.blockPages, vm, heaps);
   }
 
-  /** A record slot for a new live block or object: a dead one's, else a fresh one. */
+  /** A record slot for a new live object: a dead one's, else a fresh one. */
   private takeSlot(): number {
     if (this.nSpare > 0) return this.spare[--this.nSpare]!;
     const s = this.slotsUsed++;
     if (s === this.spare.length) {
-      if (s >= MAX_SLOTS) throw new AllocbenchError(`the replay holds more than ${MAX_SLOTS} live blocks and objects at once`);
+      if (s >= MAX_SLOTS) throw new AllocbenchError(`the replay holds more than ${MAX_SLOTS} live objects at once`);
       const n = Math.min(Math.max(2 * s, 64), MAX_SLOTS);
       const rec = new Float64Array(REC_STRIDE * n);
       rec.set(this.rec);
@@ -290,10 +293,10 @@ class Replay {
     return s;
   }
 
-  /** Ends id i's life: its state becomes S_FREED or S_RECLAIMED and its slot is reused. */
-  private release(i: number, to: number): void {
+  /** Ends live object i's life: its record slot is reused. */
+  private release(i: number): void {
     this.spare[this.nSpare++] = this.ref[i]! >>> STATE_BITS;
-    this.ref[i] = to;
+    this.ref[i] = S_FREED;
   }
 
   private pageAlloc(e: number): void {
@@ -312,22 +315,19 @@ class Replay {
       }
     }
     if (pfn < 0) { this.failedPages++; this.ref[i] = S_FAILED; return; }
-    const slot = this.takeSlot();
-    this.rec[REC_STRIDE * slot] = pfn;
-    this.ref[i] = (slot << STATE_BITS) | (S_PAGES + ord);
+    this.ref[i] = S_PAGES + ord; this.pfn[i] = pfn;
     this.blockPages += 1 << ord;
     if (this.pcRing !== null && isPageCache(gfp)) this.pcRing[this.pcTail++] = i;
   }
 
   private pageFree(e: number): void {
     const i = this.id[e]!;
-    const ref = this.ref[i]!;
-    const s = ref & STATE_MASK;
+    const s = this.ref[i]!;
     if (s >= S_PAGES && s < S_OBJECT) {
       const ord = s - S_PAGES;
-      this.machine.freePages(this.rec[REC_STRIDE * (ref >>> STATE_BITS)]!, ord);
+      this.machine.freePages(this.pfn[i]!, ord);
       this.blockPages -= 1 << ord;
-      this.release(i, S_FREED);
+      this.ref[i] = S_FREED;
     } else if (s === S_FAILED || s === S_RECLAIMED) this.ref[i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
     else this.unknownFree++; // never allocated, or a live object
@@ -398,7 +398,7 @@ class Replay {
         this.userLive -= req;
       } else this.objects.free(addr);
       this.reqLive -= req;
-      this.release(i, S_FREED);
+      this.release(i);
     } else if (s === S_FAILED) this.ref[i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
     else this.unknownFree++; // never allocated, or a live page block
@@ -508,14 +508,13 @@ class Replay {
     const ring = this.pcRing;
     while (ring !== null && this.pcHead < this.pcTail && got < want) {
       const b = ring[this.pcHead++]!;
-      const ref = this.ref[b]!;
-      const s = ref & STATE_MASK;
+      const s = this.ref[b]!;
       if (s < S_PAGES || s >= S_OBJECT) continue; // freed by the trace since
       const pages = 1 << (s - S_PAGES);
-      this.machine.freePages(this.rec[REC_STRIDE * (ref >>> STATE_BITS)]!, s - S_PAGES);
+      this.machine.freePages(this.pfn[b]!, s - S_PAGES);
       got += pages;
       this.blockPages -= pages;
-      this.release(b, S_RECLAIMED);
+      this.ref[b] = S_RECLAIMED;
     }
     this.reclaimedPageCache += got;
     return freed + got;
