@@ -12,11 +12,12 @@
  *                stay full (free memory concentrated where recent frees happened, the rest long-lived)
  *    Each measured op is an alloc(order) (held in a batch of 256 for order 0, 16 for order 3, then freed), so the layout is
  *    restored after every batch while the next-fit hint moves on as it would in a replay.
- *    Seen here (Node 20): order 3 is 13x (clustered) to ~1000x (uniform, where no order-3 group
- *    exists and bitmap scans the whole zone to fail) faster with bitmap2; order 0 is NOT faster
- *    (0.4-0.8x): at 95% fill a free page is ~1.6 per word on average and bitmap's next-fit hint
- *    sweeps the zone once per ~F allocations, so it reads ~2.6 words per order-0 alloc, which a
- *    summary cannot beat; bitmap2 pays its summary upkeep instead.
+ *    Seen here (Node 20, 2-vCPU VM): order 3 is 13-40x (clustered) to ~1000-1500x (uniform, where no
+ *    order-3 group exists and bitmap scans the whole zone to fail) faster with bitmap2; order 0 is
+ *    NOT faster (0.4-0.8x). Both place identically (next fit), so both must read the word holding
+ *    the answer: at 95% fill a word holds ~1.6 free pages and bitmap reads ~2.6 words per order-0
+ *    alloc, so no summary can save more than 2.6x of the reads (a 5x target is out of reach by
+ *    construction); bitmap2 reads 4.2-5.5 (the hint word, then summaries) and pays summary upkeep.
  * 2. mix: a 4 GiB zone (1,048,576 pages), orders 0-3 (70/15/10/5 %), random lifetimes, steady state
  *    at about 50% fill: events/s of alloc+free events for every strategy.
  */
