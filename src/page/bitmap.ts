@@ -3,7 +3,7 @@ import { InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { NR_ORDERS, type PageStrategy, type PageStrategyOptions } from './strategy.js';
 import {
-  ALIGN_MASK, GROUP_MASK, addFreeRuns, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, rejectVariant,
+  GROUP_MASK, addFreeRuns, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, rejectVariant,
 } from './bitset.js';
 
 /**
@@ -44,15 +44,12 @@ export class BitmapStrategy implements PageStrategy {
     const n = this.nwords;
     let reads = 0;
     if (order <= 5) {
-      const am = ALIGN_MASK[order]!;
       let w = this.hint;
       for (let i = 0; i < n; i++) {
         const v = words[w]!;
         reads++;
         if (v !== 0) {
-          let m = v;
-          for (let s = 1; s < size; s <<= 1) m &= m >>> s;
-          m &= am;
+          const m = alignedFreeMask(v, order);
           if (m !== 0) {
             const b = ctz32(m);
             words[w] = v & ~(GROUP_MASK[order]! << b);

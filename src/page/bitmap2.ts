@@ -3,7 +3,7 @@ import { InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { NR_ORDERS, PAGEBLOCK_PAGES, type PageStrategy, type PageStrategyOptions } from './strategy.js';
 import {
-  ALIGN_MASK, GROUP_MASK, addFreeRuns, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, fullBytes, rejectVariant,
+  GROUP_MASK, addFreeRuns, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, fullBytes, rejectVariant,
 } from './bitset.js';
 
 /** 16 words = 512 pages = one pageblock: LLFree's "area" (Wrenger et al., USENIX ATC '23). */
@@ -83,7 +83,6 @@ export class Bitmap2Strategy implements PageStrategy {
   /** Words [from, to) in order, skipping super-blocks and blocks whose summary rules the order out. */
   private scanWords(order: number, from: number, to: number): number {
     const words = this.words;
-    const am = ALIGN_MASK[order]!;
     const size = 1 << order;
     // order ≤ 2 tests free counts; 3..5 tests order-3 groups
     const sel = order >= 3 ? 1 : 0;
@@ -96,7 +95,7 @@ export class Bitmap2Strategy implements PageStrategy {
     // fill a word still has ~1.6 free pages), and bitmap.ts reads just that word too.
     if (w < to) {
       const v = words[w]!;
-      const m = fitMask(v, order, am);
+      const m = alignedFreeMask(v, order);
       if (m !== 0) {
         this.reads += 1;
         return this.take(w, v, ctz32(m), order);
@@ -127,7 +126,7 @@ export class Bitmap2Strategy implements PageStrategy {
         const v = words[w]!;
         reads++;
         if (v === 0) continue;
-        const m = fitMask(v, order, am);
+        const m = alignedFreeMask(v, order);
         if (m !== 0) {
           this.reads += reads;
           return this.take(w, v, ctz32(m), order);
@@ -300,13 +299,6 @@ export class Bitmap2Strategy implements PageStrategy {
   get hintWord(): number {
     return this.hint;
   }
-}
-
-/** Bits where an aligned free run of 2^order pages starts in word v (order ≤ 5). */
-function fitMask(v: number, order: number, alignMask: number): number {
-  let m = v;
-  for (let k = 1; k < 1 << order; k <<= 1) m &= m >>> k;
-  return m & alignMask;
 }
 
 export function createBitmap2(opts: PageStrategyOptions): PageStrategy {

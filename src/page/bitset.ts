@@ -17,12 +17,12 @@ export const GROUP_MASK = new Uint32Array([0x1, 0x3, 0xf, 0xff, 0xffff, 0xffffff
 /**
  * The aligned start bits of the fully free groups of 2^order pages inside word v (order ≤ 5).
  * After folding with shifts 1, 2, 4, ... bit i survives iff bits i..i+2^order-1 are all set;
- * masking with ALIGN_MASK keeps only the naturally aligned starts.
+ * masking with ALIGN_MASK keeps only the naturally aligned starts. (An int32: test it against 0.)
  */
 export function alignedFreeMask(v: number, order: number): number {
   let m = v;
   for (let s = 1; s < 1 << order; s <<= 1) m &= m >>> s;
-  return (m & ALIGN_MASK[order]!) >>> 0;
+  return m & ALIGN_MASK[order]!;
 }
 
 /** Index of the lowest set bit of a non-zero 32-bit value. */
