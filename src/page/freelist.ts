@@ -410,19 +410,7 @@ export class FreelistStrategy implements PageStrategy {
       this.setLeaf(tailStart, -1, c, 1);
       st[STEP_LIST]!++; // linked after the head
     }
-    // extent counts: an unlinked head and a linked tail in the same chunk cancel out
-    if (head === 0) {
-      if (tail === 0) {
-        this.fenAdd(s >>> 5, -1);
-        this.nextents--;
-      } else if (s >>> 5 !== tailStart >>> 5) {
-        this.fenAdd(s >>> 5, -1);
-        this.fenAdd(tailStart >>> 5, 1);
-      }
-    } else if (tail > 0) {
-      this.fenAdd(tailStart >>> 5, 1);
-      this.nextents++;
-    }
+    this.recount(head === 0 ? s : -1, tail > 0 ? tailStart : -1);
     this.clearFree(a, z);
     this.nfree -= z;
     if (this.policy === NEXT) this.rover = tailStart >= this.pages ? 0 : tailStart;
@@ -487,20 +475,18 @@ export class FreelistStrategy implements PageStrategy {
       this.setLeaf(right, ms >>> 5 === right >>> 5 ? -1 : oldRight, -1, -1);
       st[STEP_LIST]!++; // right neighbour unlinked
     }
-    // extent counts: a linked block and an unlinked right neighbour in the same chunk cancel out
-    if (!hasLeft) {
-      if (!hasRight) {
-        this.fenAdd(ms >>> 5, 1);
-        this.nextents++;
-      } else if (ms >>> 5 !== right >>> 5) {
-        this.fenAdd(ms >>> 5, 1);
-        this.fenAdd(right >>> 5, -1);
-      }
-    } else if (hasRight) {
-      this.fenAdd(right >>> 5, -1);
-      this.nextents--;
-    }
+    this.recount(hasRight ? right : -1, hasLeft ? -1 : ms);
     this.nfree += z;
+  }
+
+  /**
+   * Extent counts after the extent starting at `gone` left the list and one starting at `added`
+   * joined it (-1: none). A pair in the same chunk cancels out.
+   */
+  private recount(gone: number, added: number): void {
+    if (gone >= 0 && added >= 0 && gone >>> 5 === added >>> 5) return;
+    if (gone >= 0) { this.fenAdd(gone >>> 5, -1); this.nextents--; }
+    if (added >= 0) { this.fenAdd(added >>> 5, 1); this.nextents++; }
   }
 
   /** Marks the aligned block [a, a+z) free in the page bitmap. */
