@@ -1,11 +1,13 @@
 /**
  * Allocation-free scanning helpers for the text trace loaders (kernel.ts, rep.ts). Everything works
- * on (text, start, end) offsets into the whole file so the per-line loop makes no substrings,
- * no regex matches and no Map lookups. rep.ts reads a JS string; kernel.ts reads the file's bytes
- * (the *Bytes helpers, scanPtr, scanNum, TokenCache): a byte from a Buffer costs about half a
- * charCodeAt here, and the file needs no UTF-8 decode. Structure is ASCII, and a UTF-8 byte of a
- * multi-byte character is never ASCII, so byte offsets find the same tokens as char offsets; text
- * that leaves the parser (names, marks, error lines) is decoded as UTF-8 from token boundaries.
+ * on (text, start, end) offsets into the whole file so the per-line loop makes no substrings and
+ * no regex matches (kernel.ts looks words up in a Map off its fast path only: `is`, `startsWith`
+ * for the event names knownEvent does not read, headers, marks). rep.ts reads a JS string;
+ * kernel.ts reads the file's bytes (the *Bytes helpers, scanPtr, scanNum, TokenCache): a byte
+ * from a Buffer costs about half a charCodeAt here, and the file needs no UTF-8 decode. Structure
+ * is ASCII, and a UTF-8 byte of a multi-byte character is never ASCII, so byte offsets find the
+ * same tokens as char offsets; text that leaves the parser (names, marks, error lines) is decoded
+ * as UTF-8 from token boundaries.
  */
 
 /** What the kernel loader reads: the file's bytes (a Buffer, for its memchr indexOf and utf8 decode). */
@@ -102,19 +104,12 @@ function hexDigit(c: number): number {
 /** hexDigit of every byte */
 const HEX = Int8Array.from({ length: 256 }, (_, c) => hexDigit(c));
 
-/** Unsigned integer in s[p, e): decimal, or hex with a 0x prefix. NaN when malformed. */
-export function parseNum(s: Bytes, p: number, e: number): number {
-  if (e - p > 2 && s[p] === 48 && (s[p + 1]! | 32) === 120) {
-    let v = 0;
-    for (p += 2; p < e; p++) {
-      const d = hexDigit(s[p]!);
-      if (d < 0) return NaN;
-      v = v * 16 + d;
-    }
-    return v;
-  }
-  const v = parseDecBytes(s, p, e);
-  return v < 0 ? NaN : v;
+/**
+ * Whether the token at p (it ends at a blank or at `end`) starts with a 0x / 0X prefix: the prefix
+ * counts only in a token longer than 2 (a lone `0x` is not a number).
+ */
+function hexPrefix(s: Bytes, p: number, end: number): boolean {
+  return s[p] === 48 && p + 2 < end && (s[p + 1]! | 32) === 120 && !isBlank(s[p + 2]!);
 }
 
 /** Result of the last scanPtr as [hi, lo] 32-bit halves (scratch, so the hot loop allocates nothing). */
@@ -147,8 +142,7 @@ export function scanPtr(s: Bytes, p: number, end: number): number {
     scanEnd = z;
     return bytesIs(s, p, z, NULL_PTR) ? PTR_NULL : PTR_BAD;
   }
-  // a 0x prefix counts only in a token longer than 2
-  if (c === 48 && p + 2 < end && (s[p + 1]! | 32) === 120 && !isBlank(s[p + 2]!)) p += 2;
+  if (hexPrefix(s, p, end)) p += 2;
   const d0 = p;
   // int32 halves (PTR stores them mod 2^32): no conversion to a double in the loop
   let hi = 0, lo = 0;
@@ -169,11 +163,14 @@ export function scanPtr(s: Bytes, p: number, end: number): number {
   return (hi | lo) === 0 ? PTR_NULL : PTR_OK;
 }
 
-/** parseNum of the token at p (it ends at a blank or at `end`), with scanEnd set to the token's end. */
+/**
+ * Unsigned integer of the token at p (it ends at a blank or at `end`): decimal, or hex with a 0x
+ * prefix; NaN when malformed. scanEnd is set to the token's end.
+ */
 export function scanNum(s: Bytes, p: number, end: number): number {
   const p0 = p;
-  let c = p < end ? s[p]! : 32;
-  if (c === 48 && p + 2 < end && (s[p + 1]! | 32) === 120 && !isBlank(s[p + 2]!)) {
+  let c: number;
+  if (hexPrefix(s, p, end)) {
     let v = 0;
     for (p += 2; p < end; p++) {
       c = s[p]!;
@@ -194,10 +191,11 @@ export function scanNum(s: Bytes, p: number, end: number): number {
     const d = c - 48;
     if (d < 0 || d > 9) {
       if (isBlank(c)) break;
-      // not plain digits (a sign, a stray char): the general parser decides
+      // not plain digits (a sign, a stray char): parseDec decides (a 0x token took the branch above)
       const z = tokenEndBytes(s, p, end);
       scanEnd = z;
-      return parseNum(s, p0, z);
+      const x = parseDecBytes(s, p0, z);
+      return x < 0 ? NaN : x;
     }
     v = v * 10 + d;
   }
@@ -335,6 +333,24 @@ export class AddrMap {
   }
 }
 
+/** Whether the n bytes at p equal the n bytes at a. */
+function sameBytes(s: Bytes, p: number, a: number, n: number): boolean {
+  let i = 0;
+  while (i < n && s[p + i] === s[a + i]) i++;
+  return i === n;
+}
+
+/** OR of the bytes of the token the last tokenScan read: below 128 when they are all ASCII (scratch, like scanEnd). */
+let tokenOr = 0;
+
+/** End of the token at p (it ends at a blank or at `end`), with tokenOr set to the OR of its bytes. */
+function tokenScan(s: Bytes, p: number, end: number): number {
+  let or = 0;
+  for (; p < end; p++) { const c = s[p]!; if (isBlank(c)) break; or |= c; }
+  tokenOr = or;
+  return p;
+}
+
 /**
  * A small cache from a text token (found by offsets, not sliced) to a number: gfp_flags strings and
  * cache names repeat on almost every line, so they are parsed once and then only compared in place.
@@ -377,16 +393,13 @@ export class TokenCache {
     const r = this.recent[site]!;
     const n = this.keyLen[r]!;
     const z = p + n;
-    if (n >= 0 && (z === end || (z < end && isBlank(s[z]!)))) {
-      const a = this.keyAt[r]!;
-      let i = 0;
-      while (i < n && s[p + i] === s[a + i]) i++;
-      if (i === n) { this.end = z; return this.vals[r]!; }
+    if (n >= 0 && (z === end || (z < end && isBlank(s[z]!))) && sameBytes(s, p, this.keyAt[r]!, n)) {
+      this.end = z;
+      return this.vals[r]!;
     }
-    let e = p, or = 0;
-    for (; e < end; e++) { const c = s[e]!; if (isBlank(c)) break; or |= c; }
+    const e = tokenScan(s, p, end);
     this.end = e;
-    const ascii = or < 128;
+    const ascii = tokenOr < 128;
     const k = this.slot(s, p, e, ascii);
     if (this.holds(k, s, p, e, ascii)) { this.recent[site] = k; return this.vals[k]!; }
     return NaN;
@@ -397,12 +410,7 @@ export class TokenCache {
     const key = this.keys[k];
     if (key === undefined) return false;
     const n = e - p;
-    if (this.keyLen[k] === n) {
-      const a = this.keyAt[k]!;
-      let i = 0;
-      while (i < n && s[p + i] === s[a + i]) i++;
-      if (i === n) return true;
-    }
+    if (this.keyLen[k] === n && sameBytes(s, p, this.keyAt[k]!, n)) return true;
     if (ascii && this.keyAscii[k] === 1) return false;
     return s.toString('utf8', p, e) === key;
   }
@@ -426,11 +434,10 @@ export class TokenCache {
     return (h >>> 0) & this.mask;
   }
 
-  /** Caches the value of the text s[p, e) (replacing whatever shared its slot). */
+  /** Caches the value of the token s[p, e) (e is its end, as getToken found it; replacing whatever shared its slot). */
   put(s: Bytes, p: number, e: number, v: number, site = -1): void {
-    let or = 0;
-    for (let i = p; i < e; i++) or |= s[i]!;
-    const ascii = or < 128;
+    tokenScan(s, p, e);
+    const ascii = tokenOr < 128;
     const k = this.slot(s, p, e, ascii);
     this.keys[k] = s.toString('utf8', p, e);
     this.keyAt[k] = p;
