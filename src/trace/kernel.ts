@@ -87,18 +87,21 @@ function estimateLines(text: Bytes): number {
 
 const WORDS = new Map<string, Buffer>();
 
-/** Whether s[p, e) equals `word` (ASCII; rare paths only: a Map lookup per call). */
-function is(s: Bytes, p: number, e: number, word: string): boolean {
+/** The bytes of `word` (ASCII), made once: a Map lookup per call, so not for the fast path. */
+function wordBytes(word: string): Buffer {
   let w = WORDS.get(word);
   if (w === undefined) { w = ascii(word); WORDS.set(word, w); }
-  return bytesIs(s, p, e, w);
+  return w;
 }
 
-/** Whether `word` (ASCII) starts at p (rare paths only). */
+/** Whether s[p, e) equals `word` (ASCII; a Map lookup per call: eventCode, the general path). */
+function is(s: Bytes, p: number, e: number, word: string): boolean {
+  return bytesIs(s, p, e, wordBytes(word));
+}
+
+/** Whether `word` (ASCII) starts at p (a Map lookup per call: headers, marks, odd pfns). */
 function startsWith(s: Bytes, word: string, p: number): boolean {
-  let w = WORDS.get(word);
-  if (w === undefined) { w = ascii(word); WORDS.set(word, w); }
-  return bytesAt(s, p, w);
+  return bytesAt(s, p, wordBytes(word));
 }
 
 const IS_EMPTY = ascii(' is empty');
@@ -427,7 +430,7 @@ class KernelParser {
     }
     const q = skipBlanks(s, ts, e);
     let ev = this.knownEvent(s, q, e);
-    let f = this.nameEnd; // fields start (leading blank is fine for fieldValue)
+    let f = this.nameEnd; // the fields' start: a blank or the line end, as field() needs (no key starts at it)
     if (ev === EV_NONE) {
       f = this.eventName(s, q, e);
       ev = this.nameEvent;
@@ -457,7 +460,7 @@ class KernelParser {
    * eventName, which reads every layout (and gives the same answer for these names).
    */
   private knownEvent(s: Bytes, q: number, e: number): number {
-    // a few chars pick the one candidate, then nameAt confirms the whole name
+    // a few chars pick the one candidate, then a byte compare confirms the whole name
     let ev = EV_NONE;
     let len = 0;
     const c0 = s[q]!;
@@ -480,18 +483,9 @@ class KernelParser {
     // the token must end right after the ':'
     const z = q + len;
     if (z < e && !isBlank(s[z]!)) return EV_NONE;
-    if (!this.nameAt(s, q, ev)) return EV_NONE;
+    if (!bytesAt(s, q, EVENT_TOKENS[ev]!)) return EV_NONE;
     this.nameEnd = z;
     return ev;
-  }
-
-  /** Whether EVENT_TOKENS[ev] starts at q. */
-  private nameAt(s: Bytes, q: number, ev: number): boolean {
-    const w = EVENT_TOKENS[ev]!;
-    const n = w.length;
-    if (q + n > s.length) return false;
-    for (let i = 0; i < n; i++) if (s[q + i] !== w[i]) return false;
-    return true;
   }
 
   /** The event token at q in any layout: returns where the fields start, with nameEvent set to its EV_ code. */
