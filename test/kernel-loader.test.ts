@@ -144,6 +144,12 @@ describe('kernel trace loader: line prefixes', () => {
     expect(rows(t)).toEqual([['kmalloc', 0, 24, GFP_KERNEL]]);
   });
 
+  it('reports a malformed CPU line even when a later line is a trace-cmd "CPU n is empty" header', () => {
+    const err = expectFormatError(`CPU 3 garbage\n${ftrace(ev)}\nCPU 1 is empty\n`, 1);
+    expect(err.text).toBe('CPU 3 garbage');
+    expectFormatError(`CPU 1 is empty\nCPU 3 garbage\n`, 2);
+  });
+
   it('counts unknown tracepoints without failing', () => {
     const t = parseKernelTrace([ftrace('sched_switch: prev_comm=bash prev_pid=1'), ftrace('mm_page_pcpu_drain: page=x pfn=0x1 order=0 migratetype=1')].join('\n'), 'x');
     expect(t.length).toBe(0);

@@ -104,6 +104,12 @@ function startsWith(s: Bytes, word: string, p: number): boolean {
   return bytesAt(s, p, wordBytes(word));
 }
 
+/** Whether `word` occurs within s[p, e). */
+function occursIn(s: Bytes, p: number, e: number, word: Uint8Array): boolean {
+  for (let i = p; i + word.length <= e; i++) if (bytesAt(s, i, word)) return true;
+  return false;
+}
+
 const IS_EMPTY = ascii(' is empty');
 const BUF_KEY = ascii('buf=');
 
@@ -422,7 +428,7 @@ class KernelParser {
     if (c === 35) return; // '#' comment and header lines of ftrace
     const ts = this.findTimestamp(s, p, e);
     if (ts < 0) {
-      if (c === 67 && startsWith(s, 'CPU ', p) && s.indexOf(IS_EMPTY, p) > 0) return; // trace-cmd
+      if (c === 67 && startsWith(s, 'CPU ', p) && occursIn(s, p, e, IS_EMPTY)) return; // trace-cmd `CPU 3 is empty`
       if (c === 99 && startsWith(s, 'cpus=', p)) return; // trace-cmd header
       if (startsWith(s, 'version = ', p)) return; // trace-cmd header
       if (p > p0 && this.isCallchain(s, p, e)) { this.callchainLines++; return; }
