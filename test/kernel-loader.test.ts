@@ -150,6 +150,34 @@ describe('kernel trace loader: line prefixes', () => {
     expectFormatError(`CPU 1 is empty\nCPU 3 garbage\n`, 2);
   });
 
+  it('reads perf\'s kmem: and exceptions: subsystem prefixes (and any other) as the bare event names', () => {
+    const events = [
+      'mm_page_alloc: page=0x1 pfn=0x100 order=1 migratetype=0 gfp_flags=GFP_KERNEL',
+      'mm_page_free_batched: page=0x1 pfn=0x100 order=0',
+      'mm_page_free: page=0x1 pfn=0x100 order=1',
+      'mm_page_free: page=0x1 pfn=0x200 order=0',
+      ev,
+      'kmem_cache_alloc: call_site=x ptr=ffff888003c2b000 name=dentry bytes_req=192 bytes_alloc=192 gfp_flags=GFP_KERNEL',
+      'kmem_cache_free: call_site=x ptr=ffff888003c2b000 name=dentry',
+      'kfree: call_site=x ptr=ffff888003c2a000',
+      fault,
+      'sched_switch: prev_comm=bash prev_pid=1',
+    ];
+    const bare = parseKernelTrace(events.map((e) => `bash 77 [000] 10.000001: ${e}`).join('\n'), 'x.perf');
+    expect(rows(bare).map((r) => r[0])).toEqual(['page_alloc', 'page_free', 'page_free', 'kmalloc', 'cache_create', 'cache_alloc', 'cache_free', 'kfree', 'fault']);
+    expect(bare.stats!.duplicate_batched_frees).toBe(1);
+    expect(bare.stats!.skipped_unknown_events).toBe(1);
+    for (const sub of ['kmem:', 'exceptions:', 'foo:', 'a:b:']) {
+      const t = parseKernelTrace(events.map((e) => `bash 77 [000] 10.000001: ${sub}${e}`).join('\n'), 'x.perf');
+      expect(rows(t), sub).toEqual(rows(bare));
+      expect(t.stats).toEqual(bare.stats);
+    }
+    // a name that only starts like one the fast path knows is another event
+    const t = parseKernelTrace(['kmem:kmallocx: ptr=1', 'kmem:kfree:x: ptr=1', 'exceptions:page_fault_users: address=0x1'].map((e) => `bash 77 [000] 1.5: ${e}`).join('\n'), 'x.perf');
+    expect(t.length).toBe(0);
+    expect(t.stats!.skipped_unknown_events).toBe(3);
+  });
+
   it('counts unknown tracepoints without failing', () => {
     const t = parseKernelTrace([ftrace('sched_switch: prev_comm=bash prev_pid=1'), ftrace('mm_page_pcpu_drain: page=x pfn=0x1 order=0 migratetype=1')].join('\n'), 'x');
     expect(t.length).toBe(0);

@@ -14,9 +14,14 @@
  * encoded once). Buffer.indexOf with a string needle costs twice a string indexOf, so only the
  * line end is found with indexOf (memchr); the fields of a line are read in one pass of
  * tokens (field), each value once (scanPtr / scanNum), names and repeated tokens by byte compares
- * (knownEvent, TokenCache.getToken), and only the rare layouts take the general path. Text that
- * leaves the parser (cache names, marks, gfp names, the line of an error) is decoded as UTF-8,
- * token by token, so it is the text a decoded string would have given.
+ * (knownEvent, TokenCache.getToken). knownEvent reads the common events' names as ftrace and
+ * trace-cmd print them (`kmalloc:`) and as perf script does (`kmem:kmalloc:`,
+ * `exceptions:page_fault_user:`); every other event token takes the general path (eventName /
+ * eventCode: a Map lookup per candidate name): other tracepoints, which are counted and skipped,
+ * the rarer events (kmem_cache_alloc_node, extfrag, marks, pre-3.3 names), perf's period column and
+ * other subsystem prefixes. Text that leaves the parser (cache names, marks, gfp names, the line
+ * of an error) is decoded as UTF-8, token by token, so it is the text a decoded string would have
+ * given.
  */
 import { TraceFormatError } from '../errors.js';
 import { parseGfp, __GFP_RECLAIMABLE } from '../machine/gfp.js';
@@ -111,6 +116,9 @@ function occursIn(s: Bytes, p: number, e: number, word: Uint8Array): boolean {
 }
 
 const IS_EMPTY = ascii(' is empty');
+/** perf script's subsystem prefixes of the events knownEvent reads */
+const KMEM = ascii('kmem:');
+const EXCEPTIONS = ascii('exceptions:');
 const BUF_KEY = ascii('buf=');
 
 /** EV_ code of the event name s[ns, ne). */
@@ -461,15 +469,20 @@ class KernelParser {
   private nameEvent = EV_NONE;
 
   /**
-   * The common event token, a bare `name:` at q (no subsystem, no perf period column), read with a
-   * few compares: its EV_ code, with nameEnd set just past the ':'. EV_NONE leaves the token to
-   * eventName, which reads every layout (and gives the same answer for these names).
+   * The common event token, read with a few compares: a bare `name:` at q (ftrace, trace-cmd) or
+   * perf script's `kmem:name:` / `exceptions:name:` (no period column), for the names in
+   * EVENT_TOKENS. Returns its EV_ code, with nameEnd set just past the ':'. EV_NONE leaves the
+   * token to eventName, which reads every layout (and gives the same answer for these tokens: it
+   * ignores the subsystem).
    */
   private knownEvent(s: Bytes, q: number, e: number): number {
+    let c0 = s[q]!;
+    // perf's subsystem prefix (the names starting with 'k' have no ':' at 4)
+    if (c0 === 107 && s[q + 4] === 58 && bytesAt(s, q, KMEM)) { q += 5; c0 = s[q]!; }
+    else if (c0 === 101 && bytesAt(s, q, EXCEPTIONS)) { q += 11; c0 = s[q]!; }
     // a few chars pick the one candidate, then a byte compare confirms the whole name
     let ev = EV_NONE;
     let len = 0;
-    const c0 = s[q]!;
     if (c0 === 107) { // k
       const c2 = s[q + 2]!;
       if (c2 === 101) { // kmem_cache_alloc: / kmem_cache_free:
