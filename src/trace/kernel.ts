@@ -233,18 +233,23 @@ class KernelParser {
     this.keepObjects = layers !== 'pages';
     const base = text.byteOffset & 3;
     this.wordBase = base;
-    this.words = LITTLE_ENDIAN ? new Int32Array(text.buffer, text.byteOffset - base, (text.length + base) >> 2) : new Int32Array(0);
+    // a view, no copy
+    this.words = new Int32Array(text.buffer, text.byteOffset - base, (text.length + base) >> 2);
   }
 
-  /** the file's bytes as aligned 32-bit words (empty on a big-endian host), and the offset of byte 0 in them */
-  private readonly words: Int32Array;
-  private readonly wordBase: number;
+  /**
+   * the file's bytes as aligned 32-bit words, and the offset of byte 0 in them: skipSpaces, findByte
+   * and stopAt read them as little-endian lanes (byte p is lane p & 3 from the low end), so a
+   * big-endian host parses with BytewiseParser, whose scans go a byte at a time and never read them
+   */
+  protected readonly words: Int32Array;
+  protected readonly wordBase: number;
 
   /**
    * First index in [p, e) whose byte is not a space (e when none), 4 bytes at a time: ftrace pads
    * the task column with spaces on the left (tabs, rare, are left to skipBlanks).
    */
-  private skipSpaces(p: number, e: number): number {
+  protected skipSpaces(p: number, e: number): number {
     const words = this.words;
     const base = this.wordBase;
     const q = p + base;
@@ -264,7 +269,7 @@ class KernelParser {
   }
 
   /** First index in [p, e) whose byte is b (e when none), 4 bytes at a time (the lowest lane flagged by haszero is exact). */
-  private findByte(p: number, e: number, b: number): number {
+  protected findByte(p: number, e: number, b: number): number {
     const words = this.words;
     const base = this.wordBase;
     const q = p + base;
@@ -292,7 +297,7 @@ class KernelParser {
    * file's length: the end of a token, found 4 bytes at a time (SWAR: a byte b < 0x21 is the
    * lowest one flagged in (w - 0x21212121) & ~w & 0x80808080; bytes ≥ 0x80 are never flagged).
    */
-  private stopAt(p: number): number {
+  protected stopAt(p: number): number {
     const s = this.text;
     const words = this.words;
     const base = this.wordBase;
@@ -951,6 +956,30 @@ class KernelParser {
 }
 
 /**
+ * KernelParser for a big-endian host, where a word's lanes are the bytes in the other order: the
+ * three word scans go a byte at a time (the same answers: the word scans' own tails).
+ */
+class BytewiseParser extends KernelParser {
+  protected override skipSpaces(p: number, e: number): number {
+    const s = this.text;
+    while (p < e && s[p] === 32) p++;
+    return p;
+  }
+
+  protected override findByte(p: number, e: number, b: number): number {
+    const s = this.text;
+    while (p < e && s[p] !== b) p++;
+    return p;
+  }
+
+  protected override stopAt(p: number): number {
+    const s = this.text;
+    while (s[p]! > 32) p++;
+    return p < s.length ? p : s.length;
+  }
+}
+
+/**
  * Parses ftrace / perf script / trace-cmd report text into a Trace (`options.layers`: see
  * KernelLayers; the default keeps every event). `text` is the file's bytes (UTF-8, as read and
  * gunzipped: loadTrace passes them undecoded) or its decoded text, which is encoded once (a
@@ -959,9 +988,21 @@ class KernelParser {
  * and the second report of a batched page free are skipped and counted in `trace.stats`.
  */
 export function parseKernelTrace(text: string | Uint8Array, file: string, name?: string, options: KernelTraceOptions = {}): Trace {
+  return parseWith(LITTLE_ENDIAN ? KernelParser : BytewiseParser, text, file, name, options);
+}
+
+/**
+ * parseKernelTrace as a big-endian host runs it (BytewiseParser: no word scans), on any host: for
+ * tests, which run on little-endian hosts. The same Trace, stats and errors as parseKernelTrace.
+ */
+export function parseKernelTraceBytewise(text: string | Uint8Array, file: string, name?: string, options: KernelTraceOptions = {}): Trace {
+  return parseWith(BytewiseParser, text, file, name, options);
+}
+
+function parseWith(Parser: typeof KernelParser, text: string | Uint8Array, file: string, name: string | undefined, options: KernelTraceOptions): Trace {
   const base = name ?? (file.split(/[\\/]/).pop() ?? file).replace(/\.(perf|ftrace|trace|txt)(\.gz)?$/, '');
   // one kind of Buffer for every caller, so the parser's byte reads stay monomorphic
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8')
     : Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
-  return new KernelParser(bytes, file, base, options.layers ?? 'all').run();
+  return new Parser(bytes, file, base, options.layers ?? 'all').run();
 }

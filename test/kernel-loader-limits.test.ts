@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { TraceFormatError } from '../src/errors.js';
+import { parseKernelTrace, parseKernelTraceBytewise } from '../src/trace/kernel.js';
+import type { Trace } from '../src/trace/trace.js';
+
+const fixture = (f: string): Buffer => readFileSync(new URL(`./fixtures/kernel/${f}`, import.meta.url));
+const FIXTURES = ['ftrace-6x.ftrace', 'perf-4x.perf', 'trace-cmd.trace'];
+
+/** Everything a parse gives: every column, the tables and stats, or the error's message. */
+function outcome(parse: () => Trace): unknown {
+  try {
+    const t = parse();
+    return {
+      name: t.name, length: t.length, idCount: t.idCount, pidCount: t.pidCount, caches: t.caches, strings: t.strings, stats: t.stats,
+      cols: [t.op, t.id, t.lo, t.hi, t.aux, t.extra].map((a) => Array.from(a)),
+    };
+  } catch (e) {
+    if (!(e instanceof TraceFormatError)) throw e;
+    return { error: e.message };
+  }
+}
+
+/** The bytes at byte offset k of a larger buffer: the word scans see every alignment (word base 0..3). */
+function atOffset(b: Buffer, k: number): Buffer {
+  const x = Buffer.alloc(b.length + 8, 0x41);
+  b.copy(x, k);
+  return x.subarray(k, k + b.length);
+}
+
+describe('kernel trace loader: byte-at-a-time scans (big-endian hosts)', () => {
+  it('gives the same traces as the word scans on the fixtures, at every buffer alignment', () => {
+    for (const f of FIXTURES) {
+      const b = fixture(f);
+      const want = outcome(() => parseKernelTrace(b, f));
+      expect((want as { length: number }).length).toBeGreaterThan(0);
+      for (let k = 0; k < 4; k++) {
+        expect(outcome(() => parseKernelTrace(atOffset(b, k), f)), `${f} +${k}`).toEqual(want);
+        expect(outcome(() => parseKernelTraceBytewise(atOffset(b, k), f)), `${f} bytewise +${k}`).toEqual(want);
+      }
+    }
+  });
+
+  it('gives the same traces and errors as the word scans on mutated fixture lines', () => {
+    const lines = FIXTURES.flatMap((f) => fixture(f).toString('utf8').split('\n'));
+    const pieces = ['', ' ', '  ', '\t', ':', '[001]', '0x', '(null)', '\r', 'kmem:', 'CPU ', ' is empty', 'ptr=', 'pfn=', '\u00e9', '\x01'];
+    const mutated = fc.tuple(fc.constantFrom(...lines), fc.nat(), fc.nat({ max: 8 }), fc.constantFrom(...pieces)).map(([l, at, del, ins]) => {
+      const p = at % (l.length + 1);
+      return l.slice(0, p) + ins + l.slice(p + del);
+    });
+    fc.assert(fc.property(fc.array(mutated, { minLength: 1, maxLength: 8 }).map((a) => a.join('\n')), fc.nat({ max: 3 }), (text, k) => {
+      const b = atOffset(Buffer.from(text, 'utf8'), k);
+      expect(outcome(() => parseKernelTraceBytewise(b, 'fuzz.trace'))).toEqual(outcome(() => parseKernelTrace(text, 'fuzz.trace')));
+    }), { numRuns: 1500 });
+  });
+});
