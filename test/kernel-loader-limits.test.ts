@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { TraceFormatError } from '../src/errors.js';
-import { parseKernelTrace, parseKernelTraceBytewise } from '../src/trace/kernel.js';
+import { AllocbenchError, TraceFormatError } from '../src/errors.js';
+import { KERNEL_TRACE_MAX_BYTES, checkKernelTraceSize, parseKernelTrace, parseKernelTraceBytewise } from '../src/trace/kernel.js';
 import type { Trace } from '../src/trace/trace.js';
 
 const fixture = (f: string): Buffer => readFileSync(new URL(`./fixtures/kernel/${f}`, import.meta.url));
@@ -28,6 +28,27 @@ function atOffset(b: Buffer, k: number): Buffer {
   b.copy(x, k);
   return x.subarray(k, k + b.length);
 }
+
+describe('kernel trace loader: input size limit', () => {
+  it('accepts inputs up to KERNEL_TRACE_MAX_BYTES (2 GiB - 4) and rejects longer ones with a one-line AllocbenchError naming file and limit', () => {
+    expect(KERNEL_TRACE_MAX_BYTES).toBe(2 ** 31 - 4);
+    // the word scans shift (offset + word base up to 3) by 2 as int32: the largest offset must stay positive
+    expect((KERNEL_TRACE_MAX_BYTES + 3) >> 2).toBeGreaterThan(0);
+    expect(((KERNEL_TRACE_MAX_BYTES + 3) >> 2) << 2).toBeGreaterThan(0);
+    for (const n of [0, 1, 2 ** 30, KERNEL_TRACE_MAX_BYTES]) expect(() => checkKernelTraceSize(n, 'big.ftrace')).not.toThrow();
+    for (const n of [KERNEL_TRACE_MAX_BYTES + 1, 2 ** 31, 3 * 2 ** 30, 2 ** 32]) {
+      let err: unknown;
+      try { checkKernelTraceSize(n, 'traces/big.ftrace.gz'); } catch (e) { err = e; }
+      expect(err).toBeInstanceOf(AllocbenchError);
+      expect(err).not.toBeInstanceOf(TraceFormatError);
+      const msg = (err as Error).message;
+      expect(msg).toContain('traces/big.ftrace.gz');
+      expect(msg).toContain(String(n));
+      expect(msg).toContain(String(KERNEL_TRACE_MAX_BYTES));
+      expect(msg).not.toContain('\n');
+    }
+  });
+});
 
 describe('kernel trace loader: byte-at-a-time scans (big-endian hosts)', () => {
   it('gives the same traces as the word scans on the fixtures, at every buffer alignment', () => {

@@ -23,7 +23,7 @@
  * of an error) is decoded as UTF-8, token by token, so it is the text a decoded string would have
  * given.
  */
-import { TraceFormatError } from '../errors.js';
+import { AllocbenchError, TraceFormatError } from '../errors.js';
 import { parseGfp, __GFP_RECLAIMABLE } from '../machine/gfp.js';
 import {
   CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_EXTFRAG, OP_FAULT, OP_KFREE,
@@ -194,6 +194,24 @@ export interface KernelTraceOptions {
   layers?: KernelLayers;
 }
 
+/**
+ * The largest input the parser reads, in bytes (2 GiB - 4). Offsets are int32: the word scans shift
+ * an offset plus the word base (up to 3) by 2 both ways (`>> 2`, `<< 2`), and TokenCache keeps
+ * offsets in an Int32Array, so a longer input (a .gz inflating to 2-4 GiB: a Buffer may reach 4 GiB)
+ * would make negative offsets.
+ */
+export const KERNEL_TRACE_MAX_BYTES = 2 ** 31 - 4;
+
+/**
+ * Throws AllocbenchError when an input of `byteLength` bytes (after gunzip) is too long for the
+ * parser (KERNEL_TRACE_MAX_BYTES): a file-level error, like an unreadable file.
+ */
+export function checkKernelTraceSize(byteLength: number, file: string): void {
+  if (byteLength > KERNEL_TRACE_MAX_BYTES) {
+    throw new AllocbenchError(`cannot read trace ${file}: ${byteLength} bytes of text, more than the kernel trace loader reads (${KERNEL_TRACE_MAX_BYTES} bytes, 2 GiB - 4); split the recording`);
+  }
+}
+
 class KernelParser {
   readonly b: TraceBuilder;
   private readonly keepPages: boolean;
@@ -233,7 +251,7 @@ class KernelParser {
     this.keepObjects = layers !== 'pages';
     const base = text.byteOffset & 3;
     this.wordBase = base;
-    // a view, no copy
+    // a view, no copy; int32 offset arithmetic: parseKernelTrace checked the length (KERNEL_TRACE_MAX_BYTES)
     this.words = new Int32Array(text.buffer, text.byteOffset - base, (text.length + base) >> 2);
   }
 
@@ -985,7 +1003,8 @@ class BytewiseParser extends KernelParser {
  * gunzipped: loadTrace passes them undecoded) or its decoded text, which is encoded once (a
  * string with unpaired surrogates, which no decoded file has, gets U+FFFD for them). Malformed
  * lines throw TraceFormatError; unknown events, failed recorded allocations, kernel-address faults
- * and the second report of a batched page free are skipped and counted in `trace.stats`.
+ * and the second report of a batched page free are skipped and counted in `trace.stats`. Input
+ * longer than KERNEL_TRACE_MAX_BYTES throws AllocbenchError (checkKernelTraceSize).
  */
 export function parseKernelTrace(text: string | Uint8Array, file: string, name?: string, options: KernelTraceOptions = {}): Trace {
   return parseWith(LITTLE_ENDIAN ? KernelParser : BytewiseParser, text, file, name, options);
@@ -1004,5 +1023,6 @@ function parseWith(Parser: typeof KernelParser, text: string | Uint8Array, file:
   // one kind of Buffer for every caller, so the parser's byte reads stay monomorphic
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8')
     : Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  checkKernelTraceSize(bytes.length, file);
   return new Parser(bytes, file, base, options.layers ?? 'all').run();
 }
