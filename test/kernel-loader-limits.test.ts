@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { AllocbenchError, TraceFormatError } from '../src/errors.js';
 import { KERNEL_TRACE_MAX_BYTES, checkKernelTraceSize, parseKernelTrace, parseKernelTraceBytewise } from '../src/trace/kernel.js';
+import { loadTrace } from '../src/trace/load.js';
 import type { Trace } from '../src/trace/trace.js';
 
 const fixture = (f: string): Buffer => readFileSync(new URL(`./fixtures/kernel/${f}`, import.meta.url));
@@ -74,5 +77,44 @@ describe('kernel trace loader: byte-at-a-time scans (big-endian hosts)', () => {
       const b = atOffset(Buffer.from(text, 'utf8'), k);
       expect(outcome(() => parseKernelTraceBytewise(b, 'fuzz.trace'))).toEqual(outcome(() => parseKernelTrace(text, 'fuzz.trace')));
     }), { numRuns: 1500 });
+  });
+});
+
+describe('kernel trace loader: sniffing a file with no telling extension', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'allocbench-kernel-limits-'));
+  const line = '            bash-2154    [001] d..1.   812.331090: kfree: call_site=x ptr=ffff888003c2a000';
+
+  it('decodes only the start of the file to sniff it, and parses the bytes', () => {
+    const p = join(tmp, 'capture.log');
+    writeFileSync(p, `${line}\n`.repeat(20000)); // ~1.8 MB
+    const spy = vi.spyOn(Buffer.prototype, 'toString');
+    let decoded: number[];
+    try {
+      const t = loadTrace(p);
+      expect(t.length).toBe(20000);
+      expect(t.name).toBe('capture.log');
+      // every decode, as its byte count: (encoding, start = 0, end = length)
+      decoded = spy.mock.calls.map((args, i) => {
+        const buf = spy.mock.contexts[i] as Buffer;
+        const [, start = 0, end = buf.length] = args as unknown as [string?, number?, number?];
+        return Math.min(end, buf.length) - start;
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(decoded.length).toBeGreaterThan(0);
+    expect(Math.max(...decoded)).toBeLessThanOrEqual(4 * 65536);
+  });
+
+  it('sniffs the same first 64 Ki characters as a decode of the whole file would give', () => {
+    // multi-byte characters put the first trace line past byte 65536 but within the first 65536 characters
+    const comment = `# ${'\u20ac'.repeat(30000)}\n`; // 90003 bytes, 30003 characters
+    const within = join(tmp, 'within.log');
+    writeFileSync(within, `${comment}${line}\n`);
+    expect(loadTrace(within).length).toBe(1);
+    // past the first 65536 characters the sniff does not look (and the format is unknown), as before
+    const past = join(tmp, 'past.log');
+    writeFileSync(past, `# ${'\u20ac'.repeat(70000)}\n${line}\n`);
+    expect(() => loadTrace(past)).toThrow(/unknown format/);
   });
 });

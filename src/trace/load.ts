@@ -114,12 +114,33 @@ export function readTraceBytes(path: string): Buffer {
   return buf;
 }
 
+/** The format whose extension `path` has (after a `.gz` is removed), or undefined. */
+function formatByExtension(path: string): TraceFormat | undefined {
+  const lower = path.toLowerCase().replace(/\.gz$/, '');
+  return FORMATS.find((f) => f.extensions.some((ext) => lower.endsWith(ext)));
+}
+
+/** The first format, in table order, whose sniff accepts `text` (the start of a file), or undefined. */
+function formatBySniff(text: string): TraceFormat | undefined {
+  return FORMATS.find((f) => f.sniff(text));
+}
+
 /** Picks the format of `path` by extension, else by sniffing `text`; undefined when none fits. */
 export function detectFormat(path: string, text: string): TraceFormat | undefined {
-  const lower = path.toLowerCase().replace(/\.gz$/, '');
-  for (const f of FORMATS) if (f.extensions.some((ext) => lower.endsWith(ext))) return f;
-  for (const f of FORMATS) if (f.sniff(text)) return f;
-  return undefined;
+  return formatByExtension(path) ?? formatBySniff(text);
+}
+
+/** Characters of a file's start that the sniffs read (firstLine and the kernel sniff: 64 Ki UTF-16 units; rep: 4 Ki). */
+const SNIFF_CHARS = 65536;
+
+/**
+ * The file's first SNIFF_CHARS characters as its full decode would start: decoded from a prefix of
+ * its bytes (a UTF-8 sequence, valid or not, gives at least one UTF-16 unit per 3 bytes, and a
+ * sequence cut at the prefix's end only changes the text after those units). The sniffs see the
+ * same text without a decode of a whole file, which above ~512 MiB is longer than a string may be.
+ */
+function sniffText(bytes: Buffer): string {
+  return bytes.toString('utf8', 0, Math.min(bytes.length, 4 * SNIFF_CHARS)).slice(0, SNIFF_CHARS);
 }
 
 /** Loads a trace file of any known format (optionally gzipped). */
@@ -127,15 +148,11 @@ export function loadTrace(path: string): Trace {
   // The compiled form is bytes: read it as such, without decoding the file as text first.
   if (/\.abt$/i.test(path)) return readBinaryFile(path, { shared: true, name: traceName(path) });
   const bytes = readTraceBytes(path);
-  // a format picked by extension that reads bytes needs no decode of the file (detectFormat tries
-  // extensions first, so this is the format it would pick)
-  const lower = path.toLowerCase().replace(/\.gz$/, '');
-  const byExt = FORMATS.find((x) => x.extensions.some((ext) => lower.endsWith(ext)));
-  if (byExt?.parseBytes !== undefined) return byExt.parseBytes(bytes, path, traceName(path));
-  const text = bytes.toString('utf8');
-  const f = detectFormat(path, text);
+  // detectFormat, with the sniff on the file's start only: a format that reads bytes needs no
+  // decode of the whole file
+  const f = formatByExtension(path) ?? formatBySniff(sniffText(bytes));
   if (f === undefined) {
     throw new AllocbenchError(`cannot read trace ${path}: unknown format (known: ${FORMATS.map((x) => `${x.name} ${x.extensions.join(' ')}`).join(', ')}; add .gz when gzipped)`);
   }
-  return f.parseBytes !== undefined ? f.parseBytes(bytes, path, traceName(path)) : f.parse(text, path, traceName(path));
+  return f.parseBytes !== undefined ? f.parseBytes(bytes, path, traceName(path)) : f.parse(bytes.toString('utf8'), path, traceName(path));
 }
