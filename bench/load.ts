@@ -165,7 +165,7 @@ const heap = GENERATORS['power-law']!.generate({ events: 1_000_000 }, 1);
   // parse triggers (a user's run holds only the file's bytes)
   const nLines = out.length;
   out.length = 0;
-  const k = best(3, () => parseKernelTrace(kText, 'bench.ftrace'));
+  const k = best(5, () => parseKernelTrace(kText, 'bench.ftrace'));
   console.log(`kernel (ftrace): ${nLines} lines (${(kText.length / 1e6).toFixed(1)} MB): ${rate(nLines, k)} lines; ${k.out.length} events, ${bytesPerEvent(k.out).toFixed(1)} bytes/event; stats ${JSON.stringify(k.out.stats)}`);
   console.log(check('kernel', nLines, k, TARGET_KERNEL, 'lines'));
   // and the bundled real recordings (ftrace from Debian's 6.1 kernel under QEMU): shorter lines

@@ -1,7 +1,7 @@
 // npm run bench:replay — replay speed of every strategy through the full machine (one core),
 // measured as a cell measures it (runCell's wall.events_per_sec: every event priced by the cost
 // model and recorded in its latency histogram; boot and end-of-run metrics excluded), without and
-// with the default 100 time-series samples. Best of 5 rounds, the rounds round-robin over the cases.
+// with the default 100 time-series samples. Best of ROUNDS rounds, the rounds round-robin over the cases.
 // Page layer: the 1 M-event page-mix workload (orders 0-3, random lifetimes) on the desktop machine.
 // Object layer: a warm alloc+free mix of kmalloc sizes (slub, kmalloc-pow2) and of malloc sizes (dlmalloc).
 // Processes: the fork-cow generator (page tables, zero-page, new-page and COW faults) with buddy.
@@ -16,7 +16,10 @@ import { TraceBuilder, type Trace } from '../src/trace/trace.js';
 import { Rng } from '../src/trace/generators/generator.js';
 
 const desktop = loadMachine('desktop');
-const ROUNDS = 5; // V8 keeps tiering the replay loop up over the first rounds: the best is its steady state
+// V8 keeps tiering the replay loop up over the first rounds: the best is its steady state. 9 rounds
+// (~40 s) outlast most of this VM's slow spells (a minute or so at 0.5-0.7x, which plain compute and
+// memory loops do not show); 5 (~20 s) fell entirely inside one now and then.
+const ROUNDS = 9;
 
 /** One cell's events/s (`samples` time-series samples; 0: the replay alone). */
 function rate(trace: Trace, page: string, object: string, samples: number): number {

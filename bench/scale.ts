@@ -1,7 +1,7 @@
 // npm run bench:scale — does the worker pool use both cores, and what does it cost per cell?
 // 16 equal cells (page-mix, 1 M events, seeds 1..16, buddy + slub, desktop) run in this thread,
 // on a pool of 1 worker and on a pool of 2, each after its start-up (reported separately), rounds
-// interleaved, best of 5.
+// interleaved, best of 9.
 // Speed-up = time(1 worker) / time(2 workers); pool overhead per cell (trace sharing, task and
 // result transfer) = (time(1 worker) − time(in-thread)) / 16, against the mean cell time.
 // Sixteen rather than eight: with two workers the last cell of a round leaves one worker idle for
@@ -22,7 +22,8 @@ for (let seed = 1; seed <= CELLS; seed++) {
   tasks.push({ cell: { trace: trace.name, machine: 'desktop', page: 'buddy', object: 'slub', seed }, trace, machine, check: false });
 }
 
-const ROUNDS = 5;
+// 9 rounds (~75 s) outlast most of this VM's slow spells (see bench/replay.ts); 5 sometimes did not
+const ROUNDS = 9;
 
 /**
  * Start-up (thread start, loading the code, a first cell to warm the JIT) of a pool of 0 (this
