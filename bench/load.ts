@@ -5,7 +5,8 @@
  * times parseMtrace on it; writes the resulting trace as native CSV and times parseCsv on that;
  * synthesizes a CMU malloc-lab .rep script and ftrace kmem text (≥ 1 M lines each, from generated
  * workloads) and times parseRep and parseKernelTrace; finally writes the mtrace trace as a compiled
- * .abt file and times loading it (file read + checksum + views, the compiled-cache warm path).
+ * .abt file and times loading it (file read + checksum + views, the compiled-cache warm path);
+ * then times every target again in interleaved rounds and prints the best of all runs per target.
  * Prints lines/s (events/s for the binary load) and bytes/event, each with its target, by wall
  * clock and per CPU-second (process.cpuUsage: the machine may be shared). For information only.
  */
@@ -87,7 +88,19 @@ const mps = (n: number, ms: number): number => n / ms / 1e3;
 const check = (label: string, n: number, r: { ms: number; cpuMs: number }, target: number, unit: string): string =>
   `   target ≥ ${target} M ${unit}/s: ${verdict(mps(n, r.ms) >= target)}${mps(n, r.ms) < target && mps(n, r.cpuMs) >= target ? ` (per CPU-second ${verdict(true)}: machine busy)` : ''} [${label}]`;
 
-console.log(check('mtrace', lines, m, TARGET_SCAN, 'lines'));
+/**
+ * Every timed target, for the interleaved rounds at the end: the sections run one after another,
+ * so a slow spell of this VM (a minute or so at 0.5-0.7x) can cover all of one loader's runs.
+ */
+interface Tracked { label: string; n: number; best: { ms: number; cpuMs: number }; target: number; unit: string; run: () => unknown }
+const tracked: Tracked[] = [];
+/** Prints the target line of a section's measurement and keeps it for the interleaved rounds. */
+function track(label: string, n: number, best: { ms: number; cpuMs: number }, target: number, unit: string, run: () => unknown): void {
+  console.log(check(label, n, best, target, unit));
+  tracked.push({ label, n, best: { ms: best.ms, cpuMs: best.cpuMs }, target, unit, run });
+}
+
+track('mtrace', lines, m, TARGET_SCAN, 'lines', () => parseMtrace(text, 'bench.mtrace'));
 console.log(check('csv', csvLines, c, TARGET_CSV, 'lines'));
 
 // --- .rep: a malloc-lab script of a generated user heap (malloc → a, free → f, realloc → r) ---
@@ -106,7 +119,7 @@ const heap = GENERATORS['power-law']!.generate({ events: 1_000_000 }, 1);
   out.length = 0; // not live during the parse (see the kernel text below)
   const r = best(5, () => parseRep(repText, 'bench.rep'));
   console.log(`rep: ${nLines} lines (${(repText.length / 1e6).toFixed(1)} MB): ${rate(nLines, r)} lines; ${r.out.length} events, ${bytesPerEvent(r.out).toFixed(1)} bytes/event`);
-  console.log(check('rep', nLines, r, TARGET_SCAN, 'lines'));
+  track('rep', nLines, r, TARGET_SCAN, 'lines', () => parseRep(repText, 'bench.rep'));
 }
 
 // --- kernel text: ftrace kmem lines of a generated kernel-mix workload, with page faults mixed in ---
@@ -167,7 +180,7 @@ const heap = GENERATORS['power-law']!.generate({ events: 1_000_000 }, 1);
   out.length = 0;
   const k = best(5, () => parseKernelTrace(kText, 'bench.ftrace'));
   console.log(`kernel (ftrace): ${nLines} lines (${(kText.length / 1e6).toFixed(1)} MB): ${rate(nLines, k)} lines; ${k.out.length} events, ${bytesPerEvent(k.out).toFixed(1)} bytes/event; stats ${JSON.stringify(k.out.stats)}`);
-  console.log(check('kernel', nLines, k, TARGET_KERNEL, 'lines'));
+  track('kernel', nLines, k, TARGET_KERNEL, 'lines', () => parseKernelTrace(kText, 'bench.ftrace'));
   // and the bundled real recordings (ftrace from Debian's 6.1 kernel under QEMU): shorter lines
   for (const rec of ['traces/kernel/build-compress/build-compress.ftrace.gz', 'traces/kernel/fork-fragment/fork-fragment.ftrace.gz']) {
     const text = readTraceBytes(rec);
@@ -175,7 +188,7 @@ const heap = GENERATORS['power-law']!.generate({ events: 1_000_000 }, 1);
     for (let p = text.indexOf(10); p >= 0; p = text.indexOf(10, p + 1)) n++;
     const r = best(3, () => parseKernelTrace(text, rec));
     console.log(`kernel (real recording ${rec.replace(/^.*\//, '')}): ${n} lines (${(text.length / 1e6).toFixed(1)} MB): ${rate(n, r)} lines`);
-    console.log(check('kernel, real', n, r, TARGET_KERNEL, 'lines'));
+    track(`kernel, real ${rec.replace(/^.*\//, '')}`, n, r, TARGET_KERNEL, 'lines', () => parseKernelTrace(text, rec));
   }
 }
 
@@ -193,7 +206,7 @@ const heap = GENERATORS['power-law']!.generate({ events: 1_000_000 }, 1);
   console.log(`binary write (encode): ${t.length} events: ${rate(t.length, enc)} events`);
   console.log(`binary load (read + crc32 + views, SharedArrayBuffer): ${t.length} events, ${(size / 1e6).toFixed(1)} MB: ${rate(t.length, shared)} events; ` +
     `of which crc32 ${crc.ms.toFixed(1)} ms (${(size / crc.ms / 1e6).toFixed(1)} GB/s)`);
-  console.log(check('binary', t.length, shared, TARGET_BIN, 'events'));
+  track('binary', t.length, shared, TARGET_BIN, 'events', () => readBinaryFile(file));
   console.log(`binary load (ArrayBuffer): ${rate(t.length, plain)} events`);
   const perEvent = size / t.length;
   console.log(`binary file: ${perEvent.toFixed(2)} bytes/event (columns 15 + header/metadata/extra)   target ≤ ${TARGET_BYTES}: ${verdict(perEvent <= TARGET_BYTES)}`);
@@ -204,5 +217,16 @@ const heap = GENERATORS['power-law']!.generate({ events: 1_000_000 }, 1);
   const cold = best(1, () => loadTraceCached(source, cacheDir));
   const warm = best(10, () => loadTraceCached(source, cacheDir));
   console.log(`cache ${source}: ${warm.out.length} events: cold (parse + write) ${cold.ms.toFixed(1)} ms, warm ${warm.ms.toFixed(2)} ms (${mps(warm.out.length, warm.ms).toFixed(1)} M events/s)`);
-  rmSync(dir, { recursive: true, force: true });
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true })); // the interleaved rounds read the file
 }
+
+// Interleaved rounds: each tracked loader once per round, in turn; the best over every run counts.
+const ROUNDS = 4;
+for (let round = 0; round < ROUNDS; round++) {
+  for (const t of tracked) {
+    const r = best(1, t.run);
+    if (r.ms < t.best.ms) t.best = { ms: r.ms, cpuMs: r.cpuMs };
+  }
+}
+console.log(`\ntargets, best of the runs above and ${ROUNDS} interleaved rounds:`);
+for (const t of tracked) console.log(`${rate(t.n, t.best)} ${t.unit}` + check(t.label, t.n, t.best, t.target, t.unit));
