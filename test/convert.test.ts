@@ -9,6 +9,7 @@ import { AllocbenchError } from '../src/errors.js';
 import { isBinaryTrace } from '../src/trace/binary.js';
 import { parseCsv } from '../src/trace/csv.js';
 import { loadTrace } from '../src/trace/load.js';
+import { OP_CACHE_ALLOC, OP_CACHE_FREE, OP_KFREE, OP_KMALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';
 import type { Trace } from '../src/trace/trace.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'allocbench-convert-'));
@@ -83,6 +84,28 @@ describe('allocbench convert', () => {
     expect((await convertError(fixture, '--to', 'csv', '--out', join(tmp, 'x.mtrace'))).message).toMatch(/extension of mtrace/);
     expect((await convertError(fixture, '--out', join(tmp, 'x.out'))).message).toMatch(/give --to csv\|bin/);
     expect((await convertError(fixture, '--to', 'xml', '--out', join(tmp, 'x.csv'))).message).toMatch(/Invalid values/);
+  });
+
+  it('--layers keeps one layer of a kernel recording and is refused for other formats', async () => {
+    const rec = 'traces/kernel/build-compress/build-compress.ftrace.gz';
+    const all = loadTrace(rec);
+    const count = (t: Trace, ops: number[]): number => { let n = 0; for (let e = 0; e < t.length; e++) if (ops.includes(t.op[e]!)) n++; return n; };
+    const PAGE = [OP_PAGE_ALLOC, OP_PAGE_FREE];
+    const SLAB = [OP_KMALLOC, OP_KFREE, OP_CACHE_ALLOC, OP_CACHE_FREE];
+    const pagesOut = join(tmp, 'rec-pages.abt');
+    const objectsOut = join(tmp, 'rec-objects.abt');
+    await convert(rec, '--layers', 'pages', '--out', pagesOut);
+    await convert(rec, '--layers', 'objects', '--out', objectsOut);
+    const pages = loadTrace(pagesOut), objects = loadTrace(objectsOut);
+    expect(count(all, PAGE)).toBeGreaterThan(0);
+    expect(count(all, SLAB)).toBeGreaterThan(0);
+    expect(count(pages, PAGE)).toBe(count(all, PAGE));
+    expect(count(pages, SLAB)).toBe(0);
+    expect(count(objects, SLAB)).toBe(count(all, SLAB));
+    expect(count(objects, PAGE)).toBe(0);
+    const e = await convertError('test/fixtures/rep/short1-bal.rep', '--layers', 'pages', '--out', join(tmp, 'r.abt'));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(/--layers is for kernel traces.*rep/);
   });
 
   it('reports an unreadable input with exit code 2', async () => {

@@ -5,6 +5,7 @@ import { AllocbenchError } from '../errors.js';
 import { writeBinaryFile } from '../trace/binary.js';
 import { writeCsv } from '../trace/csv-writer.js';
 import { FORMATS, loadTrace } from '../trace/load.js';
+import type { KernelLayers } from '../trace/kernel.js';
 import type { Trace } from '../trace/trace.js';
 
 export type ConvertTarget = 'csv' | 'bin';
@@ -13,6 +14,7 @@ interface ConvertArgs {
   in: string;
   to?: string;
   out: string;
+  layers?: string;
 }
 
 /** The target a file name implies (`.csv[.gz]` → csv, `.abt[.gz]` → bin), if any. */
@@ -41,8 +43,9 @@ export function writeTraceAs(t: Trace, to: ConvertTarget, out: string): void {
 }
 
 /**
- * `allocbench convert IN --to csv|bin --out FILE`: any loadable trace (mtrace, csv, rep, kernel
- * text, .abt, each optionally .gz) to native CSV or the compiled binary format. --to may be left
+ * `allocbench convert IN --to csv|bin --out FILE [--layers all|pages|objects]`: any loadable trace
+ * (mtrace, csv, rep, kernel text, .abt, each optionally .gz) to native CSV or the compiled binary
+ * format; --layers keeps one layer of a kernel recording (its slab pages are in both). --to may be left
  * out when --out ends in .csv or .abt (optionally .gz); an --out whose extension names another
  * trace format is refused, since the loader would pick that format by its extension.
  */
@@ -52,7 +55,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   builder: (y: Argv) =>
     y.positional('in', { type: 'string', demandOption: true, describe: 'input trace' })
       .option('to', { type: 'string', choices: ['csv', 'bin'], describe: 'output format (default: from the --out extension)' })
-      .option('out', { type: 'string', demandOption: true, describe: 'output file (.csv, .abt; add .gz to compress)' }) as unknown as Argv<ConvertArgs>,
+      .option('out', { type: 'string', demandOption: true, describe: 'output file (.csv, .abt; add .gz to compress)' })
+      .option('layers', { type: 'string', choices: ['all', 'pages', 'objects'], describe: 'kernel traces: keep page events only, slab events only, or all (default); see docs/kernel-recordings.md' }) as unknown as Argv<ConvertArgs>,
   handler: (a) => {
     const named = targetOfName(a.out);
     const to = (a.to as ConvertTarget | undefined) ?? named;
@@ -62,7 +66,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     if ((named !== undefined && named !== to) || (named === undefined && other !== undefined)) {
       throw new AllocbenchError(`convert: --to ${to} but "${a.out}" has the extension of ${other?.name ?? named} traces; name it .${to === 'bin' ? 'abt' : 'csv'}[.gz]`);
     }
-    const t = loadTrace(a.in);
+    const t = loadTrace(a.in, a.layers !== undefined ? { layers: a.layers as KernelLayers } : {});
     writeTraceAs(t, to, a.out);
     process.stdout.write(`${a.out}: ${t.length} events (${to})\n`);
   },

@@ -4,7 +4,7 @@ import { AllocbenchError } from '../errors.js';
 import { looksLikeBinaryText, readBinaryFile } from './binary.js';
 import { parseCsv } from './csv.js';
 import { parseMtrace } from './mtrace.js';
-import { looksLikeKernelTrace, parseKernelTrace } from './kernel.js';
+import { looksLikeKernelTrace, parseKernelTrace, type KernelLayers } from './kernel.js';
 import { parseRep } from './rep.js';
 import type { Trace } from './trace.js';
 
@@ -143,16 +143,26 @@ function sniffText(bytes: Buffer): string {
   return bytes.toString('utf8', 0, Math.min(bytes.length, 4 * SNIFF_CHARS)).slice(0, SNIFF_CHARS);
 }
 
+export interface LoadOptions {
+  /** kernel text only: keep one layer of a recording (kernel.ts KernelLayers); other formats refuse it */
+  layers?: KernelLayers;
+}
+
 /** Loads a trace file of any known format (optionally gzipped). */
-export function loadTrace(path: string): Trace {
+export function loadTrace(path: string, options: LoadOptions = {}): Trace {
+  const layers = options.layers;
   // The compiled form is bytes: read it as such, without decoding the file as text first.
-  if (/\.abt$/i.test(path)) return readBinaryFile(path, { shared: true, name: traceName(path) });
+  if (/\.abt$/i.test(path) && layers === undefined) return readBinaryFile(path, { shared: true, name: traceName(path) });
   const bytes = readTraceBytes(path);
   // detectFormat, with the sniff on the file's start only: a format that reads bytes needs no
   // decode of the whole file
   const f = formatByExtension(path) ?? formatBySniff(sniffText(bytes));
   if (f === undefined) {
     throw new AllocbenchError(`cannot read trace ${path}: unknown format (known: ${FORMATS.map((x) => `${x.name} ${x.extensions.join(' ')}`).join(', ')}; add .gz when gzipped)`);
+  }
+  if (layers !== undefined) {
+    if (f.name !== 'kernel') throw new AllocbenchError(`cannot read trace ${path} by layers: --layers is for kernel traces (perf script, ftrace, trace-cmd text), this is ${f.name}`);
+    return parseKernelTrace(bytes, path, traceName(path), { layers });
   }
   return f.parseBytes !== undefined ? f.parseBytes(bytes, path, traceName(path)) : f.parse(bytes.toString('utf8'), path, traceName(path));
 }
