@@ -4,7 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { AllocbenchError } from '../errors.js';
 import { writeBinaryFile } from '../trace/binary.js';
 import { writeCsv } from '../trace/csv-writer.js';
-import { FORMATS, loadTrace } from '../trace/load.js';
+import { formatByExtension, loadTrace } from '../trace/load.js';
 import type { KernelLayers } from '../trace/kernel.js';
 import type { Trace } from '../trace/trace.js';
 
@@ -61,8 +61,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     const named = targetOfName(a.out);
     const to = (a.to as ConvertTarget | undefined) ?? named;
     if (to === undefined) throw new AllocbenchError(`convert: give --to csv|bin (cannot tell the format from "${a.out}")`);
-    const lower = a.out.toLowerCase().replace(/\.gz$/, '');
-    const other = FORMATS.find((f) => f.extensions.some((e) => lower.endsWith(e)));
+    const other = formatByExtension(a.out);
     if ((named !== undefined && named !== to) || (named === undefined && other !== undefined)) {
       throw new AllocbenchError(`convert: --to ${to} but "${a.out}" has the extension of ${other?.name ?? named} traces; name it .${to === 'bin' ? 'abt' : 'csv'}[.gz]`);
     }

@@ -348,7 +348,7 @@ class Replay {
 
   private pageFree(e: number): void {
     const i = this.id[e]!;
-    const s = this.ref[i]!;
+    const s = this.ref[i]!; // unmasked: a live object's ref is ≥ S_OBJECT whatever its slot
     if (s >= S_PAGES && s < S_OBJECT) {
       const ord = s - S_PAGES;
       this.machine.freePages(this.pfn[i]!, ord);

@@ -115,7 +115,7 @@ export function readTraceBytes(path: string): Buffer {
 }
 
 /** The format whose extension `path` has (after a `.gz` is removed), or undefined. */
-function formatByExtension(path: string): TraceFormat | undefined {
+export function formatByExtension(path: string): TraceFormat | undefined {
   const lower = path.toLowerCase().replace(/\.gz$/, '');
   return FORMATS.find((f) => f.extensions.some((ext) => lower.endsWith(ext)));
 }
