@@ -66,7 +66,8 @@ function best<T>(runs: number, f: () => T): { ms: number; cpuMs: number; out: T 
 const rate = (n: number, r: { ms: number; cpuMs: number }): string =>
   `${(n / r.ms / 1e3).toFixed(2)} M/s wall (${r.ms.toFixed(0)} ms), ${(n / r.cpuMs / 1e3).toFixed(2)} M/s per CPU-second`;
 
-const m = best(5, () => parseMtrace(text, 'bench.mtrace'));
+const parseM = (): Trace => parseMtrace(text, 'bench.mtrace');
+const m = best(5, parseM);
 console.log(`mtrace: ${lines} lines (${(text.length / 1e6).toFixed(1)} MB): ${rate(lines, m)} lines; ` +
   `${m.out.length} events, ${bytesPerEvent(m.out).toFixed(1)} bytes/event`);
 
@@ -100,7 +101,7 @@ function track(label: string, n: number, best: { ms: number; cpuMs: number }, ta
   tracked.push({ label, n, best: { ms: best.ms, cpuMs: best.cpuMs }, target, unit, run });
 }
 
-track('mtrace', lines, m, TARGET_SCAN, 'lines', () => parseMtrace(text, 'bench.mtrace'));
+track('mtrace', lines, m, TARGET_SCAN, 'lines', parseM);
 console.log(check('csv', csvLines, c, TARGET_CSV, 'lines'));
 
 // --- .rep: a malloc-lab script of a generated user heap (malloc → a, free → f, realloc → r) ---
@@ -117,9 +118,10 @@ const heap = GENERATORS['power-law']!.generate({ events: 1_000_000 }, 1);
   const repText = `${out.join('\n')}\n`;
   const nLines = out.length;
   out.length = 0; // not live during the parse (see the kernel text below)
-  const r = best(5, () => parseRep(repText, 'bench.rep'));
+  const parseR = (): Trace => parseRep(repText, 'bench.rep');
+  const r = best(5, parseR);
   console.log(`rep: ${nLines} lines (${(repText.length / 1e6).toFixed(1)} MB): ${rate(nLines, r)} lines; ${r.out.length} events, ${bytesPerEvent(r.out).toFixed(1)} bytes/event`);
-  track('rep', nLines, r, TARGET_SCAN, 'lines', () => parseRep(repText, 'bench.rep'));
+  track('rep', nLines, r, TARGET_SCAN, 'lines', parseR);
 }
 
 // --- kernel text: ftrace kmem lines of a generated kernel-mix workload, with page faults mixed in ---
@@ -178,17 +180,20 @@ const heap = GENERATORS['power-law']!.generate({ events: 1_000_000 }, 1);
   // parse triggers (a user's run holds only the file's bytes)
   const nLines = out.length;
   out.length = 0;
-  const k = best(5, () => parseKernelTrace(kText, 'bench.ftrace'));
+  const parseK = (): Trace => parseKernelTrace(kText, 'bench.ftrace');
+  const k = best(5, parseK);
   console.log(`kernel (ftrace): ${nLines} lines (${(kText.length / 1e6).toFixed(1)} MB): ${rate(nLines, k)} lines; ${k.out.length} events, ${bytesPerEvent(k.out).toFixed(1)} bytes/event; stats ${JSON.stringify(k.out.stats)}`);
-  track('kernel', nLines, k, TARGET_KERNEL, 'lines', () => parseKernelTrace(kText, 'bench.ftrace'));
+  track('kernel', nLines, k, TARGET_KERNEL, 'lines', parseK);
   // and the bundled real recordings (ftrace from Debian's 6.1 kernel under QEMU): shorter lines
   for (const rec of ['traces/kernel/build-compress/build-compress.ftrace.gz', 'traces/kernel/fork-fragment/fork-fragment.ftrace.gz']) {
     const text = readTraceBytes(rec);
     let n = 0;
     for (let p = text.indexOf(10); p >= 0; p = text.indexOf(10, p + 1)) n++;
-    const r = best(3, () => parseKernelTrace(text, rec));
-    console.log(`kernel (real recording ${rec.replace(/^.*\//, '')}): ${n} lines (${(text.length / 1e6).toFixed(1)} MB): ${rate(n, r)} lines`);
-    track(`kernel, real ${rec.replace(/^.*\//, '')}`, n, r, TARGET_KERNEL, 'lines', () => parseKernelTrace(text, rec));
+    const parseRec = (): Trace => parseKernelTrace(text, rec);
+    const r = best(3, parseRec);
+    const recName = rec.replace(/^.*\//, '');
+    console.log(`kernel (real recording ${recName}): ${n} lines (${(text.length / 1e6).toFixed(1)} MB): ${rate(n, r)} lines`);
+    track(`kernel, real ${recName}`, n, r, TARGET_KERNEL, 'lines', parseRec);
   }
 }
 
@@ -201,12 +206,13 @@ const heap = GENERATORS['power-law']!.generate({ events: 1_000_000 }, 1);
   writeBinaryFile(file, t);
   const size = statSync(file).size;
   const crc = best(5, () => crc32(enc.out));
-  const shared = best(15, () => readBinaryFile(file));
+  const loadShared = (): Trace => readBinaryFile(file);
+  const shared = best(15, loadShared);
   const plain = best(15, () => readBinaryFile(file, { shared: false }));
   console.log(`binary write (encode): ${t.length} events: ${rate(t.length, enc)} events`);
   console.log(`binary load (read + crc32 + views, SharedArrayBuffer): ${t.length} events, ${(size / 1e6).toFixed(1)} MB: ${rate(t.length, shared)} events; ` +
     `of which crc32 ${crc.ms.toFixed(1)} ms (${(size / crc.ms / 1e6).toFixed(1)} GB/s)`);
-  track('binary', t.length, shared, TARGET_BIN, 'events', () => readBinaryFile(file));
+  track('binary', t.length, shared, TARGET_BIN, 'events', loadShared);
   console.log(`binary load (ArrayBuffer): ${rate(t.length, plain)} events`);
   const perEvent = size / t.length;
   console.log(`binary file: ${perEvent.toFixed(2)} bytes/event (columns 15 + header/metadata/extra)   target ≤ ${TARGET_BYTES}: ${verdict(perEvent <= TARGET_BYTES)}`);
