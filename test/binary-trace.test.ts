@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AllocbenchError } from '../src/errors.js';
+import { crc32 } from 'node:zlib';
 import { BINARY_VERSION, encodeBinaryTrace, HEADER_BYTES, readBinaryFile, readBinaryTrace, writeBinaryFile } from '../src/trace/binary.js';
 import { cachePath, cacheStats, loadTraceCached } from '../src/trace/cache.js';
 import { GENERATORS } from '../src/trace/generators/index.js';
@@ -22,7 +23,7 @@ export function plain(t: Trace, withName = true): unknown {
     length: t.length,
     op: Array.from(t.op), id: Array.from(t.id), lo: Array.from(t.lo), hi: Array.from(t.hi), aux: Array.from(t.aux),
     idCount: t.idCount, pidCount: t.pidCount, caches: t.caches, strings: t.strings, extra: Array.from(t.extra),
-    stats: t.stats,
+    stats: t.stats, cpu: t.cpu && Array.from(t.cpu), tid: t.tid && Array.from(t.tid),
   };
 }
 
@@ -64,6 +65,46 @@ describe('binary trace format', () => {
       const t = b.finish();
       expect(plain(readBinaryTrace(encodeBinaryTrace(t), 'p.abt'))).toEqual(plain(t));
     }), { numRuns: 100 });
+  });
+
+  it('round-trips the optional cpu and tid columns, each alone or both, and shares them for workers', () => {
+    for (const [cpu, tid] of [[true, false], [false, true], [true, true]] as const) {
+      const b = new TraceBuilder('ct', 'ct.csv', 16);
+      b.push(7, 0, 32, 0);
+      if (cpu) b.useCpu();
+      if (tid) b.useTid();
+      for (let i = 1; i < 40; i++) { b.curCpu = i % 3; b.curTid = 1000 + i; b.push(7, i, 16 * i, 0); }
+      b.idCount = 40;
+      const t = b.finish();
+      expect(t.cpu !== undefined).toBe(cpu);
+      expect(t.tid !== undefined).toBe(tid);
+      if (cpu) expect(Array.from(t.cpu!.subarray(0, 3))).toEqual([-1, 1, 2]);
+      if (tid) expect(Array.from(t.tid!.subarray(0, 3))).toEqual([-1, 1001, 1002]);
+      const back = readBinaryTrace(encodeBinaryTrace(t), 'ct.abt');
+      expect(plain(back)).toEqual(plain(t));
+      const shared = shareTrace(t);
+      if (cpu) expect(shared.cpu!.buffer).toBeInstanceOf(SharedArrayBuffer);
+      if (tid) expect(shared.tid!.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(plain(shared)).toEqual(plain(t));
+    }
+  });
+
+  it('still reads a version-1 file (no cpu/tid sections, 160-byte header)', () => {
+    const t = generated[0]!;
+    const v2 = encodeBinaryTrace(t);
+    // version 1 = version 2 without the last two section slots of the header
+    const v1 = new Uint8Array(v2.length - 32);
+    v1.set(v2.subarray(0, 160));
+    v1.set(v2.subarray(192), 160);
+    const dv = new DataView(v1.buffer);
+    dv.setUint32(8, 1, true);
+    dv.setUint32(16, 160, true);
+    dv.setBigUint64(24, BigInt(v1.length), true);
+    for (let s = 0; s < 7; s++) dv.setBigUint64(48 + s * 16, dv.getBigUint64(48 + s * 16, true) - 32n, true);
+    dv.setUint32(12, crc32(v1.subarray(16)), true);
+    const back = readBinaryTrace(v1, 'old.abt');
+    expect(plain(back)).toEqual(plain(t));
+    expect(back.cpu).toBeUndefined();
   });
 
   it('views the columns in place over the file buffer, 8-byte aligned, 15 bytes per event plus header and metadata', () => {

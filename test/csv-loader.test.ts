@@ -81,6 +81,24 @@ describe('parseCsv', () => {
     expect(t.idCount).toBe(3);
   });
 
+  it('reads tid and cpu columns (empty cell: -1) and accepts a time column, and writes them back', () => {
+    const text = 'op,id,size,tid,cpu,time\nmalloc,a,16,101,0,5\nmalloc,b,32,102,,6.5\nfree,a,,,1,7\n';
+    const t = parseCsv(text, 't.csv');
+    expect(Array.from(t.tid!)).toEqual([101, 102, -1]);
+    expect(Array.from(t.cpu!)).toEqual([0, -1, 1]);
+    const back = parseCsv(writeCsv(t), 'back.csv');
+    expect(Array.from(back.tid!)).toEqual([101, 102, -1]);
+    expect(Array.from(back.cpu!)).toEqual([0, -1, 1]);
+    expectSameTrace(t, back);
+    expect(writeCsv(t).split('\n')[0]).toBe('op,id,pid,size,tid,cpu');
+    // no such columns: no such arrays, and the writer adds none
+    const plainT = parseCsv('op,id,size\nmalloc,a,16\n', 'p.csv');
+    expect(plainT.tid).toBeUndefined();
+    expect(plainT.cpu).toBeUndefined();
+    expect(writeCsv(plainT)).not.toMatch(/tid|cpu/);
+    expect(() => parseCsv('op,id,size,tid\nmalloc,a,16,x\n', 'bad.csv')).toThrow(/bad\.csv:2.*"tid"/);
+  });
+
   it('tolerates CRLF', () => {
     expect(rows(parseCsv(fixture('crlf.csv'), 'crlf.csv'))).toEqual([['malloc', 0, 10, 0], ['free', 0, 0, 0]]);
   });

@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { AllocbenchError, TraceFormatError } from '../src/errors.js';
 import { FORMATS, detectFormat, loadTrace, traceName } from '../src/trace/load.js';
+import { parseKernelTrace } from '../src/trace/kernel.js';
 import { parseMtrace } from '../src/trace/mtrace.js';
 
 const M = 'test/fixtures/mtrace';
@@ -89,6 +90,27 @@ describe('loadTrace', () => {
 });
 
 describe('format table', () => {
+  it('gives kernel traces the [cpu] column and the task\'s tid (ftrace comm-pid, perf tid and pid/tid, trace-cmd)', () => {
+    const f = loadTrace('test/fixtures/kernel/ftrace-6x.ftrace');
+    const p = loadTrace('test/fixtures/kernel/perf-4x.perf');
+    const c = loadTrace('test/fixtures/kernel/trace-cmd.trace');
+    for (const t of [f, p, c]) {
+      expect(t.cpu!.length).toBe(t.length);
+      expect(t.tid!.length).toBe(t.length);
+    }
+    // perf: `perf  3214 [000]` then `gnome-shell  1840/1843 [002]`
+    expect(Array.from(p.cpu!.subarray(0, 2))).toEqual([0, 2]);
+    expect(Array.from(p.tid!.subarray(0, 2))).toEqual([3214, 1843]);
+    // trace-cmd: `<idle>-0 [000]`, `kswapd0-97 [001]`, `make-8812 [002]`
+    expect(Array.from(c.cpu!.subarray(0, 3))).toEqual([0, 1, 2]);
+    expect(Array.from(c.tid!.subarray(0, 3))).toEqual([0, 97, 8812]);
+    expect(new Set(f.cpu!).size).toBeGreaterThan(2);
+    // no cpu column in the layout: no cpu array
+    const n = parseKernelTrace('make-8812 5125.170500: kmalloc: ptr=0xffff8881032c4600 bytes_req=28 bytes_alloc=32 gfp_flags=GFP_KERNEL\n', 'n.trace');
+    expect(n.cpu).toBeUndefined();
+    expect(Array.from(n.tid!)).toEqual([8812]);
+  });
+
   it('has distinct names and dotted lower-case extensions', () => {
     const names = FORMATS.map((f) => f.name);
     expect(new Set(names).size).toBe(names.length);

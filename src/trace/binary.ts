@@ -7,14 +7,19 @@
  *   8   u32        format version (BINARY_VERSION)
  *   12  u32        CRC-32 (zlib) of bytes [16, file length)
  *   16  u32        header bytes (HEADER_BYTES)
- *   20  u32        flags (0)
+ *   20  u32        flags: FLAG_CPU (the cpu column is present), FLAG_TID (the tid column is present)
  *   24  u64        file length in bytes
  *   32  u64        event count
  *   40  u32        idCount
  *   44  u32        pidCount
- *   48  7 × (u64 offset, u64 bytes): op, id, lo, hi, aux, extra (Float64 rows), meta (UTF-8 JSON)
- *   160 sections, each starting on an 8-byte boundary (zero padding between), so every column is a
+ *   48  9 × (u64 offset, u64 bytes): op, id, lo, hi, aux, extra (Float64 rows), meta (UTF-8 JSON),
+ *       cpu, tid (Int32; 0 bytes when the flag says the column is absent)
+ *   192 sections, each starting on an 8-byte boundary (zero padding between), so every column is a
  *       typed-array view over the file buffer in place.
+ *
+ * Version 1 (before the cpu and tid columns) had 7 sections and a 160-byte header; it is still read
+ * (no cpu/tid). A version-1 reader refuses version 2 files with "format version 2, this allocbench
+ * reads version 1".
  *
  * The meta JSON holds name, source, caches, strings and stats. The extra side table is a raw
  * Float64 section rather than JSON: exact, and viewed in place like the columns.
@@ -26,11 +31,18 @@ import { AllocbenchError } from '../errors.js';
 import type { CacheDef, Trace } from './trace.js';
 
 export const BINARY_MAGIC = Uint8Array.of(0x89, 0x41, 0x42, 0x54, 0x0d, 0x0a, 0x1a, 0x0a);
-export const BINARY_VERSION = 1;
-export const HEADER_BYTES = 160;
-const SECTIONS = 7;
-const S_OP = 0, S_ID = 1, S_LO = 2, S_HI = 3, S_AUX = 4, S_EXTRA = 5, S_META = 6;
-const SECTION_NAMES = ['op', 'id', 'lo', 'hi', 'aux', 'extra', 'meta'];
+export const BINARY_VERSION = 2;
+export const HEADER_BYTES = 192;
+const SECTIONS = 9;
+const S_OP = 0, S_ID = 1, S_LO = 2, S_HI = 3, S_AUX = 4, S_EXTRA = 5, S_META = 6, S_CPU = 7, S_TID = 8;
+const SECTION_NAMES = ['op', 'id', 'lo', 'hi', 'aux', 'extra', 'meta', 'cpu', 'tid'];
+/** header flags */
+const FLAG_CPU = 1, FLAG_TID = 2;
+/** Per readable version: its sections and header bytes (version 1: no cpu/tid). */
+const LAYOUTS: Record<number, { sections: number; headerBytes: number }> = {
+  1: { sections: 7, headerBytes: 160 },
+  2: { sections: SECTIONS, headerBytes: HEADER_BYTES },
+};
 /** Column bytes per event: op 1 + id 4 + lo 4 + hi 2 + aux 4. */
 export const COLUMN_BYTES_PER_EVENT = 15;
 
@@ -70,7 +82,9 @@ export function encodeBinaryTrace(t: Trace): Uint8Array {
   const meta: Meta = { name: t.name, source: t.source, caches: t.caches, strings: t.strings, ...(t.stats ? { stats: t.stats } : {}) };
   const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
   const n = t.length;
-  const cols: ArrayBufferView[] = [t.op.subarray(0, n), t.id.subarray(0, n), t.lo.subarray(0, n), t.hi.subarray(0, n), t.aux.subarray(0, n), t.extra, metaBytes];
+  const none = new Int32Array(0);
+  const cols: ArrayBufferView[] = [t.op.subarray(0, n), t.id.subarray(0, n), t.lo.subarray(0, n), t.hi.subarray(0, n), t.aux.subarray(0, n), t.extra, metaBytes,
+    t.cpu?.subarray(0, n) ?? none, t.tid?.subarray(0, n) ?? none];
   const offsets: number[] = [];
   let pos = HEADER_BYTES;
   for (const c of cols) {
@@ -83,7 +97,7 @@ export function encodeBinaryTrace(t: Trace): Uint8Array {
   out.set(BINARY_MAGIC, 0);
   dv.setUint32(8, BINARY_VERSION, true);
   dv.setUint32(16, HEADER_BYTES, true);
-  dv.setUint32(20, 0, true);
+  dv.setUint32(20, (t.cpu ? FLAG_CPU : 0) | (t.tid ? FLAG_TID : 0), true);
   dv.setBigUint64(24, BigInt(total), true);
   dv.setBigUint64(32, BigInt(n), true);
   dv.setUint32(40, t.idCount, true);
@@ -109,7 +123,7 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
   checkHost();
   const bad = (why: string): AllocbenchError => new AllocbenchError(`cannot read binary trace ${file}: ${why}`);
   if (!isBinaryTrace(buf)) throw bad('not an allocbench binary trace (bad magic bytes)');
-  if (buf.length < HEADER_BYTES) throw bad(`truncated: ${buf.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+  if (buf.length < LAYOUTS[1]!.headerBytes) throw bad(`truncated: ${buf.length} bytes, shorter than any header`);
   if (buf.byteOffset % 8 !== 0) {
     // Views of Int32/Float64 need aligned offsets; only an odd caller's buffer gets here.
     const shared = buf.buffer instanceof SharedArrayBuffer;
@@ -119,9 +133,13 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
   }
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const version = dv.getUint32(8, true);
-  if (version !== BINARY_VERSION) throw bad(`format version ${version}, this allocbench reads version ${BINARY_VERSION} (convert the original trace again)`);
+  const layout = LAYOUTS[version];
+  if (layout === undefined) throw bad(`format version ${version}, this allocbench reads versions 1 to ${BINARY_VERSION} (convert the original trace again)`);
   const headerBytes = dv.getUint32(16, true);
-  if (headerBytes !== HEADER_BYTES) throw bad(`header size ${headerBytes}, expected ${HEADER_BYTES}`);
+  if (headerBytes !== layout.headerBytes) throw bad(`header size ${headerBytes}, expected ${layout.headerBytes} for version ${version}`);
+  if (buf.length < headerBytes) throw bad(`truncated: ${buf.length} bytes, shorter than the ${headerBytes}-byte header`);
+  const flags = version === 1 ? 0 : dv.getUint32(20, true);
+  if ((flags & ~(FLAG_CPU | FLAG_TID)) !== 0) throw bad(`unknown header flags 0x${flags.toString(16)}`);
   const fileLen = Number(dv.getBigUint64(24, true));
   if (buf.length < fileLen) throw bad(`truncated: the header says ${fileLen} bytes, the file has ${buf.length}`);
   if (buf.length > fileLen) throw bad(`${buf.length - fileLen} bytes of trailing data after the ${fileLen} the header says`);
@@ -131,14 +149,14 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
   const n = Number(dv.getBigUint64(32, true));
   const idCount = dv.getUint32(40, true);
   const pidCount = dv.getUint32(44, true);
-  const expectBytes = [n, n * 4, n * 4, n * 2, n * 4, -8, -1];
+  const expectBytes = [n, n * 4, n * 4, n * 2, n * 4, -8, -1, flags & FLAG_CPU ? n * 4 : 0, flags & FLAG_TID ? n * 4 : 0];
   const off: number[] = [];
   const len: number[] = [];
-  for (let s = 0; s < SECTIONS; s++) {
+  for (let s = 0; s < layout.sections; s++) {
     const o = Number(dv.getBigUint64(48 + s * 16, true));
     const b = Number(dv.getBigUint64(56 + s * 16, true));
     const e = expectBytes[s]!;
-    if (o % 8 !== 0 || o < HEADER_BYTES || o + b > fileLen) throw bad(`section ${SECTION_NAMES[s]} at ${o}+${b} lies outside the file or is misaligned`);
+    if (o % 8 !== 0 || o < headerBytes || o + b > fileLen) throw bad(`section ${SECTION_NAMES[s]} at ${o}+${b} lies outside the file or is misaligned`);
     if ((e >= 0 && b !== e) || (e === -8 && b % 16 !== 0)) throw bad(`section ${SECTION_NAMES[s]} has ${b} bytes, expected ${e >= 0 ? e : 'whole rows'}`);
     off.push(o);
     len.push(b);
@@ -168,6 +186,8 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
     caches: meta.caches,
     strings: meta.strings,
     extra: new Float64Array(ab, base + off[S_EXTRA]!, len[S_EXTRA]! / 8),
+    ...(flags & FLAG_CPU ? { cpu: new Int32Array(ab, base + off[S_CPU]!, n) } : {}),
+    ...(flags & FLAG_TID ? { tid: new Int32Array(ab, base + off[S_TID]!, n) } : {}),
     ...(meta.stats ? { stats: meta.stats } : {}),
   };
 }

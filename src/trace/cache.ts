@@ -17,7 +17,7 @@ import type { Trace } from './trace.js';
  * Bump when any text loader (mtrace, csv, rep, kernel) changes what it produces for the same
  * input, so caches written by the old loaders are not reused.
  */
-export const LOADER_VERSION = 1;
+export const LOADER_VERSION = 2; // 2: kernel text and CSV carry cpu/tid columns
 
 /** Counts of what loadTraceCached did, for tests (a warm load must not parse the text). */
 export const cacheStats = { hits: 0, misses: 0, textParses: 0, rejected: 0 };

@@ -7,6 +7,7 @@ const col = (c: (typeof CSV_COLUMNS)[number]): number => CSV_COLUMNS.indexOf(c);
 const ID = col('id'), PID = col('pid'), SIZE = col('size'), ORDER = col('order'), GFP = col('gfp');
 const CACHE = col('cache'), ALIGN = col('align'), FLAGS = col('flags'), ADDR = col('addr'), LEN = col('len');
 const PROT = col('prot'), WRITE = col('write'), CHILD = col('child'), LABEL = col('label');
+const TID = col('tid'), CPU = col('cpu');
 const AO = col('alloc_order'), AM = col('alloc_mt'), FM = col('fallback_mt'), FRAG = col('fragmenting'), CHG = col('change_ownership');
 
 /** RFC 4180 quoting, plus a leading `#` (the reader takes it for a comment) and surrounding spaces (it trims). */
@@ -51,6 +52,8 @@ export function writeCsv(t: Trace): string {
   const used = new Uint8Array(NCOL);
   used[0] = 1;
   for (let o = 0; o < O.OP_COUNT; o++) if (present[o]) for (const c of OP_COLUMNS[o] ?? []) used[c] = 1;
+  if (t.tid) used[TID] = 1;
+  if (t.cpu) used[CPU] = 1;
   const keep: number[] = [];
   for (let c = 0; c < NCOL; c++) if (used[c]) keep.push(c);
   const out: string[] = [keep.map((c) => CSV_COLUMNS[c]).join(',')];
@@ -100,6 +103,8 @@ export function writeCsv(t: Trace): string {
       default:
         break;
     }
+    if (t.tid && t.tid[i]! >= 0) cells[TID] = String(t.tid[i]);
+    if (t.cpu && t.cpu[i]! >= 0) cells[CPU] = String(t.cpu[i]);
     for (let k = 0; k < keep.length; k++) row[k] = cells[keep[k]!]!;
     out.push(row.join(','));
   }

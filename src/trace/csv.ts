@@ -7,11 +7,13 @@ import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
 /**
  * The native CSV trace format (docs/trace-formats.md). A header row names the columns, in any
  * order; every column is optional except `op`, and empty cells take the defaults below. Lines
- * starting with `#` are comments. The writer (csv-writer.ts) emits all columns in this order.
+ * starting with `#` are comments. `tid` and `cpu` fill the trace's optional per-event columns
+ * (an empty cell is -1, unknown); `time` (a recorder's timestamp) is accepted and not read. The writer (csv-writer.ts) emits all columns in this order.
  */
 export const CSV_COLUMNS = [
   'op', 'id', 'pid', 'size', 'order', 'gfp', 'cache', 'align', 'flags', 'addr', 'len', 'prot',
   'write', 'child', 'label', 'alloc_order', 'alloc_mt', 'fallback_mt', 'fragmenting', 'change_ownership',
+  'tid', 'cpu', 'time',
 ] as const;
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
 
@@ -80,11 +82,14 @@ export function parseCsv(text: string, file: string, name: string = defaultName(
   const cOp = C('op'), cId = C('id'), cPid = C('pid'), cSize = C('size'), cOrder = C('order'), cGfp = C('gfp');
   const cCache = C('cache'), cAlign = C('align'), cFlags = C('flags'), cAddr = C('addr'), cLen = C('len');
   const cProt = C('prot'), cWrite = C('write'), cChild = C('child'), cLabel = C('label');
+  const cTid = C('tid'), cCpu = C('cpu');
   const cAO = C('alloc_order'), cAM = C('alloc_mt'), cFM = C('fallback_mt'), cFrag = C('fragmenting'), cChg = C('change_ownership');
   if (cOp < 0) {
     throw new TraceFormatError(file, head.info.lines, lineText(text, head.info.lines), 'a header row with an "op" column');
   }
   const width = head.record.length;
+  if (cTid >= 0) b.useTid();
+  if (cCpu >= 0) b.useCpu();
 
   // Not the per-event typed-array path of the mtrace loader: csv-parse allocates per record anyway,
   // so a Map keyed by namespaced token costs little next to it.
@@ -113,6 +118,8 @@ export function parseCsv(text: string, file: string, name: string = defaultName(
     if (!isStorableValue(v) || v > max) fail(`a number in column "${what}" from 0 to ${max}`);
     return v;
   };
+  /** tid and cpu: an empty cell is -1 (not recorded for this event) */
+  const optionalNum = (c: number, what: string): number => (cell(c) === '' ? -1 : num(c, what, 0, 0x7fffffff));
   const symbolic = (c: number, what: string, names: Record<string, number>): number => {
     const s = cell(c);
     if (s === '') return 0;
@@ -166,6 +173,8 @@ export function parseCsv(text: string, file: string, name: string = defaultName(
     rec = rows[r]!;
     ln = lineOf[r]!;
     for (let k = width; k < rec.length; k++) if (rec[k] !== '') fail(`at most ${width} cells, as many as the header has`);
+    if (cTid >= 0) b.curTid = optionalNum(cTid, 'tid');
+    if (cCpu >= 0) b.curCpu = optionalNum(cCpu, 'cpu');
     const opName = rec[cOp] ?? '';
     const op = O.opByName(opName);
     switch (op) {

@@ -412,13 +412,15 @@ class KernelParser {
     let q = this.findByte(p, e, 91);
     while (q < e) {
       let r = q + 1;
-      while (r < e) { const c = s[r]!; if (c < 48 || c > 57) break; r++; }
+      let cpu = 0;
+      while (r < e) { const c = s[r]!; if (c < 48 || c > 57) break; cpu = cpu * 10 + c - 48; r++; }
       if (r > q + 1 && r < e && s[r]! === 93 && r + 1 < e && isBlank(s[r + 1]!)) {
         let t = skipBlanks(s, r + 1, e);
         for (let k = 0; k < 2 && t < e; k++) {
           const te = KernelParser.timestampEnd(s, t, e);
           if (te >= 0) {
             this.prefixStart = p; this.prefixEnd = q;
+            this.lineCpu = cpu <= 0x7fffffff ? cpu : -1;
             return te;
           }
           t = skipBlanks(s, tokenEnd(s, t, e), e);
@@ -443,6 +445,7 @@ class KernelParser {
           if (c0 >= 48 && c0 <= 57 && !(c1 >= 48 && c1 <= 57) && c1 !== 47) pe = prevStart;
         }
         this.prefixStart = p; this.prefixEnd = pe;
+        this.lineCpu = -1;
         return te;
       }
       prevStart = t;
@@ -465,6 +468,7 @@ class KernelParser {
       if (p > p0 && this.isCallchain(s, p, e)) { this.callchainLines++; return; }
       this.fail(EXPECT_PREFIX);
     }
+    this.noteCpuTid();
     const q = skipBlanks(s, ts, e);
     let ev = this.knownEvent(s, q, e);
     let f = this.nameEnd; // the fields' start: a blank or the line end, as field() needs (no key starts at it)
@@ -490,6 +494,42 @@ class KernelParser {
 
   private nameEnd = 0;
   private nameEvent = EV_NONE;
+  /** the `[cpu]` column of the current line, -1 when its layout has none (findTimestamp) */
+  private lineCpu = -1;
+
+  /**
+   * The trace's cpu and tid columns for the events of this line: the `[cpu]` column, and the
+   * thread id, which is the last number of the task part in every layout (ftrace `comm-tid`, perf
+   * `tid` or `pid/tid`; a `(tgid)` column after it is skipped). A column is made on its first value.
+   */
+  private noteCpuTid(): void {
+    const b = this.b;
+    const cpu = this.lineCpu;
+    if (cpu >= 0 && b.cpu === undefined) b.useCpu();
+    b.curCpu = cpu;
+    const s = this.text;
+    const p = this.prefixStart;
+    let e = this.prefixEnd;
+    while (e > p && isBlank(s[e - 1]!)) e--;
+    if (e > p && s[e - 1]! === 41) { // ')': ftrace's `(tgid)` column
+      while (e > p && s[e - 1] !== 40) e--;
+      e--;
+      while (e > p && isBlank(s[e - 1]!)) e--;
+    }
+    let t = e;
+    let tid = 0;
+    let scale = 1;
+    while (t > p && scale <= 1e9) {
+      const c = s[t - 1]!;
+      if (c < 48 || c > 57) break;
+      tid += (c - 48) * scale;
+      scale *= 10;
+      t--;
+    }
+    if (t === e || tid > 0x7fffffff || (t > p && s[t - 1]! >= 48 && s[t - 1]! <= 57)) tid = -1;
+    if (tid >= 0 && b.tid === undefined) b.useTid();
+    b.curTid = tid;
+  }
 
   /**
    * The common event token, read with a few compares: a bare `name:` at q (ftrace, trace-cmd) or

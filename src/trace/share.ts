@@ -13,5 +13,6 @@ export function shareTrace(t: Trace): Trace {
     out.set(a as never);
     return out;
   };
-  return { ...t, op: share(t.op), id: share(t.id), lo: share(t.lo), hi: share(t.hi), aux: share(t.aux), extra: share(t.extra) };
+  return { ...t, op: share(t.op), id: share(t.id), lo: share(t.lo), hi: share(t.hi), aux: share(t.aux), extra: share(t.extra),
+    ...(t.cpu ? { cpu: share(t.cpu) } : {}), ...(t.tid ? { tid: share(t.tid) } : {}) };
 }

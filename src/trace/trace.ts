@@ -18,6 +18,10 @@ export interface CacheDef {
  *   lo  Uint32   low 32 bits of the value column (size, order, address)
  *   hi  Uint16   bits 32..47 of the value column (addresses up to 2^48, sizes up to 256 TiB)
  *   aux Int32    gfp flags, pid, cache index, string index, ... (ops.ts says which)
+ * Two optional per-event columns, present only when the source records them (undefined otherwise;
+ * -1 in a row means "not recorded for this event"):
+ *   cpu Int32    the CPU the event ran on (kernel traces: ftrace / perf's `[001]` column)
+ *   tid Int32    the thread that made the call (user traces; kernel traces: the task's pid/tid)
  * Ids are dense (0..idCount-1) so replays index typed arrays, never hash maps. Loaders map
  * recorded pointers and pfns to ids; a free of a pointer the loader never saw gets a fresh id,
  * which the replay then counts as a trace error.
@@ -34,6 +38,10 @@ export interface Trace {
   lo: Uint32Array;
   hi: Uint16Array;
   aux: Int32Array;
+  /** optional: the CPU of each event, -1 where unknown (undefined when the source has no CPUs) */
+  cpu?: Int32Array;
+  /** optional: the thread id of each event, -1 where unknown (undefined when the source has no threads) */
+  tid?: Int32Array;
   /** number of distinct ids used (arrays indexed by id have this length) */
   idCount: number;
   /** highest pid + 1 (0 when the trace has no process events) */
@@ -66,6 +74,12 @@ export class TraceBuilder {
   lo: Uint32Array;
   hi: Uint16Array;
   aux: Int32Array;
+  /** the optional columns, made by useCpu / useTid (events pushed before get -1) */
+  cpu: Int32Array | undefined;
+  tid: Int32Array | undefined;
+  /** cpu and tid that push writes into those columns (set by the loader per line) */
+  curCpu = -1;
+  curTid = -1;
   idCount = 0;
   pidCount = 0;
   readonly caches: CacheDef[] = [];
@@ -92,7 +106,19 @@ export class TraceBuilder {
     const lo = new Uint32Array(cap); lo.set(this.lo); this.lo = lo;
     const hi = new Uint16Array(cap); hi.set(this.hi); this.hi = hi;
     const aux = new Int32Array(cap); aux.set(this.aux); this.aux = aux;
+    if (this.cpu) { const c = new Int32Array(cap); c.set(this.cpu); this.cpu = c; }
+    if (this.tid) { const c = new Int32Array(cap); c.set(this.tid); this.tid = c; }
     this.cap = cap;
+  }
+
+  /** Gives the trace a cpu column (idempotent); push then writes curCpu into it. */
+  useCpu(): void {
+    if (!this.cpu) this.cpu = new Int32Array(this.cap).fill(-1, 0, this.length);
+  }
+
+  /** Gives the trace a tid column (idempotent); push then writes curTid into it. */
+  useTid(): void {
+    if (!this.tid) this.tid = new Int32Array(this.cap).fill(-1, 0, this.length);
   }
 
   /** A fresh dense id. */
@@ -112,6 +138,8 @@ export class TraceBuilder {
     this.lo[i] = value % TWO32;
     this.hi[i] = Math.floor(value / TWO32);
     this.aux[i] = aux;
+    if (this.cpu !== undefined) this.cpu[i] = this.curCpu;
+    if (this.tid !== undefined) this.tid[i] = this.curTid;
   }
 
   /** Records that a pid occurs (for process events). */
@@ -173,6 +201,8 @@ export class TraceBuilder {
       caches: this.caches.slice(),
       strings: this.strings.slice(),
       extra: copy(this.extra, Float64Array, this.extraLen * 2),
+      ...(this.cpu ? { cpu: copy(this.cpu, Int32Array, n) } : {}),
+      ...(this.tid ? { tid: copy(this.tid, Int32Array, n) } : {}),
       ...(this.stats ? { stats: { ...this.stats } } : {}),
     };
   }
