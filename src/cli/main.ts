@@ -21,7 +21,8 @@ import { bundledTraces } from '../trace/bundled.js';
 import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
 import { loadTrace } from '../trace/load.js';
 import { writeCsv } from '../trace/csv-writer.js';
-import { generateFromSpec } from '../run/runner.js';
+import { generateFromSpec, RECORDED } from '../run/runner.js';
+import { recordedMachine } from '../machine/recorded-machine.js';
 import { matrixOptions, runOptionsFrom, summaryTable, type MatrixArgs } from './run.js';
 
 const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : `${s}\n`); };
@@ -31,7 +32,8 @@ function inspectOneCell(a: MatrixArgs, inspect: NonNullable<CellOptions['inspect
   const o = runOptionsFrom(a, '');
   const trace = o.gens.length ? generateFromSpec(o.gens[0]!, o.seeds[0]!) : loadTrace(o.traces[0] ?? '');
   const cell = { trace: trace.name, machine: o.machines[0]!, page: o.pages[0]!, object: o.objects[0]!, seed: o.seeds[0]! };
-  runCell(cell, trace, loadMachine(cell.machine), { check: o.check, inspect });
+  const rec = cell.machine === RECORDED ? recordedMachine(o.traces[0] ?? '', trace.name) : undefined;
+  runCell(cell, trace, rec?.config ?? loadMachine(cell.machine === RECORDED ? 'desktop' : cell.machine), { check: o.check, inspect });
 }
 
 function fraginfoText(zones: ZoneFreeState[], withPagetype: boolean): string {
@@ -64,7 +66,7 @@ export function cli(argv: string[]): Argv {
       process.exitCode = failed > 0 ? 1 : 0;
     })
     .command('start', 'the main job: every bundled trace through every strategy, a summary and the HTML report', (y) => y, async () => {
-      const o = runOptionsFrom({ machine: ['desktop'], seed: ['1'] }, 'results/latest');
+      const o = runOptionsFrom({ seed: ['1'] }, 'results/latest');
       const progress = new Progress(progressMode(false));
       o.onCell = (r, d, t) => progress.cell(r, d, t);
       const { results, failed } = await runMatrix(o);

@@ -3,7 +3,7 @@ import { presetNames } from '../machine/memory-map.js';
 import { OBJECT_STRATEGIES } from '../object/registry.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
 import type { CellResult } from '../run/cell.js';
-import { runMatrix, type RunOptions } from '../run/runner.js';
+import { RECORDED, runMatrix, type RunOptions } from '../run/runner.js';
 import { bundledTraces } from '../trace/bundled.js';
 import { AllocbenchError } from '../errors.js';
 import { formatTable } from './table.js';
@@ -27,7 +27,7 @@ export function matrixOptions<T>(y: Argv<T>) {
     .option('gen', { type: 'string', array: true, describe: 'generator spec(s), e.g. page-mix or highalloc-stress:mem=4G' })
     .option('page', { type: 'string', array: true, describe: `page strategies (${Object.keys(PAGE_STRATEGIES).join(', ')}); default: all` })
     .option('object', { type: 'string', array: true, describe: `object strategies (${Object.keys(OBJECT_STRATEGIES).join(', ')}); default: all` })
-    .option('machine', { type: 'string', array: true, describe: `machine preset (${presetNames().join(', ')}), JSON file or mem=SIZE; options after a colon, e.g. desktop:movablecore=1G`, default: ['desktop'] })
+    .option('machine', { type: 'string', array: true, describe: `machine preset (${presetNames().join(', ')}), JSON file or mem=SIZE; options after a colon, e.g. desktop:movablecore=1G; default "recorded": a recording's own machine.json (the machine it ran on), desktop for other traces` })
     .option('seed', { type: 'string', array: true, describe: 'seed(s) for generated traces', default: ['1'] })
     .option('check', { type: 'boolean', default: false, describe: 'verify every layer\'s invariants while replaying' })
     .option('workers', { type: 'number', describe: 'worker threads (default: available parallelism; 0 = run in the main thread)' })
@@ -62,7 +62,7 @@ export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunO
     gens,
     pages: list(a.page).length ? list(a.page) : Object.keys(PAGE_STRATEGIES),
     objects: list(a.object).length ? list(a.object) : Object.keys(OBJECT_STRATEGIES),
-    machines: repeated(a.machine),
+    machines: repeated(a.machine).length ? repeated(a.machine) : [RECORDED],
     seeds: seeds.length ? seeds : [1],
     out,
     check: a.check ?? false,

@@ -5,7 +5,7 @@ import type { PageSource } from '../object/strategy.js';
 import { Memblock, type Region } from './memblock.js';
 import type { MachineConfig } from './memory-map.js';
 import { newSteps, STEP_ZONE, type Steps } from './steps.js';
-import { computeWatermarks, type Watermarks } from './watermarks.js';
+import { computeWatermarks, watermarksFor, type Watermarks } from './watermarks.js';
 import { presentPages, zoneSpans } from './zones.js';
 import type { ZoneFreeState } from '../metrics/fragmentation.js';
 
@@ -72,6 +72,7 @@ export class Machine implements PageSource {
     // x86 always reserves the first 1 MiB (arch/x86/kernel/setup.c, since 5.13).
     mb.reserve(0, MiB, 'low 1M (BIOS, real mode)');
     mb.reserve(KERNEL_LOAD, KERNEL_IMAGE_BYTES, 'kernel image');
+    for (const r of config.reserve ?? []) mb.reserve(r.start, r.end - r.start, r.label);
     // sparse_init() allocates struct pages for every present 128 MiB section in one buffer per node.
     const sections = new Set<number>();
     for (const r of mb.memory) {
@@ -92,7 +93,9 @@ export class Machine implements PageSource {
     this.zones = this.byIndex.filter((z): z is Zone => z !== undefined);
     // The steps count the work a workload makes, not the boot's hand-over.
     steps.fill(0);
-    this.watermarks = computeWatermarks(this.byIndex.map((z) => z?.managed ?? 0), config.thp ?? true);
+    const managed = this.byIndex.map((z) => z?.managed ?? 0);
+    // a recorded machine's vm.min_free_kbytes is what its kernel used (sysctl or boot), not our estimate
+    this.watermarks = config.minFreeKbytes !== undefined ? watermarksFor(managed, config.minFreeKbytes) : computeWatermarks(managed, config.thp ?? true);
     const nz = this.byIndex.length;
     this.wm = new Float64Array(nz * 3);
     this.reserve = new Float64Array(nz * nz);

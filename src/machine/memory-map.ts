@@ -22,6 +22,13 @@ export interface MachineConfig {
   movablecore?: number;
   /** transparent huge pages enabled (always/madvise, Debian's default): raises min_free_kbytes */
   thp?: boolean;
+  /** vm.min_free_kbytes as a recorded machine had it (machine.json "min_free_kbytes"); unset: computed at boot */
+  minFreeKbytes?: number;
+  /**
+   * memblock reservations besides the ones the simulated boot makes (machine.ts), byte ranges: a
+   * recorded machine's early allocations the simulation does not model (recorded-machine.ts)
+   */
+  reserve?: { start: number; end: number; label: string }[];
 }
 
 const TYPES = new Set(['usable', 'reserved', 'acpi', 'nvs', 'unusable']);
@@ -82,7 +89,16 @@ function parseE820(json: unknown, file: string): MachineConfig {
     kernelcore: size(d.kernelcore),
     movablecore: size(d.movablecore),
     thp: typeof (d as { thp?: unknown }).thp === 'boolean' ? (d as { thp: boolean }).thp : undefined,
+    minFreeKbytes: minFreeKbytes(d as { min_free_kbytes?: unknown }, file),
   };
+}
+
+/** "min_free_kbytes" of a recorded machine.json (fidelity, issue 13): a positive integer when present. */
+function minFreeKbytes(d: { min_free_kbytes?: unknown }, file: string): number | undefined {
+  const v = d.min_free_kbytes;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new AllocbenchError(`${file}: "min_free_kbytes" must be a positive integer (vm.min_free_kbytes in kB)`);
+  return v;
 }
 
 export function presetNames(): string[] {

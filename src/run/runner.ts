@@ -6,7 +6,12 @@ import { loadTraceCached } from '../trace/cache.js';
 import type { Trace } from '../trace/trace.js';
 import { AllocbenchError } from '../errors.js';
 import { shareTrace } from '../trace/share.js';
-import { cellKey, type CellResult } from './cell.js';
+import { cellKey, type CellResult, type CellSpec } from './cell.js';
+import { recordedMachine } from '../machine/recorded-machine.js';
+
+/** --machine value (the default): each recording on its own machine.json, other traces on FALLBACK_MACHINE */
+export const RECORDED = 'recorded';
+const FALLBACK_MACHINE = 'desktop';
 import { CellPool } from './pool.js';
 import { newSteps } from '../machine/steps.js';
 import { objectStrategyFactory } from '../object/registry.js';
@@ -47,7 +52,7 @@ export interface RunOutcome {
  */
 export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   checkStrategies(opts.pages, opts.objects);
-  const machines = new Map<string, MachineConfig>(opts.machines.map((m) => [m, loadMachine(m)]));
+  const machines = new Map<string, MachineConfig>(opts.machines.filter((m) => m !== RECORDED).map((m) => [m, loadMachine(m)]));
   // Recorded traces do not depend on the seed; generated ones are made once per seed.
   // Text traces are parsed once: a compiled copy next to the results makes the next run's load a read.
   const recorded = opts.traces.map((f) => shareTrace(loadTraceCached(f, join(opts.out, 'trace-cache'))));
@@ -63,7 +68,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
       return t;
     });
   }
-  const all = expandMatrix({ traces: [...traceFor.keys()], machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds });
+  const all = resolveRecorded(expandMatrix({ traces: [...traceFor.keys()], machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds }), opts.traces, recorded, machines);
   const cells = opts.shard ? shardOf(all, opts.shard.k, opts.shard.n) : all;
   const sink = new ResultSink(opts.out, opts.resume);
   writeFileSync(join(opts.out, RUN_FILE), JSON.stringify({
@@ -101,6 +106,24 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   if (interrupted) throw new AllocbenchError(`interrupted: ${n} of ${cells.length} cells are in ${opts.out}; --resume finishes the rest`, 130);
   const results = sink.finish();
   return { results, failed: results.filter((r) => r.status !== 'ok').length };
+}
+
+/**
+ * The machine axis value RECORDED: a recording's own machine (machine.json beside the trace,
+ * recorded-machine.ts), else the desktop preset. Resolved per trace before sharding and resume, so
+ * results name the machine the cell ran on.
+ */
+function resolveRecorded(cells: CellSpec[], paths: string[], traces: Trace[], machines: Map<string, MachineConfig>): CellSpec[] {
+  if (!cells.some((c) => c.machine === RECORDED)) return cells;
+  const byName = new Map<string, string>();
+  for (let i = 0; i < traces.length; i++) {
+    const rec = recordedMachine(paths[i]!, traces[i]!.name);
+    const name = rec?.config.name ?? FALLBACK_MACHINE;
+    if (!machines.has(name)) machines.set(name, rec?.config ?? loadMachine(FALLBACK_MACHINE));
+    byName.set(traces[i]!.name, name);
+  }
+  if (!machines.has(FALLBACK_MACHINE) && cells.some((c) => c.machine === RECORDED && !byName.has(c.trace))) machines.set(FALLBACK_MACHINE, loadMachine(FALLBACK_MACHINE));
+  return cells.map((c) => (c.machine === RECORDED ? { ...c, machine: byName.get(c.trace) ?? FALLBACK_MACHINE } : c));
 }
 
 /**
