@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     pool: 'forks',
+    // builds dist/ from src/ where it is stale (see scripts/build.mjs)
+    globalSetup: ['test/global-setup.ts'],
   },
 });

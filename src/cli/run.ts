@@ -1,4 +1,4 @@
-import type { Argv } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { presetNames } from '../machine/memory-map.js';
 import { OBJECT_STRATEGIES } from '../object/registry.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
@@ -8,6 +8,8 @@ import { bundledTraces } from '../trace/bundled.js';
 import { AllocbenchError } from '../errors.js';
 import { formatTable } from './table.js';
 import { defaultWorkers } from '../run/pool.js';
+import { out } from './output.js';
+import { Progress, progressMode } from './progress.js';
 
 /** Repeated options: `--gen a --gen b`. Generator and machine specs hold commas of their own. */
 function repeated(v: unknown): string[] {
@@ -97,3 +99,21 @@ export function summaryTable(results: CellResult[]): string {
   });
   return formatTable(['trace', 'page', 'object', 'status', 'events', 'trace_err', 'failed', 'max_order', 'order9_rest', 'highorder', 'waste_bytes', 'util'], rows);
 }
+
+interface RunArgs extends MatrixArgs { out: string; resume: boolean; quiet: boolean }
+
+/** `allocbench run`: traces through the strategy matrix, results written to --out. */
+export const runCommand: CommandModule<object, RunArgs> = {
+  builder: (y: Argv) => matrixOptions(y)
+    .option('out', { type: 'string', default: 'results/latest', describe: 'output directory' })
+    .option('resume', { type: 'boolean', default: false, describe: 'skip cells already in OUT/results.jsonl' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'print only errors' }) as unknown as Argv<RunArgs>,
+  handler: async (a) => {
+    const o = runOptionsFrom(a, a.out, a.resume);
+    const progress = new Progress(progressMode(a.quiet));
+    o.onCell = (r, d, t) => progress.cell(r, d, t);
+    const { results, failed } = await runMatrix(o);
+    if (!a.quiet) out(`\n${summaryTable(results)}\n\nresults: ${a.out}/results.jsonl, ${a.out}/summary.csv`);
+    process.exitCode = failed > 0 ? 1 : 0;
+  },
+};

@@ -14,8 +14,14 @@ export interface PoolOptions {
 export const defaultWorkers = (): number => availableParallelism();
 
 /**
- * Runs cell tasks on a piscina pool and reports each result as it completes. The workers load the
- * TypeScript sources through tsx, as ESM (see worker-entry.mjs). A cell past its
+ * The module each worker thread loads: worker.js beside this file when it runs compiled (dist/, the
+ * CLI); when this file runs as TypeScript source (vitest, the benches under tsx), worker-entry.mjs,
+ * which loads worker.ts through tsx, so tests exercise the sources they import, never a stale build.
+ */
+const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url).href;
+
+/**
+ * Runs cell tasks on a piscina pool and reports each result as it completes. A cell past its
  * timeout is aborted, which ends its worker thread; the pool starts another.
  */
 export class CellPool {
@@ -26,11 +32,11 @@ export class CellPool {
   constructor(private readonly opts: PoolOptions) {
     this.pool = opts.workers > 0
       ? new Piscina({
-        filename: new URL('./worker-entry.mjs', import.meta.url).href,
+        filename: WORKER_FILE,
         minThreads: opts.workers,
         maxThreads: opts.workers,
         idleTimeout: 1000,
-        // worker-entry.mjs registers the TypeScript loader itself
+        // worker-entry.mjs registers the TypeScript loader itself; dist/ needs none
         execArgv: [],
         // results and traces are small next to the default; workers need room for big machines
         resourceLimits: { maxOldGenerationSizeMb: 8192 },

@@ -1,0 +1,29 @@
+import { writeFileSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { generateFromSpec } from '../run/runner.js';
+import { writeCsv } from '../trace/csv-writer.js';
+import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
+import { out } from './output.js';
+
+function withParam(spec: string, key: string, value: string): string {
+  const { params } = parseGenSpec(spec);
+  if (key in params) return spec;
+  return spec.includes(':') ? `${spec},${key}=${value}` : `${spec}:${key}=${value}`;
+}
+
+interface GenArgs { generator: string; events?: number; seed: number; out: string }
+
+/** `allocbench gen <generator>`: a synthetic trace written as CSV. */
+export const genCommand: CommandModule<object, GenArgs> = {
+  builder: (y: Argv) => y
+    .positional('generator', { type: 'string', demandOption: true, describe: `generator spec: ${Object.keys(GENERATORS).join(', ')} (params after a colon: name:key=val,...)` })
+    .option('events', { type: 'number', describe: 'number of events (where the generator takes it)' })
+    .option('seed', { type: 'number', default: 1 })
+    .option('out', { type: 'string', demandOption: true, describe: 'output file (.csv)' }) as unknown as Argv<GenArgs>,
+  handler: (a) => {
+    const spec = a.events !== undefined ? withParam(a.generator, 'events', String(a.events)) : a.generator;
+    const trace = generateFromSpec(spec, a.seed);
+    writeFileSync(a.out, writeCsv(trace));
+    out(`${a.out}: ${trace.length} events`);
+  },
+};
