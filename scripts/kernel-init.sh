@@ -1,8 +1,10 @@
 #!/bin/busybox sh
 # /init of the busybox initramfs that scripts/record-kernel-trace.sh boots under QEMU.
-# Mounts the pseudo file systems, snapshots the allocator state, records the kmem and
+# Mounts the pseudo file systems, notes the machine (boot log, firmware memory map, CPUs, kernel,
+# command line, min_free_kbytes), snapshots the allocator state, records the kmem and
 # page-fault tracepoints around /workload.sh, then writes everything as a tar stream to the
 # virtio disk (/dev/vda) and powers off. Runs as PID 1 with busybox as the only userland.
+# /recording.conf (written by the script) sets BUFFER_KB (ring buffer per CPU) and TMPFS_SIZE.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -12,30 +14,41 @@ mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
 T=/sys/kernel/tracing
 OUT=/out
+BUFFER_KB=65536
+TMPFS_SIZE=160m
+. /recording.conf
 mkdir -p $OUT/before $OUT/after /work
 
 log() { echo "kernel-init: $*" > /dev/console; }
 
-# virtio-blk is a module in Debian's kernel; dependencies first, in this order
-for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
+# virtio-blk and the parts of it the kernel builds as modules, dependencies first (load-order)
+for m in $(cat /lib/modules/load-order); do
   insmod /lib/modules/$m.ko || log "insmod $m failed"
 done
 
 # The workload's files live on a tmpfs (shmem pages are movable, like page cache); the initramfs
 # root itself holds only busybox and the modules.
-mount -t tmpfs -o size=160m tmpfs /work
+mount -t tmpfs -o size=$TMPFS_SIZE tmpfs /work
 
-# One free-page state per snapshot: /proc/buddyinfo and the debugfs indices are read separately,
-# so read buddyinfo again after the indices and retry until nothing moved in between (the indices
-# must be the ones of that buddyinfo; a test compares them digit for digit).
+# One free-page state per snapshot: /proc/buddyinfo, the debugfs indices and /proc/kpageflags
+# (one u64 of KPF_* bits per pfn: KPF_BUDDY marks the head of every free block) are read
+# separately, so read buddyinfo again after them and retry until nothing moved in between (the
+# indices must be the ones of that buddyinfo; a test compares them digit for digit). kpageflags
+# and kpagecount (one u64 reference count per pfn) are overwritten in place (dd conv=notrunc into
+# files made once before the loop), so the reads do not allocate page-cache pages of their own
+# between the two buddyinfo reads; they are gzipped at the end, after tracing.
 snapshot() {
   d=$OUT/$1
+  cat /proc/kpageflags > $d/kpageflags
+  cat /proc/kpagecount > $d/kpagecount
   i=0
   while [ $i -lt 50 ]; do
     cat /proc/buddyinfo > $d/buddyinfo
     cat /proc/pagetypeinfo > $d/pagetypeinfo
     cat /sys/kernel/debug/extfrag/unusable_index > $d/unusable_index
     cat /sys/kernel/debug/extfrag/extfrag_index > $d/extfrag_index
+    dd if=/proc/kpageflags of=$d/kpageflags bs=64k conv=notrunc 2> /dev/null
+    dd if=/proc/kpagecount of=$d/kpagecount bs=64k conv=notrunc 2> /dev/null
     cat /proc/buddyinfo > $d/buddyinfo.again
     if cmp -s $d/buddyinfo $d/buddyinfo.again; then break; fi
     i=$((i + 1))
@@ -51,7 +64,9 @@ snapshot() {
 echo 0 > $T/tracing_on
 echo nop > $T/current_tracer
 # 64 MiB per CPU holds a few hundred thousand events without overrun (checked in stats below)
-echo 65536 > $T/buffer_size_kb
+echo $BUFFER_KB > $T/buffer_size_kb
+# one clock for all CPUs, so the merged trace of several CPUs is in time order
+echo global > $T/trace_clock
 echo > $T/trace
 for e in mm_page_alloc mm_page_free mm_page_free_batched mm_page_alloc_extfrag mm_page_alloc_zone_locked \
          mm_page_pcpu_drain kmalloc kfree kmem_cache_alloc kmem_cache_free; do
@@ -59,8 +74,16 @@ for e in mm_page_alloc mm_page_free mm_page_free_batched mm_page_alloc_extfrag m
 done
 echo 1 > $T/events/exceptions/page_fault_user/enable || log "cannot enable exceptions:page_fault_user"
 
+# the machine: recorded once, before the before-snapshot
 uname -r > $OUT/kernel-version
 cat /proc/cmdline > $OUT/cmdline
+nproc > $OUT/nproc
+cat /proc/sys/vm/min_free_kbytes > $OUT/min_free_kbytes
+cat /sys/kernel/mm/transparent_hugepage/enabled > $OUT/thp-enabled
+dmesg > $OUT/boot.log
+for e in /sys/firmware/memmap/*; do
+  [ -d $e ] && echo "$(cat $e/start) $(cat $e/end) $(cat $e/type)"
+done > $OUT/firmware-memmap
 snapshot before
 
 export TRACE_MARKER=$T/trace_marker
@@ -73,8 +96,12 @@ echo "phase: workload-end" > $TRACE_MARKER
 echo 0 > $T/tracing_on
 
 snapshot after
-cat $T/per_cpu/cpu0/stats > $OUT/ring-buffer-stats
+for c in $T/per_cpu/cpu*; do
+  echo "${c##*/}"
+  cat $c/stats
+done > $OUT/ring-buffer-stats
 log "saving trace"
+gzip -9 $OUT/before/kpageflags $OUT/before/kpagecount $OUT/after/kpageflags $OUT/after/kpagecount
 # compressed in the guest so the text never sits uncompressed in guest RAM
 gzip -1 < $T/trace > $OUT/trace.ftrace.gz
 log "writing results to /dev/vda"

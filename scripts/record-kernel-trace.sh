@@ -2,62 +2,83 @@
 # Records a real Linux kernel's page, slab and page-fault events under QEMU and stores them as a
 # bundled recording:
 #
-#   scripts/record-kernel-trace.sh NAME WORKLOAD [--mem 256M] [--out DIR] [--timeout SECS]
+#   scripts/record-kernel-trace.sh NAME WORKLOAD [--mem 256M] [--smp 1] [--kernel VMLINUZ]
+#                                  [--buffer-kb 65536] [--tmpfs 160m] [--out DIR] [--timeout SECS]
 #
-#   NAME      the recording's name: writes traces/kernel/NAME/NAME.ftrace.gz and before/, after/
-#   WORKLOAD  a shell script run by busybox sh inside the guest (e.g. scripts/kernel-workloads/fork-compact.sh)
+#   NAME      the recording's name: writes traces/kernel/NAME/NAME.ftrace.gz, machine.json, before/, after/
+#   WORKLOAD  a shell script run by busybox sh inside the guest (e.g. scripts/kernel-workloads/fork-fragment.sh)
+#   --kernel  a vmlinuz to boot instead of the newest /boot/vmlinuz-*: e.g. one extracted from a
+#             Debian package (`apt-get download linux-image-6.12.118+deb12-amd64; dpkg-deb -x ...`);
+#             its modules are taken from ../lib/modules/VERSION beside it, else /lib/modules/VERSION
+#   --buffer-kb  the ftrace ring buffer per CPU (guest memory); --tmpfs  size of the workload's /work
 #
-# Debian, as root. Installs qemu-system-x86, linux-image-amd64, busybox-static and cpio with
-# apt-get when missing, builds a busybox initramfs whose /init is scripts/kernel-init.sh, boots the
-# Debian kernel with TCG (no KVM needed), and reads the results back from a raw disk the guest
-# writes a tar stream to. Booting with no_hash_pointers keeps real pointer values so frees match
-# their allocations. Takes a few minutes (TCG).
+# Debian, as root. Installs qemu-system-x86, busybox-static and cpio (and linux-image-amd64 when
+# no --kernel is given and /boot has none) with apt-get when missing, builds a busybox initramfs
+# whose /init is scripts/kernel-init.sh, boots the kernel with TCG (no KVM needed), and reads the
+# results back from a raw disk the guest writes a tar stream to. Booting with no_hash_pointers
+# keeps real pointer values so frees match their allocations. Takes a few minutes (TCG).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-usage="usage: record-kernel-trace.sh NAME WORKLOAD [--mem 256M] [--out DIR] [--timeout SECS]"
+usage="usage: record-kernel-trace.sh NAME WORKLOAD [--mem 256M] [--smp 1] [--kernel VMLINUZ] [--buffer-kb 65536] [--tmpfs 160m] [--out DIR] [--timeout SECS]"
 name="${1:?$usage}"
 workload="${2:?$usage}"
 shift 2
 mem=256M
+smp=1
+kernel=
+buffer_kb=65536
+tmpfs=160m
 out="$root/traces/kernel/$name"
 timeout=1800
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mem) mem="$2"; shift 2 ;;
+    --smp) smp="$2"; shift 2 ;;
+    --kernel) kernel="$2"; shift 2 ;;
+    --buffer-kb) buffer_kb="$2"; shift 2 ;;
+    --tmpfs) tmpfs="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --timeout) timeout="$2"; shift 2 ;;
     *) echo "record-kernel-trace.sh: unknown option $1" >&2; echo "$usage" >&2; exit 2 ;;
   esac
 done
 [[ -f "$workload" ]] || { echo "record-kernel-trace.sh: no workload script $workload" >&2; exit 2; }
+[[ -z "$kernel" || -f "$kernel" ]] || { echo "record-kernel-trace.sh: no kernel image $kernel" >&2; exit 2; }
+[[ "$smp" =~ ^[1-9][0-9]*$ && "$buffer_kb" =~ ^[1-9][0-9]*$ ]] || { echo "$usage" >&2; exit 2; }
 
 need=()
 command -v qemu-system-x86_64 > /dev/null || need+=(qemu-system-x86)
 dpkg -s busybox-static > /dev/null 2>&1 || need+=(busybox-static)
 command -v cpio > /dev/null || need+=(cpio)
-compgen -G '/boot/vmlinuz-*' > /dev/null || need+=(linux-image-amd64)
+[[ -n "$kernel" ]] || compgen -G '/boot/vmlinuz-*' > /dev/null || need+=(linux-image-amd64)
 if [[ ${#need[@]} -gt 0 ]]; then
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u)
 fi
 
-kernel="$(ls /boot/vmlinuz-* | sort -V | tail -n 1)"
-kver="${kernel#/boot/vmlinuz-}"
-moddir="/lib/modules/$kver"
+[[ -n "$kernel" ]] || kernel="$(ls /boot/vmlinuz-* | sort -V | tail -n 1)"
+kver="$(basename "$kernel")"
+kver="${kver#vmlinuz-}"
+moddir="$(cd "$(dirname "$kernel")" && pwd)/../lib/modules/$kver"
+[[ -d "$moddir" ]] || moddir="/lib/modules/$kver"
 [[ -d "$moddir" ]] || { echo "record-kernel-trace.sh: no modules for $kver in $moddir" >&2; exit 1; }
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# ---- initramfs: busybox, the virtio-blk modules, /init and the workload ----
+# ---- initramfs: busybox, the virtio-blk modules, /init, the workload and its settings ----
 ird="$work/initramfs"
 mkdir -p "$ird"/{bin,dev,proc,sys,out,work,lib/modules}
 cp "$(command -v busybox)" "$ird/bin/busybox"
+# virtio-blk and what it needs, dependencies first; 6.1 builds them all as modules, 6.12 only
+# virtio_blk (the rest is in modules.builtin). /lib/modules/load-order lists what /init loads.
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
   f="$(find "$moddir" -name "$m.ko*" | head -n 1)"
+  if [[ -z "$f" ]] && grep -q "/$m\.ko\$" "$moddir/modules.builtin" 2> /dev/null; then continue; fi
   [[ -n "$f" ]] || { echo "record-kernel-trace.sh: module $m not found under $moddir" >&2; exit 1; }
+  echo "$m" >> "$ird/lib/modules/load-order"
   case "$f" in
     *.ko.xz) xz -dc "$f" > "$ird/lib/modules/$m.ko" ;;
     *.ko.zst) zstd -dcq "$f" > "$ird/lib/modules/$m.ko" ;;
@@ -67,21 +88,25 @@ for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
 done
 cp "$here/kernel-init.sh" "$ird/init"
 cp "$workload" "$ird/workload.sh"
+printf 'BUFFER_KB=%s\nTMPFS_SIZE=%s\n' "$buffer_kb" "$tmpfs" > "$ird/recording.conf"
 chmod +x "$ird/init" "$ird/workload.sh"
 (cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.cpio.gz"
 
-# ---- boot: TCG, one CPU (the trace is then one ordered stream), results on a raw virtio disk ----
-truncate -s 128M "$work/out.img"
-echo "record-kernel-trace.sh: booting $kver with $mem under TCG (minutes); console in $work/console.log" >&2
+# ---- boot: TCG, one CPU by default (the trace is then one ordered stream), results on a raw virtio disk ----
+truncate -s 256M "$work/out.img"
+qemu_opts="-machine q35,accel=tcg -cpu max,la57=off -smp $smp -m $mem"
+echo "record-kernel-trace.sh: booting $kver with $mem, $smp CPU(s) under TCG (minutes); console in $work/console.log" >&2
+started=$(date +%s)
 set +e
-timeout "$timeout" qemu-system-x86_64 \
-  -machine q35,accel=tcg -cpu max,la57=off -smp 1 -m "$mem" \
+# shellcheck disable=SC2086  # qemu_opts is a list of words
+timeout "$timeout" qemu-system-x86_64 $qemu_opts \
   -kernel "$kernel" -initrd "$work/initramfs.cpio.gz" \
   -append "console=ttyS0 no_hash_pointers panic=-1 rdinit=/init loglevel=4" \
   -drive file="$work/out.img",format=raw,if=virtio \
   -nic none -display none -serial file:"$work/console.log" -monitor none -no-reboot
 rc=$?
 set -e
+seconds=$(( $(date +%s) - started ))
 if [[ $rc -ne 0 ]] || ! tar tf "$work/out.img" > /dev/null 2>&1; then
   echo "record-kernel-trace.sh: QEMU exited with $rc or wrote no results; console:" >&2
   tail -n 40 "$work/console.log" >&2
@@ -91,7 +116,7 @@ fi
 # ---- results ----
 mkdir -p "$work/res"
 tar xmf "$work/out.img" -C "$work/res"
-if grep -qE '^(overrun|dropped events): [1-9]' "$work/res/ring-buffer-stats"; then
+if grep -qE '^(overrun|commit overrun|dropped events): [1-9]' "$work/res/ring-buffer-stats"; then
   echo "record-kernel-trace.sh: the ring buffer lost events:" >&2
   cat "$work/res/ring-buffer-stats" >&2
   exit 1
@@ -105,16 +130,63 @@ rm -rf "$out"
 mkdir -p "$out"
 cp -r "$work/res/before" "$work/res/after" "$out/"
 rm -f "$out/before/.retries" "$out/after/.retries"
+cp "$work/res/boot.log" "$out/boot.log"
 gzip -9 -n -c "$work/trace.ftrace" > "$out/$name.ftrace.gz"
 cp "$work/res/ring-buffer-stats" "$out/ring-buffer-stats"
 cp "$work/res/workload.log" "$out/workload.log"
 cp "$workload" "$out/workload.sh"
 
+# ---- machine.json: the guest as a machine file (same shape as machines/*.json plus what it ran) ----
+# The e820 map is the firmware's, as the guest printed it at boot (BIOS-e820 lines of boot.log);
+# /sys/firmware/memmap holds the same table and must agree.
+json_str() { local v="${1//\\/\\\\}"; printf '"%s"' "${v//\"/\\\"}"; }
+e820_rows="$(sed -n 's/.*BIOS-e820: \[mem \(0x[0-9a-f]*\)-\(0x[0-9a-f]*\)\] \(.*\)$/\1 \2 \3/p' "$work/res/boot.log")"
+[[ -n "$e820_rows" ]] || { echo "record-kernel-trace.sh: no BIOS-e820 lines in the guest's boot log" >&2; exit 1; }
+e820_json=()
+while read -r start end type; do
+  case "$type" in
+    usable) t=usable ;; "ACPI data") t=acpi ;; "ACPI NVS") t=nvs ;; unusable) t=unusable ;; *) t=reserved ;;
+  esac
+  e820_json+=("$(printf '    ["0x%016x", "0x%016x", "%s"]' "$start" $(( end - start + 1 )) "$t")")
+done <<< "$e820_rows"
+memmap_source="BIOS-e820 lines of the recording's own boot (boot.log)"
+if [[ -s "$work/res/firmware-memmap" ]]; then
+  if diff <(awk '{ printf "%d %d\n", $1, $2 }' <<< "$e820_rows" | sort -n) \
+          <(awk '{ printf "%d %d\n", $1, $2 }' "$work/res/firmware-memmap" | sort -n) > /dev/null; then
+    memmap_source+=", equal to its /sys/firmware/memmap"
+  else
+    memmap_source+="; its /sys/firmware/memmap differs (see firmware-memmap in the script's work folder)"
+  fi
+fi
+guest_kver="$(cat "$work/res/kernel-version")"
+thp_mode="$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$work/res/thp-enabled")"
+{
+  echo "{"
+  echo "  \"name\": $(json_str "$name"),"
+  echo "  \"description\": $(json_str "QEMU q35 guest the $name recording ran on: $mem, $(cat "$work/res/nproc") CPU(s), Linux $guest_kver"),"
+  echo "  \"cpus\": $(cat "$work/res/nproc"),"
+  echo "  \"e820\": ["
+  (IFS=$'\n'; echo "${e820_json[*]}" | sed '$!s/$/,/')
+  echo "  ],"
+  echo "  \"thp\": $([[ "$thp_mode" == never ]] && echo false || echo true),"
+  echo "  \"thp_enabled\": $(json_str "$thp_mode"),"
+  echo "  \"kernel\": $(json_str "$guest_kver"),"
+  echo "  \"kernel_version\": $(json_str "$(sed -E 's/^([0-9]+\.[0-9]+).*/\1/' <<< "$guest_kver")"),"
+  echo "  \"cmdline\": $(json_str "$(cat "$work/res/cmdline")"),"
+  echo "  \"min_free_kbytes\": $(cat "$work/res/min_free_kbytes"),"
+  echo "  \"memory_map_source\": $(json_str "$memmap_source"),"
+  echo "  \"qemu\": $(json_str "$qemu_opts")"
+  echo "}"
+} > "$out/machine.json"
+
 count() { grep -c " $1: " "$work/trace.ftrace" || true; }
 {
   echo "kernel: $(cat "$work/res/kernel-version")"
   echo "cmdline: $(cat "$work/res/cmdline")"
-  echo "qemu: -machine q35,accel=tcg -cpu max,la57=off -smp 1 -m $mem"
+  echo "qemu: $qemu_opts ($(qemu-system-x86_64 --version | head -n 1))"
+  echo "kernel image: $(basename "$kernel")"
+  echo "ring buffer per CPU: $buffer_kb kB; workload tmpfs: $tmpfs"
+  echo "wall time of the QEMU run: $seconds s"
   echo "workload: $(basename "$workload")"
   echo "snapshot retries (before, after): $(cat "$work/res/before/.retries"), $(cat "$work/res/after/.retries")"
   for e in mm_page_alloc mm_page_free mm_page_free_batched mm_page_alloc_extfrag mm_page_alloc_zone_locked \

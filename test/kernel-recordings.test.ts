@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { parseKernelTrace } from '../src/trace/kernel.js';
@@ -8,6 +9,7 @@ import type { Trace } from '../src/trace/trace.js';
 import { findSnapshots } from '../src/trace/snapshots.js';
 import { formatExtfragIndex, formatUnusableIndex, parseBuddyinfo } from '../src/metrics/procfs.js';
 import { TRACE_DIR, bundledTraces } from '../src/trace/bundled.js';
+import { loadMachine } from '../src/machine/memory-map.js';
 
 const KERNEL_DIR = join(TRACE_DIR, 'kernel');
 const recordings = existsSync(KERNEL_DIR)
@@ -58,6 +60,46 @@ function independentPageCounts(text: string): { allocs: number; frees: number; b
     }
   }
   return { allocs, frees, batchedPaired };
+}
+
+
+/** Zones of a /proc/zoneinfo: name, start_pfn, spanned, present, managed and the min watermark. */
+function zoneinfoZones(text: string): { name: string; start: number; spanned: number; present: number; managed: number; min: number; pagesetCpus: number }[] {
+  return text.split(/^(?=Node \d+, zone)/m).filter((b) => b.startsWith('Node')).map((b) => {
+    const num = (re: RegExp): number => Number(re.exec(b)?.[1] ?? NaN);
+    return {
+      name: /^Node \d+, zone +(\S+)/.exec(b)![1]!,
+      start: num(/start_pfn: +(\d+)/),
+      spanned: num(/^ +spanned +(\d+)/m),
+      present: num(/^ +present +(\d+)/m),
+      managed: num(/^ +managed +(\d+)/m),
+      min: num(/^ +min +(\d+)/m),
+      pagesetCpus: (b.match(/^ +cpu: \d+$/gm) ?? []).length,
+    };
+  }).filter((z) => z.spanned > 0);
+}
+
+/**
+ * The free blocks of a /proc/kpageflags snapshot: since 4.x (fs/proc/page.c stable_page_flags(),
+ * is_free_buddy_page()) KPF_BUDDY (bit 10) is set on every page of a free buddy block, not only
+ * its head, so each run of KPF_BUDDY pages in a zone is cut into the largest pfn-aligned blocks
+ * (two free buddies of one order always merge, so this decomposition is the kernel's).
+ */
+function kpageflagsFreeBlocks(flags: Buffer, start: number, end: number, orders: number): number[] {
+  const counts = new Array<number>(orders).fill(0);
+  const buddy = (pfn: number): boolean => pfn < flags.length / 8 && (flags.readUInt32LE(pfn * 8) & (1 << 10)) !== 0;
+  for (let pfn = start; pfn < end;) {
+    if (!buddy(pfn)) { pfn++; continue; }
+    let runEnd = pfn;
+    while (runEnd < end && buddy(runEnd)) runEnd++;
+    while (pfn < runEnd) {
+      let o = orders - 1;
+      while (o > 0 && (pfn % 2 ** o !== 0 || pfn + 2 ** o > runEnd)) o--;
+      counts[o]!++;
+      pfn += 2 ** o;
+    }
+  }
+  return counts;
 }
 
 describe('bundled kernel recordings', () => {
@@ -121,6 +163,55 @@ describe('bundled kernel recordings', () => {
         expect(countOps(objects, OP_CACHE_ALLOC)).toBe(countOps(trace, OP_CACHE_ALLOC));
         expect(countOps(objects, OP_KMALLOC)).toBe(countOps(trace, OP_KMALLOC));
         expect(countOps(objects, OP_FAULT)).toBe(countOps(trace, OP_FAULT));
+      });
+
+      it('nothing lost on any CPU: every ring buffer reports zero overruns and dropped events', () => {
+        const stats = readFileSync(join(KERNEL_DIR, name, 'ring-buffer-stats'), 'utf8');
+        const cpus = (stats.match(/^cpu\d+$/gm) ?? []).length;
+        expect(cpus).toBeGreaterThanOrEqual(1);
+        for (const key of ['overrun', 'commit overrun', 'dropped events']) {
+          const values = [...stats.matchAll(new RegExp(`^${key}: (\\d+)$`, 'gm'))].map((m) => Number(m[1]));
+          expect(values, key).toEqual(new Array(cpus).fill(0));
+        }
+      });
+
+      it('machine.json describes the guest: loadMachine reads it, and its map, CPUs and min_free_kbytes agree with zoneinfo', () => {
+        const file = join(KERNEL_DIR, name, 'machine.json');
+        const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+        for (const k of ['kernel', 'kernel_version', 'cmdline', 'memory_map_source', 'qemu']) expect(typeof json[k], k).toBe('string');
+        expect(json.kernel_version).toMatch(/^6\.(1|12)$/);
+        expect(String(json.kernel).startsWith(String(json.kernel_version))).toBe(true);
+        expect(json.qemu).toContain(`-smp ${String(json.cpus)} `);
+        expect(readFileSync(join(KERNEL_DIR, name, 'recording.txt'), 'utf8')).toContain(`kernel: ${String(json.kernel)}\n`);
+        const m = loadMachine(file);
+        const zones = zoneinfoZones(readFileSync(join(KERNEL_DIR, name, 'before', 'zoneinfo'), 'utf8'));
+        expect(zones.map((z) => z.name)).toContain('DMA32');
+        // one pageset per possible CPU in zoneinfo
+        for (const z of zones) expect(z.pagesetCpus, z.name).toBe(m.cpus);
+        // the usable e820 pages are the zones' present pages, less pfn 0 (x86 trim_bios_range())
+        let usable = 0;
+        for (const r of m.map) if (r.type === 'usable') usable += Math.floor(r.end / 4096) - Math.ceil(r.start / 4096);
+        expect(zones.reduce((s, z) => s + z.present, 0)).toBe(usable - 1);
+        // __setup_per_zone_wmarks(): each zone's min is its floored share of min_free_kbytes / 4
+        const pagesMin = Number(json.min_free_kbytes) >> 2;
+        const sumMin = zones.reduce((s, z) => s + z.min, 0);
+        expect(sumMin).toBeLessThanOrEqual(pagesMin);
+        expect(sumMin).toBeGreaterThanOrEqual(pagesMin - zones.length);
+      });
+
+      it('before/kpageflags.gz holds one u64 per pfn whose free pages are exactly the before buddyinfo', () => {
+        const dir = join(KERNEL_DIR, name, 'before');
+        const flags = gunzipSync(readFileSync(join(dir, 'kpageflags.gz')));
+        const count = gunzipSync(readFileSync(join(dir, 'kpagecount.gz')));
+        const zones = zoneinfoZones(readFileSync(join(dir, 'zoneinfo'), 'utf8'));
+        const last = zones[zones.length - 1]!;
+        expect(flags.length).toBe(count.length);
+        expect(flags.length / 8).toBeGreaterThanOrEqual(last.start + last.spanned);
+        const buddy = readFileSync(join(dir, 'buddyinfo'), 'utf8');
+        for (const z of zones) {
+          const row = new RegExp(`^Node 0, zone +${z.name} +(.*)$`, 'm').exec(buddy)![1]!.trim().split(/\s+/).map(Number);
+          expect(kpageflagsFreeBlocks(flags, z.start, z.start + z.spanned, row.length), z.name).toEqual(row);
+        }
       });
 
       it("the fraginfo indices of each before/after buddyinfo equal the kernel's own files", () => {
