@@ -18,6 +18,7 @@ const COMMANDS: [usage: string, describe: string, load: () => Promise<CommandMod
   ['gen <generator>', 'write a synthetic trace', async () => (await import('./gen.js')).genCommand],
   ['merge <dirs..>', 'join the results of shards into one results directory', async () => (await import('./merge.js')).mergeCommand],
   ['micro', 'tinybench micro-benchmarks of each strategy\'s alloc/free on a warm machine (wall clock)', async () => (await import('./micro.js')).microCommand],
+  ['record [cmd..]', 'run a program with an allocation recorder preloaded and write its trace (see docs/recording.md)', async () => (await import('./record.js')).recordCommand],
   ['list', 'list bundled traces, generators, strategies and machines', async () => (await import('./list.js')).listCommand],
 ];
 

@@ -106,6 +106,11 @@ export class AddrIdMap {
     return v;
   }
 
+  /** Calls `fn` with every key (any order). */
+  forEachKey(fn: (k: number) => void): void {
+    for (const k of this.keys) if (k !== -1) fn(k);
+  }
+
   private rehash(): void {
     const oldK = this.keys;
     const oldV = this.vals;
