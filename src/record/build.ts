@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AllocbenchError } from '../errors.js';
 
-/** The interposer's C source: src/record/interposer.c of the package (from src/ and from a build under dist/). */
-export const INTERPOSER_SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/record/interposer.c');
+/** The interposer's C source, beside this module (scripts/build.mjs copies it into dist/record/). */
+export const INTERPOSER_SOURCE = fileURLToPath(new URL('./interposer.c', import.meta.url));
 
 /** Where built interposers are kept: $XDG_CACHE_HOME/allocbench, else ~/.cache/allocbench. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
