@@ -28,6 +28,7 @@
  *   SLAB_TYPESAFE_BY_RCU (free pointer after the object) are not in the trace model.
  * - No cache merging (__kmem_cache_alias): every created cache is its own cache.
  */
+import { mutation } from '../mutation.js';
 import { InvariantError } from '../errors.js';
 import {
   __GFP_COMP, __GFP_DMA, __GFP_FS, __GFP_HARDWALL, __GFP_HIGH, __GFP_IO, __GFP_MEMALLOC, __GFP_NOFAIL,
@@ -125,6 +126,8 @@ class Slub implements ObjectStrategy {
   private pagesHeld = 0;
   private largePages = 0;
   private largeBytes = 0;
+  /** false under the test-only mutation slub-no-partial (src/mutation.ts) */
+  private readonly usePartial = !mutation('slub-no-partial');
   private readonly ctr = {
     allocs: 0, frees: 0, alloc_fast: 0, alloc_slow: 0, free_fast: 0, free_slow: 0, partial_taken: 0,
     slabs_allocated: 0, slabs_freed: 0, slab_min_order_fallback: 0, large_allocs: 0, large_frees: 0,
@@ -285,7 +288,7 @@ class Slub implements ObjectStrategy {
       // the exhausted cpu slab is unfrozen as a full slab (get_freelist() returned NULL)
       if (r >= 0) this.slabState[r] = S_FULL;
       c.cpuSlab = -1;
-      r = c.partialHead;
+      r = this.usePartial ? c.partialHead : -1;
       if (r >= 0) {
         this.removePartial(c, r);
         this.ctr.partial_taken++;

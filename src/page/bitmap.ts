@@ -1,3 +1,4 @@
+import { mutation } from '../mutation.js';
 import { STEP_CALL, STEP_WORD, type Steps } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
@@ -26,6 +27,8 @@ export class BitmapStrategy implements PageStrategy {
   private nfree = 0;
   /** next-fit hint: a word index */
   private hint = 0;
+  /** false under the test-only mutation bitmap-hint-frozen (src/mutation.ts) */
+  private readonly advanceHint = !mutation('bitmap-hint-frozen');
 
   constructor(opts: PageStrategyOptions) {
     rejectVariant('bitmap', opts.variant);
@@ -86,7 +89,7 @@ export class BitmapStrategy implements PageStrategy {
 
   private took(pfn: number, size: number): number {
     this.nfree -= size;
-    const h = (pfn + size) >>> 5;
+    const h = this.advanceHint ? (pfn + size) >>> 5 : 0;
     this.hint = h >= this.nwords ? 0 : h;
     return pfn;
   }

@@ -1,3 +1,4 @@
+import { mutation } from '../mutation.js';
 import { STEP_CALL, STEP_WORD, type Steps } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
@@ -37,6 +38,8 @@ export class Bitmap2Strategy implements PageStrategy {
   private readonly steps: Steps;
   private nfree = 0;
   private hint = 0;
+  /** false under the test-only mutation bitmap-hint-frozen (src/mutation.ts) */
+  private readonly advanceHint = !mutation('bitmap-hint-frozen');
   /** steps of the current search, flushed once into STEP_WORD */
   private reads = 0;
 
@@ -75,7 +78,7 @@ export class Bitmap2Strategy implements PageStrategy {
     st[STEP_WORD]! += this.reads;
     if (pfn < 0) return -1;
     this.nfree -= size;
-    const nh = (pfn + size) >>> 5;
+    const nh = this.advanceHint ? (pfn + size) >>> 5 : 0;
     this.hint = nh >= n ? 0 : nh;
     return pfn;
   }

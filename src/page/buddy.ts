@@ -3,6 +3,7 @@ import { MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE 
 import {
   STEP_CALL, STEP_FALLBACK, STEP_LIST, STEP_MERGE, STEP_PAGEBLOCK, STEP_SPLIT, type Steps,
 } from '../machine/steps.js';
+import { mutation } from '../mutation.js';
 import { canStealFallback, FALLBACKS, shouldClaimBlock } from './fallback.js';
 import {
   MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES,
@@ -61,6 +62,10 @@ export class BuddyAllocator implements PageStrategy {
   private extfragChangeOwnership = 0;
   private pageblockSteals = 0;
   private singleBlockSteals = 0;
+  /** test-only mutations (src/mutation.ts), read once here: the order merging stops at, tail placement, the fallback table */
+  private readonly mergeLimit = mutation('buddy-merge-cap') ? 8 : MAX_ORDER;
+  private readonly tailPlacement = !mutation('buddy-no-tail');
+  private readonly fallbacks = mutation('fallback-reversed') ? FALLBACKS.map((_, i) => FALLBACKS[i ^ 1]!) : FALLBACKS;
 
   constructor(opts: PageStrategyOptions, mobility: boolean) {
     this.name = mobility ? 'buddy-mobility' : 'buddy';
@@ -175,7 +180,7 @@ export class BuddyAllocator implements PageStrategy {
     const pages = this.pages;
     const fstate = this.fstate;
     // __free_one_page(): merge while the buddy is a free head of the same order.
-    while (order < MAX_ORDER) {
+    while (order < this.mergeLimit) {
       const buddy = pfn ^ (1 << order);
       if (buddy >= pages) break;
       const bs = fstate[buddy]!;
@@ -191,7 +196,7 @@ export class BuddyAllocator implements PageStrategy {
     }
     mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
     let toTail = handover;
-    if (!toTail && order < MAX_ORDER - 1) {
+    if (!toTail && this.tailPlacement && order < MAX_ORDER - 1) {
       // buddy_merge_likely(): if the buddy of the next-higher block is free, this block is likely to
       // merge soon, so put it at the tail where it is less likely to be allocated.
       // higher_page_pfn = buddy_pfn & pfn (the parent); its buddy at order + 1 must be a free head
@@ -212,8 +217,8 @@ export class BuddyAllocator implements PageStrategy {
   private rmqueueFallback(order: number, mt: number): number {
     const steps = this.steps;
     const mask = this.mask;
-    const f0 = FALLBACKS[mt * 2]!;
-    const f1 = FALLBACKS[mt * 2 + 1]!;
+    const f0 = this.fallbacks[mt * 2]!;
+    const f1 = this.fallbacks[mt * 2 + 1]!;
     const m0 = mask[f0]!;
     const m1 = mask[f1]!;
     for (let cur = MAX_ORDER; cur >= order; cur--) {

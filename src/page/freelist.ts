@@ -1,3 +1,4 @@
+import { mutation } from '../mutation.js';
 import { STEP_CALL, STEP_LIST, type Steps } from '../machine/steps.js';
 import { AllocbenchError, InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
@@ -76,6 +77,8 @@ export class FreelistStrategy implements PageStrategy {
   private nextents = 0;
   /** next fit: the pfn after the last allocation */
   private rover = 0;
+  /** false under the test-only mutation freelist-no-coalesce (src/mutation.ts) */
+  private readonly coalesce = !mutation('freelist-no-coalesce');
 
   constructor(opts: PageStrategyOptions) {
     const v = opts.variant ?? 'first';
@@ -432,7 +435,7 @@ export class FreelistStrategy implements PageStrategy {
     // are coalesced), which stays in cache where the tags at a random pfn mostly do not; the tags
     // are only read when a run reaches past the bitmap word. The tags are then only written.
     const fbits = this.fbits;
-    if (pfn > 0) {
+    if (pfn > 0 && this.coalesce) {
       const q = pfn - 1;
       const b = q & 31;
       const w = fbits[q >>> 5]! << (31 - b); // page q at bit 31
@@ -448,7 +451,7 @@ export class FreelistStrategy implements PageStrategy {
         oldLeft = extentCapacity(ms, pfn - ms);
       }
     }
-    if (me < this.pages) {
+    if (me < this.pages && this.coalesce) {
       const b = me & 31;
       const w = fbits[me >>> 5]! >>> b; // page me at bit 0
       if ((w & 1) !== 0) {
