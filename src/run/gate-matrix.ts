@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AllocbenchError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -88,11 +88,13 @@ export async function runGateMatrix(
   const sink = new ResultSink(out);
   const seen = new Map<string, string>();
   const machines: Record<string, unknown> = {};
+  const total = m.parts.reduce((n, p) => n + (p.gens.length + p.traces.length) * p.machines.length * p.pages.length * p.objects.length * p.seeds.length, 0);
+  let done = 0;
   try {
     for (const p of m.parts) {
       const { results } = await runMatrix({
         traces: p.traces, gens: p.gens, machines: p.machines, pages: p.pages, objects: p.objects, seeds: p.seeds,
-        out: join(scratch, p.name), check: false, resume: false, workers: opts.workers, cellTimeout: 0, onCell: opts.onCell,
+        out: join(scratch, p.name), check: false, resume: false, workers: opts.workers, cellTimeout: 0, onCell: (r) => opts.onCell?.(r, ++done, total),
       });
       for (const r of results) {
         const key = cellKey(r.cell);
@@ -117,7 +119,7 @@ export async function runGateMatrix(
       objects: union(m.parts, (p) => p.objects), seeds: union(m.parts, (p) => p.seeds),
     },
     machines,
-    gate: { file: m.file, parts: m.parts },
+    gate: { file: relative(process.cwd(), m.file), parts: m.parts },
     cells: results.length,
   }, null, 2) + '\n');
   return { results, failed: results.filter((r) => r.status !== 'ok').length };
