@@ -81,7 +81,7 @@ describe('kernel trace loader: recorded fixtures', () => {
       ['page_free', 0, 0, 0], // batched first (pre-4.15 order), the plain report swallowed
       ['fault', 1840, 0x7f5e1c000000, 1], // `1840/1843`: the process, not the thread
       ['mark', 0, 0, 0],
-      ['page_free', 5, 1, 0], // never allocated in the trace: a fresh id, counted by the replay
+      ['page_free', 5, 1, 1223232], // never allocated in the trace: a fresh id (its pfn in aux for a start state), counted by the replay
     ]);
     expect(t.caches.map((c) => [c.name, c.size])).toEqual([['cache-192', 192], ['cache-512', 512]]);
     expect(t.strings).toEqual(['warmup done']);

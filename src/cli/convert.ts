@@ -5,7 +5,7 @@ import { AllocbenchError } from '../errors.js';
 import { writeBinaryFile } from '../trace/binary.js';
 import { writeCsv } from '../trace/csv-writer.js';
 import { formatByExtension, loadTrace } from '../trace/load.js';
-import type { KernelLayers } from '../trace/kernel.js';
+import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
 import type { Trace } from '../trace/trace.js';
 
 export type ConvertTarget = 'csv' | 'bin';
@@ -45,7 +45,7 @@ export function writeTraceAs(t: Trace, to: ConvertTarget, out: string): void {
 /**
  * `allocbench convert IN --to csv|bin --out FILE [--layers all|pages|objects]`: any loadable trace
  * (mtrace, csv, rep, kernel text, .abt, each optionally .gz) to native CSV or the compiled binary
- * format; --layers keeps one layer of a kernel recording (its slab pages are in both). --to may be left
+ * format; a kernel recording is written as a layer view (--layers, attribution.ts; default all). --to may be left
  * out when --out ends in .csv or .abt (optionally .gz); an --out whose extension names another
  * trace format is refused, since the loader would pick that format by its extension.
  */
@@ -56,7 +56,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     y.positional('in', { type: 'string', demandOption: true, describe: 'input trace' })
       .option('to', { type: 'string', choices: ['csv', 'bin'], describe: 'output format (default: from the --out extension)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output file (.csv, .abt; add .gz to compress)' })
-      .option('layers', { type: 'string', choices: ['all', 'pages', 'objects'], describe: 'kernel traces: keep page events only, slab events only, or all (default); see docs/kernel-recordings.md' }) as unknown as Argv<ConvertArgs>,
+      .option('layers', { type: 'string', choices: [...KERNEL_LAYERS], describe: `kernel traces: the layer view to write (default ${DEFAULT_LAYERS}: every demand once; pages, objects, or none: every event); see docs/fidelity.md` }) as unknown as Argv<ConvertArgs>,
   handler: (a) => {
     const named = targetOfName(a.out);
     const to = (a.to as ConvertTarget | undefined) ?? named;
@@ -65,7 +65,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     if ((named !== undefined && named !== to) || (named === undefined && other !== undefined)) {
       throw new AllocbenchError(`convert: --to ${to} but "${a.out}" has the extension of ${other?.name ?? named} traces; name it .${to === 'bin' ? 'abt' : 'csv'}[.gz]`);
     }
-    const t = loadTrace(a.in, a.layers !== undefined ? { layers: a.layers as KernelLayers } : {});
+    // an explicit --layers is refused for other formats; the default applies to kernel text only
+    const t = loadTrace(a.in, a.layers !== undefined ? { layers: a.layers as KernelLayers } : { layers: DEFAULT_LAYERS, layersIfKernel: true });
     writeTraceAs(t, to, a.out);
     process.stdout.write(`${a.out}: ${t.length} events (${to})\n`);
   },

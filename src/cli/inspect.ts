@@ -8,7 +8,7 @@ import { runOptionsFrom, type MatrixArgs } from './run.js';
 /** Runs one cell of the matrix described by the options and hands the end state to `inspect` (fraginfo, slabinfo). */
 export function inspectOneCell(a: MatrixArgs, inspect: NonNullable<CellOptions['inspect']>): void {
   const o = runOptionsFrom(a, '');
-  const trace = o.gens.length ? generateFromSpec(o.gens[0]!, o.seeds[0]!) : loadTrace(o.traces[0] ?? '');
+  const trace = o.gens.length ? generateFromSpec(o.gens[0]!, o.seeds[0]!) : loadTrace(o.traces[0] ?? '', { layers: o.layers, layersIfKernel: true });
   const cell = { trace: trace.name, machine: o.machines[0]!, page: o.pages[0]!, object: o.objects[0]!, seed: o.seeds[0]! };
   const rec = cell.machine === RECORDED ? recordedMachine(o.traces[0] ?? '', trace.name) : undefined;
   runCell(cell, trace, rec?.config ?? loadMachine(cell.machine === RECORDED ? 'desktop' : cell.machine), { check: o.check, inspect });

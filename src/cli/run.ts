@@ -6,6 +6,7 @@ import type { CellResult } from '../run/cell.js';
 import { RECORDED, runMatrix, type RunOptions } from '../run/runner.js';
 import { bundledTraces } from '../trace/bundled.js';
 import { AllocbenchError } from '../errors.js';
+import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
 import { formatTable } from './table.js';
 import { defaultWorkers } from '../run/pool.js';
 import { out } from './output.js';
@@ -35,6 +36,7 @@ export function matrixOptions<T>(y: Argv<T>) {
     .option('workers', { type: 'number', describe: 'worker threads (default: available parallelism; 0 = run in the main thread)' })
     .option('cell-timeout', { type: 'number', default: 0, describe: 'seconds after which a cell is stopped and recorded as failed (0 = none)' })
     .option('sample-every', { type: 'number', describe: 'time-series sample every N events (default: 100 samples per cell; 0: only at marks)' })
+    .option('layers', { type: 'string', choices: [...KERNEL_LAYERS], default: DEFAULT_LAYERS, describe: 'kernel recordings: all = every demand once (objects through the object strategy, recorded slab pages dropped, faults not replayed: their pages are recorded); pages = the recorded page events only; objects = the object events only; none = every event (slab and fault pages twice). See docs/fidelity.md' })
     .option('shard', { type: 'string', describe: 'run slice K of N of the matrix, e.g. 2/4 (join the outputs with merge)' });
 }
 
@@ -50,6 +52,7 @@ export interface MatrixArgs {
   cellTimeout?: number;
   shard?: string;
   sampleEvery?: number;
+  layers?: string;
 }
 
 export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunOptions {
@@ -73,6 +76,7 @@ export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunO
     cellTimeout: a.cellTimeout ?? 0,
     sampleEvery: a.sampleEvery === undefined ? undefined : nonNegative(a.sampleEvery, '--sample-every'),
     shard: a.shard === undefined ? undefined : parseShard(a.shard),
+    layers: (a.layers ?? DEFAULT_LAYERS) as KernelLayers,
   };
 }
 

@@ -12,6 +12,7 @@ import { objectStrategyFactory } from '../object/registry.js';
 import type { ObjectStrategy } from '../object/strategy.js';
 import { pageStrategyFactory } from '../page/registry.js';
 import { opCounts, type Trace } from '../trace/trace.js';
+import { attributionMetrics } from '../trace/attribution.js';
 import * as O from '../trace/ops.js';
 import { Vm } from '../machine/vm.js';
 import { sizeClassHeapPages, UserHeaps } from '../machine/process-heap.js';
@@ -128,6 +129,8 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
       utilization_resident: peakResident === 0 ? 0 : round6(u.peak_bytes_requested / (peakResident * PAGE_SIZE)),
     };
   }
+  const attribution = attributionMetrics(trace);
+  if (attribution !== undefined) metrics.attribution = attribution;
   metrics.reclaim = counts.reclaim;
   metrics.page_counters = mergeCounters(machine);
   metrics.object_counters = objects.counters();

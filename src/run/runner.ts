@@ -8,6 +8,7 @@ import { AllocbenchError } from '../errors.js';
 import { shareTrace } from '../trace/share.js';
 import { cellKey, type CellResult, type CellSpec } from './cell.js';
 import { recordedMachine } from '../machine/recorded-machine.js';
+import { DEFAULT_LAYERS, type KernelLayers } from '../trace/attribution.js';
 
 /** --machine value (the default): each recording on its own machine.json, other traces on FALLBACK_MACHINE */
 export const RECORDED = 'recorded';
@@ -34,6 +35,8 @@ export interface RunOptions {
   resume: boolean;
   workers: number;
   cellTimeout: number;
+  /** kernel recordings: the layer view to replay (attribution.ts; default DEFAULT_LAYERS) */
+  layers?: KernelLayers;
   /** run only slice k (1-based) of n of the matrix */
   shard?: { k: number; n: number };
   /** called after each cell (progress) */
@@ -55,7 +58,8 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const machines = new Map<string, MachineConfig>(opts.machines.filter((m) => m !== RECORDED).map((m) => [m, loadMachine(m)]));
   // Recorded traces do not depend on the seed; generated ones are made once per seed.
   // Text traces are parsed once: a compiled copy next to the results makes the next run's load a read.
-  const recorded = opts.traces.map((f) => shareTrace(loadTraceCached(f, join(opts.out, 'trace-cache'))));
+  const layers = opts.layers ?? DEFAULT_LAYERS;
+  const recorded = opts.traces.map((f) => shareTrace(loadTraceCached(f, join(opts.out, 'trace-cache'), { layers, layersIfKernel: true })));
   const traceFor = new Map<string, (seed: number) => Trace>();
   for (const t of recorded) traceFor.set(t.name, () => t);
   for (const spec of opts.gens) {
@@ -79,6 +83,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     axes: { traces: [...traceFor.keys()], machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds },
     machines: Object.fromEntries(machines),
     check: opts.check,
+    layers,
     sample_every: opts.sampleEvery ?? null,
     shard: opts.shard ?? null,
     cells: cells.length,

@@ -10,20 +10,20 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AllocbenchError } from '../errors.js';
 import { BINARY_VERSION, fileStartsWithMagic, readBinaryFile, writeBinaryFile } from './binary.js';
-import { loadTrace, traceName } from './load.js';
+import { loadTrace, traceName, type LoadOptions } from './load.js';
 import type { Trace } from './trace.js';
 
 /**
  * Bump when any text loader (mtrace, csv, rep, kernel) changes what it produces for the same
  * input, so caches written by the old loaders are not reused.
  */
-export const LOADER_VERSION = 2; // 2: kernel text and CSV carry cpu/tid columns
+export const LOADER_VERSION = 3; // 2: kernel text and CSV carry cpu/tid columns; 3: a kernel free of a pre-trace block carries its pfn in aux
 
 /** Counts of what loadTraceCached did, for tests (a warm load must not parse the text). */
 export const cacheStats = { hits: 0, misses: 0, textParses: 0, rejected: 0 };
 
 /** The cache file for `path` as it is now on disk (throws AllocbenchError when it cannot be read). */
-export function cachePath(path: string, cacheDir: string): string {
+export function cachePath(path: string, cacheDir: string, options: LoadOptions = {}): string {
   let st;
   try {
     st = statSync(path);
@@ -32,7 +32,9 @@ export function cachePath(path: string, cacheDir: string): string {
     throw new AllocbenchError(`cannot read trace ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message}`);
   }
   if (st.isDirectory()) throw new AllocbenchError(`cannot read trace ${path}: is a directory`);
-  const key = `${resolve(path)}\0${st.size}\0${st.mtimeMs}\0${LOADER_VERSION}\0${BINARY_VERSION}`;
+  // the layer view of a kernel recording is its own compiled trace
+  const layers = options.layers === undefined ? '' : `\0layers=${options.layers}`;
+  const key = `${resolve(path)}\0${st.size}\0${st.mtimeMs}\0${LOADER_VERSION}\0${BINARY_VERSION}${layers}`;
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
   const base = traceName(path).replace(/[^A-Za-z0-9._-]/g, '_');
   return join(cacheDir, `${base}-${hash}.abt`);
@@ -46,9 +48,9 @@ const isBinaryPath = (path: string): boolean => /\.abt(\.gz)?$/i.test(path);
  * compiled copy written. An input that is already .abt is read directly. A corrupt cache entry is
  * not an error: it is parsed again and rewritten. Errors in the input itself throw as loadTrace's.
  */
-export function loadTraceCached(path: string, cacheDir: string): Trace {
+export function loadTraceCached(path: string, cacheDir: string, options: LoadOptions = {}): Trace {
   if (isBinaryPath(path) || fileStartsWithMagic(path)) return readBinaryFile(path, { name: traceName(path) });
-  const file = cachePath(path, cacheDir);
+  const file = cachePath(path, cacheDir, options);
   try {
     const t = readBinaryFile(file);
     cacheStats.hits++;
@@ -60,7 +62,7 @@ export function loadTraceCached(path: string, cacheDir: string): Trace {
   }
   cacheStats.misses++;
   cacheStats.textParses++;
-  const t = loadTrace(path);
+  const t = loadTrace(path, options);
   try {
     mkdirSync(cacheDir, { recursive: true });
     writeBinaryFile(file, t);

@@ -30,6 +30,7 @@ import {
   OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, packExtfrag,
 } from './ops.js';
 import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
+import { AttributionInput, attribute, layerView, type KernelLayers } from './attribution.js';
 import {
   AddrMap, PTR, PTR_BAD, PTR_NULL, TokenCache, bytesAt, bytesIs, fieldValueBytes as fieldValue, isBlank,
   parseDecBytes as parseDec, scanEnd, scanNum, scanPtr, skipBlankBytes as skipBlanks, tokenEndBytes as tokenEnd,
@@ -177,20 +178,14 @@ export function looksLikeKernelTrace(head: string): boolean {
   return /\[\d+\][^\n]*?\d+(\.\d+)?: +(\w+:)?(mm_page_\w+|kmalloc\w*|kfree|kmem_cache_\w+|page_fault_\w+|tracing_mark_write|print):/.test(head);
 }
 
-/**
- * Which layers of a kernel recording to keep. A recording with both slab and page events holds the
- * slab allocator's own slab pages twice: as the kmem_cache_alloc/kmalloc objects and as the
- * mm_page_alloc of the slab page that holds them (allocate_slab() → alloc_pages() in mm/slub.c). A
- * replay of both through a simulated object layer, which takes its own slab pages from the
- * simulated page allocator, counts slab pages twice. Convention (docs/kernel-recordings.md):
- *   'all'     (default) every event; the trace's stats say how many page and object events it has
- *   'pages'   page events (and faults, marks, extfrag) only: the real kernel's page-level stream,
- *             slab pages included, for comparing page strategies with the real buddy allocator
- *   'objects' slab events (and faults, marks, extfrag) only: the object layer makes its own pages
- */
-export type KernelLayers = 'all' | 'pages' | 'objects';
+export type { KernelLayers };
 
 export interface KernelTraceOptions {
+  /**
+   * attribute the recorded page allocations and keep that layer view (attribution.ts: 'all',
+   * 'pages', 'objects', or 'none' for every event with the attribution counts); undefined: every
+   * event, no attribution
+   */
   layers?: KernelLayers;
 }
 
@@ -214,9 +209,11 @@ export function checkKernelTraceSize(byteLength: number, file: string): void {
 
 class KernelParser {
   readonly b: TraceBuilder;
-  private readonly keepPages: boolean;
-  private readonly keepObjects: boolean;
-  private droppedEvents = 0;
+  /** recorded pfns and object pointers by event index, for attribution (only with a layers option) */
+  private readonly attr: AttributionInput | null;
+  /** whether the last pageKey() read a pfn= field (not a struct page pointer) */
+  private keyIsPfn = false;
+  private pfnSeen = false;
   private readonly pages = new AddrMap(1 << 14);
   private readonly objects = new AddrMap(1 << 14);
   private readonly bigPids = new AddrMap(16);
@@ -243,12 +240,11 @@ class KernelParser {
   private callchainLines = 0;
   private unknownGfpNames = 0;
 
-  constructor(readonly text: Bytes, readonly file: string, name: string, layers: KernelLayers = 'all') {
+  constructor(readonly text: Bytes, readonly file: string, name: string, private readonly layers?: KernelLayers) {
     const events = estimateLines(text);
     this.b = new TraceBuilder(name, file, events);
     this.info = new Int32Array(events); // ids are at most events (implied frees aside): setInfo grows it then
-    this.keepPages = layers !== 'objects';
-    this.keepObjects = layers !== 'pages';
+    this.attr = layers !== undefined ? new AttributionInput(events) : null;
     const base = text.byteOffset & 3;
     this.wordBase = base;
     // a view, no copy; int32 offset arithmetic: parseKernelTrace checked the length (KERNEL_TRACE_MAX_BYTES)
@@ -369,8 +365,9 @@ class KernelParser {
       callchain_lines: this.callchainLines,
       unknown_gfp_names: this.unknownGfpNames,
     };
-    if (this.droppedEvents > 0) b.stats.dropped_other_layer_events = this.droppedEvents;
-    return b.finish();
+    const t = b.finish();
+    if (this.attr === null || this.layers === undefined) return t;
+    return layerView(t, attribute(t, this.attr, this.pfnSeen), this.layers);
   }
 
   /** Whether s[p, te) is a timestamp token `digits[.digits]:`. */
@@ -476,7 +473,6 @@ class KernelParser {
       f = this.eventName(s, q, e);
       ev = this.nameEvent;
     }
-    if (!(this.keepPages && this.keepObjects) && this.otherLayer(ev)) { this.droppedEvents++; return; }
     switch (ev) {
       case EV_CACHE_ALLOC: return this.cacheAlloc(s, f, e);
       case EV_CACHE_FREE: return this.cacheFree(s, f, e);
@@ -584,13 +580,6 @@ class KernelParser {
     for (let i = ne - 1; i > q; i--) if (s[i]! === 58) { ns = i + 1; break; }
     this.nameEvent = eventCode(s, ns, ne);
     return te;
-  }
-
-  /** Whether events of this EV_ code belong to the layer that the `layers` option leaves out. */
-  private otherLayer(ev: number): boolean {
-    if (ev === EV_PAGE_ALLOC || ev === EV_PAGE_FREE || ev === EV_PAGE_FREE_BATCHED) return !this.keepPages;
-    if (ev === EV_CACHE_ALLOC || ev === EV_CACHE_FREE || ev === EV_KMALLOC || ev === EV_KFREE) return !this.keepObjects;
-    return false;
   }
 
   /** A perf callchain line: an address in hex, then a symbol (`ffffffff811a3b4c __alloc_pages+0x1ac (...)`). */
@@ -738,6 +727,7 @@ class KernelParser {
   /** Sets PTR to the block key: the pfn, or the struct page pointer on kernels that print no pfn. Returns false for a failed alloc. */
   private pageKey(s: Bytes, f: number, e: number): boolean {
     const v = this.field(s, K_PFN, f, e);
+    this.keyIsPfn = v >= 0;
     if (v >= 0) {
       const c = s[v]!;
       // failed alloc: 6.x prints pfn=0x0 (pfn -1UL mapped to 0), older kernels pfn=0 or a raw -1
@@ -786,6 +776,7 @@ class KernelParser {
       pages.setAt(slot, id);
     } else pages.insertAt(-1 - slot, PTR[0]!, PTR[1]!, id);
     b.push(OP_PAGE_ALLOC, id, ord, gfp);
+    this.notePage(b.length - 1);
   }
 
   /**
@@ -807,6 +798,7 @@ class KernelParser {
     const freed = batched ? FREED_BATCHED : FREED_PLAIN;
     if (st >= 0) {
       b.push(OP_PAGE_FREE, st, ord, 0);
+      this.notePage(b.length - 1);
       pages.setAt(slot, freed);
       return;
     }
@@ -816,9 +808,21 @@ class KernelParser {
       return;
     }
     // not live: still a free, of an id never allocated, which the replay counts as a trace error
-    b.push(OP_PAGE_FREE, b.newId(), ord, 0);
+    // a block the trace never allocated (allocated before tracing began): its pfn in aux, so a start
+    // state from the before-snapshot can make it pre-trace memory and the free a real one (start-state.ts)
+    // (only the first time the pfn is seen: a second free of a pfn the trace freed is a double free)
+    const pfnAux = slot < 0 && this.keyIsPfn && PTR[0] === 0 && PTR[1]! < 0x80000000 ? PTR[1]! : 0;
+    b.push(OP_PAGE_FREE, b.newId(), ord, pfnAux);
+    this.notePage(b.length - 1);
     if (slot >= 0) pages.setAt(slot, freed);
     else pages.insertAt(-1 - slot, PTR[0]!, PTR[1]!, freed);
+  }
+
+  /** Records event e's pfn for attribution (the key pageKey just read, when it was a pfn). */
+  private notePage(e: number): void {
+    if (this.attr === null || !this.keyIsPfn) return;
+    this.pfnSeen = true;
+    this.attr.note(e, PTR[0]!, PTR[1]!);
   }
 
   private extfrag(s: Bytes, f: number, e: number): void {
@@ -861,8 +865,10 @@ class KernelParser {
     if (!isStorableValue(bytes)) this.fail('bytes_req= a size below 2^48');
     const gfp = this.gfp(s, f, e, SITE_KMALLOC);
     if (r === PTR_NULL) { this.failedAllocs++; return; }
+    const hi = PTR[0]!, lo = PTR[1]!;
     const id = this.newObject(-1);
     this.b.push(OP_KMALLOC, id, bytes, gfp);
+    this.attr?.note(this.b.length - 1, hi, lo);
   }
 
   private kfree(s: Bytes, f: number, e: number): void {
@@ -908,9 +914,11 @@ class KernelParser {
     if (!isStorableValue(bytesAlloc) || !isStorableValue(bytesReq)) this.fail('bytes_req=/bytes_alloc= sizes below 2^48');
     const gfp = this.gfp(s, f, e, SITE_CACHE_ALLOC);
     if (r === PTR_NULL) { this.failedAllocs++; return; }
+    const hi = PTR[0]!, lo = PTR[1]!;
     const cache = this.cacheFor(s, f, e, bytesAlloc, allocAt, gfp);
     const id = this.newObject(cache);
     this.b.push(OP_CACHE_ALLOC, id, 0, cache);
+    this.attr?.note(this.b.length - 1, hi, lo);
   }
 
   private cacheFree(s: Bytes, f: number, e: number): void {
@@ -1064,5 +1072,5 @@ function parseWith(Parser: typeof KernelParser, text: string | Uint8Array, file:
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8')
     : Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
   checkKernelTraceSize(bytes.length, file);
-  return new Parser(bytes, file, base, options.layers ?? 'all').run();
+  return new Parser(bytes, file, base, options.layers).run();
 }

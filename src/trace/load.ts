@@ -144,15 +144,17 @@ function sniffText(bytes: Buffer): string {
 }
 
 export interface LoadOptions {
-  /** kernel text only: keep one layer of a recording (kernel.ts KernelLayers); other formats refuse it */
+  /** kernel text only: attribute and keep one layer view of a recording (attribution.ts); other formats refuse it */
   layers?: KernelLayers;
+  /** with layers: other formats load as they are instead of refusing it (run's default layers) */
+  layersIfKernel?: boolean;
 }
 
 /** Loads a trace file of any known format (optionally gzipped). */
 export function loadTrace(path: string, options: LoadOptions = {}): Trace {
   const layers = options.layers;
   // The compiled form is bytes: read it as such, without decoding the file as text first.
-  if (/\.abt$/i.test(path) && layers === undefined) return readBinaryFile(path, { shared: true, name: traceName(path) });
+  if (/\.abt$/i.test(path) && (layers === undefined || options.layersIfKernel)) return readBinaryFile(path, { shared: true, name: traceName(path) });
   const bytes = readTraceBytes(path);
   // detectFormat, with the sniff on the file's start only: a format that reads bytes needs no
   // decode of the whole file
@@ -160,7 +162,7 @@ export function loadTrace(path: string, options: LoadOptions = {}): Trace {
   if (f === undefined) {
     throw new AllocbenchError(`cannot read trace ${path}: unknown format (known: ${FORMATS.map((x) => `${x.name} ${x.extensions.join(' ')}`).join(', ')}; add .gz when gzipped)`);
   }
-  if (layers !== undefined) {
+  if (layers !== undefined && (f.name === 'kernel' || !options.layersIfKernel)) {
     if (f.name !== 'kernel') throw new AllocbenchError(`cannot read trace ${path} by layers: --layers is for kernel traces (perf script, ftrace, trace-cmd text), this is ${f.name}`);
     return parseKernelTrace(bytes, path, traceName(path), { layers });
   }
