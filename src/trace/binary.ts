@@ -28,6 +28,7 @@ import { closeSync, fstatSync, openSync, readSync, renameSync, unlinkSync, write
 import { endianness } from 'node:os';
 import { crc32, gunzipSync, gzipSync } from 'node:zlib';
 import { AllocbenchError } from '../errors.js';
+import { traceProblem } from './invariants.js';
 import type { CacheDef, Trace } from './trace.js';
 
 export const BINARY_MAGIC = Uint8Array.of(0x89, 0x41, 0x42, 0x54, 0x0d, 0x0a, 0x1a, 0x0a);
@@ -117,7 +118,8 @@ export function encodeBinaryTrace(t: Trace): Uint8Array {
  * per-event work: the columns are typed-array views over `buf` (copied once only when `buf` is not
  * 8-byte aligned). `file` names the file in errors. `name`, when given, replaces the stored name
  * (loadTrace names traces after their file, as for every format). Bad magic, unknown version, a
- * truncated file, a checksum mismatch or inconsistent sections → AllocbenchError (exit 2).
+ * truncated file, a checksum mismatch, inconsistent or overlapping sections, or contents no loader
+ * could have produced (invariants.ts: op codes, ids, pids, caches, indexes) → AllocbenchError (exit 2).
  */
 export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): Trace {
   checkHost();
@@ -161,6 +163,12 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
     off.push(o);
     len.push(b);
   }
+  // Sections are disjoint: two columns over the same bytes pass every size check above.
+  const order = off.map((_, s) => s).filter((s) => len[s]! > 0).sort((a, b) => off[a]! - off[b]!);
+  for (let k = 1; k < order.length; k++) {
+    const a = order[k - 1]!, b = order[k]!;
+    if (off[a]! + len[a]! > off[b]!) throw bad(`sections ${SECTION_NAMES[a]} and ${SECTION_NAMES[b]} overlap`);
+  }
   let meta: Meta;
   try {
     meta = JSON.parse(new TextDecoder().decode(buf.subarray(off[S_META]!, off[S_META]! + len[S_META]!))) as Meta;
@@ -170,9 +178,12 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
   if (typeof meta !== 'object' || meta === null || typeof meta.name !== 'string' || typeof meta.source !== 'string' || !Array.isArray(meta.caches) || !Array.isArray(meta.strings)) {
     throw bad('metadata lacks name, source, caches or strings');
   }
+  if (meta.stats !== undefined && (typeof meta.stats !== 'object' || meta.stats === null || Array.isArray(meta.stats) || Object.values(meta.stats).some((v) => typeof v !== 'number'))) {
+    throw bad('metadata stats are not a table of numbers');
+  }
   const ab = buf.buffer;
   const base = buf.byteOffset;
-  return {
+  const t: Trace = {
     name: name ?? meta.name,
     source: meta.source,
     length: n,
@@ -190,6 +201,10 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
     ...(flags & FLAG_TID ? { tid: new Int32Array(ab, base + off[S_TID]!, n) } : {}),
     ...(meta.stats ? { stats: meta.stats } : {}),
   };
+  // Beyond the checksum: a file written by hand or by a buggy tool can be consistent and wrong.
+  const problem = traceProblem(t);
+  if (problem !== undefined) throw bad(`corrupt contents: ${problem}`);
+  return t;
 }
 
 /**

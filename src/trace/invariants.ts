@@ -1,0 +1,131 @@
+/**
+ * What every loader guarantees of a Trace, checked once where a trace crosses a trust boundary
+ * (a compiled .abt file: binary.ts). The replay indexes its per-id, per-pid, cache, string and
+ * side-table arrays with the columns unchecked, so a trace that breaks one of these could make it
+ * hang (an op code it has no case for), read past an array, or size an array by a forged count.
+ * The rules are the text loaders' (csv.ts is the widest): whatever a loader could produce is
+ * accepted, nothing else.
+ */
+import {
+  OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
+} from './ops.js';
+import type { CacheDef, Trace } from './trace.js';
+
+/**
+ * Linux's largest pid_max (include/linux/threads.h PID_MAX_LIMIT, 4 Mi on 64-bit): no recorded
+ * pid is larger, and the process tables are sized by pidCount.
+ */
+export const PID_MAX_LIMIT = 4 * 1024 * 1024;
+/** The largest order the CSV loader takes (page_alloc, page_free); extfrag orders are 4-bit. */
+const MAX_TRACE_ORDER = 63;
+const MAX_INT32 = 0x7fffffff;
+const TWO32 = 4294967296;
+
+function cacheProblem(c: CacheDef, k: number): string | undefined {
+  if (typeof c !== 'object' || c === null) return `cache ${k} is not an object`;
+  if (typeof c.name !== 'string') return `cache ${k} has no name`;
+  for (const f of ['size', 'align'] as const) {
+    const v = c[f];
+    if (!Number.isInteger(v) || v < 0 || v > MAX_INT32) return `cache ${k} (${c.name}) has ${f} ${String(v)}, expected an integer from 0 to ${MAX_INT32}`;
+  }
+  if (!Number.isInteger(c.flags) || c.flags < 0 || c.flags > 0xffffff) return `cache ${k} (${c.name}) has flags ${String(c.flags)}, expected an integer below 2^24`;
+  return undefined;
+}
+
+/**
+ * The first way `t` breaks the loaders' guarantees, as a message ("event 12: ..."), or undefined
+ * when it keeps them all. One pass over the events (a few ns each). Checked: op codes; ids within
+ * idCount (objects, blocks) and pids within pidCount; idCount no larger than the events (an id
+ * needs an event: a forged count cannot size the replay's per-id arrays) and pidCount no larger than
+ * the highest pid used + 1 and PID_MAX_LIMIT; caches created once, before use, with sane metadata;
+ * string and side-table indexes; side-table rows, flags and orders in the loaders' ranges.
+ */
+export function traceProblem(t: Trace): string | undefined {
+  const n = t.length;
+  if (!Number.isInteger(t.idCount) || t.idCount < 0 || t.idCount > n) return `idCount ${t.idCount}, more than its ${n} events can use`;
+  if (!Number.isInteger(t.pidCount) || t.pidCount < 0 || t.pidCount > PID_MAX_LIMIT) return `pidCount ${t.pidCount}, expected at most ${PID_MAX_LIMIT} (pid_max)`;
+  if (!Array.isArray(t.caches) || !Array.isArray(t.strings)) return 'no caches or strings';
+  for (let k = 0; k < t.caches.length; k++) {
+    const p = cacheProblem(t.caches[k]!, k);
+    if (p !== undefined) return p;
+  }
+  for (let k = 0; k < t.strings.length; k++) if (typeof t.strings[k] !== 'string') return `string ${k} is not a string`;
+  const extra = t.extra;
+  if (extra.length % 2 !== 0) return 'the side table has half a row';
+  const rows = extra.length / 2;
+  for (let r = 0; r < rows; r++) {
+    const len = extra[2 * r]!, pf = extra[2 * r + 1]!;
+    // len: the CSV loader's storable values; prot | flags << 8: prot below 2^8, flags below 2^24
+    if (!Number.isInteger(len) || len < 0 || len > 2 ** 48 - 1) return `side-table row ${r} has length ${len}`;
+    if (!Number.isInteger(pf) || pf < 0 || pf >= TWO32) return `side-table row ${r} has prot/flags ${pf}`;
+  }
+  const created = new Uint8Array(t.caches.length);
+  const ids = t.idCount, pids = t.pidCount, caches = t.caches.length, strings = t.strings.length;
+  const op = t.op, id = t.id, aux = t.aux, lo = t.lo, hi = t.hi;
+  let topPid = -1;
+  for (let e = 0; e < n; e++) {
+    const o = op[e]!;
+    const i = id[e]!;
+    const a = aux[e]!;
+    let why: string | undefined;
+    switch (o) {
+      case OP_PAGE_ALLOC:
+      case OP_PAGE_FREE:
+        if (i < 0 || i >= ids) why = `id ${i} outside 0..${ids - 1}`;
+        else if (hi[e] !== 0 || lo[e]! > MAX_TRACE_ORDER) why = `order above ${MAX_TRACE_ORDER}`;
+        break;
+      case OP_KMALLOC:
+      case OP_KFREE:
+        if (i < 0 || i >= ids) why = `id ${i} outside 0..${ids - 1}`;
+        break;
+      case OP_CACHE_CREATE:
+        if (i < 0 || i >= caches) why = `cache ${i} outside 0..${caches - 1}`;
+        else if (created[i] !== 0) why = `cache ${i} created twice`;
+        else created[i] = 1;
+        break;
+      case OP_CACHE_ALLOC:
+      case OP_CACHE_FREE:
+        if (i < 0 || i >= ids) why = `id ${i} outside 0..${ids - 1}`;
+        else if (a < 0 || a >= caches || created[a] === 0) why = `cache ${a} not created by an earlier cache_create`;
+        break;
+      case OP_MALLOC:
+      case OP_FREE:
+      case OP_REALLOC:
+        if (i < 0 || i >= ids) why = `id ${i} outside 0..${ids - 1}`;
+        else if (a < 0 || a >= pids) why = `pid ${a} outside 0..${pids - 1}`;
+        else if (a > topPid) topPid = a;
+        break;
+      case OP_MMAP:
+      case OP_MUNMAP:
+        if (a < 0 || a >= rows) why = `side-table row ${a} outside 0..${rows - 1}`;
+        else if (i < 0 || i >= pids) why = `pid ${i} outside 0..${pids - 1}`;
+        else if (i > topPid) topPid = i;
+        break;
+      case OP_BRK:
+      case OP_EXIT:
+        if (i < 0 || i >= pids) why = `pid ${i} outside 0..${pids - 1}`;
+        else if (i > topPid) topPid = i;
+        break;
+      case OP_FAULT:
+        if (i < 0 || i >= pids) why = `pid ${i} outside 0..${pids - 1}`;
+        else if (a !== 0 && a !== 1) why = `write flag ${a}, expected 0 or 1`;
+        else if (i > topPid) topPid = i;
+        break;
+      case OP_FORK:
+        if (i < 0 || i >= pids || a < 0 || a >= pids) why = `pids ${i} and ${a} not both within 0..${pids - 1}`;
+        else topPid = Math.max(topPid, i, a);
+        break;
+      case OP_MARK:
+        if (a < 0 || a >= strings) why = `string ${a} outside 0..${strings - 1}`;
+        break;
+      case OP_EXTFRAG:
+        if (hi[e] !== 0 || lo[e]! > 15 || a < 0 || a >= 1 << 14) why = 'fallback order or packed fields out of range';
+        break;
+      default:
+        why = `op code ${o}, expected 0..${OP_COUNT - 1}`;
+    }
+    if (why !== undefined) return `event ${e} (${OP_NAMES[o] ?? `op ${o}`}): ${why}`;
+  }
+  if (pids > topPid + 1) return `pidCount ${pids}, but the highest pid used is ${topPid}`;
+  return undefined;
+}
