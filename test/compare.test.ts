@@ -154,6 +154,41 @@ describe('compare gate', () => {
     expect(formatMarkdown(rep)).toMatch(/^### allocbench compare/);
   });
 
+  it('a thresholds path that no result has is refused with exit 2, naming it and the nearest paths', async () => {
+    const th = join(tmp, 'misspelt.json');
+    writeFileSync(th, JSON.stringify({ metrics: [{ path: 'failed_allocs', better: 'lower' }, { path: 'metrics.larget_free_order', better: 'higher' }] }));
+    const cur = copyWith((r, i) => (i === 0 ? { ...r, metrics: { ...r.metrics, largest_free_order: 0 } } : r));
+    expect(() => runCompare(BASELINE, cur, { thresholds: th })).toThrow(/metrics\[1\]\.path "metrics\.larget_free_order" names no numeric figure.*did you mean "metrics\.largest_free_order"/);
+    const r = await cli(['compare', BASELINE, cur, '--thresholds', th]);
+    expect(r.code).toBe(2);
+    // a wildcard that expands to nothing and an index past the array are refused too
+    for (const path of ['metrics.latency.*.p98', 'metrics.zones.DMA32.unusable_index.11']) {
+      writeFileSync(th, JSON.stringify({ metrics: [{ path, better: 'lower' }] }));
+      expect(() => runCompare(BASELINE, BASELINE, { thresholds: th })).toThrow(AllocbenchError);
+    }
+    // an entry marked optional may match nothing; a path outside the result schema is refused at load
+    writeFileSync(th, JSON.stringify({ metrics: [{ path: 'metrics.highorder_success.no_such_phase', better: 'higher', optional: true }] }));
+    expect(runCompare(BASELINE, BASELINE, { thresholds: th }).ok).toBe(true);
+    expect(() => parseThresholds({ metrics: [{ path: 'metrics.zones.DMA.unusable_index.x', better: 'lower' }] })).toThrow(/not a path of a result line/);
+  });
+
+  it('figures present in one run and not the other are reported, the gated ones as gone / new', async () => {
+    const dropped = copyWith((r) => {
+      const { reclaim: _gone, ...rest } = r.metrics as Record<string, unknown>;
+      return { ...r, metrics: { ...rest, sim_total_ns: undefined, brand_new: { x: 1 } } } as unknown as CellResult;
+    });
+    const rep = runCompare(BASELINE, dropped);
+    expect(rep.only_in_base).toEqual(expect.arrayContaining(['metrics.reclaim.runs', 'metrics.sim_total_ns']));
+    expect(rep.only_in_current).toEqual(['metrics.brand_new.x']);
+    expect(rep.metrics.filter((m) => m.metric === 'metrics.sim_total_ns').every((m) => m.verdict === 'gone')).toBe(true);
+    expect(rep.ok).toBe(false);
+    const r = await cli(['compare', BASELINE, dropped]);
+    expect(r.out).toMatch(/Figures only in the base[^\n]*:\n(  .*\n)*  metrics\.reclaim\.runs/);
+    expect(r.out).toMatch(/Figures only in the current run[^\n]*:\n  metrics\.brand_new\.x/);
+    expect(formatMarkdown(rep)).toMatch(/Figures only in the base[^]*`metrics\.reclaim\.runs`/);
+    expect(runCompare(BASELINE, BASELINE).only_in_base).toEqual([]);
+  });
+
   it('verdicts follow direction and tolerance exactly (property)', () => {
     fc.assert(fc.property(
       fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.double({ min: -1e6, max: 1e6, noNaN: true }),

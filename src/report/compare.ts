@@ -1,3 +1,4 @@
+import { AllocbenchError } from '../errors.js';
 import { cellKey, type CellResult } from '../run/cell.js';
 import { expandPath, getPath, withDerived, type LoadedRun } from './load-results.js';
 import type { Threshold, Thresholds } from './thresholds.js';
@@ -50,6 +51,13 @@ export interface CompareReport {
   metrics: MetricRow[];
   cells: CellRow[];
   wall: WallRow[];
+  /**
+   * Numeric figures (dotted paths, array indices as `*`, wall excluded) that some result of one run
+   * has and no result of the other: a renamed or dropped field, or a new one. Informational; the
+   * gated ones are also rows with verdict `gone` / `new`.
+   */
+  only_in_base: string[];
+  only_in_current: string[];
   regressions: number;
   ok: boolean;
 }
@@ -74,6 +82,8 @@ export function compareRuns(base: LoadedRun, current: LoadedRun, thresholds: Thr
   const b = new Map(base.results.map((r) => [cellKey(r.cell), r] as const));
   const c = new Map(current.results.map((r) => [cellKey(r.cell), r] as const));
   const keys = [...new Set([...b.keys(), ...c.keys()])].sort();
+  const pathsB = figurePaths(base.results), pathsC = figurePaths(current.results);
+  checkThresholdPaths(thresholds, [...base.results, ...current.results], new Set([...pathsB, ...pathsC]), `${base.dir} or ${current.dir}`);
   const metrics: MetricRow[] = [];
   const cells: CellRow[] = [];
   const wall: WallRow[] = [];
@@ -99,8 +109,66 @@ export function compareRuns(base: LoadedRun, current: LoadedRun, thresholds: Thr
     base_dir: base.dir, current_dir: current.dir,
     base_version: (base.run?.version as string | undefined) ?? null, current_version: (current.run?.version as string | undefined) ?? null,
     thresholds_file: thresholds.file, thresholds: thresholds.metrics,
-    cells_compared: compared, metrics, cells, wall, regressions, ok: regressions === 0,
+    cells_compared: compared, metrics, cells, wall,
+    only_in_base: [...pathsB].filter((p) => !pathsC.has(p)).sort(),
+    only_in_current: [...pathsC].filter((p) => !pathsB.has(p)).sort(),
+    regressions, ok: regressions === 0,
   };
+}
+
+/**
+ * Every numeric figure's path over the ok results (with the derived ones), array indices written `*`
+ * so a time series is one path; `wall` is left out (never compared).
+ */
+export function figurePaths(results: CellResult[]): Set<string> {
+  const out = new Set<string>();
+  const walk = (v: unknown, path: string): void => {
+    if (typeof v === 'number') { out.add(path); return; }
+    if (v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) { for (const x of v) walk(x, `${path}.*`); return; }
+    for (const [k, x] of Object.entries(v)) {
+      if (path === '' && (k === 'wall' || k === 'cell')) continue;
+      walk(x, path === '' ? k : `${path}.${k}`);
+    }
+  };
+  for (const r of results) if (r.status === 'ok') walk(withDerived(r), '');
+  return out;
+}
+
+/**
+ * A threshold whose path matches no number in any ok result gates nothing, silently (a misspelt
+ * `metrics.larget_free_order` passed every run): refused with exit 2, naming the entry and the
+ * nearest known paths. Runs with no ok result on either side have nothing to check against.
+ */
+function checkThresholdPaths(t: Thresholds, results: CellResult[], known: Set<string>, where: string): void {
+  const ok = results.filter((r) => r.status === 'ok').map(withDerived);
+  if (ok.length === 0) return;
+  t.metrics.forEach((th, i) => {
+    if (th.optional) return;
+    const found = expandPath(th.path, ok).some((p) => ok.some((o) => num(getPath(o, p)) !== null));
+    if (found) return;
+    const near = nearest(th.path, [...known]);
+    throw new AllocbenchError(`${t.file}: metrics[${i}].path "${th.path}" names no numeric figure of any result in ${where}`
+      + (near.length ? ` (did you mean ${near.map((p) => `"${p}"`).join(', ')}?)` : ''));
+  });
+}
+
+/** Up to 3 known paths closest to `path` by edit distance (array indices and wildcards compared as `*`). */
+function nearest(path: string, known: string[]): string[] {
+  const norm = path.replace(/\.\d+(?=\.|$)/g, '.*');
+  const scored = known.map((k) => ({ k, d: editDistance(norm, k) })).sort((a, b) => a.d - b.d || (a.k < b.k ? -1 : 1));
+  const limit = Math.max(3, Math.floor(norm.length / 3));
+  return scored.filter((x) => x.d <= limit).slice(0, 3).map((x) => x.k);
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 function compareCell(key: string, rb: CellResult, rc: CellResult, thresholds: Threshold[]): MetricRow[] {
@@ -189,8 +257,16 @@ export function formatText(r: CompareReport): string {
     if (rows.length) out.push('', `${title}:`, textTable(METRIC_HEAD, rows.map(metricCells)));
   }
   if (r.cells.length) out.push('', 'Cells missing on one side or failed:', textTable(cellHead, r.cells.map(cellCells)));
+  for (const [title, paths] of oneSided(r)) out.push('', `${title}:`, ...paths.map((p) => `  ${p}`));
   if (r.wall.length) out.push('', 'Wall clock (this machine vs the base\'s; informational, never gates):', textTable(WALL_HEAD, r.wall.map(wallCells)));
   return out.join('\n') + '\n';
+}
+
+function oneSided(r: CompareReport): [string, string[]][] {
+  const out: [string, string[]][] = [];
+  if (r.only_in_base.length) out.push([`Figures only in the base (${r.base_dir})`, r.only_in_base]);
+  if (r.only_in_current.length) out.push([`Figures only in the current run (${r.current_dir})`, r.only_in_current]);
+  return out;
 }
 
 /** Rows per markdown section: a PR comment is limited to 65536 characters. */
@@ -220,6 +296,9 @@ export function formatMarkdown(r: CompareReport): string {
     out.push('', verdicts.includes('regressed') ? `#### ${title}\n\n${table}` : `<details><summary>${title} (${rows.length})</summary>\n\n${table}\n\n</details>`);
   }
   if (r.cells.length) out.push('', `#### Cells missing on one side or failed\n\n${mdTable(cellHead, r.cells.map(cellCells))}`);
+  for (const [title, paths] of oneSided(r)) {
+    out.push('', `<details><summary>${title} (${paths.length})</summary>\n\n${paths.slice(0, MD_ROWS).map((p) => `- \`${p}\``).join('\n')}\n\n</details>`);
+  }
   if (r.wall.length) out.push('', `<details><summary>Wall clock (informational, never gates; CI runners are noisy)</summary>\n\n${mdTable(WALL_HEAD, r.wall.map(wallCells))}\n\n</details>`);
   return out.join('\n') + '\n';
 }
