@@ -9,7 +9,7 @@ import { AllocbenchError } from '../errors.js';
  */
 const COMMANDS: [usage: string, describe: string, load: () => Promise<CommandModule<any, any>>][] = [
   ['run', 'replay traces through the strategy matrix and write results', async () => (await import('./run.js')).runCommand],
-  ['start', 'the main job: every bundled trace through every strategy, a summary and the HTML report', async () => (await import('./start.js')).startCommand],
+  ['start', 'the main job: every experiment of experiments/, its findings and the HTML report', async () => (await import('./start.js')).startCommand],
   ['report <dir>', 'turn a results directory into one self-contained HTML report (works offline)', async () => (await import('./report.js')).reportCommand],
   ['compare <base> <current>', 'compare two results directories; exit 1 when a deterministic metric worsens beyond its threshold', async () => (await import('./compare.js')).compareCommand],
   ['gate', 'run the gate matrix (baseline/gate.json) and compare it with the committed baseline; exit 1 on a regression', async () => (await import('./gate.js')).gateCommand],

@@ -8,6 +8,10 @@ import { bundledTraces } from '../trace/bundled.js';
 import { AllocbenchError } from '../errors.js';
 import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
 import { formatTable } from './table.js';
+import { column, value } from '../run/columns.js';
+import { experimentGroups, experimentInfo, loadAllExperiments, loadExperiment, type Experiment } from '../run/experiment.js';
+import type { ResolvedGroup } from '../run/matrix.js';
+import { computeFindings, formatFindings } from '../report/findings.js';
 import { defaultWorkers } from '../run/pool.js';
 import { out } from './output.js';
 import { Progress, progressMode } from './progress.js';
@@ -31,7 +35,7 @@ export function matrixOptions<T>(y: Argv<T>) {
     .option('page', { type: 'string', array: true, describe: `page strategies (${Object.keys(PAGE_STRATEGIES).join(', ')}); default: all` })
     .option('object', { type: 'string', array: true, describe: `object strategies (${Object.keys(OBJECT_STRATEGIES).join(', ')}); default: all` })
     .option('machine', { type: 'string', array: true, describe: `machine preset (${presetNames().join(', ')}), JSON file or mem=SIZE; options after a colon, e.g. desktop:movablecore=1G; default "recorded": a recording's own machine.json (the machine it ran on), desktop for other traces` })
-    .option('seed', { type: 'string', array: true, describe: 'seed(s) for generated traces', default: ['1'] })
+    .option('seed', { type: 'string', array: true, describe: 'seed(s) for generated traces (default 1; with experiments: in place of their seeds)' })
     .option('check', { type: 'boolean', default: false, describe: 'verify every layer\'s invariants while replaying' })
     .option('workers', { type: 'number', describe: 'worker threads (default: available parallelism; 0 = run in the main thread)' })
     .option('cell-timeout', { type: 'number', default: 0, describe: 'seconds after which a cell is stopped and recorded as failed (0 = none)' })
@@ -41,6 +45,7 @@ export function matrixOptions<T>(y: Argv<T>) {
 }
 
 export interface MatrixArgs {
+  experiment?: string[];
   trace?: string[];
   gen?: string[];
   page?: string[];
@@ -92,16 +97,47 @@ function parseShard(s: string): { k: number; n: number } {
   return { k, n };
 }
 
-/** The console summary printed after a run. */
-export function summaryTable(results: CellResult[]): string {
-  const rows = results.map((r) => {
-    const m = r.metrics as Record<string, any>;
-    return [
-      r.cell.trace, r.cell.page, r.cell.object, r.status, r.events, r.trace_errors, r.failed_allocs,
-      m.largest_free_order, m.probe_order9?.fraction, m.highorder?.rate, m.waste?.internal_waste_bytes, m.waste?.utilization,
-    ];
+/**
+ * What `run` and `start` replay: the named experiments (`--experiment`, repeatable), or every
+ * experiment when no --trace/--gen is given, or the one matrix the flags describe. With
+ * experiments, --page/--object narrow their strategy lists and --seed replaces their seeds.
+ */
+export function runPlan(a: MatrixArgs, out: string, resume = false): { options: RunOptions; experiments: Experiment[] } {
+  const options = runOptionsFrom(a, out, resume);
+  const named = repeated(a.experiment);
+  if (named.length === 0 && (repeated(a.trace).length > 0 || repeated(a.gen).length > 0)) return { options, experiments: [] };
+  if (named.length > 0 && (repeated(a.trace).length > 0 || repeated(a.gen).length > 0)) {
+    throw new AllocbenchError('--experiment cannot be combined with --trace or --gen (an experiment names its own workloads)');
+  }
+  const experiments = named.length ? named.map((n) => loadExperiment(n)) : loadAllExperiments();
+  if (experiments.length === 0) return { options, experiments: [] };
+  if (repeated(a.machine).length > 0) throw new AllocbenchError('--machine does not apply to experiments: each names the machines its workloads stress (copy the file and edit it)');
+  const groups = experimentGroups(experiments, { pages: Object.keys(PAGE_STRATEGIES), objects: Object.keys(OBJECT_STRATEGIES) }, {
+    pages: list(a.page), objects: list(a.object), seeds: list(a.seed).length ? options.seeds : undefined,
   });
-  return formatTable(['trace', 'page', 'object', 'status', 'events', 'trace_err', 'failed', 'max_order', 'order9_rest', 'highorder', 'waste_bytes', 'util'], rows);
+  if (groups.length === 0) throw new AllocbenchError('--page/--object leave no cell of the chosen experiments');
+  return { options: { ...options, groups, info: { experiments: experiments.map(experimentInfo) } }, experiments };
+}
+
+/** Columns of the console's per-cell table (a run of explicit flags): the identity and the figures that apply. */
+const CONSOLE_COLUMNS = [
+  'failed_allocs', 'order9_at_rest_pct', 'order9_under_load_pct', 'order9_probe_end_pct', 'unusable_index_9', 'utilization_pct',
+  'page_alloc_p50_ns', 'page_alloc_p99_ns', 'obj_alloc_p99_ns', 'fault_p99_ns', 'sim_events_per_s',
+];
+
+/** The per-cell table of a run of explicit flags: same column names as summary.csv, empty where a figure does not apply. */
+export function summaryTable(results: CellResult[]): string {
+  const ids = ['trace', 'machine', 'page', 'object', 'seed'].filter((n) => n === 'trace' || new Set(results.map((r) => String(value(r, column(n)!)))).size > 1);
+  const cols = [...ids, 'status', ...CONSOLE_COLUMNS.filter((n) => results.some((r) => value(r, column(n)!) !== undefined))].map((n) => column(n)!);
+  return formatTable(cols.map((c) => c.name), results.map((r) => cols.map((c) => value(r, c))));
+}
+
+/** What a run prints at the end: per-cell rows for a small ad-hoc matrix, then the findings. */
+export function runSummary(results: CellResult[], experiments: Experiment[], groups: ResolvedGroup[]): string {
+  const parts: string[] = [];
+  if (experiments.length === 0 && results.length <= 60) parts.push(summaryTable(results));
+  parts.push(formatFindings(computeFindings(results, experiments.map(experimentInfo), groups)).replace(/^\n/, ''));
+  return parts.join('\n\n');
 }
 
 interface RunArgs extends MatrixArgs { out: string; resume: boolean; quiet: boolean }
@@ -109,15 +145,16 @@ interface RunArgs extends MatrixArgs { out: string; resume: boolean; quiet: bool
 /** `allocbench run`: traces through the strategy matrix, results written to --out. */
 export const runCommand: CommandModule<object, RunArgs> = {
   builder: (y: Argv) => matrixOptions(y)
+    .option('experiment', { type: 'string', array: true, describe: 'run the named experiment(s) of experiments/ (or a .json file); default with no --trace/--gen: all of them' })
     .option('out', { type: 'string', default: 'results/latest', describe: 'output directory' })
     .option('resume', { type: 'boolean', default: false, describe: 'skip cells already in OUT/results.jsonl' })
     .option('quiet', { type: 'boolean', default: false, describe: 'print only errors' }) as unknown as Argv<RunArgs>,
   handler: async (a) => {
-    const o = runOptionsFrom(a, a.out, a.resume);
+    const { options: o, experiments } = runPlan(a, a.out, a.resume);
     const progress = new Progress(progressMode(a.quiet));
     o.onCell = (r, d, t) => progress.cell(r, d, t);
-    const { results, failed } = await runMatrix(o);
-    if (!a.quiet) out(`\n${summaryTable(results)}\n\nresults: ${a.out}/results.jsonl, ${a.out}/summary.csv`);
+    const { results, failed, groups } = await runMatrix(o);
+    if (!a.quiet) out(`\n${runSummary(results, experiments, groups ?? [])}\n\nresults: ${a.out}/results.jsonl, ${a.out}/summary.csv`);
     process.exitCode = failed > 0 ? 1 : 0;
   },
 };

@@ -17,7 +17,7 @@ import { CellPool } from './pool.js';
 import { newSteps } from '../machine/steps.js';
 import { objectStrategyFactory } from '../object/registry.js';
 import { pageStrategyFactory } from '../page/registry.js';
-import { expandMatrix } from './matrix.js';
+import { expandGroups, type MatrixGroup, type ResolvedGroup } from './matrix.js';
 import { RUN_FILE, ResultSink } from './sink.js';
 import { VERSION } from '../version.js';
 
@@ -39,6 +39,10 @@ export interface RunOptions {
   layers?: KernelLayers;
   /** run only slice k (1-based) of n of the matrix */
   shard?: { k: number; n: number };
+  /** several matrices (experiments) instead of the one the fields above describe */
+  groups?: MatrixGroup[];
+  /** more fields for run.json (the experiments' questions and headline metrics) */
+  info?: Record<string, unknown>;
   /** called after each cell (progress) */
   onCell?: (r: CellResult, done: number, total: number) => void;
 }
@@ -46,6 +50,8 @@ export interface RunOptions {
 export interface RunOutcome {
   results: CellResult[];
   failed: number;
+  /** the matrices as run.json records them (trace names, own machines resolved) */
+  groups?: ResolvedGroup[];
 }
 
 /**
@@ -54,33 +60,49 @@ export interface RunOutcome {
  * a failed result and the others go on.
  */
 export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
-  checkStrategies(opts.pages, opts.objects);
-  const machines = new Map<string, MachineConfig>(opts.machines.filter((m) => m !== RECORDED).map((m) => [m, loadMachine(m)]));
+  const groups: MatrixGroup[] = opts.groups ?? [{ traces: opts.traces, gens: opts.gens, machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds }];
+  const unique = (pick: (g: MatrixGroup) => string[]): string[] => [...new Set(groups.flatMap(pick))];
+  const traceFiles = unique((g) => g.traces), genSpecs = unique((g) => g.gens);
+  checkStrategies(unique((g) => g.pages), unique((g) => g.objects));
   // Recorded traces do not depend on the seed; generated ones are made once per seed.
   // Text traces are parsed once: a compiled copy next to the results makes the next run's load a read.
   const layers = opts.layers ?? DEFAULT_LAYERS;
-  const recorded = opts.traces.map((f) => shareTrace(loadTraceCached(f, join(opts.out, 'trace-cache'), { layers, layersIfKernel: true })));
   const traceFor = new Map<string, (seed: number) => Trace>();
-  for (const t of recorded) traceFor.set(t.name, () => t);
-  for (const spec of opts.gens) {
+  const fileName = new Map<string, string>(), genName = new Map<string, string>();
+  for (const f of traceFiles) {
+    const t = shareTrace(loadTraceCached(f, join(opts.out, 'trace-cache'), { layers, layersIfKernel: true }));
+    fileName.set(f, t.name);
+    traceFor.set(t.name, () => t);
+  }
+  for (const spec of genSpecs) {
     const cache = new Map<number, Trace>();
-    const first = shareTrace(generateFromSpec(spec, opts.seeds[0] ?? 1));
-    cache.set(opts.seeds[0] ?? 1, first);
+    const seed0 = groups.find((g) => g.gens.includes(spec))!.seeds[0] ?? 1;
+    const first = shareTrace(generateFromSpec(spec, seed0));
+    cache.set(seed0, first);
+    genName.set(spec, first.name);
     traceFor.set(first.name, (seed) => {
       let t = cache.get(seed);
       if (!t) { t = shareTrace(generateFromSpec(spec, seed)); cache.set(seed, t); }
       return t;
     });
   }
-  const all = resolveRecorded(expandMatrix({ traces: [...traceFor.keys()], machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds }), opts.traces, recorded, machines);
+  const expanded = expandGroups(groups, (f) => fileName.get(f)!, (s) => genName.get(s)!, () => RECORDED);
+  const machines = new Map<string, MachineConfig>([...new Set(expanded.cells.map((c) => c.machine))].filter((m) => m !== RECORDED).map((m) => [m, loadMachine(m)]));
+  const all = resolveRecorded(expanded.cells, traceFiles, traceFiles.map((f) => traceFor.get(fileName.get(f)!)!(0)), machines);
+  const resolved = resolvedMachines(expanded.resolved, expanded.cells, all);
   const cells = opts.shard ? shardOf(all, opts.shard.k, opts.shard.n) : all;
   const sink = new ResultSink(opts.out, opts.resume);
   writeFileSync(join(opts.out, RUN_FILE), JSON.stringify({
     version: VERSION,
     node: process.version,
     started_at: new Date().toISOString(),
-    inputs: { traces: opts.traces, gens: opts.gens },
-    axes: { traces: [...traceFor.keys()], machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds },
+    inputs: { traces: traceFiles, gens: genSpecs },
+    axes: {
+      traces: [...traceFor.keys()], machines: [...machines.keys()], pages: unique((g) => g.pages), objects: unique((g) => g.objects),
+      seeds: [...new Set(groups.flatMap((g) => g.seeds))].sort((a, b) => a - b),
+    },
+    groups: resolved,
+    ...opts.info,
     machines: Object.fromEntries(machines),
     check: opts.check,
     layers,
@@ -110,7 +132,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   }
   if (interrupted) throw new AllocbenchError(`interrupted: ${n} of ${cells.length} cells are in ${opts.out}; --resume finishes the rest`, 130);
   const results = sink.finish();
-  return { results, failed: results.filter((r) => r.status !== 'ok').length };
+  return { results, failed: results.filter((r) => r.status !== 'ok').length, groups: resolved };
 }
 
 /**
@@ -129,6 +151,16 @@ function resolveRecorded(cells: CellSpec[], paths: string[], traces: Trace[], ma
   }
   if (!machines.has(FALLBACK_MACHINE) && cells.some((c) => c.machine === RECORDED && !byName.has(c.trace))) machines.set(FALLBACK_MACHINE, loadMachine(FALLBACK_MACHINE));
   return cells.map((c) => (c.machine === RECORDED ? { ...c, machine: byName.get(c.trace) ?? FALLBACK_MACHINE } : c));
+}
+
+/** A group's machines with RECORDED replaced by the machines its recordings resolved to. */
+function resolvedMachines(groups: ResolvedGroup[], before: CellSpec[], after: CellSpec[]): ResolvedGroup[] {
+  const own = new Map<string, string>();
+  before.forEach((c, i) => { if (c.machine === RECORDED) own.set(c.trace, after[i]!.machine); });
+  return groups.map((g) => ({
+    ...g,
+    machines: [...new Set(g.machines.flatMap((m) => (m === RECORDED ? g.traces.filter((t) => own.has(t)).map((t) => own.get(t)!) : [m])))],
+  }));
 }
 
 /**

@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cellKey, mainZone, type CellResult } from './cell.js';
+import { cellKey, type CellResult } from './cell.js';
+import { summaryCsv } from './columns.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const SUMMARY_FILE = 'summary.csv';
@@ -55,38 +56,4 @@ export function compareCells(a: CellResult, b: CellResult): number {
     if (a.cell[k] !== b.cell[k]) return a.cell[k] < b.cell[k] ? -1 : 1;
   }
   return a.cell.seed - b.cell.seed;
-}
-
-/** The summary's deterministic columns and how to read each from a result; wall columns come last. */
-const COLUMNS: [string, (r: CellResult) => unknown][] = [
-  ['trace', (r) => r.cell.trace],
-  ['machine', (r) => r.cell.machine],
-  ['page', (r) => r.cell.page],
-  ['object', (r) => r.cell.object],
-  ['seed', (r) => r.cell.seed],
-  ['status', (r) => r.status],
-  ['events', (r) => r.events],
-  ['trace_errors', (r) => r.trace_errors],
-  ['failed_allocs', (r) => r.failed_allocs],
-  ['free_pages', (r) => r.metrics.free_pages],
-  ['largest_free_order', (r) => r.metrics.largest_free_order],
-  ['unusable_index_9', (r) => mainZone(r)?.unusable_index?.[9] ?? ''],
-  ['extfrag_index_9', (r) => mainZone(r)?.extfrag_index?.[9] ?? ''],
-  ['highorder_rate', (r) => (r.metrics.highorder as { rate?: number } | undefined)?.rate],
-  ['probe_order9_fraction', (r) => (r.metrics.probe_order9 as { fraction?: number } | undefined)?.fraction],
-  ['internal_waste_bytes', (r) => (r.metrics.waste as { internal_waste_bytes?: number } | undefined)?.internal_waste_bytes],
-  ['utilization', (r) => (r.metrics.waste as { utilization?: number } | undefined)?.utilization],
-  ['wall_events_per_sec', (r) => r.wall.events_per_sec],
-];
-
-function csvCell(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  const s = String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function summaryCsv(results: CellResult[]): string {
-  const lines = [COLUMNS.map((c) => c[0]).join(',')];
-  for (const r of results) lines.push(COLUMNS.map(([, f]) => csvCell(f(r))).join(','));
-  return lines.join('\n') + '\n';
 }
