@@ -21,6 +21,14 @@ const MAX_TRACE_ORDER = 63;
 const MAX_INT32 = 0x7fffffff;
 const TWO32 = 4294967296;
 
+/**
+ * The most ids `events` events may number. A loader gives each id an event (idCount <= events),
+ * but a layer view of a kernel recording (kernel.ts layers) drops events and keeps the ids of the
+ * whole recording: 8 per kept event leaves room for views that keep an eighth, while the replay's
+ * per-id arrays (8 bytes an id) stay within a small multiple of the file's 15 bytes an event.
+ */
+export const maxIdCount = (events: number): number => 8 * events + 1024;
+
 function cacheProblem(c: CacheDef, k: number): string | undefined {
   if (typeof c !== 'object' || c === null) return `cache ${k} is not an object`;
   if (typeof c.name !== 'string') return `cache ${k} has no name`;
@@ -35,14 +43,14 @@ function cacheProblem(c: CacheDef, k: number): string | undefined {
 /**
  * The first way `t` breaks the loaders' guarantees, as a message ("event 12: ..."), or undefined
  * when it keeps them all. One pass over the events (a few ns each). Checked: op codes; ids within
- * idCount (objects, blocks) and pids within pidCount; idCount no larger than the events (an id
- * needs an event: a forged count cannot size the replay's per-id arrays) and pidCount no larger than
- * the highest pid used + 1 and PID_MAX_LIMIT; caches created once, before use, with sane metadata;
- * string and side-table indexes; side-table rows, flags and orders in the loaders' ranges.
+ * idCount (objects, blocks) and pids within pidCount; idCount within maxIdCount of the events (a
+ * forged count cannot size the replay's per-id arrays) and pidCount within PID_MAX_LIMIT; caches
+ * created once, before use, with sane metadata; string and side-table indexes; side-table rows,
+ * flags and orders in the loaders' ranges.
  */
 export function traceProblem(t: Trace): string | undefined {
   const n = t.length;
-  if (!Number.isInteger(t.idCount) || t.idCount < 0 || t.idCount > n) return `idCount ${t.idCount}, more than its ${n} events can use`;
+  if (!Number.isInteger(t.idCount) || t.idCount < 0 || t.idCount > maxIdCount(n)) return `idCount ${t.idCount}, more than its ${n} events can use`;
   if (!Number.isInteger(t.pidCount) || t.pidCount < 0 || t.pidCount > PID_MAX_LIMIT) return `pidCount ${t.pidCount}, expected at most ${PID_MAX_LIMIT} (pid_max)`;
   if (!Array.isArray(t.caches) || !Array.isArray(t.strings)) return 'no caches or strings';
   for (let k = 0; k < t.caches.length; k++) {
@@ -62,7 +70,6 @@ export function traceProblem(t: Trace): string | undefined {
   const created = new Uint8Array(t.caches.length);
   const ids = t.idCount, pids = t.pidCount, caches = t.caches.length, strings = t.strings.length;
   const op = t.op, id = t.id, aux = t.aux, lo = t.lo, hi = t.hi;
-  let topPid = -1;
   for (let e = 0; e < n; e++) {
     const o = op[e]!;
     const i = id[e]!;
@@ -93,27 +100,22 @@ export function traceProblem(t: Trace): string | undefined {
       case OP_REALLOC:
         if (i < 0 || i >= ids) why = `id ${i} outside 0..${ids - 1}`;
         else if (a < 0 || a >= pids) why = `pid ${a} outside 0..${pids - 1}`;
-        else if (a > topPid) topPid = a;
         break;
       case OP_MMAP:
       case OP_MUNMAP:
         if (a < 0 || a >= rows) why = `side-table row ${a} outside 0..${rows - 1}`;
         else if (i < 0 || i >= pids) why = `pid ${i} outside 0..${pids - 1}`;
-        else if (i > topPid) topPid = i;
         break;
       case OP_BRK:
       case OP_EXIT:
         if (i < 0 || i >= pids) why = `pid ${i} outside 0..${pids - 1}`;
-        else if (i > topPid) topPid = i;
         break;
       case OP_FAULT:
         if (i < 0 || i >= pids) why = `pid ${i} outside 0..${pids - 1}`;
         else if (a !== 0 && a !== 1) why = `write flag ${a}, expected 0 or 1`;
-        else if (i > topPid) topPid = i;
         break;
       case OP_FORK:
         if (i < 0 || i >= pids || a < 0 || a >= pids) why = `pids ${i} and ${a} not both within 0..${pids - 1}`;
-        else topPid = Math.max(topPid, i, a);
         break;
       case OP_MARK:
         if (a < 0 || a >= strings) why = `string ${a} outside 0..${strings - 1}`;
@@ -126,6 +128,5 @@ export function traceProblem(t: Trace): string | undefined {
     }
     if (why !== undefined) return `event ${e} (${OP_NAMES[o] ?? `op ${o}`}): ${why}`;
   }
-  if (pids > topPid + 1) return `pidCount ${pids}, but the highest pid used is ${topPid}`;
   return undefined;
 }
