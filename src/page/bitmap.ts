@@ -4,7 +4,7 @@ import { InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { NR_ORDERS, type PageStrategy, type PageStrategyOptions } from './strategy.js';
 import {
-  GROUP_MASK, addFreeRuns, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, rejectVariant,
+  GROUP_MASK, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, checkFreeBlocks, ctz32, rejectVariant, updateFreeBlocks,
 } from './bitset.js';
 
 /**
@@ -29,6 +29,8 @@ export class BitmapStrategy implements PageStrategy {
   private hint = 0;
   /** false under the test-only mutation bitmap-hint-frozen (src/mutation.ts) */
   private readonly advanceHint = !mutation('bitmap-hint-frozen');
+  /** free blocks per order as a buddy allocator would hold them (bitset.ts updateFreeBlocks) */
+  private readonly nrFree = new Float64Array(NR_ORDERS);
 
   constructor(opts: PageStrategyOptions) {
     rejectVariant('bitmap', opts.variant);
@@ -57,7 +59,7 @@ export class BitmapStrategy implements PageStrategy {
             const b = ctz32(m);
             words[w] = v & ~(GROUP_MASK[order]! << b);
             st[STEP_WORD]! += reads;
-            return this.took((w << 5) + b, size);
+            return this.took((w << 5) + b, order);
           }
         }
         if (++w === n) w = 0;
@@ -78,7 +80,7 @@ export class BitmapStrategy implements PageStrategy {
         if (j === nw) {
           words.fill(0, base, base + nw);
           st[STEP_WORD]! += reads;
-          return this.took(base << 5, size);
+          return this.took(base << 5, order);
         }
         if (++g === groups) g = 0;
       }
@@ -87,8 +89,10 @@ export class BitmapStrategy implements PageStrategy {
     return -1;
   }
 
-  private took(pfn: number, size: number): number {
+  private took(pfn: number, order: number): number {
+    const size = 1 << order;
     this.nfree -= size;
+    updateFreeBlocks(this.words, this.pages, this.nrFree, pfn, order, -1);
     const h = this.advanceHint ? (pfn + size) >>> 5 : 0;
     this.hint = h >= this.nwords ? 0 : h;
     return pfn;
@@ -109,6 +113,7 @@ export class BitmapStrategy implements PageStrategy {
       st[STEP_WORD]! += nw;
     }
     this.nfree += size;
+    updateFreeBlocks(this.words, this.pages, this.nrFree, pfn, order, 1);
   }
 
   freePages(): number {
@@ -116,7 +121,7 @@ export class BitmapStrategy implements PageStrategy {
   }
 
   freeArea(out: Float64Array): void {
-    addFreeRuns(this.words, out, MIGRATE_UNMOVABLE * NR_ORDERS);
+    for (let o = 0; o < NR_ORDERS; o++) out[MIGRATE_UNMOVABLE * NR_ORDERS + o]! += this.nrFree[o]!;
   }
 
   pageblockTypes(out: Float64Array): void {
@@ -129,6 +134,7 @@ export class BitmapStrategy implements PageStrategy {
 
   check(): void {
     checkBitmap(this.name, this.words, this.pages, this.nfree);
+    checkFreeBlocks(this.name, this.words, this.nrFree);
     if (this.hint < 0 || (this.hint >= this.nwords && this.nwords > 0)) {
       throw new InvariantError(`bitmap: next-fit hint ${this.hint} outside 0..${this.nwords - 1}`);
     }

@@ -4,7 +4,7 @@ import { InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { NR_ORDERS, PAGEBLOCK_PAGES, type PageStrategy, type PageStrategyOptions } from './strategy.js';
 import {
-  GROUP_MASK, addFreeRuns, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, fullBytes, rejectVariant,
+  GROUP_MASK, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, checkFreeBlocks, ctz32, fullBytes, rejectVariant, updateFreeBlocks,
 } from './bitset.js';
 
 /** 16 words = 512 pages = one pageblock: LLFree's "area" (Wrenger et al., USENIX ATC '23). */
@@ -42,6 +42,8 @@ export class Bitmap2Strategy implements PageStrategy {
   private readonly advanceHint = !mutation('bitmap-hint-frozen');
   /** steps of the current search, flushed once into STEP_WORD */
   private reads = 0;
+  /** free blocks per order as a buddy allocator would hold them (bitset.ts updateFreeBlocks) */
+  private readonly nrFree = new Float64Array(NR_ORDERS);
 
   constructor(opts: PageStrategyOptions) {
     rejectVariant('bitmap2', opts.variant);
@@ -78,6 +80,7 @@ export class Bitmap2Strategy implements PageStrategy {
     st[STEP_WORD]! += this.reads;
     if (pfn < 0) return -1;
     this.nfree -= size;
+    updateFreeBlocks(this.words, this.pages, this.nrFree, pfn, order, -1);
     const nh = this.advanceHint ? (pfn + size) >>> 5 : 0;
     this.hint = nh >= n ? 0 : nh;
     return pfn;
@@ -243,6 +246,7 @@ export class Bitmap2Strategy implements PageStrategy {
       }
     }
     this.nfree += size;
+    updateFreeBlocks(this.words, this.pages, this.nrFree, pfn, order, 1);
   }
 
   freePages(): number {
@@ -250,7 +254,7 @@ export class Bitmap2Strategy implements PageStrategy {
   }
 
   freeArea(out: Float64Array): void {
-    addFreeRuns(this.words, out, MIGRATE_UNMOVABLE * NR_ORDERS);
+    for (let o = 0; o < NR_ORDERS; o++) out[MIGRATE_UNMOVABLE * NR_ORDERS + o]! += this.nrFree[o]!;
   }
 
   pageblockTypes(out: Float64Array): void {

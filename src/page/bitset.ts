@@ -1,5 +1,5 @@
 import { countAlignedBlocks } from './decompose.js';
-import { PAGEBLOCK_PAGES } from './strategy.js';
+import { MAX_ORDER, PAGEBLOCK_PAGES } from './strategy.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { AllocbenchError, InvariantError } from '../errors.js';
 
@@ -49,12 +49,12 @@ export function fullBytes(v: number): number {
  * Adds the maximal free runs of the bitmap, decomposed into aligned blocks as the buddy allocator
  * would hold them, to out[base + order]. Whole free or whole used words are skipped in one test.
  */
-export function addFreeRuns(words: Uint32Array, out: Float64Array, base: number): void {
+export function addFreeRuns(words: Uint32Array | Int32Array, out: Float64Array, base: number): void {
   const n = words.length;
   let runStart = -1;
   for (let w = 0; w < n; w++) {
     const v = words[w]!;
-    if (runStart < 0 ? v === 0 : v === 0xffffffff) continue;
+    if (runStart < 0 ? v === 0 : ~v === 0) continue; // ~v: Int32 words hold -1
     let bit = 0;
     while (bit < 32) {
       if (runStart < 0) {
@@ -72,6 +72,44 @@ export function addFreeRuns(words: Uint32Array, out: Float64Array, base: number)
     }
   }
   if (runStart >= 0) countAlignedBlocks(runStart, n << 5, out, base);
+}
+
+/** Is the aligned block [pfn, pfn + 2^order) all free? (words: 32 bits a word, 1 = free; Uint32 or Int32) */
+function blockFree(words: Uint32Array | Int32Array, pfn: number, order: number): boolean {
+  if (order <= 5) return (~words[pfn >>> 5]! & (GROUP_MASK[order]! << (pfn & 31))) === 0;
+  for (let w = pfn >>> 5, e = w + (1 << (order - 5)); w < e; w++) if (~words[w]! !== 0) return false;
+  return true;
+}
+
+/**
+ * Keeps counts[order] — the free blocks per order as a buddy allocator would hold them, i.e. what
+ * addFreeRuns finds (the maximal naturally aligned free blocks of at most MAX_ORDER) — up to date
+ * after the aligned block [pfn, pfn + 2^order) turned from all used to all free (sign +1) or back
+ * (sign -1); the bitmap already holds the change. Only the block's ancestors change: walking up
+ * while the buddy at each order is free finds the largest free ancestor A (order a). Freeing makes A
+ * one block where the free buddies on the way (orders order..a-1) were separate blocks; allocating
+ * splits it back. A sample, fraginfo or an index then costs O(orders) instead of a scan of the
+ * bitmap. Bookkeeping for the metrics, not a step of the modelled allocator: no steps are counted.
+ */
+export function updateFreeBlocks(words: Uint32Array | Int32Array, pages: number, counts: Float64Array, pfn: number, order: number, sign: number): void {
+  let a = order;
+  while (a < MAX_ORDER) {
+    const buddy = pfn ^ (1 << a);
+    if (buddy + (1 << a) > pages || !blockFree(words, buddy, a)) break;
+    pfn &= ~(1 << a);
+    a++;
+  }
+  counts[a] = counts[a]! + sign;
+  for (let j = order; j < a; j++) counts[j] = counts[j]! - sign;
+}
+
+/** The kept per-order counts against a scan of the bitmap (addFreeRuns). */
+export function checkFreeBlocks(name: string, words: Uint32Array | Int32Array, counts: Float64Array): void {
+  const scan = new Float64Array(counts.length);
+  addFreeRuns(words, scan, 0);
+  for (let o = 0; o < counts.length; o++) {
+    if (scan[o] !== counts[o]) throw new InvariantError(`${name}: ${counts[o]} free blocks of order ${o} kept, ${scan[o]} in the bitmap`);
+  }
 }
 
 /** Recounts the free bits and checks that no bit past the zone's end is set. */

@@ -4,7 +4,7 @@ import { AllocbenchError, InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { MAX_ORDER, NR_ORDERS, type PageStrategy, type PageStrategyOptions } from './strategy.js';
 import { countAlignedBlocks } from './decompose.js';
-import { addPageblocksUnmovable, ctz32, popcount32 } from './bitset.js';
+import { addPageblocksUnmovable, ctz32, popcount32, updateFreeBlocks } from './bitset.js';
 
 const FIRST = 0;
 const BEST = 1;
@@ -75,6 +75,8 @@ export class FreelistStrategy implements PageStrategy {
   private readonly exact: Int32Array;
   private nfree = 0;
   private nextents = 0;
+  /** free blocks per order as a buddy allocator would hold them (bitset.ts updateFreeBlocks on fbits) */
+  private readonly nrFree = new Float64Array(NR_ORDERS);
   /** next fit: the pfn after the last allocation */
   private rover = 0;
   /** false under the test-only mutation freelist-no-coalesce (src/mutation.ts) */
@@ -415,6 +417,7 @@ export class FreelistStrategy implements PageStrategy {
     }
     this.recount(head === 0 ? s : -1, tail > 0 ? tailStart : -1);
     this.clearFree(a, z);
+    updateFreeBlocks(this.fbits, this.pages, this.nrFree, a, order, -1);
     this.nfree -= z;
     if (this.policy === NEXT) this.rover = tailStart >= this.pages ? 0 : tailStart;
     return a;
@@ -479,6 +482,7 @@ export class FreelistStrategy implements PageStrategy {
       st[STEP_LIST]!++; // right neighbour unlinked
     }
     this.recount(hasRight ? right : -1, hasLeft ? -1 : ms);
+    updateFreeBlocks(this.fbits, this.pages, this.nrFree, pfn, order, 1);
     this.nfree += z;
   }
 
@@ -528,8 +532,7 @@ export class FreelistStrategy implements PageStrategy {
   }
 
   freeArea(out: Float64Array): void {
-    const base = MIGRATE_UNMOVABLE * NR_ORDERS;
-    this.forEachExtent((s, len) => countAlignedBlocks(s, s + len, out, base));
+    for (let o = 0; o < NR_ORDERS; o++) out[MIGRATE_UNMOVABLE * NR_ORDERS + o]! += this.nrFree[o]!;
   }
 
   pageblockTypes(out: Float64Array): void {
@@ -579,6 +582,9 @@ export class FreelistStrategy implements PageStrategy {
       }
     }
     for (let i = 0; i < chunks; i++) if (fb[i] !== this.fbits[i]) fail(`free-page bitmap word ${i} is ${this.fbits[i]}, extents say ${fb[i]}`);
+    const blocks = new Float64Array(NR_ORDERS);
+    this.forEachExtent((s, len) => countAlignedBlocks(s, s + len, blocks, 0));
+    for (let o = 0; o < NR_ORDERS; o++) if (blocks[o] !== this.nrFree[o]) fail(`${this.nrFree[o]} free blocks of order ${o} kept, the extents decompose into ${blocks[o]}`);
     for (let i = 0; i < fits.length; i++) if (fits[i] !== this.fits[i]) fail(`capacity bitset word ${i} is ${this.fits[i]}, chunks say ${fits[i]}`);
     for (let i = 0; i < exact.length; i++) if (exact[i] !== this.exact[i]) fail(`exact-fit bitset word ${i} is ${this.exact[i]}, chunks say ${exact[i]}`);
     // Fenwick node i holds the counts of chunks (i - lowbit(i), i]
