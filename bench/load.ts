@@ -3,7 +3,8 @@
  * Builds a large mtrace log (≥ 2 M lines by default) by repeating the bundled perl recording with
  * its heap addresses shifted by 2^40 per copy, so every copy allocates distinct pointers, then
  * times parseMtrace on it; writes the resulting trace as native CSV and times parseCsv on that;
- * synthesizes a CMU malloc-lab .rep script and ftrace kmem text (≥ 1 M lines each, from generated
+ * synthesizes a CMU malloc-lab .rep script, heaptrack (raw and interpreted) and Firefox logalloc
+ * logs of the same generated heap, and ftrace kmem text (≥ 1 M lines each, from generated
  * workloads) and times parseRep and parseKernelTrace; finally writes the mtrace trace as a compiled
  * .abt file and times loading it (file read + checksum + views, the compiled-cache warm path);
  * then times every target again in interleaved rounds and prints the best of all runs per target.
@@ -25,6 +26,8 @@ import { valueAt } from '../src/trace/trace.js';
 import { writeCsv } from '../src/trace/csv-writer.js';
 import { readTraceBytes, readTraceText } from '../src/trace/load.js';
 import { parseMtrace } from '../src/trace/mtrace.js';
+import { parseHeaptrack } from '../src/trace/heaptrack.js';
+import { parseLogalloc } from '../src/trace/logalloc.js';
 import type { Trace } from '../src/trace/trace.js';
 
 const argLines = process.argv.indexOf('--lines');
@@ -122,6 +125,47 @@ const heap = GENERATORS['power-law']!.generate({ events: 1_000_000 }, 1);
   const r = best(5, parseR);
   console.log(`rep: ${nLines} lines (${(repText.length / 1e6).toFixed(1)} MB): ${rate(nLines, r)} lines; ${r.out.length} events, ${bytesPerEvent(r.out).toFixed(1)} bytes/event`);
   track('rep', nLines, r, TARGET_SCAN, 'lines', parseR);
+}
+
+// --- heaptrack (raw and interpreted) and Firefox logalloc: the same generated user heap ---
+{
+  const ptr = (id: number): string => (0x7f0000000000 + id * 32).toString(16);
+  const raw: string[] = ['v 10400 3', 'X ./bench', 'I 1000 5e2944'];
+  const interp: string[] = ['v 10400 3', 'X ./bench', 'I 1000 5e2944'];
+  const logalloc: string[] = [];
+  const infoOf = new Map<number, number>(); // heaptrack_interpret's allocation infos: (size, trace) → index
+  const sizeOf = new Float64Array(heap.idCount);
+  const info = (size: number): number => {
+    let i = infoOf.get(size);
+    if (i === undefined) { i = infoOf.size; infoOf.set(size, i); interp.push(`a ${size.toString(16)} 1`); }
+    return i;
+  };
+  for (let i = 0; i < heap.length; i++) {
+    const op = heap.op[i]!, id = heap.id[i]!, tid = 4242 + (i & 3);
+    if (op === O.OP_MALLOC || op === O.OP_REALLOC) {
+      const size = valueAt(heap, i);
+      if (op === O.OP_REALLOC) { raw.push(`- ${ptr(id)}`); interp.push(`- ${info(sizeOf[id]!).toString(16)}`); }
+      raw.push(`+ ${size.toString(16)} 1 ${ptr(id)}`);
+      interp.push(`+ ${info(size).toString(16)}`);
+      sizeOf[id] = size;
+      logalloc.push(op === O.OP_MALLOC ? `4242 ${tid} malloc(${size})=0x${ptr(id)}` : `4242 ${tid} realloc(0x${ptr(id)},${size})=0x${ptr(id)}`);
+    } else if (op === O.OP_FREE) {
+      raw.push(`- ${ptr(id)}`);
+      interp.push(`- ${info(sizeOf[id]!).toString(16)}`);
+      logalloc.push(`4242 ${tid} free(0x${ptr(id)})`);
+    }
+  }
+  for (const [label, out, parse] of [
+    ['heaptrack raw', raw, parseHeaptrack], ['heaptrack interpreted', interp, parseHeaptrack], ['logalloc', logalloc, parseLogalloc],
+  ] as const) {
+    const bytes = Buffer.from(`${out.join('\n')}\n`);
+    const nLines = out.length;
+    out.length = 0; // not live during the parse (see the kernel text below)
+    const run = (): Trace => parse(bytes, `bench.${label}`);
+    const r = best(5, run);
+    console.log(`${label}: ${nLines} lines (${(bytes.length / 1e6).toFixed(1)} MB): ${rate(nLines, r)} lines; ${r.out.length} events, ${bytesPerEvent(r.out).toFixed(1)} bytes/event`);
+    track(label, nLines, r, TARGET_SCAN, 'lines', run);
+  }
 }
 
 // --- kernel text: ftrace kmem lines of a generated kernel-mix workload, with page faults mixed in ---

@@ -48,7 +48,7 @@ describe.skipIf(!hasCc)('allocbench record', () => {
     for (let i = 0; i < t.length; i++) {
       const op = t.op[i]!;
       if (op === OP_MALLOC || op === OP_FREE || op === OP_REALLOC || op === OP_MMAP || op === OP_MUNMAP) {
-        perTid.set(rec.tid[i]!, (perTid.get(rec.tid[i]!) ?? 0) + 1);
+        perTid.set(t.tid![i]!, (perTid.get(t.tid![i]!) ?? 0) + 1);
       }
     }
     const tids = [...counts.keys()];
@@ -83,6 +83,7 @@ describe.skipIf(!hasCc)('allocbench record', () => {
     const t = loadTrace(out);
     expect(t.name).toBe('sh');
     expect([...t.op].filter((op) => op === OP_MALLOC).length).toBeGreaterThan(10);
+    expect(t.tid).toBeDefined(); // the thread ids survive the .abt form
   });
 });
 

@@ -107,11 +107,9 @@ class RunHeap {
   }
 }
 
-/** Per-event thread ids of a converted recording (until the Trace carries them itself). */
+/** A converted recording: the trace (its tid column holds the kernel's thread ids) and what it held. */
 export interface Recording {
   trace: Trace;
-  /** the recording thread of each event (the kernel's tid), parallel to the trace's events */
-  tid: Int32Array;
   processes: number;
   threads: number;
 }
@@ -151,10 +149,9 @@ export function readRecording(dir: string, name: string, source: string = dir): 
 
   const b = new TraceBuilder(name, source, Math.max(16, total + 2 * logs.length));
   const stats: Record<string, number> = { recorded_failed_allocs: 0, reordered_frees: 0, inherited_frees: 0, recorded_processes: logs.length };
-  let tids = new Int32Array(Math.max(16, total + 2 * logs.length));
+  b.useTid();
   const push = (op: number, id: number, value: number, aux: number, tid: number): void => {
-    if (b.length === tids.length) { const t = new Int32Array(tids.length * 2); t.set(tids); tids = t; }
-    tids[b.length] = tid;
+    b.curTid = tid;
     b.push(op, id, value, aux);
   };
 
@@ -296,5 +293,5 @@ export function readRecording(dir: string, name: string, source: string = dir): 
   }
   b.stats = stats;
   const trace = b.finish();
-  return { trace, tid: tids.subarray(0, trace.length), processes: logs.length, threads: threadSet.size };
+  return { trace, processes: logs.length, threads: threadSet.size };
 }

@@ -2,7 +2,7 @@ import { decompress } from 'fzstd';
 import { AllocbenchError, TraceFormatError } from '../errors.js';
 import { AddrIdMap } from './mtrace.js';
 import { OP_FREE, OP_MALLOC } from './ops.js';
-import { TraceBuilder, type Trace } from './trace.js';
+import { MAX_VALUE, TraceBuilder, type Trace } from './trace.js';
 
 /**
  * heaptrack files (KDE heaptrack 1.x: `heaptrack.NAME.PID.zst`, `.gz` before 1.2), one line per
@@ -16,7 +16,9 @@ import { TraceBuilder, type Trace } from './trace.js';
  *
  * and lines this loader skips: `v` version, `x`/`X` executable and command line, `I` page size and
  * pages, `m` modules, `t` trace nodes, `i` instruction pointers, `s` strings, `c` timestamps, `R` RSS,
- * `A` attached, `S` suppressions, `#` comments. heaptrack records no thread and no mmap/brk.
+ * `A` attached, `S` suppressions, `#` comments, and the lines after `X` that are not records (an
+ * argument holding newlines: libheaptrack writes the command line as it is). heaptrack records no
+ * thread and no mmap/brk.
  *
  * Interpreted files do not name the object a free releases, only its allocation info (size and
  * call stack): heaptrack_interpret dropped the pointers. Pairing rule: a free releases the most
@@ -53,7 +55,7 @@ function defaultName(file: string): string {
 }
 
 const SKIPPED = new Set('vxXImtiscRAS#'.split('').map((c) => c.charCodeAt(0)));
-const PLUS = 0x2b, MINUS = 0x2d, A = 0x61, SP = 0x20, NL = 0x0a, CR = 0x0d;
+const PLUS = 0x2b, MINUS = 0x2d, A = 0x61, X = 0x58, SP = 0x20, NL = 0x0a, CR = 0x0d;
 
 /** Hex digit value of byte c, or -1. */
 function hexDigit(c: number): number {
@@ -74,6 +76,7 @@ export function parseHeaptrack(input: Uint8Array, file: string, name: string = d
   let next = new Int32Array(1 << 16);
   let ambiguous = 0, reused = 0;
   let format = 0; // 0 unknown, 1 raw, 2 interpreted
+  let inCommandLine = false;
   let line = 0;
   let pos = 0;
   // fields of the current line
@@ -97,9 +100,13 @@ export function parseHeaptrack(input: Uint8Array, file: string, name: string = d
     if (e === start) continue; // blank line
     const mode = buf[start]!;
     if (mode !== PLUS && mode !== MINUS && mode !== A) {
-      if (SKIPPED.has(mode) && (e === start + 1 || buf[start + 1] === SP)) continue;
+      const known = SKIPPED.has(mode) && (e === start + 1 || buf[start + 1] === SP);
+      // libheaptrack writes the command line (X) as it is: an argument holding newlines continues it
+      if (known) { inCommandLine = mode === X; continue; }
+      if (inCommandLine) continue;
       fail(start, 'a heaptrack line: "+ SIZE TRACE PTR", "- PTR", "a SIZE TRACE", "+ INFO", "- INFO" or a v/x/X/I/m/t/i/s/c/R/A/S/# line');
     }
+    inCommandLine = false;
     // hex fields: " h h h"
     let k = 0;
     let i = start + 1;
@@ -113,7 +120,8 @@ export function parseHeaptrack(input: Uint8Array, file: string, name: string = d
         v = v * 16 + d;
         digits++;
       }
-      if (digits === 0 || digits > 13) fail(start, 'a hex number below 2^52');
+      if (digits === 0 || (i < e && buf[i] !== SP)) fail(start, 'hex fields separated by single spaces');
+      if (digits > 13 || (k === 0 && mode !== MINUS && v > MAX_VALUE)) fail(start, 'a hex number below 2^52 (sizes below 2^48)');
       field[k++] = v;
     }
     if (mode === A) {
@@ -126,7 +134,10 @@ export function parseHeaptrack(input: Uint8Array, file: string, name: string = d
       infoSize[infoCount++] = field[0]!;
       continue;
     }
-    if (format === 0) format = mode === PLUS ? (k === 3 ? 1 : 2) : (infoCount > 0 ? 2 : 1);
+    if (format === 0) {
+      if (mode === PLUS && k !== 3 && k !== 1) fail(start, '"+ SIZE TRACE PTR" (raw heaptrack file) or "+ INFO" (interpreted)');
+      format = mode === PLUS ? (k === 3 ? 1 : 2) : (infoCount > 0 ? 2 : 1);
+    }
     if (format === 1) {
       if (mode === PLUS) {
         if (k !== 3) fail(start, '"+ SIZE TRACE PTR" (raw heaptrack file)');

@@ -6,6 +6,8 @@ import { parseCsv } from './csv.js';
 import { parseMtrace } from './mtrace.js';
 import { looksLikeKernelTrace, parseKernelTrace, type KernelLayers } from './kernel.js';
 import { parseRep } from './rep.js';
+import { looksLikeHeaptrack, parseHeaptrack } from './heaptrack.js';
+import { looksLikeLogalloc, parseLogalloc } from './logalloc.js';
 import type { Trace } from './trace.js';
 
 /** One trace format: how to recognise it and how to parse it. */
@@ -57,6 +59,8 @@ export const FORMATS: TraceFormat[] = [
     sniff: (text) => /^\uFEFF?(\s*\d+[ \t]*\r?\n){2,4}\s*[arf][ \t]+\d+/.test(text.slice(0, 4096)),
     parse: parseRep,
   },
+  { name: 'heaptrack', extensions: ['.zst'], sniff: looksLikeHeaptrack, parse: (t, f, n) => parseHeaptrack(Buffer.from(t), f, n), parseBytes: parseHeaptrack },
+  { name: 'logalloc', extensions: ['.logalloc'], sniff: looksLikeLogalloc, parse: (t, f, n) => parseLogalloc(Buffer.from(t), f, n), parseBytes: parseLogalloc },
   {
     name: 'kernel',
     extensions: ['.perf', '.ftrace', '.trace', '.txt'],
