@@ -1,4 +1,4 @@
-import { decompress } from 'fzstd';
+import { createRequire } from 'node:module';
 import { AllocbenchError, TraceFormatError } from '../errors.js';
 import { AddrIdMap } from './mtrace.js';
 import { OP_FREE, OP_MALLOC } from './ops.js';
@@ -36,8 +36,17 @@ export function isZstd(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && (bytes[0]! | bytes[1]! << 8 | bytes[2]! << 16 | bytes[3]! << 24) >>> 0 === ZSTD_MAGIC;
 }
 
-/** Decompresses zstd (fzstd: pure JavaScript, all frames of the file). Corrupt data: AllocbenchError. */
+/**
+ * Decompresses zstd (fzstd: pure JavaScript, all frames of the file). Corrupt data: AllocbenchError.
+ * fzstd is loaded on the first .zst file only, so every other trace loads without it.
+ */
 export function unzstd(bytes: Uint8Array, file: string): Uint8Array {
+  let decompress: (b: Uint8Array) => Uint8Array;
+  try {
+    decompress = (createRequire(import.meta.url)('fzstd') as typeof import('fzstd')).decompress;
+  } catch {
+    throw new AllocbenchError(`cannot read trace ${file}: zstd needs the npm package fzstd (npm ci installs it)`);
+  }
   try {
     return decompress(bytes);
   } catch (e) {
