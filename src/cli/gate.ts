@@ -3,6 +3,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { formatJson, formatMarkdown, formatText } from '../report/compare.js';
 import { loadGateMatrix, runGateMatrix } from '../run/gate-matrix.js';
 import { runCompare } from './compare.js';
+import { exportOptions, writeExports } from './export.js';
 import { Progress, progressMode } from './progress.js';
 
 interface GateArgs {
@@ -11,7 +12,7 @@ interface GateArgs {
 }
 
 export const gateCommand: CommandModule<object, GateArgs> = {
-  builder: (y: Argv) => y
+  builder: (y: Argv) => exportOptions(y)
     .option('matrix', { type: 'string', describe: 'gate matrix JSON (default: baseline/gate.json of the package)' })
     .option('baseline', { type: 'string', describe: 'baseline results directory (default: the matrix file\'s directory)' })
     .option('out', { type: 'string', default: 'results/gate', describe: 'where this run\'s results go' })
@@ -28,6 +29,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
     const out = a.update ? base : a.out;
     const progress = new Progress(progressMode(a.quiet));
     const { results, failed } = await runGateMatrix(m, out, { workers: a.workers, onCell: (r, d, t) => progress.cell(r, d, t) });
+    writeExports(a, results, a.thresholds);
     if (a.update) {
       process.stdout.write(`${base}: ${results.length} cells of ${relative(process.cwd(), m.file)} (${failed} failed); review the change with git diff ${base}\n`);
       process.exitCode = failed > 0 ? 1 : 0;

@@ -13,6 +13,7 @@ const COMMANDS: [usage: string, describe: string, load: () => Promise<CommandMod
   ['report <dir>', 'turn a results directory into one self-contained HTML report (works offline)', async () => (await import('./report.js')).reportCommand],
   ['compare <base> <current>', 'compare two results directories; exit 1 when a deterministic metric worsens beyond its threshold', async () => (await import('./compare.js')).compareCommand],
   ['gate', 'run the gate matrix (baseline/gate.json) and compare it with the committed baseline; exit 1 on a regression', async () => (await import('./gate.js')).gateCommand],
+  ['export <dir>', 'write a results directory\'s figures for Bencher (BMF JSON) or github-action-benchmark', async () => (await import('./export.js')).exportCommand],
   ['convert <in>', 'convert a trace (mtrace, csv, rep, perf/ftrace text, .abt, .gz) to native CSV or the compiled binary format', async () => (await import('./convert.js')).convertCommand],
   ['fraginfo', 'print buddyinfo, pagetypeinfo and the extfrag indices (of a run\'s end state, or of real /proc files)', async () => (await import('./fraginfo.js')).fraginfoCommand],
   ['slabinfo', 'print /proc/slabinfo 2.1: an idle machine\'s cache geometry, or a run\'s end state', async () => (await import('./slabinfo.js')).slabinfoCommand],
