@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { exportCommand } from '../src/cli/export.js';
 import { AllocbenchError } from '../src/errors.js';
 import { bencherExporter } from '../src/report/export/bencher.js';
@@ -89,7 +89,7 @@ describe('exports for Bencher and github-action-benchmark', () => {
   });
 
   it('allocbench export writes the files it is given; none is a usage error (exit 2)', async () => {
-    const run = async (args: string[]) => yargs(args).command('export <dir>', 'x', exportCommand.builder!, exportCommand.handler).strict()
+    const run = async (args: string[]) => yargs(args).command('export <dir>', 'x', exportCommand.builder as (y: Argv) => Argv, exportCommand.handler).strict()
       .fail((msg, err) => { throw err ?? new AllocbenchError(msg); }).parseAsync();
     const bmf = join(tmp, 'bmf.json'), big = join(tmp, 'big.json');
     await run(['export', BASELINE, '--export-json', bmf, '--export-github-bigger', big]);
