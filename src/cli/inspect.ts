@@ -1,5 +1,6 @@
 import { loadMachine } from '../machine/memory-map.js';
 import { runCell, type CellOptions } from '../run/cell.js';
+import { startInputFor } from '../metrics/fidelity.js';
 import { recordedMachine } from '../machine/recorded-machine.js';
 import { generateFromSpec, RECORDED } from '../run/runner.js';
 import { loadTrace } from '../trace/load.js';
@@ -11,5 +12,6 @@ export function inspectOneCell(a: MatrixArgs, inspect: NonNullable<CellOptions['
   const trace = o.gens.length ? generateFromSpec(o.gens[0]!, o.seeds[0]!) : loadTrace(o.traces[0] ?? '', { layers: o.layers, layersIfKernel: true });
   const cell = { trace: trace.name, machine: o.machines[0]!, page: o.pages[0]!, object: o.objects[0]!, seed: o.seeds[0]! };
   const rec = cell.machine === RECORDED ? recordedMachine(o.traces[0] ?? '', trace.name) : undefined;
-  runCell(cell, trace, rec?.config ?? loadMachine(cell.machine === RECORDED ? 'desktop' : cell.machine), { check: o.check, inspect });
+  const start = o.startFrom === 'empty' || o.gens.length ? undefined : startInputFor(o.traces[0] ?? '', rec !== undefined);
+  runCell(cell, trace, rec?.config ?? loadMachine(cell.machine === RECORDED ? 'desktop' : cell.machine), { check: o.check, inspect, ...(start ? { start } : {}) });
 }

@@ -7,6 +7,7 @@ import { RECORDED, runMatrix, type RunOptions } from '../run/runner.js';
 import { bundledTraces } from '../trace/bundled.js';
 import { AllocbenchError } from '../errors.js';
 import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
+import { START_FROM, type StartFrom } from '../metrics/fidelity.js';
 import { formatTable } from './table.js';
 import { column, value } from '../run/columns.js';
 import { experimentGroups, experimentInfo, loadAllExperiments, loadExperiment, type Experiment } from '../run/experiment.js';
@@ -41,6 +42,7 @@ export function matrixOptions<T>(y: Argv<T>) {
     .option('cell-timeout', { type: 'number', default: 0, describe: 'seconds after which a cell is stopped and recorded as failed (0 = none)' })
     .option('sample-every', { type: 'number', describe: 'time-series sample every N events (default: 100 samples per cell; 0: only at marks)' })
     .option('layers', { type: 'string', choices: [...KERNEL_LAYERS], default: DEFAULT_LAYERS, describe: 'kernel recordings: all = every demand once (objects through the object strategy, recorded slab pages dropped, faults not replayed: their pages are recorded); pages = the recorded page events only; objects = the object events only; none = every event (slab and fault pages twice). See docs/fidelity.md' })
+    .option('start-from', { type: 'string', choices: [...START_FROM], default: 'before', describe: 'kernel recordings with a before/ snapshot: start from the recorded before-state (free blocks of before/pagetypeinfo, exact with before/kpageflags.gz; the rest pre-trace memory) or from an empty machine' })
     .option('shard', { type: 'string', describe: 'run slice K of N of the matrix, e.g. 2/4 (join the outputs with merge)' });
 }
 
@@ -58,6 +60,7 @@ export interface MatrixArgs {
   shard?: string;
   sampleEvery?: number;
   layers?: string;
+  startFrom?: string;
 }
 
 export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunOptions {
@@ -82,6 +85,7 @@ export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunO
     sampleEvery: a.sampleEvery === undefined ? undefined : nonNegative(a.sampleEvery, '--sample-every'),
     shard: a.shard === undefined ? undefined : parseShard(a.shard),
     layers: (a.layers ?? DEFAULT_LAYERS) as KernelLayers,
+    startFrom: (a.startFrom ?? 'before') as StartFrom,
   };
 }
 

@@ -64,21 +64,15 @@ export class Machine implements PageSource {
   private readonly wm: Float64Array;
   private readonly reserve: Float64Array;
 
-  constructor(readonly config: MachineConfig, page: PageStrategyFactory, steps: Steps = newSteps()) {
+  constructor(readonly config: MachineConfig, page: PageStrategyFactory, steps: Steps = newSteps(), hand: HandOver = handOver) {
     this.steps = steps;
     this.cpus = config.cpus;
     const mb = new Memblock(config.map);
     this.memblock = mb;
     // x86 always reserves the first 1 MiB (arch/x86/kernel/setup.c, since 5.13).
     mb.reserve(0, MiB, 'low 1M (BIOS, real mode)');
-    mb.reserve(KERNEL_LOAD, KERNEL_IMAGE_BYTES, 'kernel image');
     for (const r of config.reserve ?? []) mb.reserve(r.start, r.end - r.start, r.label);
-    // sparse_init() allocates struct pages for every present 128 MiB section in one buffer per node.
-    const sections = new Set<number>();
-    for (const r of mb.memory) {
-      for (let s = Math.floor(r.start / PAGE / SECTION_PAGES); s * SECTION_PAGES * PAGE < r.end; s++) sections.add(s);
-    }
-    mb.alloc(sections.size * SECTION_PAGES * STRUCT_PAGE_BYTES, 2 * MiB, 'memmap (struct page array)');
+    if (config.reserveOnly !== true) this.reserveModelled(mb);
 
     this.totalPfns = Math.floor(mb.end / PAGE);
     const spans = zoneSpans(mb.memory, config);
@@ -87,7 +81,7 @@ export class Machine implements PageSource {
       const spanned = s.endPfn - s.startPfn;
       if (spanned <= 0) return undefined;
       const strategy = page({ pages: spanned, steps });
-      const managed = handOver(strategy, s.startPfn, s.endPfn, free);
+      const managed = hand(strategy, s.startPfn, s.endPfn, free, s.name);
       return { index: s.index, name: s.name, startPfn: s.startPfn, spanned, present: presentPages(mb.memory, s.startPfn, s.endPfn), managed, strategy };
     });
     this.zones = this.byIndex.filter((z): z is Zone => z !== undefined);
@@ -103,6 +97,17 @@ export class Machine implements PageSource {
       for (let l = 0; l < 3; l++) this.wm[z * 3 + l] = this.watermarks.wmark[z]![l]!;
       for (let h = 0; h < nz; h++) this.reserve[z * nz + h] = this.watermarks.lowmemReserve[z]![h]!;
     }
+  }
+
+  /** The kernel image and the memmap, as a distribution kernel reserves them (a recorded machine may give its own). */
+  private reserveModelled(mb: Memblock): void {
+    mb.reserve(KERNEL_LOAD, KERNEL_IMAGE_BYTES, 'kernel image');
+    // sparse_init() allocates struct pages for every present 128 MiB section in one buffer per node.
+    const sections = new Set<number>();
+    for (const r of mb.memory) {
+      for (let s = Math.floor(r.start / PAGE / SECTION_PAGES); s * SECTION_PAGES * PAGE < r.end; s++) sections.add(s);
+    }
+    mb.alloc(sections.size * SECTION_PAGES * STRUCT_PAGE_BYTES, 2 * MiB, 'memmap (struct page array)');
   }
 
   /**
@@ -201,6 +206,12 @@ export class Machine implements PageSource {
     for (const z of this.zones) z.strategy.check();
   }
 }
+
+/**
+ * Gives a zone's memory to its strategy at boot; returns the zone's managed pages. The default is
+ * handOver (every free page); a start state (start-state.ts) frees only a recorded state's free blocks.
+ */
+export type HandOver = (strategy: PageStrategy, startPfn: number, endPfn: number, free: readonly Region[], zone: string) => number;
 
 /**
  * memblock_free_all() for one zone: every free range inside the zone span is freed to the strategy

@@ -29,6 +29,8 @@ export interface MachineConfig {
    * recorded machine's early allocations the simulation does not model (recorded-machine.ts)
    */
   reserve?: { start: number; end: number; label: string }[];
+  /** only `reserve` (and the low 1 MiB) are reserved: the recorded reservations replace the modelled image and memmap */
+  reserveOnly?: boolean;
 }
 
 const TYPES = new Set(['usable', 'reserved', 'acpi', 'nvs', 'unusable']);

@@ -4,7 +4,9 @@
  * e820 map, CPUs, kernel and min_free_kbytes in the shape of machines/*.json. A replay of the
  * recording on any other machine compares a 256 MiB guest with something else.
  *
- * Managed pages. The simulated boot reserves the low 1 MiB, a 32 MiB kernel image and the memmap
+ * Managed pages. With before/kpageflags.gz beside the trace, the pages the kernel had marked
+ * PG_reserved are the reservations, page for page, and the modelled ones are left out
+ * (reserveOnly): managed pages then equal the recording's zoneinfo by construction. Without it: the simulated boot reserves the low 1 MiB, a 32 MiB kernel image and the memmap
  * (machine.ts); a real kernel reserves more before the page allocator exists (per-CPU areas, early
  * page tables, ACPI tables, the kernel's exact image, swiotlb bounce buffers...) and its boot log
  * has them only as one "reserved" total. The recording's before/zoneinfo has the result: managed
@@ -16,11 +18,13 @@
  * `residual` (negative pages).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { AllocbenchError } from '../errors.js';
 import { Machine } from './machine.js';
 import { loadMachine, type MachineConfig } from './memory-map.js';
 import type { PageStrategy } from '../page/strategy.js';
+import { digestKpageflags, reservedRanges } from './start-state.js';
 
 const PAGE = 4096;
 
@@ -69,6 +73,12 @@ export function recordedMachine(tracePath: string, traceName: string): RecordedM
   if (path === undefined) return undefined;
   const config = loadMachine(path);
   config.name = `recorded-${traceName}`;
+  const kp = join(dirname(tracePath), 'before', 'kpageflags.gz');
+  if (existsSync(kp)) {
+    // the kernel's own reservations, page for page: PG_reserved in before/kpageflags
+    config.reserve = [...(config.reserve ?? []), ...reservedRanges(digestKpageflags(gunzipSync(readFileSync(kp))))];
+    config.reserveOnly = true;
+  }
   const zoneinfo = join(dirname(tracePath), 'before', 'zoneinfo');
   const residual: Record<string, number> = {};
   if (!existsSync(zoneinfo)) return { config, path, residual };

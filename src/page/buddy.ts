@@ -348,6 +348,10 @@ export class BuddyAllocator implements PageStrategy {
     return this.nFree;
   }
 
+  setPageblockType(block: number, migratetype: number): void {
+    if (this.grouping) this.pbType[block] = migratetype;
+  }
+
   freeArea(out: Float64Array): void {
     const nr = this.nrFree;
     for (let i = 0; i < nr.length; i++) out[i]! += nr[i]!;

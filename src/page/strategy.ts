@@ -48,6 +48,11 @@ export interface PageStrategy {
   freeArea(out: Float64Array): void;
   /** Adds the number of pageblocks of each migratetype to out[mt]. Non-mobility strategies: all Unmovable. */
   pageblockTypes(out: Float64Array): void;
+  /**
+   * Sets pageblock `block`'s migratetype before the boot hand-over (a start state from a recorded
+   * pagetypeinfo, machine/start-state.ts). Only strategies that group by mobility have it.
+   */
+  setPageblockType?(block: number, migratetype: number): void;
   /** Strategy-specific deterministic counters (fallbacks, steals, ...), merged into a cell's metrics. */
   counters(): Record<string, number>;
   /** Verifies internal invariants; throws InvariantError. May be slow. */

@@ -12,7 +12,8 @@ import { objectStrategyFactory } from '../object/registry.js';
 import type { ObjectStrategy } from '../object/strategy.js';
 import { pageStrategyFactory } from '../page/registry.js';
 import { opCounts, type Trace } from '../trace/trace.js';
-import { attributionMetrics } from '../trace/attribution.js';
+import { attributionMetrics, preTraceFrees } from '../trace/attribution.js';
+import { startMachine, type StartInput } from '../machine/start-state.js';
 import * as O from '../trace/ops.js';
 import { Vm } from '../machine/vm.js';
 import { sizeClassHeapPages, UserHeaps } from '../machine/process-heap.js';
@@ -51,6 +52,8 @@ export interface CellOptions {
   samples?: number;
   /** sample every N events instead (0: only at marks); overrides `samples` */
   sampleEvery?: number;
+  /** start from a recorded before-state instead of an empty machine (machine/start-state.ts) */
+  start?: StartInput;
 }
 
 let weights: CostWeights | null = null;
@@ -92,7 +95,8 @@ export function failedCell(cell: CellSpec, err: unknown): CellResult {
  */
 export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConfig, opts: CellOptions = {}): CellResult {
   const t0 = performance.now();
-  const machine = new Machine(machineConfig, pageStrategyFactory(cell.page));
+  const started = opts.start === undefined ? undefined : startMachine(machineConfig, pageStrategyFactory(cell.page), preTraceFrees(trace), opts.start);
+  const machine = started?.machine ?? new Machine(machineConfig, pageStrategyFactory(cell.page));
   const source = objectPageSource(machine);
   const objects = objectStrategyFactory(cell.object)({ pages: source, steps: machine.steps, cpus: machine.cpus });
   const t1 = performance.now();
@@ -108,6 +112,7 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   const counts = replay(trace, machine, objects, source, {
     ...(procs !== undefined ? { processes: procs } : {}),
     pageCacheReclaim: isGenerated(trace),
+    ...(started !== undefined ? { preTrace: started.preTrace } : {}),
     checkEvery: opts.check ? 1024 : 0,
     latency: { weights: costWeights(), recorder },
     // evenly spaced points, plus one at every mark
@@ -131,6 +136,7 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   }
   const attribution = attributionMetrics(trace);
   if (attribution !== undefined) metrics.attribution = attribution;
+  if (started !== undefined) metrics.start = started.stats;
   metrics.reclaim = counts.reclaim;
   metrics.page_counters = mergeCounters(machine);
   metrics.object_counters = objects.counters();

@@ -63,6 +63,12 @@ export interface ReplayOptions {
    * cache, dropped without writeback). A later free of a reclaimed block is silently dropped.
    */
   pageCacheReclaim?: boolean;
+  /**
+   * A start state (machine/start-state.ts): `pages` managed pages were not free when the replay began
+   * (pre-trace memory, counted as live page blocks), among them the blocks `ids` at `pfns` of
+   * `orders`, which the trace frees without allocating them: their frees are real frees.
+   */
+  preTrace?: { pages: number; ids: Int32Array; pfns: Int32Array; orders: Uint8Array };
 }
 
 /** User-heap figures of a replay with processes. */
@@ -255,6 +261,11 @@ class Replay {
     this.vm = opts.processes?.vm ?? null;
     this.heaps = opts.processes?.heaps ?? null;
     this.pcRing = opts.pageCacheReclaim && pageCache > 0 ? new Int32Array(pageCache) : null;
+    const pre = opts.preTrace;
+    if (pre !== undefined) {
+      this.blockPages = pre.pages;
+      for (let k = 0; k < pre.ids.length; k++) { this.ref[pre.ids[k]!] = S_PAGES + pre.orders[k]!; this.pfn[pre.ids[k]!] = pre.pfns[k]!; }
+    }
   }
 
   run(): void {

@@ -9,6 +9,8 @@ import { shareTrace } from '../trace/share.js';
 import { cellKey, type CellResult, type CellSpec } from './cell.js';
 import { recordedMachine } from '../machine/recorded-machine.js';
 import { DEFAULT_LAYERS, type KernelLayers } from '../trace/attribution.js';
+import { startInputFor, type StartFrom } from '../metrics/fidelity.js';
+import type { StartInput } from '../machine/start-state.js';
 
 /** --machine value (the default): each recording on its own machine.json, other traces on FALLBACK_MACHINE */
 export const RECORDED = 'recorded';
@@ -37,6 +39,8 @@ export interface RunOptions {
   cellTimeout: number;
   /** kernel recordings: the layer view to replay (attribution.ts; default DEFAULT_LAYERS) */
   layers?: KernelLayers;
+  /** recordings with a before/ snapshot: start from it (default) or from an empty machine */
+  startFrom?: StartFrom;
   /** run only slice k (1-based) of n of the matrix */
   shard?: { k: number; n: number };
   /** several matrices (experiments) instead of the one the fields above describe */
@@ -106,15 +110,17 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     machines: Object.fromEntries(machines),
     check: opts.check,
     layers,
+    start_from: opts.startFrom ?? 'before',
     sample_every: opts.sampleEvery ?? null,
     shard: opts.shard ?? null,
     cells: cells.length,
   }, null, 2) + '\n');
   const done = opts.resume ? sink.done() : new Set<string>();
+  const startOf = startStates(opts, recorded);
   // Largest traces first so a long cell does not start last (results are sorted at the end anyway).
   const tasks = cells
     .filter((c) => !done.has(cellKey(c)))
-    .map((cell) => ({ cell, trace: traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check, sampleEvery: opts.sampleEvery }))
+    .map((cell) => ({ cell, trace: traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check, sampleEvery: opts.sampleEvery, ...startOf(cell) }))
     .sort((a, b) => b.trace.length - a.trace.length);
   let n = cells.length - tasks.length;
   const pool = new CellPool({ workers: Math.min(opts.workers, tasks.length), cellTimeout: opts.cellTimeout });
@@ -161,6 +167,25 @@ function resolvedMachines(groups: ResolvedGroup[], before: CellSpec[], after: Ce
     ...g,
     machines: [...new Set(g.machines.flatMap((m) => (m === RECORDED ? g.traces.filter((t) => own.has(t)).map((t) => own.get(t)!) : [m])))],
   }));
+}
+
+/**
+ * The start state of each cell (--start-from before, the default): a recording's before-state, with
+ * its kpageflags only when the cell runs on the recording's own machine (the pfns are that machine's).
+ */
+function startStates(opts: RunOptions, traces: Trace[]): (cell: CellSpec) => { start?: StartInput } {
+  if (opts.startFrom === 'empty') return () => ({});
+  const cache = new Map<string, StartInput | undefined>();
+  const pathOf = new Map(traces.map((t, i) => [t.name, opts.traces[i]!]));
+  return (cell) => {
+    const path = pathOf.get(cell.trace);
+    if (path === undefined) return {};
+    const own = cell.machine === `recorded-${cell.trace}`;
+    const key = `${cell.trace}|${own}`;
+    if (!cache.has(key)) cache.set(key, startInputFor(path, own));
+    const start = cache.get(key);
+    return start === undefined ? {} : { start };
+  };
 }
 
 /**

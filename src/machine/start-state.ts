@@ -1,0 +1,324 @@
+/**
+ * The recorded start (issue 13 item 3, DESIGN.md §11): a kernel recording replayed from the state its
+ * kernel was in when tracing began, not from an empty machine. Mechanism: the boot hand-over frees
+ * only the free blocks of the before-state into each zone's strategy (after setting the pageblock
+ * migratetypes, for strategies that group by mobility); every other managed page is pre-trace
+ * memory, simply never handed over. The pre-trace blocks the trace frees are registered with the
+ * replay as live blocks, so their frees are real frees through the strategy's own free path.
+ *
+ * Which blocks are free:
+ * - with `before/kpageflags.gz` (the recording script snapshots it): exactly the kernel's. KPF_BUDDY
+ *   is set on every page of a free buddy block (fs/proc/page.c, 6.1 and 6.12), so each run of such
+ *   pages, cut into the largest aligned blocks, is the free lists' content (two free buddies of one
+ *   order would have merged). kpageflags says nothing of migratetypes: pageblock types are chosen so
+ *   that the per-type pageblock counts of before/pagetypeinfo hold and the per-type, per-order free
+ *   block counts come as close as they can (a greedy start by the pages' flags, then swaps of two
+ *   pageblocks' types while the distance falls). Pages on per-CPU lists are not KPF_BUDDY: they
+ *   start allocated (pre-trace).
+ * - without it: a deterministic placement that reproduces before/pagetypeinfo's counts exactly.
+ *   Pageblock types are laid out by address, Movable at the top of the zone, Reclaimable below it,
+ *   Unmovable (and HighAtomic) at the bottom, where boot-time kernel memory sits. Per type, blocks
+ *   are placed from the largest order down; order ≥ 9 blocks from the top of the type's pageblocks,
+ *   smaller ones first-fit from the bottom (so they share pageblocks and leave the large runs
+ *   whole), never on a page the trace frees before allocating it (that page is pre-trace memory) and
+ *   never beside a free buddy of the same order (they would merge).
+ * What no snapshot says: the order of blocks on each free list (the hand-over frees in ascending
+ * pfn order) and where the pages on per-CPU lists are.
+ */
+import { MIGRATE_HIGHATOMIC, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE } from './gfp.js';
+import { Machine, type HandOver } from './machine.js';
+import type { MachineConfig } from './memory-map.js';
+import { MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES, type PageStrategyFactory } from '../page/strategy.js';
+import type { ZoneFreeState } from '../metrics/fragmentation.js';
+
+const PAGE = 4096;
+
+/** Page classes of the kpageflags digest (one byte per pfn). */
+export const KP_OTHER = 0;
+export const KP_BUDDY = 1;
+export const KP_SLAB = 2;
+export const KP_MOVABLE = 3; // LRU or anonymous
+export const KP_PGTABLE = 4;
+export const KP_RESERVED = 5;
+
+// include/uapi/linux/kernel-page-flags.h
+const KPF_SLAB = 7, KPF_LRU = 5, KPF_BUDDY = 10, KPF_ANON = 12, KPF_PGTABLE = 26, KPF_NOPAGE = 20, KPF_RESERVED = 32;
+
+/** What the replay needs from a recording's before-state. Plain data: it travels to the workers. */
+export interface StartInput {
+  /** the recording's before/pagetypeinfo */
+  pagetypeinfo: ZoneFreeState[];
+  /** before/kpageflags.gz digested to one KP_* class per pfn (undefined when the recording has none) */
+  kpage?: Uint8Array;
+}
+
+/** /proc/kpageflags (u64 little-endian per pfn) → one KP_* class per pfn. */
+export function digestKpageflags(buf: Uint8Array): Uint8Array {
+  const n = buf.length >>> 3;
+  const out = new Uint8Array(n);
+  const dv = new DataView(buf.buffer, buf.byteOffset, n * 8);
+  for (let p = 0; p < n; p++) {
+    const lo = dv.getUint32(p * 8, true), hi = dv.getUint32(p * 8 + 4, true);
+    const bit = (b: number): boolean => (b < 32 ? (lo >>> b) & 1 : (hi >>> (b - 32)) & 1) === 1;
+    out[p] = bit(KPF_BUDDY) ? KP_BUDDY : bit(KPF_RESERVED) || bit(KPF_NOPAGE) ? KP_RESERVED : bit(KPF_SLAB) ? KP_SLAB
+      : bit(KPF_PGTABLE) ? KP_PGTABLE : bit(KPF_LRU) || bit(KPF_ANON) ? KP_MOVABLE : KP_OTHER;
+  }
+  return out;
+}
+
+/**
+ * The pages a kernel reserved before its page allocator ran (KP_RESERVED runs) as memblock
+ * reservations: with them, and no modelled ones, a recorded machine manages exactly its pages.
+ */
+export function reservedRanges(kpage: Uint8Array): { start: number; end: number; label: string }[] {
+  const out: { start: number; end: number; label: string }[] = [];
+  for (let p = 0; p < kpage.length;) {
+    if (kpage[p] !== KP_RESERVED) { p++; continue; }
+    let q = p;
+    while (q < kpage.length && kpage[q] === KP_RESERVED) q++;
+    out.push({ start: p * PAGE, end: q * PAGE, label: 'PG_reserved in the recording\'s before/kpageflags' });
+    p = q;
+  }
+  return out;
+}
+
+/** The pre-trace blocks a trace frees (trace/attribution.ts preTraceFrees): ids with their recorded pfn and order. */
+export interface PreTraceBlocks { ids: Int32Array; pfns: Int32Array; orders: Uint8Array }
+
+/** Counts of how the start state was built (metrics.start). */
+export interface StartStats {
+  from: 'before';
+  /** 'kpageflags' (exact free blocks) or 'placement' */
+  method: string;
+  free_pages: number;
+  pre_trace_pages: number;
+  /** pre-trace blocks the trace frees, registered as live */
+  pre_trace_blocks: number;
+  /** free blocks of the snapshot that could not be placed (placement) or conflicted with a pre-trace free */
+  unplaced_blocks: number;
+  /** sum over types and orders of |free blocks - pagetypeinfo's| after the pageblock typing (kpageflags) */
+  type_mismatch_blocks: number;
+}
+
+export interface StartedMachine {
+  machine: Machine;
+  /** pages managed but not free at the start, and the pre-trace blocks the trace frees (the replay's preTrace option) */
+  preTrace: { pages: number } & PreTraceBlocks;
+  stats: StartStats;
+}
+
+/**
+ * Boots `config` with `page` from the before-state: the free blocks of `input` per zone (matched by
+ * zone name; a zone the snapshot lacks starts empty of free memory), pre-trace memory elsewhere.
+ */
+export function startMachine(config: MachineConfig, page: PageStrategyFactory, pre: PreTraceBlocks, input: StartInput): StartedMachine {
+  const stats: StartStats = { from: 'before', method: input.kpage ? 'kpageflags' : 'placement', free_pages: 0, pre_trace_pages: 0, pre_trace_blocks: 0, unplaced_blocks: 0, type_mismatch_blocks: 0 };
+  const registered: number[] = [];
+  const hand: HandOver = (strategy, startPfn, endPfn, free, zoneName) => {
+    const span = endPfn - startPfn;
+    // 1 = managed and free to use, 0 = not managed or pre-trace memory
+    const avail = new Uint8Array(span);
+    let managed = 0;
+    for (const r of free) {
+      const s = Math.max(startPfn, r.start / PAGE), e = Math.min(endPfn, r.end / PAGE);
+      if (e > s) { avail.fill(1, s - startPfn, e - startPfn); managed += e - s; }
+    }
+    // pre-trace blocks the trace frees: managed and whole, not overlapping one taken already
+    for (let i = 0; i < pre.ids.length; i++) {
+      const s = pre.pfns[i]! - startPfn, n = 1 << pre.orders[i]!;
+      if (s < 0 || s + n > span || s % n !== 0) continue;
+      let ok = true;
+      // (a page free in the snapshot that the trace frees was taken without an mm_page_alloc, by
+      // compaction's isolate_freepages(): not pre-trace memory; its free stays a trace error)
+      for (let p = s; p < s + n; p++) if (avail[p] !== 1 || input.kpage?.[startPfn + p] === KP_BUDDY) { ok = false; break; }
+      if (!ok) continue;
+      avail.fill(2, s, s + n);
+      registered.push(i);
+    }
+    const real = input.pagetypeinfo.find((z) => z.zone === zoneName);
+    if (real === undefined) return managed;
+    const { blocks, types, unplaced, mismatch } = input.kpage
+      ? kpageZone(input.kpage, startPfn, span, avail, real)
+      : placeZone(span, avail, real);
+    stats.unplaced_blocks += unplaced;
+    stats.type_mismatch_blocks += mismatch;
+    if (strategy.setPageblockType) for (let b = 0; b < types.length; b++) strategy.setPageblockType(b, types[b]!);
+    for (let i = 0; i < blocks.length; i += 2) {
+      strategy.free(blocks[i]!, blocks[i + 1]!);
+      stats.free_pages += 1 << blocks[i + 1]!;
+    }
+    return managed;
+  };
+  const machine = new Machine(config, page, undefined, hand);
+  const keep = Int32Array.from(registered);
+  const preTrace = {
+    pages: machine.managedPages() - machine.freePageCount(),
+    ids: keep.map((i) => pre.ids[i]!), pfns: keep.map((i) => pre.pfns[i]!), orders: Uint8Array.from(keep, (i) => pre.orders[i]!),
+  };
+  stats.pre_trace_pages = preTrace.pages;
+  stats.pre_trace_blocks = keep.length;
+  return { machine, preTrace, stats };
+}
+
+interface ZonePlan {
+  /** zone-local [pfn, order] pairs, in ascending pfn order */
+  blocks: number[];
+  /** migratetype per pageblock */
+  types: Uint8Array;
+  unplaced: number;
+  mismatch: number;
+}
+
+/** Target counts of a pagetypeinfo zone: free blocks [mt][order] and pageblocks per type. */
+function targets(real: ZoneFreeState): { want: number[][]; pbCount: number[] } {
+  const want = Array.from({ length: MIGRATE_TYPES }, (_, mt) => Array.from({ length: NR_ORDERS }, (_, o) => real.freeArea[mt * NR_ORDERS + o]!));
+  return { want, pbCount: Array.from(real.pageblocks) };
+}
+
+/**
+ * Pageblock types for the placement (see the header): each type first takes the wholly available
+ * pageblocks its order-9 and order-10 blocks need (Movable first, from the top of the zone), then
+ * Unmovable, HighAtomic and Reclaimable take their remaining counts from the bottom, Movable the
+ * rest. The counts of `pbCount` are scaled when the simulated zone has another number of pageblocks.
+ */
+function layoutTypes(nPb: number, pbCount: number[], want: number[][], avail: Uint8Array): Uint8Array {
+  const total = pbCount.reduce((a, b) => a + b, 0);
+  const n = pbCount.map((c) => Math.round((c * nPb) / Math.max(1, total)));
+  const NONE = 255;
+  const types = new Uint8Array(nPb).fill(NONE);
+  const whole = (b: number): boolean => {
+    for (let p = b * PAGEBLOCK_PAGES; p < (b + 1) * PAGEBLOCK_PAGES; p++) if (avail[p] !== 1) return false;
+    return true;
+  };
+  const left = n.slice();
+  const single = new Uint8Array(nPb);
+  for (const mt of [MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE, MIGRATE_HIGHATOMIC]) {
+    // order-10 blocks take aligned pairs, order-9 single pageblocks
+    let pairs = want[mt]![MAX_ORDER]!, singles = want[mt]![PAGEBLOCK_ORDER]!;
+    for (let b = (nPb & ~1) - 2; b >= 0 && pairs > 0 && left[mt]! >= 2; b -= 2) {
+      if (types[b] !== NONE || types[b + 1] !== NONE || !whole(b) || !whole(b + 1)) continue;
+      types[b] = types[b + 1] = mt; left[mt]! -= 2; pairs--;
+    }
+    // two free order-9 buddies would merge (6.1 merges across migratetypes): one single per pair
+    for (let b = nPb - 1; b >= 0 && singles > 0 && left[mt]! >= 1; b--) {
+      if (types[b] !== NONE || !whole(b) || single[b ^ 1] === 1) continue;
+      types[b] = mt; single[b] = 1; left[mt]!--; singles--;
+    }
+  }
+  let b = 0;
+  for (const mt of [MIGRATE_UNMOVABLE, MIGRATE_HIGHATOMIC, MIGRATE_RECLAIMABLE]) {
+    for (; left[mt]! > 0 && b < nPb; b++) if (types[b] === NONE) { types[b] = mt; left[mt]!--; }
+  }
+  for (let k = 0; k < nPb; k++) if (types[k] === NONE) types[k] = MIGRATE_MOVABLE;
+  return types;
+}
+
+function placeZone(span: number, avail: Uint8Array, real: ZoneFreeState): ZonePlan {
+  const nPb = Math.ceil(span / PAGEBLOCK_PAGES);
+  const { want, pbCount } = targets(real);
+  const types = layoutTypes(nPb, pbCount, want, avail);
+  const head = new Int8Array(span).fill(-1); // order of a placed free block's head
+  const taken = new Uint8Array(span);
+  const fits = (p: number, o: number, mt: number): boolean => {
+    const n = 1 << o;
+    if (p + n > span || types[p >>> PAGEBLOCK_ORDER] !== mt) return false;
+    if (o > PAGEBLOCK_ORDER) for (let b = (p >>> PAGEBLOCK_ORDER) + 1; b < (p + n) >>> PAGEBLOCK_ORDER; b++) if (types[b] !== mt) return false;
+    for (let q = p; q < p + n; q++) if (avail[q] !== 1 || taken[q] === 1) return false;
+    const buddy = p ^ n;
+    return o >= MAX_ORDER || buddy >= span || head[buddy] !== o;
+  };
+  let unplaced = 0;
+  for (let o = MAX_ORDER; o >= 0; o--) {
+    const n = 1 << o;
+    for (let mt = 0; mt < MIGRATE_TYPES; mt++) {
+      let need = want[mt]![o]!;
+      const topDown = o >= PAGEBLOCK_ORDER;
+      for (let k = 0; need > 0 && k * n < span; k++) {
+        const p = topDown ? (Math.floor((span - n) / n) - k) * n : k * n;
+        if (p < 0 || !fits(p, o, mt)) continue;
+        taken.fill(1, p, p + n);
+        head[p] = o;
+        need--;
+      }
+      unplaced += need;
+    }
+  }
+  const blocks: number[] = [];
+  for (let p = 0; p < span; p++) if (head[p]! >= 0) blocks.push(p, head[p]!);
+  return { blocks, types, unplaced, mismatch: 0 };
+}
+
+/** Scores of a pageblock for each type from its allocated pages' flags (the greedy start). */
+function typeScores(kpage: Uint8Array, startPfn: number, b: number, span: number): number[] {
+  const s = [0, 0, 0, 0];
+  const end = Math.min(span, (b + 1) * PAGEBLOCK_PAGES);
+  for (let p = b * PAGEBLOCK_PAGES; p < end; p++) {
+    const c = kpage[startPfn + p] ?? KP_OTHER;
+    if (c === KP_MOVABLE || c === KP_BUDDY) s[MIGRATE_MOVABLE]!++;
+    else if (c === KP_SLAB) { s[MIGRATE_RECLAIMABLE]! += 0.5; s[MIGRATE_UNMOVABLE]! += 0.5; } else if (c === KP_PGTABLE || c === KP_OTHER) s[MIGRATE_UNMOVABLE]!++;
+  }
+  return s;
+}
+
+function kpageZone(kpage: Uint8Array, startPfn: number, span: number, avail: Uint8Array, real: ZoneFreeState): ZonePlan {
+  const nPb = Math.ceil(span / PAGEBLOCK_PAGES);
+  const { want, pbCount } = targets(real);
+  // the free blocks: KPF_BUDDY runs cut into the largest aligned blocks
+  const blocks: number[] = [];
+  let unplaced = 0;
+  for (let p = 0; p < span;) {
+    if (kpage[startPfn + p] !== KP_BUDDY) { p++; continue; }
+    let q = p;
+    while (q < span && kpage[startPfn + q] === KP_BUDDY) q++;
+    for (let s = p; s < q;) {
+      let o = MAX_ORDER;
+      while (o > 0 && ((startPfn + s) % (1 << o) !== 0 || s + (1 << o) > q)) o--;
+      let ok = true;
+      for (let x = s; x < s + (1 << o); x++) if (avail[x] !== 1) { ok = false; break; }
+      if (ok) blocks.push(s, o); else unplaced++;
+      s += 1 << o;
+    }
+    p = q;
+  }
+  // per pageblock: its free blocks' order histogram (by head)
+  const hist = Array.from({ length: nPb }, () => new Array<number>(NR_ORDERS).fill(0));
+  for (let i = 0; i < blocks.length; i += 2) hist[blocks[i]! >>> PAGEBLOCK_ORDER]![blocks[i + 1]!]!++;
+  // greedy: each type takes its count of the pageblocks that score best for it (Movable last: the rest)
+  const total = pbCount.reduce((a, b) => a + b, 0);
+  const n = pbCount.map((c) => Math.round((c * nPb) / Math.max(1, total)));
+  const types = new Uint8Array(nPb).fill(MIGRATE_MOVABLE);
+  const scores = Array.from({ length: nPb }, (_, b) => typeScores(kpage, startPfn, b, span));
+  const free = new Set(Array.from({ length: nPb }, (_, b) => b));
+  for (const mt of [MIGRATE_UNMOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_HIGHATOMIC]) {
+    const order = [...free].sort((a, b) => (scores[b]![mt]! - scores[b]![MIGRATE_MOVABLE]!) - (scores[a]![mt]! - scores[a]![MIGRATE_MOVABLE]!) || a - b);
+    for (const b of order.slice(0, n[mt]!)) { types[b] = mt; free.delete(b); }
+  }
+  // swaps of two pageblocks' types while the distance to pagetypeinfo's per-type counts falls
+  const sum = Array.from({ length: MIGRATE_TYPES }, () => new Array<number>(NR_ORDERS).fill(0));
+  for (let b = 0; b < nPb; b++) for (let o = 0; o < NR_ORDERS; o++) sum[types[b]!]![o]! += hist[b]![o]!;
+  const cost = (mt: number, o: number, v: number): number => Math.abs(v - want[mt]![o]!);
+  for (let round = 0; round < 50; round++) {
+    let improved = false;
+    for (let a = 0; a < nPb; a++) {
+      for (let b = a + 1; b < nPb; b++) {
+        const ta = types[a]!, tb = types[b]!;
+        if (ta === tb) continue;
+        let delta = 0;
+        for (let o = 0; o < NR_ORDERS; o++) {
+          const d = hist[b]![o]! - hist[a]![o]!; // ta gains b's blocks and loses a's, tb the reverse
+          if (d === 0) continue;
+          delta += cost(ta, o, sum[ta]![o]! + d) - cost(ta, o, sum[ta]![o]!) + cost(tb, o, sum[tb]![o]! - d) - cost(tb, o, sum[tb]![o]!);
+        }
+        if (delta < 0) {
+          for (let o = 0; o < NR_ORDERS; o++) { const d = hist[b]![o]! - hist[a]![o]!; sum[ta]![o]! += d; sum[tb]![o]! -= d; }
+          types[a] = tb; types[b] = ta;
+          improved = true;
+        }
+      }
+    }
+    if (!improved) break;
+  }
+  let mismatch = 0;
+  for (let mt = 0; mt < MIGRATE_TYPES; mt++) for (let o = 0; o < NR_ORDERS; o++) mismatch += cost(mt, o, sum[mt]![o]!);
+  return { blocks, types, unplaced, mismatch };
+}

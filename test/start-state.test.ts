@@ -1,0 +1,58 @@
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { recordedMachine } from '../src/machine/recorded-machine.js';
+import { startMachine } from '../src/machine/start-state.js';
+import { startInputFor } from '../src/metrics/fidelity.js';
+import { formatPagetypeinfo } from '../src/metrics/procfs.js';
+import { pageStrategyFactory } from '../src/page/registry.js';
+import { runCell } from '../src/run/cell.js';
+import { parseKernelTrace } from '../src/trace/kernel.js';
+import { preTraceFrees } from '../src/trace/attribution.js';
+
+const NONE = { ids: new Int32Array(0), pfns: new Int32Array(0), orders: new Uint8Array(0) };
+const bundled = readdirSync('traces/kernel', { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join('traces/kernel', d.name, 'before', 'pagetypeinfo')) && existsSync(join('traces/kernel', d.name, 'machine.json')))
+  .map((d) => d.name);
+
+describe('start state from a recording\'s before-state', () => {
+  for (const name of bundled) {
+    const trace = join('traces/kernel', name, `${name}.ftrace.gz`);
+    for (const kpage of [true, false]) {
+      it(`${name} (${kpage ? 'kpageflags' : 'placement'}): fraginfo before any event is before/pagetypeinfo, byte for byte`, () => {
+        const input = startInputFor(trace, kpage)!;
+        expect(input.kpage !== undefined).toBe(kpage && existsSync(join('traces/kernel', name, 'before', 'kpageflags.gz')));
+        const s = startMachine(recordedMachine(trace, name)!.config, pageStrategyFactory('buddy-mobility'), NONE, input);
+        s.machine.check();
+        const zones = s.machine.freeState().map((z) => ({ ...z, extraTypes: input.pagetypeinfo.find((r) => r.zone === z.zone)?.extraTypes }));
+        expect(formatPagetypeinfo(zones)).toBe(readFileSync(join('traces/kernel', name, 'before', 'pagetypeinfo'), 'utf8'));
+        expect(s.stats).toMatchObject({ unplaced_blocks: 0, type_mismatch_blocks: 0 });
+        expect(s.preTrace.pages + s.machine.freePageCount()).toBe(s.machine.managedPages());
+      });
+    }
+  }
+
+  it('a recording that frees a pre-trace pfn replays it as a real free, not a trace error', () => {
+    const line = (ev: string, f: string, ts: number): string => `              sh-100     [000] .....     ${ts.toFixed(6)}: ${ev}: ${f}`;
+    // pfn 0x6000 was allocated before tracing began (the fixture's before-state leaves it in use)
+    const text = [
+      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0x8000 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 1),
+      line('mm_page_free', 'page=ffffea0000000000 pfn=0x6000 order=2', 2),
+      line('mm_page_free', 'page=ffffea0000000000 pfn=0x8000 order=0', 3),
+    ].join('\n');
+    const tracePath = 'traces/kernel/build-compress/build-compress.ftrace.gz';
+    const t = parseKernelTrace(text, 'pre.ftrace', 'pre', { layers: 'pages' });
+    expect(preTraceFrees(t).pfns).toEqual(Int32Array.from([0x6000]));
+    const input = startInputFor(tracePath, false)!;
+    const cfg = recordedMachine(tracePath, 'build-compress')!.config;
+    const cell = { trace: 'pre', machine: cfg.name, page: 'buddy-mobility', object: 'slub', seed: 1 };
+    const from = runCell(cell, t, cfg, { check: true, start: input });
+    expect(from.trace_errors).toBe(0);
+    expect((from.metrics.start as { pre_trace_blocks: number }).pre_trace_blocks).toBe(1);
+    const before = startMachine(cfg, pageStrategyFactory('buddy-mobility'), NONE, input).machine.freePageCount();
+    expect(from.metrics.free_pages).toBe(before + 4); // the order-2 pre-trace block came back
+    // from an empty machine the same free is an unknown id
+    const empty = runCell(cell, t, cfg, { check: true });
+    expect(empty.trace_errors).toBe(1);
+  });
+});
