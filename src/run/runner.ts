@@ -116,7 +116,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     cells: cells.length,
   }, null, 2) + '\n');
   const done = opts.resume ? sink.done() : new Set<string>();
-  const startOf = startStates(opts, recorded);
+  const startOf = startStates(opts.startFrom, new Map(traceFiles.map((f) => [fileName.get(f)!, f])));
   // Largest traces first so a long cell does not start last (results are sorted at the end anyway).
   const tasks = cells
     .filter((c) => !done.has(cellKey(c)))
@@ -173,10 +173,9 @@ function resolvedMachines(groups: ResolvedGroup[], before: CellSpec[], after: Ce
  * The start state of each cell (--start-from before, the default): a recording's before-state, with
  * its kpageflags only when the cell runs on the recording's own machine (the pfns are that machine's).
  */
-function startStates(opts: RunOptions, traces: Trace[]): (cell: CellSpec) => { start?: StartInput } {
-  if (opts.startFrom === 'empty') return () => ({});
+function startStates(startFrom: StartFrom | undefined, pathOf: Map<string, string>): (cell: CellSpec) => { start?: StartInput } {
+  if (startFrom === 'empty') return () => ({});
   const cache = new Map<string, StartInput | undefined>();
-  const pathOf = new Map(traces.map((t, i) => [t.name, opts.traces[i]!]));
   return (cell) => {
     const path = pathOf.get(cell.trace);
     if (path === undefined) return {};
