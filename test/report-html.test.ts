@@ -33,10 +33,11 @@ describe('report HTML', async () => {
 
   it('embeds every chart spec, each with a container', () => {
     const run = loadResults(BASELINE);
-    const ids = buildSpecs(run.results).map((c) => c.id);
-    expect(ids).toEqual(EXPECTED_CHARTS);
+    const charts = buildSpecs(run.results);
+    expect(charts.map((c) => c.id)).toEqual(EXPECTED_CHARTS);
     const specs = embeddedSpecs(html);
-    expect(specs.map((s) => s.id)).toEqual(ids);
+    // a chart whose every panel is equal is a line of text, not a spec
+    expect(specs.map((s) => s.id)).toEqual(charts.filter((c) => Object.keys(c.spec).length > 0).map((c) => c.id));
     for (const s of specs) {
       expect(html).toContain(`id="chart-${s.id}"`);
       expect((s.spec.data as { values: unknown[] }).values.length).toBeGreaterThan(0);
@@ -61,10 +62,24 @@ describe('report HTML', async () => {
     expect(html).toContain(run.version);
     for (const g of run.inputs.gens) expect(html).toContain(g);
     const cells = loadResults(BASELINE).results.length;
-    const rows = /<table class="summary">[\s\S]*?<tbody>([\s\S]*?)<\/tbody>/.exec(html)![1]!.match(/<tr\b/g)!.length;
+    const rows = /<table class="summary sortable" id="cells">[\s\S]*?<tbody>([\s\S]*?)<\/tbody>/.exec(html)![1]!.match(/<tr\b/g)!.length;
     expect(rows).toBe(cells);
-    expect(html).toContain('unusable idx 9');
-    expect(html).toMatch(/wall ev\/s/);
+    // the same column names as summary.csv
+    const csvHead = readFileSync(join(BASELINE, 'summary.csv'), 'utf8').split('\n')[0]!;
+    expect(csvHead).toContain('unusable_index_9');
+    expect(html).toContain('<th title="unusable free space index at order 9');
+    expect(html).toMatch(/class="wall">wall_events_per_s</);
+  });
+
+  it('leads with the findings; the per-cell table comes last, collapsed, sortable and filterable', () => {
+    const findings = html.indexOf('<h2>Findings</h2>'), charts = html.indexOf('<h2>Charts</h2>'), cells = html.indexOf('<h2>Every cell</h2>');
+    expect(findings).toBeGreaterThan(0);
+    expect(findings).toBeLessThan(charts);
+    expect(charts).toBeLessThan(cells);
+    expect(html).toMatch(/<table class="findings">[\s\S]*?<code>[a-z0-9_]+<\/code>/);
+    expect(html.slice(cells)).toMatch(/^<h2>Every cell<\/h2>\n(<p[^>]*>[^<]*<\/p>)?\n<details>/);
+    expect(html).toContain('<input class="filter" type="search"');
+    expect(html).toContain('table class="summary sortable" id="cells"');
   });
 
   it('a failed cell shows its error, escaped', async () => {
@@ -93,13 +108,24 @@ describe('report HTML', async () => {
     expect(ids).toContain('unusable-heatmap');
   });
 
+  it('a chart whose strategies are all equal says so in one line instead of drawing flat bars', () => {
+    const results = loadResults(BASELINE).results.filter((r) => r.status === 'ok').map((r) => ({
+      ...r, metrics: { ...r.metrics, sim_events_per_sec: 1000 },
+    }));
+    const sim = buildSpecs(results).find((c) => c.id === 'throughput-sim')!;
+    expect(sim.spec).toEqual({});
+    expect(sim.equal!.length).toBeGreaterThan(0);
+    expect(sim.equal![0]).toMatch(/: 1000$/);
+  });
+
   it('--svg renders every chart to an SVG with at least one data mark', async () => {
     const svgDir = join(tmp, 'svg');
     const out = join(tmp, 'with-svg.html');
     await writeReport(BASELINE, out, svgDir);
     expect(existsSync(out)).toBe(true);
     const files = readdirSync(svgDir).sort();
-    expect(files).toEqual(EXPECTED_CHARTS.map((id) => `${id}.svg`).sort());
+    const drawn = buildSpecs(loadResults(BASELINE).results).filter((c) => Object.keys(c.spec).length > 0).map((c) => c.id);
+    expect(files).toEqual(drawn.map((id) => `${id}.svg`).sort());
     for (const f of files) {
       const svg = readFileSync(join(svgDir, f), 'utf8');
       expect(svg.startsWith('<svg')).toBe(true);

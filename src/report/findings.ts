@@ -200,7 +200,7 @@ export function formatValue(metric: string, v: number): string {
 }
 
 /** A mean with its interval's half-width in the mean's unit: "89.5 ±9.4 ns" (a recording: the value alone). */
-function withInterval(metric: string, e: Estimate): string {
+export function estimateText(metric: string, e: Estimate): string {
   if (e.n < 2) return formatValue(metric, e.mean);
   const { div, unit } = unitOf(metric, e.mean);
   const mean = metric.endsWith('_pct') ? (e.mean >= 10 ? e.mean.toFixed(1) : digits(e.mean)) : digits(e.mean / div);
@@ -224,7 +224,7 @@ function sentence(row: FindingRow): string {
 export function rankingText(row: FindingRow): string {
   if (row.allEqual) return `all ${formatValue(row.metric.metric, row.ranked[0]!.est.mean)} (${row.ranked.map((r) => r.strategy).join(', ')}): the models do not differ here`;
   return row.ranked.map((r, i) => {
-    const v = `${r.strategy} ${withInterval(row.metric.metric, r.est)}`;
+    const v = `${r.strategy} ${estimateText(row.metric.metric, r.est)}`;
     const ratio = i > 0 && r.ratio !== undefined && r.ratio !== 1 ? ` (${ratioText(r.ratio)})` : '';
     return `${i === 0 ? '' : r.tie ? ' ~ ' : ' > '}${v}${ratio}`;
   }).join('');

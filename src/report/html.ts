@@ -3,7 +3,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AllocbenchError } from '../errors.js';
 import type { CellResult } from '../run/cell.js';
-import { mainZone, type LoadedRun } from './load-results.js';
+import type { LoadedRun } from './load-results.js';
+import { COLUMNS, value } from '../run/columns.js';
+import { computeFindings, estimateText, rankingText, runExperiments, wallText } from './findings.js';
 import type { ChartSpec } from './specs.js';
 import { kernelComparisonSection } from './kernel-comparison.js';
 
@@ -40,55 +42,58 @@ function jsonSafe(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-
 function fmt(v: number | undefined, digits = 3): string {
   if (v === undefined) return '';
   if (Number.isInteger(v)) return v.toLocaleString('en-US');
   return v.toFixed(digits);
 }
 
-interface Column { head: string; title: string; get: (r: CellResult) => number | string | undefined; digits?: number }
-
-/** The per-cell summary, deterministic columns first, the wall-clock column last and marked as such. */
-const SUMMARY: Column[] = [
-  { head: 'trace', title: 'trace', get: (r) => r.cell.trace },
-  { head: 'machine', title: 'machine', get: (r) => r.cell.machine },
-  { head: 'page', title: 'page strategy', get: (r) => r.cell.page },
-  { head: 'object', title: 'object strategy', get: (r) => r.cell.object },
-  { head: 'seed', title: 'seed', get: (r) => r.cell.seed },
-  { head: 'status', title: 'ok or failed', get: (r) => r.status },
-  { head: 'events', title: 'events replayed', get: (r) => r.events },
-  { head: 'trace errors', title: 'unknown/double frees etc., counted and skipped', get: (r) => r.trace_errors },
-  { head: 'failed allocs', title: 'allocations the machine could not serve', get: (r) => r.failed_allocs },
-  { head: 'largest free order', title: 'largest free block at the end (-1: none)', get: (r) => num(r.metrics.largest_free_order) },
-  { head: 'unusable idx 9', title: 'unusable free space index at order 9, main zone, at the end (lower is better)', get: (r) => num(mainZone(r)?.unusable_index?.[9]) },
-  { head: 'high-order rate', title: 'success fraction of page allocations of order >= 1', get: (r) => num((r.metrics.highorder as { rate?: unknown } | undefined)?.rate) },
-  { head: 'order≥9 at rest', title: 'success of order >= 9 allocations in the at_rest phase', get: (r) => num((r.metrics.highorder_success as { at_rest?: unknown } | undefined)?.at_rest) },
-  { head: 'probe o9', title: 'end-of-run order-9 probe: allocated / possible', get: (r) => num((r.metrics.probe_order9 as { fraction?: unknown } | undefined)?.fraction) },
-  { head: 'waste (B)', title: 'internal waste bytes of the object layer at the end', get: (r) => num((r.metrics.waste as { internal_waste_bytes?: unknown } | undefined)?.internal_waste_bytes) },
-  { head: 'utilization', title: 'peak requested / peak held (malloc-lab U)', get: (r) => num((r.metrics.waste as { utilization?: unknown } | undefined)?.utilization) },
-  { head: 'sim ev/s', title: 'simulated events per second (cost model, deterministic)', get: (r) => num(r.metrics.sim_events_per_sec), digits: 0 },
-  { head: 'wall ev/s', title: 'wall-clock events per second on the machine that ran it (noisy, not gated)', get: (r) => num(r.wall.events_per_sec), digits: 0 },
-];
-
+/**
+ * The per-cell table: summary.csv's columns under the same names (columns.ts), collapsed under the
+ * findings and charts, sortable (click a heading) and filterable (the box above it).
+ */
 function summaryTable(results: CellResult[]): string {
-  // a column no cell has (older results) is left out
-  const cols = SUMMARY.filter((c) => results.some((r) => c.get(r) !== undefined && !(r.status === 'failed' && typeof c.get(r) === 'number')));
-  const head = cols.map((c) => `<th title="${escapeHtml(c.title)}"${c.head === 'wall ev/s' ? ' class="wall"' : ''}>${escapeHtml(c.head)}</th>`).join('');
+  // a column no cell has a value in (older results, a run without processes) is left out
+  const cols = COLUMNS.filter((c) => results.some((r) => value(r, c) !== undefined));
+  const head = cols.map((c) => `<th title="${escapeHtml(c.doc)}"${c.wall ? ' class="wall"' : ''}>${escapeHtml(c.name)}</th>`).join('');
+  const ids = cols.findIndex((c) => c.name === 'status') + 1;
   const body = results.map((r) => {
     if (r.status === 'failed') {
-      const id = cols.slice(0, 6).map((c) => `<td>${escapeHtml(String(c.get(r) ?? ''))}</td>`).join('');
-      return `<tr class="failed">${id}<td colspan="${cols.length - 6}" class="error">${escapeHtml(r.error ?? 'failed (no error recorded)')}</td></tr>`;
+      const id = cols.slice(0, ids).map((c) => `<td>${escapeHtml(String(value(r, c) ?? ''))}</td>`).join('');
+      return `<tr class="failed">${id}<td colspan="${cols.length - ids}" class="error">${escapeHtml(r.error ?? 'failed (no error recorded)')}</td></tr>`;
     }
     const tds = cols.map((c) => {
-      const v = c.get(r);
-      const s = typeof v === 'number' ? fmt(v, c.digits ?? 3) : (v ?? '');
-      return `<td${typeof v === 'number' ? ' class="n"' : ''}>${escapeHtml(s)}</td>`;
+      const v = value(r, c);
+      const s = typeof v === 'number' ? fmt(v) : (v ?? '');
+      return `<td${typeof v === 'number' ? ` class="n" data-v="${v}"` : ''}>${escapeHtml(s)}</td>`;
     }).join('');
     return `<tr>${tds}</tr>`;
   }).join('\n');
-  return `<table class="summary"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+  return `<table class="summary sortable"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+/** Per experiment: its question, the one-line answer, and a ranking table per workload and headline metric. */
+function findingsSection(run: LoadedRun): string {
+  const { experiments, groups } = runExperiments(run.run);
+  const all = computeFindings(run.results, experiments, groups);
+  return all.map((f) => {
+    const rows = f.rows.map((r) => {
+      const ranking = r.allEqual
+        ? `<td colspan="4" class="equal">${escapeHtml(rankingText(r))}</td>`
+        : `<td>${r.ranked.map((x, i) => `${i === 0 ? '' : x.tie ? '<span class="tie" title="intervals overlap: a tie">~</span> ' : '<span class="gt" title="told apart">&gt;</span> '}<b>${escapeHtml(x.strategy)}</b>`).join(' ')}</td>` +
+          `<td class="n">${r.ranked.map((x) => escapeHtml(estimateText(r.metric.metric, x.est))).join('<br>')}</td>` +
+          `<td class="n">${r.ranked.map((x) => (x.ratio === undefined ? '' : x.ratio === 1 ? 'best' : `${x.ratio >= 10 ? x.ratio.toFixed(0) : x.ratio.toFixed(2)}x`)).join('<br>')}</td>` +
+          `<td>${r.separated ? 'separated' : 'all tie'}</td>`;
+      return `<tr><td>${escapeHtml(r.workload)} <small>@${escapeHtml(r.machine)}${r.recorded ? ' · recording, 1 sample' : ''}</small></td>` +
+        `<td title="${escapeHtml(r.metric.label)}"><code>${escapeHtml(r.metric.metric)}</code> ${r.metric.better === 'higher' ? '↑' : '↓'}</td>${ranking}</tr>`;
+    }).join('\n');
+    const wall = f.wall.length ? `<p class="wallnote">Wall clock (this host, not deterministic): ${f.wall.map((w) => escapeHtml(wallText(w))).join('; ')}.</p>` : '';
+    return `<section class="finding" id="finding-${escapeHtml(f.name)}"><h3>${escapeHtml(f.name)}: ${escapeHtml(f.question)}</h3>` +
+      (f.sentence ? `<p class="answer">${escapeHtml(f.sentence)}</p>` : '') +
+      (f.rows.length
+        ? `<table class="findings"><thead><tr><th>workload</th><th>metric</th><th>ranking (best first)</th><th>mean ±95% CI</th><th>vs best</th><th></th></tr></thead><tbody>\n${rows}\n</tbody></table>`
+        : '<p>No headline metric applies to two or more strategies here.</p>') + wall + '</section>';
+  }).join('\n');
 }
 
 function list(v: unknown): string {
@@ -127,16 +132,56 @@ th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.failed td{background:#fff0f0}td.error{color:#a00;font-family:ui-monospace,monospace;white-space:pre-wrap}
 th.wall{background:#f0f0ff}pre{font-size:11px;background:#fafafa;padding:4px;overflow-x:auto}.kernel-real,.kernel-sim{display:flex;flex-wrap:wrap;gap:0 2em}.chart{margin:1.5em 0}.chart p{color:#555;margin:.2em 0 .6em;max-width:900px}
 .chart-error{color:#a00}.summary-wrap{overflow-x:auto}code{font-family:ui-monospace,monospace;font-size:12px}
+p.answer{font-size:1.1em;font-weight:600;margin:.3em 0}table.findings td{padding:3px 8px}td.equal{color:#777}span.tie{color:#b60}span.gt{color:#070}
+p.equal{color:#555;margin:.3em 0}.wallnote{color:#555;font-size:12px}table.sortable th{cursor:pointer}details>summary{cursor:pointer;font-weight:600}
+input.filter{margin:.5em 0;width:30em}
 `;
+
+/** Click a heading to sort by it (numbers by value, twice to reverse); type in the box to keep the rows holding the text. */
+const TABLE_SCRIPT = `
+(function(){
+  document.querySelectorAll('table.sortable').forEach(function (t) {
+    var body = t.tBodies[0];
+    t.tHead.querySelectorAll('th').forEach(function (th, col) {
+      th.addEventListener('click', function () {
+        var dir = th.getAttribute('data-dir') === 'asc' ? -1 : 1;
+        th.setAttribute('data-dir', dir === 1 ? 'asc' : 'desc');
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = a.cells[col], y = b.cells[col];
+          if (!x || !y) return 0;
+          var vx = x.getAttribute('data-v'), vy = y.getAttribute('data-v');
+          if (vx !== null && vy !== null) return dir * (Number(vx) - Number(vy));
+          if (vx === null && vy !== null) return 1;
+          if (vx !== null && vy === null) return -1;
+          return dir * x.textContent.localeCompare(y.textContent);
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  });
+  document.querySelectorAll('input.filter').forEach(function (box) {
+    var t = document.getElementById(box.getAttribute('data-table'));
+    box.addEventListener('input', function () {
+      var q = box.value.toLowerCase();
+      Array.prototype.forEach.call(t.tBodies[0].rows, function (r) { r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none'; });
+    });
+  });
+})();`;
 
 /** The whole report: one HTML file with the libraries, the specs and the tables inlined; it fetches nothing. */
 export function renderHtml(run: LoadedRun, charts: ChartSpec[], libraries?: string[]): string {
   const libs = libraries ?? LIBRARIES.map(([pkg, rel]) => readFileSync(packageFile(pkg, rel), 'utf8'));
   const failed = run.results.filter((r) => r.status === 'failed');
   const title = `allocbench report: ${run.dir}`;
-  const chartDivs = charts.map((c) => `<section class="chart" id="section-${c.id}"><h3>${escapeHtml(c.title)}</h3><p>${escapeHtml(c.description)}</p><div class="vega-chart" id="chart-${c.id}" data-chart="${c.id}"></div></section>`).join('\n');
+  const drawn = charts.filter((c) => Object.keys(c.spec).length > 0);
+  const equalNote = (c: ChartSpec): string => (c.equal?.length
+    ? `<p class="equal">Every strategy the same (not drawn): ${c.equal.map((e) => escapeHtml(e)).join('; ')}.</p>` : '');
+  const chartDivs = charts.map((c) => (Object.keys(c.spec).length === 0
+    ? `<section class="chart" id="section-${c.id}"><h3>${escapeHtml(c.title)}</h3>${equalNote(c)}</section>`
+    : `<section class="chart" id="section-${c.id}"><h3>${escapeHtml(c.title)}</h3><p>${escapeHtml(c.description)}</p>${equalNote(c)}<div class="vega-chart" id="chart-${c.id}" data-chart="${c.id}"></div></section>`)).join('\n');
   // the section heading already carries the title
-  const specs = charts.map((c) => ({ id: c.id, spec: { ...c.spec, title: undefined } }));
+  const specs = drawn.map((c) => ({ id: c.id, spec: { ...c.spec, title: undefined } }));
   // embeds every chart, then flags the body so a headless check knows rendering finished
   const boot = `
 (function(){
@@ -159,17 +204,23 @@ ${libs.map((js, i) => `<script data-lib="${LIBRARIES[i]?.[0] ?? i}">${scriptSafe
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p>Everything here is deterministic (simulated machine, cost-model nanoseconds) except the wall-clock throughput, which depends on the host that ran the cells.</p>
-<h2>Inputs</h2>
-${inputsSection(run.run, run.results)}
-<h2>Summary per cell</h2>
-${failed.length ? `<p class="chart-error">${failed.length} cell(s) failed; their errors are shown in the table.</p>` : ''}
-<div class="summary-wrap">${summaryTable(run.results)}</div>
+<p>Everything here is deterministic (simulated machine, cost-model nanoseconds) except wall-clock throughput, which depends on the host that ran the cells.</p>
+<h2>Findings</h2>
+${findingsSection(run)}
 <h2>Charts</h2>
 ${charts.length ? chartDivs : '<p>No cell has the metrics the charts need.</p>'}
 ${kernelComparisonSection(run)}
+<h2>Inputs</h2>
+${inputsSection(run.run, run.results)}
+<h2>Every cell</h2>
+${failed.length ? `<p class="chart-error">${failed.length} cell(s) failed; their errors are shown in the table.</p>` : ''}
+<details${failed.length ? ' open' : ''}><summary>${run.results.length} cells: the columns of summary.csv (click a heading to sort)</summary>
+<input class="filter" type="search" placeholder="filter rows: a trace, strategy, machine ..." data-table="cells">
+<div class="summary-wrap">${summaryTable(run.results).replace('<table class="summary sortable">', '<table class="summary sortable" id="cells">')}</div>
+</details>
 <script type="application/json" id="allocbench-specs">${jsonSafe(specs)}</script>
 <script>${boot}</script>
+<script>${TABLE_SCRIPT}</script>
 </body>
 </html>
 `;

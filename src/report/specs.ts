@@ -7,6 +7,11 @@ export interface ChartSpec {
   title: string;
   description: string;
   spec: Record<string, unknown>;
+  /**
+   * Panels left out because every strategy has the same value there ("fork-cow: 0.000"): a flat
+   * bar chart says nothing. When every panel is, the chart is this one line and `spec` is empty.
+   */
+  equal?: string[];
 }
 
 /** Points kept per cell in the time-series chart: 100 cells × 400 points stays a responsive page. */
@@ -53,64 +58,141 @@ function chart(id: string, title: string, description: string, spec: Record<stri
   return { id, title, description, spec: { title: { text: title, anchor: 'start' }, config: CONFIG, ...spec } };
 }
 
+/** Points per line of the time-series chart: the run's progress in percent. */
+const PROGRESS_BINS = 100;
+/** More phase starts than this in a workload are not drawn (kernel-mix marks a phase every 100k events): labels would cover the lines. */
+const MAX_PHASE_MARKS = 8;
+
 export function fragmentationOverTime(results: CellResult[], L = labels(results)): ChartSpec | null {
-  // samples carry only a cell index; the cell's labels are joined in by a lookup, which keeps
-  // 100 cells × 400 samples to a few MB of page
-  const rows: Row[] = [];
-  const cells: Row[] = [];
+  // One line per workload and strategy: the mean over seeds of the unusable index at each percent
+  // of the run (seeds of a generated trace differ in length, so events do not line up; progress does).
+  const sums = new Map<string, { key: Row; sum: Float64Array; n: Float64Array }>();
+  const phases = new Map<string, { label: string; at: number }[]>();
   for (const r of results) {
     const ts = r.metrics.timeseries as { event?: number[]; label?: string[]; unusable_index_9?: number[] } | undefined;
-    if (r.status !== 'ok' || !ts?.event || !ts.unusable_index_9) continue;
-    const c = cells.length;
-    cells.push({ c, ...base(r, L) });
+    if (r.status !== 'ok' || !ts?.event || !ts.unusable_index_9 || ts.event.length === 0) continue;
+    const group = L.group(r), strategy = L.strategy(r);
+    const k = `${group}\u0000${strategy}`;
+    let acc = sums.get(k);
+    if (!acc) sums.set(k, acc = { key: { group, strategy, page: r.cell.page, object: r.cell.object }, sum: new Float64Array(PROGRESS_BINS + 1), n: new Float64Array(PROGRESS_BINS + 1) });
     const n = Math.min(ts.event.length, ts.unusable_index_9.length);
-    const step = Math.max(1, Math.ceil(n / MAX_POINTS_PER_CELL));
+    const last = Math.max(1, ts.event[n - 1]!);
+    const marks: { label: string; at: number }[] = [];
     let prev = '';
     for (let i = 0; i < n; i++) {
-      // `label` is the phase the sample is in; a rule marks where a new phase starts
+      const bin = Math.round((ts.event[i]! / last) * PROGRESS_BINS);
+      acc.sum[bin]! += ts.unusable_index_9[i]!;
+      acc.n[bin]!++;
       const label = ts.label?.[i] ?? '';
-      const starts = label !== '' && label !== prev;
+      if (label !== '' && label !== prev) marks.push({ label, at: bin });
       prev = label;
-      if (i % step !== 0 && i !== n - 1 && !starts) continue;
-      const row: Row = { c, e: ts.event[i]!, u: ts.unusable_index_9[i]! };
-      // every cell gets a rule row (at its first sample) so no facet's rule layer is empty: an
-      // empty layer gives vega an infinite x extent and a console warning
-      if (starts || i === 0) row.phase = starts ? label : '(start)';
-      rows.push(row);
+    }
+    if (!phases.has(group)) phases.set(group, marks);
+  }
+  if (sums.size === 0) return null;
+  const rows: Row[] = [];
+  for (const { key, sum, n } of sums.values()) {
+    let v = NaN;
+    for (let b = 0; b <= PROGRESS_BINS; b++) {
+      if (n[b]! > 0) v = sum[b]! / n[b]!;
+      // a bin no sample fell in carries the last value on (step line)
+      if (!Number.isNaN(v)) rows.push({ ...key, kind: 'line', x: b, u: Math.round(v * 1e4) / 1e4 });
     }
   }
-  if (rows.length === 0) return null;
-  const fields = ['group', 'strategy', 'page', 'object', 'seed'];
+  let hidden = 0;
+  for (const [group, marks] of phases) {
+    if (marks.length > MAX_PHASE_MARKS) { hidden++; continue; }
+    // labels stagger down the panel so marks close together stay readable
+    marks.forEach((m, i) => rows.push({ group, kind: 'phase', x: m.at, phase: m.label.replace(/^phase: /, ''), ly: 1 - 0.08 * (i % 4) }));
+  }
   return chart('frag-time', 'Fragmentation over time: unusable free space index at order 9 (main zone)',
-    'Sampled every N events and at each phase mark (grey rules: a phase starts). 0 = every free page is in an order-9 block, 1 = none is. Lower is better.',
+    'Mean over seeds at each percent of the run; labelled rules are the trace\'s phase marks (at_rest, reclaim, ...)' +
+    (hidden ? ` (not drawn for ${hidden} workload(s) with more than ${MAX_PHASE_MARKS} phases)` : '') +
+    '. 0 = every free page is in an order-9 block, 1 = none is. Lower is better.',
     {
       data: { values: rows },
-      transform: [{ lookup: 'c', from: { data: { values: cells }, key: 'c', fields } }],
       facet: facetWrap(L.groupTitle),
       columns: 2,
-      resolve: { scale: { x: 'independent' } },
       spec: {
         width: 340, height: 180,
         layer: [
           {
-            transform: [{ filter: 'isValid(datum.phase)' }],
-            mark: { type: 'rule', color: '#bbb', strokeWidth: 1 },
-            encoding: { x: { field: 'e', type: 'quantitative' }, tooltip: [{ field: 'phase' }, { field: 'e', title: 'event' }] },
+            transform: [{ filter: "datum.kind === 'phase'" }],
+            mark: { type: 'rule', color: '#999', strokeDash: [3, 3] },
+            encoding: { x: { field: 'x', type: 'quantitative', scale: { domain: [0, 100] } }, tooltip: [{ field: 'phase' }] },
           },
           {
+            transform: [{ filter: "datum.kind === 'phase'" }],
+            mark: { type: 'text', align: 'left', baseline: 'top', dx: 2, dy: 2, fontSize: 9, color: '#555', angle: 0 },
+            encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'ly', type: 'quantitative' }, text: { field: 'phase' } },
+          },
+          {
+            transform: [{ filter: "datum.kind === 'line'" }],
             mark: { type: 'line', strokeWidth: 1.5, interpolate: 'step-after' },
             encoding: {
-              x: { field: 'e', type: 'quantitative', title: 'event' },
+              x: { field: 'x', type: 'quantitative', title: '% of the run', scale: { domain: [0, 100] } },
               y: { field: 'u', type: 'quantitative', title: 'unusable index (order 9)', scale: { domain: [0, 1] } },
               color: pageColor(L),
               strokeDash: { field: 'object', type: 'nominal', title: 'object strategy', scale: { domain: L.objects } },
-              detail: { field: 'seed', type: 'nominal' },
-              tooltip: [{ field: 'strategy' }, { field: 'seed' }, { field: 'e', title: 'event' }, { field: 'u', title: 'unusable index', format: '.3f' }],
+              tooltip: [{ field: 'strategy' }, { field: 'x', title: '% of run' }, { field: 'u', title: 'unusable index (mean over seeds)', format: '.3f' }],
             },
           },
         ],
       },
     });
+}
+
+/**
+ * Splits rows into panels where the strategies differ (kept) and panels where every strategy has
+ * the same mean (named in one line each, not drawn: flat bars say nothing).
+ */
+export function dropEqualPanels(rows: Row[], p: PanelOf): { rows: Row[]; equal: string[] } {
+  // panel -> series (an order, a percentile, a point in time) -> strategy -> values
+  const by = new Map<string, Map<string, Map<string, number[]>>>();
+  for (const r of rows) {
+    if (r.strategy === undefined) continue; // annotation rows (phase marks) follow their panel
+    const panel = p.panel(r), series = p.series?.(r) ?? '';
+    let m = by.get(panel);
+    if (!m) by.set(panel, m = new Map());
+    let sm = m.get(series);
+    if (!sm) m.set(series, sm = new Map());
+    const l = sm.get(String(r.strategy));
+    if (l) l.push(p.value(r)); else sm.set(String(r.strategy), [p.value(r)]);
+  }
+  const flat = new Set<string>();
+  const equal: string[] = [];
+  for (const [panel, m] of by) {
+    let same = true, strategies = 0, shown = NaN;
+    for (const sm of m.values()) {
+      const means = [...sm.values()].map((xs) => xs.reduce((a, b) => a + b, 0) / xs.length);
+      strategies = Math.max(strategies, sm.size);
+      const lo = Math.min(...means), hi = Math.max(...means);
+      if (hi - lo > 1e-9 * Math.max(1, Math.abs(hi))) { same = false; break; }
+      shown = lo;
+    }
+    if (same && strategies > 1) {
+      flat.add(panel);
+      equal.push(m.size === 1 ? `${panel}: ${Number(shown.toPrecision(4))}` : panel);
+    }
+  }
+  return { rows: rows.filter((r) => !flat.has(p.panel(r))), equal };
+}
+
+/** How a chart's rows make panels (facets), series within a panel, and the plotted value. */
+interface PanelOf {
+  panel: (r: Row) => string;
+  series?: (r: Row) => string;
+  value: (r: Row) => number;
+}
+
+/** A chart without its equal panels; all equal: the one-line chart. */
+function withoutEqual(c: ChartSpec | null, p: PanelOf): ChartSpec | null {
+  if (!c) return null;
+  const rows = (c.spec.data as { values: Row[] }).values;
+  const { rows: kept, equal } = dropEqualPanels(rows, p);
+  if (equal.length === 0) return c;
+  if (kept.length === 0) return { ...c, spec: {}, equal };
+  return { ...c, spec: { ...c.spec, data: { values: kept } }, equal };
 }
 
 export function unusableByOrder(results: CellResult[], L = labels(results)): ChartSpec | null {
@@ -147,22 +229,25 @@ export function highOrderSuccess(results: CellResult[], L = labels(results)): Ch
     if (r.status !== 'ok') continue;
     const b = base(r, L);
     const m = r.metrics;
-    const rate = num((m.highorder as { rate?: unknown } | undefined)?.rate);
-    if (rate !== undefined) rows.push({ ...b, measure: 'order ≥ 1 events', value: rate });
+    const ho = m.highorder as { rate?: unknown; attempts?: unknown } | undefined;
+    const rate = (num(ho?.attempts) ?? 0) > 0 ? num(ho?.rate) : undefined; // no order >= 1 request: not applicable
+    if (rate !== undefined) rows.push({ ...b, panel: `order ≥ 1 events · ${b.group}`, value: rate });
     const phases = m.highorder_success as Record<string, unknown> | undefined;
     for (const [phase, v] of Object.entries(phases ?? {})) {
       const x = num(v);
-      if (x !== undefined) rows.push({ ...b, measure: `order ≥ 9, ${phase}`, value: x });
+      if (x !== undefined) rows.push({ ...b, panel: `order ≥ 9, ${phase} · ${b.group}`, value: x });
     }
     const probe = num((m.probe_order9 as { fraction?: unknown } | undefined)?.fraction);
-    if (probe !== undefined) rows.push({ ...b, measure: 'order-9 probe at rest', value: probe });
+    if (probe !== undefined) rows.push({ ...b, panel: `order-9 probe at the end · ${b.group}`, value: probe });
   }
   if (rows.length === 0) return null;
   return chart('highorder', 'High-order allocation success',
     'Success fraction of page allocations of order ≥ 1 during the replay, of order ≥ pageblock_order per phase, and the end-of-run order-9 probe (Gorman): blocks allocated / blocks free pages would allow. Higher is better.',
     {
       data: { values: rows },
-      facet: { row: { field: 'group', type: 'nominal', title: L.groupTitle, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 300 } }, column: { field: 'measure', type: 'nominal', title: null } },
+      // one panel per measure and workload that has it (a grid would be mostly empty panels)
+      facet: facetWrap(`measure · ${L.groupTitle}`, 'panel'),
+      columns: 3,
       spec: {
         width: 150, height: { step: 12 },
         mark: { type: 'bar' },
@@ -170,7 +255,7 @@ export function highOrderSuccess(results: CellResult[], L = labels(results)): Ch
           x: { aggregate: 'mean', field: 'value', type: 'quantitative', stack: null, title: 'success fraction', scale: { domain: [0, 1] } },
           y: { field: 'strategy', type: 'nominal', title: null },
           color: pageColor(L),
-          tooltip: [{ field: 'strategy' }, { field: 'measure' }, { aggregate: 'mean', field: 'value', title: 'fraction', format: '.3f' }],
+          tooltip: [{ field: 'strategy' }, { field: 'panel' }, { aggregate: 'mean', field: 'value', title: 'fraction', format: '.3f' }],
         },
       },
     });
@@ -300,9 +385,16 @@ export function wallThroughput(results: CellResult[], L = labels(results)): Char
 /** Every chart the data supports, in page order; a chart whose fields no cell has is left out. */
 export function buildSpecs(results: CellResult[]): ChartSpec[] {
   const L = labels(results);
+  const group = (r: Row): string => String(r.group);
+  const v = (r: Row): number => Number(r.value);
   return [
-    fragmentationOverTime(results, L), unusableByOrder(results, L), highOrderSuccess(results, L),
-    internalWaste(results, L), utilization(results, L), latencyPercentiles(results, L),
-    simThroughput(results, L), wallThroughput(results, L),
+    withoutEqual(fragmentationOverTime(results, L), { panel: group, series: (r) => String(r.x), value: (r) => Number(r.u) }),
+    withoutEqual(unusableByOrder(results, L), { panel: group, series: (r) => String(r.order), value: v }),
+    withoutEqual(highOrderSuccess(results, L), { panel: (r) => String(r.panel), value: v }),
+    withoutEqual(internalWaste(results, L), { panel: group, value: v }),
+    withoutEqual(utilization(results, L), { panel: group, value: v }),
+    withoutEqual(latencyPercentiles(results, L), { panel: (r) => String(r.panel), series: (r) => String(r.percentile), value: (r) => Number(r.ns) }),
+    withoutEqual(simThroughput(results, L), { panel: group, value: v }),
+    wallThroughput(results, L),
   ].filter((c): c is ChartSpec => c !== null);
 }

@@ -37,6 +37,7 @@ export async function writeSvgs(charts: ChartSpec[], dir: string): Promise<{ fil
   mkdirSync(dir, { recursive: true });
   const out: { file: string; marks: number }[] = [];
   for (const c of charts) {
+    if (Object.keys(c.spec).length === 0) continue; // every panel equal: a line of text, no chart
     const svg = await renderSvg(c.spec);
     const file = join(dir, `${c.id}.svg`);
     writeFileSync(file, svg);
