@@ -66,7 +66,8 @@ moddir="$(cd "$(dirname "$kernel")" && pwd)/../lib/modules/$kver"
 [[ -d "$moddir" ]] || { echo "record-kernel-trace.sh: no modules for $kver in $moddir" >&2; exit 1; }
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# kept when the recording fails, for its console.log and results
+trap 'if [[ $? -eq 0 ]]; then rm -rf "$work"; else echo "record-kernel-trace.sh: kept $work" >&2; rm -f "$work/out.img"; fi' EXIT
 
 # ---- initramfs: busybox, the virtio-blk modules, /init, the workload and its settings ----
 ird="$work/initramfs"
@@ -116,6 +117,12 @@ fi
 # ---- results ----
 mkdir -p "$work/res"
 tar xmf "$work/out.img" -C "$work/res"
+if [[ ! -f "$work/res/ring-buffer-stats" || ! -f "$work/res/trace.ftrace.gz" ]]; then
+  echo "record-kernel-trace.sh: the guest wrote no trace; console and workload log:" >&2
+  tail -n 40 "$work/console.log" >&2
+  cat "$work/res/workload.log" >&2 2> /dev/null || true
+  exit 1
+fi
 if grep -qE '^(overrun|commit overrun|dropped events): [1-9]' "$work/res/ring-buffer-stats"; then
   echo "record-kernel-trace.sh: the ring buffer lost events:" >&2
   cat "$work/res/ring-buffer-stats" >&2

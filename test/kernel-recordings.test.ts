@@ -102,6 +102,25 @@ function kpageflagsFreeBlocks(flags: Buffer, start: number, end: number, orders:
   return counts;
 }
 
+/**
+ * Object allocations at an address still live (no kfree / kmem_cache_free since its last
+ * allocation): returns that last allocation's line, the one whose free was not traced.
+ */
+function untracedObjectFrees(text: string): string[] {
+  const re = /^.* (kmalloc|kmem_cache_alloc|kfree|kmem_cache_free): call_site=\S+ ptr=(\S+)/gm;
+  const live = new Map<string, string>();
+  const out: string[] = [];
+  for (const m of text.matchAll(re)) {
+    const ev = m[1]!, ptr = m[2]!;
+    if (ev === 'kfree' || ev === 'kmem_cache_free') { live.delete(ptr); continue; }
+    if (/^(0x0|\(null\)|0+)$/.test(ptr)) continue;
+    const previous = live.get(ptr);
+    if (previous !== undefined) out.push(previous);
+    live.set(ptr, m[0]);
+  }
+  return out;
+}
+
 describe('bundled kernel recordings', () => {
   it('there are at least two, of different workloads, each found by the default run', () => {
     expect(recordings.length).toBeGreaterThanOrEqual(2);
@@ -120,7 +139,13 @@ describe('bundled kernel recordings', () => {
         // events that are not replayed (mm_page_alloc_zone_locked, mm_page_pcpu_drain)
         const notReplayed = (text.match(/ (mm_page_alloc_zone_locked|mm_page_pcpu_drain): /g) ?? []).length;
         expect(trace.stats!.skipped_unknown_events).toBe(notReplayed);
-        expect(trace.stats!.implied_frees).toBe(0);
+        // nothing lost means no implied frees, except for objects the kernel frees without a
+        // tracepoint: kmem_cache_free_bulk() (mm/slub.c) has none, and the maple tree gives the
+        // nodes mas_alloc_nodes() preallocated and did not use back through it (mas_destroy() ->
+        // mt_free_bulk()); seen in the 6.12 recordings only
+        const untraced = untracedObjectFrees(text);
+        expect(trace.stats!.implied_frees).toBe(untraced.length);
+        for (const line of untraced) expect(line).toMatch(/ kmem_cache_alloc: call_site=mas_alloc_nodes\+/);
         expect(text).not.toMatch(/LOST \d+ EVENTS/);
         const stats = readFileSync(join(KERNEL_DIR, name, 'ring-buffer-stats'), 'utf8');
         expect(stats).toMatch(/^overrun: 0$/m);
