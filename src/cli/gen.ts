@@ -4,6 +4,7 @@ import { generateFromSpec } from '../run/runner.js';
 import { writeCsv } from '../trace/csv-writer.js';
 import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
 import { out } from './output.js';
+import { intOption } from './validate.js';
 
 function withParam(spec: string, key: string, value: string): string {
   const { params } = parseGenSpec(spec);
@@ -17,8 +18,8 @@ interface GenArgs { generator: string; events?: number; seed: number; out: strin
 export const genCommand: CommandModule<object, GenArgs> = {
   builder: (y: Argv) => y
     .positional('generator', { type: 'string', demandOption: true, describe: `generator spec: ${Object.keys(GENERATORS).join(', ')} (params after a colon: name:key=val,...)` })
-    .option('events', { type: 'number', describe: 'number of events (where the generator takes it)' })
-    .option('seed', { type: 'number', default: 1 })
+    .option('events', { type: 'string', coerce: intOption('--events', 0, 2 ** 31 - 1), describe: 'number of events, 0 to 2^31-1 (where the generator takes it)' })
+    .option('seed', { type: 'string', default: '1', coerce: intOption('--seed', 0, Number.MAX_SAFE_INTEGER), describe: 'seed, 0 to 2^53-1' })
     .option('out', { type: 'string', demandOption: true, describe: 'output file (.csv)' }) as unknown as Argv<GenArgs>,
   handler: (a) => {
     const spec = a.events !== undefined ? withParam(a.generator, 'events', String(a.events)) : a.generator;

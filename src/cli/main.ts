@@ -1,6 +1,7 @@
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { AllocbenchError } from '../errors.js';
+import { AllocbenchError, reportError } from '../errors.js';
+
 
 /**
  * The commands: usage and one-line description here, everything else in src/cli/NAME.ts, imported
@@ -28,7 +29,8 @@ export function cli(argv: string[]): Argv {
   let y = yargs(argv)
     .scriptName('allocbench')
     .strict()
-    .demandCommand(1, 'name a command (see --help)');
+    .demandCommand(1, 'name a command (see --help)')
+    .option('debug', { type: 'boolean', global: true, hidden: true, describe: 'print the stack of an internal error' });
   for (const [usage, describe, load] of COMMANDS) {
     // yargs awaits a builder's promise (yargs 17+ lib/command.js), so the module loads only when the command is chosen
     y = y.command(usage, describe,
@@ -36,9 +38,17 @@ export function cli(argv: string[]): Argv {
       async (a) => { await (await load()).handler(a); });
   }
   return y
+    // an option given twice (`--out a --out b`) is an array yargs hands on silently: refuse it unless the option is a list
+    .middleware((argv) => {
+      const lists = new Set((y as unknown as { getOptions(): { array: string[] } }).getOptions().array);
+      for (const [k, v] of Object.entries(argv)) {
+        if (k !== '_' && Array.isArray(v) && !lists.has(k)) throw new AllocbenchError(`--${k} given ${v.length} times: give it once`);
+      }
+    })
     .fail((msg, err) => {
-      if (err) throw err;
-      throw new AllocbenchError(msg);
+      // yargs rethrows an option's coerce error as a YError: its message is the user-facing one
+      if (err && err.name !== 'YError') throw err;
+      throw new AllocbenchError(err?.message ?? msg);
     })
     .help();
 }
@@ -47,18 +57,20 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await cli(argv).parseAsync();
   } catch (e) {
-    if (e instanceof AllocbenchError) {
-      process.stderr.write(`allocbench: ${e.message}\n`);
-      process.exitCode = e.exitCode;
-      return;
-    }
-    throw e;
+    process.exitCode = reportError(e, debug);
   }
 }
 
+// The one top-level handler (errors.ts reportError): every error is one line and an exit code; --debug
+// (anywhere on the line) adds the stack. An error outside the command's promise (an event
+// handler, a stream) goes the same way.
+const debug = process.argv.includes('--debug');
+const fatal = (e: unknown): void => { process.exitCode = reportError(e, debug); process.exit(); };
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
 // `allocbench list | head`: a closed pipe ends the output, not the program with a stack trace.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
+  fatal(e);
 });
 await main(hideBin(process.argv));

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { microBenchmarks } from '../run/micro.js';
 import { out } from './output.js';
+import { intOption } from './validate.js';
 import { formatTable } from './table.js';
 
 interface MicroArgs { json: boolean; time: number }
@@ -9,7 +10,7 @@ interface MicroArgs { json: boolean; time: number }
 export const microCommand: CommandModule<object, MicroArgs> = {
   builder: (y: Argv) => y
     .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of a table' })
-    .option('time', { type: 'number', default: 300, describe: 'milliseconds per benchmark' }) as unknown as Argv<MicroArgs>,
+    .option('time', { type: 'string', default: '300', coerce: intOption('--time', 1, 3_600_000), describe: 'milliseconds per benchmark, 1 to 3600000' }) as unknown as Argv<MicroArgs>,
   handler: async (a) => {
     const results = await microBenchmarks(a.time);
     out(a.json ? JSON.stringify(results, null, 2) : formatTable(

@@ -6,6 +6,7 @@ import type { CellResult } from '../run/cell.js';
 import { RECORDED, runMatrix, type RunOptions } from '../run/runner.js';
 import { bundledTraces } from '../trace/bundled.js';
 import { AllocbenchError } from '../errors.js';
+import { intOption, MAX_CELL_TIMEOUT_S, MAX_SHARDS, maxWorkers, numberOption, parseIntIn, parseShard, WORKERS_PER_CORE } from './validate.js';
 import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
 import { START_FROM, type StartFrom } from '../metrics/fidelity.js';
 import { formatTable } from './table.js';
@@ -38,12 +39,12 @@ export function matrixOptions<T>(y: Argv<T>) {
     .option('machine', { type: 'string', array: true, describe: `machine preset (${presetNames().join(', ')}), JSON file or mem=SIZE; options after a colon, e.g. desktop:movablecore=1G; default "recorded": a recording's own machine.json (the machine it ran on), desktop for other traces` })
     .option('seed', { type: 'string', array: true, describe: 'seed(s) for generated traces (default 1; with experiments: in place of their seeds)' })
     .option('check', { type: 'boolean', default: false, describe: 'verify every layer\'s invariants while replaying' })
-    .option('workers', { type: 'number', describe: 'worker threads (default: available parallelism; 0 = run in the main thread)' })
-    .option('cell-timeout', { type: 'number', default: 0, describe: 'seconds after which a cell is stopped and recorded as failed (0 = none)' })
-    .option('sample-every', { type: 'number', describe: 'time-series sample every N events (default: 100 samples per cell; 0: only at marks)' })
+    .option('workers', { type: 'string', coerce: intOption('--workers', 0, maxWorkers), describe: `worker threads, 0 to ${WORKERS_PER_CORE} per core (default: available parallelism; 0 = run in the main thread)` })
+    .option('cell-timeout', { type: 'string', default: '0', coerce: numberOption('--cell-timeout', 0, MAX_CELL_TIMEOUT_S), describe: `seconds after which a cell is stopped and recorded as failed, up to ${MAX_CELL_TIMEOUT_S} (0 = none)` })
+    .option('sample-every', { type: 'string', coerce: intOption('--sample-every', 0, 2 ** 31 - 1), describe: 'time-series sample every N events, 0 to 2^31-1 (default: 100 samples per cell; 0: only at marks)' })
     .option('layers', { type: 'string', choices: [...KERNEL_LAYERS], default: DEFAULT_LAYERS, describe: 'kernel recordings: all = every demand once (objects through the object strategy, recorded slab pages dropped, faults not replayed: their pages are recorded); pages = the recorded page events only; objects = the object events only; none = every event (slab and fault pages twice). See docs/fidelity.md' })
     .option('start-from', { type: 'string', choices: [...START_FROM], default: 'before', describe: 'kernel recordings with a before/ snapshot: start from the recorded before-state (free blocks of before/pagetypeinfo, exact with before/kpageflags.gz; the rest pre-trace memory) or from an empty machine' })
-    .option('shard', { type: 'string', describe: 'run slice K of N of the matrix, e.g. 2/4 (join the outputs with merge)' });
+    .option('shard', { type: 'string', coerce: parseShard, describe: `run slice K of N of the matrix, e.g. 2/4, N up to ${MAX_SHARDS} (join the outputs with merge)` });
 }
 
 export interface MatrixArgs {
@@ -57,7 +58,7 @@ export interface MatrixArgs {
   check?: boolean;
   workers?: number;
   cellTimeout?: number;
-  shard?: string;
+  shard?: { k: number; n: number };
   sampleEvery?: number;
   layers?: string;
   startFrom?: string;
@@ -67,8 +68,7 @@ export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunO
   const traces = repeated(a.trace);
   const gens = repeated(a.gen);
   const seeds = list(a.seed).map((s) => {
-    if (!/^\d+$/.test(s)) throw new AllocbenchError(`--seed ${s}: expected a non-negative integer`);
-    return Number(s);
+    return parseIntIn(s, '--seed', 0, Number.MAX_SAFE_INTEGER);
   });
   return {
     traces: traces.length === 0 && gens.length === 0 ? bundledTraces() : traces,
@@ -82,23 +82,11 @@ export function runOptionsFrom(a: MatrixArgs, out: string, resume = false): RunO
     resume,
     workers: a.workers ?? defaultWorkers(),
     cellTimeout: a.cellTimeout ?? 0,
-    sampleEvery: a.sampleEvery === undefined ? undefined : nonNegative(a.sampleEvery, '--sample-every'),
-    shard: a.shard === undefined ? undefined : parseShard(a.shard),
+    sampleEvery: a.sampleEvery,
+    shard: a.shard,
     layers: (a.layers ?? DEFAULT_LAYERS) as KernelLayers,
     startFrom: (a.startFrom ?? 'before') as StartFrom,
   };
-}
-
-function nonNegative(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0) throw new AllocbenchError(`${what} ${v}: expected a non-negative integer`);
-  return v;
-}
-
-function parseShard(s: string): { k: number; n: number } {
-  const m = /^(\d+)\/(\d+)$/.exec(s);
-  const k = Number(m?.[1]), n = Number(m?.[2]);
-  if (!m || n < 1 || k < 1 || k > n) throw new AllocbenchError(`--shard ${s}: expected K/N with 1 <= K <= N, e.g. 1/2`);
-  return { k, n };
 }
 
 /**

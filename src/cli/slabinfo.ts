@@ -2,6 +2,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { AllocbenchError } from '../errors.js';
 import { formatSlabinfo, idleCacheGeometry } from '../object/slabinfo.js';
 import { out } from './output.js';
+import { MAX_CPUS } from '../machine/memory-map.js';
+import { intOption } from './validate.js';
 import { inspectOneCell } from './inspect.js';
 import { readText } from './read-text.js';
 import { matrixOptions, type MatrixArgs } from './run.js';
@@ -26,7 +28,7 @@ interface SlabinfoArgs extends MatrixArgs { cpus?: number; caches?: string }
 /** `allocbench slabinfo`: an idle machine's cache geometry, or a run's end state. */
 export const slabinfoCommand: CommandModule<object, SlabinfoArgs> = {
   builder: (y: Argv) => matrixOptions(y)
-    .option('cpus', { type: 'number', describe: 'CPUs of the idle machine (SLUB min_objects)' })
+    .option('cpus', { type: 'string', coerce: intOption('--cpus', 1, MAX_CPUS), describe: `CPUs of the idle machine (SLUB min_objects), 1 to ${MAX_CPUS}` })
     .option('caches', { type: 'string', describe: 'file of lines "name size [align]"' }) as unknown as Argv<SlabinfoArgs>,
   handler: (a) => {
     if (a.cpus !== undefined || a.caches) {

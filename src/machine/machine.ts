@@ -1,6 +1,6 @@
 import { forEachAlignedBlock } from '../page/decompose.js';
 import { MIGRATE_TYPES, __GFP_HIGH, gfpMigratetype, gfpZone } from './gfp.js';
-import { NR_ORDERS, type PageStrategy, type PageStrategyFactory } from '../page/strategy.js';
+import { MAX_ORDER, NR_ORDERS, type PageStrategy, type PageStrategyFactory } from '../page/strategy.js';
 import type { PageSource } from '../object/strategy.js';
 import { Memblock, type Region } from './memblock.js';
 import type { MachineConfig } from './memory-map.js';
@@ -116,6 +116,9 @@ export class Machine implements PageSource {
    * if any, then fails. Returns a global pfn or -1.
    */
   allocPages(order: number, gfp: number): number {
+    // 6.1 mm/page_alloc.c __alloc_pages(): "if (WARN_ON_ONCE_GFP(order >= MAX_ORDER, gfp)) return NULL"
+    // (6.8+: order > MAX_PAGE_ORDER). Checked once here so every page strategy refuses alike.
+    if (!(order >= 0 && order <= MAX_ORDER)) return -1;
     const highest = gfpZone(gfp);
     const mt = gfpMigratetype(gfp);
     let pfn = this.tryZones(order, mt, highest, WMARK_LOW, false);

@@ -48,6 +48,7 @@ export function parseSize(text: string): number {
 /** A flat map for --mem SIZE: the legacy low 1 MiB layout, then one usable range. */
 export function flatMachine(bytes: number, cpus = 2): MachineConfig {
   if (bytes < 32 * 2 ** 20) throw new AllocbenchError(`--mem ${bytes} is too small: the simulated kernel needs at least 32M`);
+  checkEnd(bytes, `mem=${formatBytes(bytes)}`);
   return {
     name: `mem${formatBytes(bytes)}`,
     description: `flat map of ${formatBytes(bytes)}`,
@@ -67,29 +68,68 @@ export function formatBytes(b: number): string {
   return `${b}`;
 }
 
+/**
+ * The largest machine: pfns are int32 everywhere (typed arrays, trace columns) and a per-page state
+ * costs a few bytes (resources.ts BYTES_PER_PAGE), so the map must end below 4 TiB (2^30 pfns).
+ * Whether a machine that size fits this host is the runner's memory check.
+ */
+export const MAX_MACHINE_BYTES = 2 ** 42;
+/** CONFIG_NR_CPUS can be at most 8192 on x86-64 (arch/x86/Kconfig, MAXSMP). */
+export const MAX_CPUS = 8192;
+
+function checkCpus(v: unknown, where: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CPUS) {
+    throw new AllocbenchError(`${where}: cpus ${JSON.stringify(v)}: expected an integer from 1 to ${MAX_CPUS}`);
+  }
+  return v;
+}
+
+function checkEnd(end: number, where: string): void {
+  if (end > MAX_MACHINE_BYTES) throw new AllocbenchError(`${where}: memory ends at ${formatBytes(end)}, above the largest machine allocbench models (4T)`);
+}
+
+/**
+ * A machine file: validated here, once, so the boot code can trust it. e820 entries must be
+ * [start, size, type] with non-negative integers, in address order and not overlapping (a
+ * firmware map that gave the same memory twice would be handed to the allocator twice).
+ */
 function parseE820(json: unknown, file: string): MachineConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new AllocbenchError(`${file}: expected a JSON object with an "e820" array`);
   const d = json as { name?: unknown; description?: unknown; cpus?: unknown; e820?: unknown; kernelcore?: unknown; movablecore?: unknown };
-  if (!Array.isArray(d.e820)) throw new AllocbenchError(`${file}: expected an "e820" array of [start, size, type]`);
+  if (!Array.isArray(d.e820) || d.e820.length === 0) throw new AllocbenchError(`${file}: expected a non-empty "e820" array of [start, size, type]`);
   const map: MemRange[] = d.e820.map((e: unknown, i: number) => {
     if (!Array.isArray(e) || e.length !== 3 || !TYPES.has(e[2] as string)) {
       throw new AllocbenchError(`${file}: e820[${i}]: expected [start, size, type] with type one of ${[...TYPES].join('|')}`);
     }
-    const start = Number(e[0]);
-    const size = Number(e[1]);
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(size) || size <= 0) {
-      throw new AllocbenchError(`${file}: e820[${i}]: start and size must be integers (hex strings allowed)`);
+    const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v.trim()) ? Number(v.trim()) : NaN);
+    const start = num(e[0]);
+    const size = num(e[1]);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(size) || start < 0 || size <= 0) {
+      throw new AllocbenchError(`${file}: e820[${i}]: start and size must be integers, start >= 0 and size > 0 (hex strings allowed)`);
     }
+    checkEnd(start + size, `${file}: e820[${i}]`);
     return { start, end: start + size, type: e[2] as MemRange['type'] };
   });
-  map.sort((a, b) => a.start - b.start);
-  const size = (v: unknown) => (typeof v === 'string' ? parseSize(v) : typeof v === 'number' ? v : undefined);
+  for (let i = 1; i < map.length; i++) {
+    if (map[i]!.start < map[i - 1]!.end) {
+      throw new AllocbenchError(`${file}: e820[${i}] starts at 0x${map[i]!.start.toString(16)}, ${map[i]!.start < map[i - 1]!.start ? 'before' : 'inside'} e820[${i - 1}] [0x${map[i - 1]!.start.toString(16)}, 0x${map[i - 1]!.end.toString(16)}): ranges must be in address order and must not overlap`);
+    }
+  }
+  if (!map.some((r) => r.type === 'usable')) throw new AllocbenchError(`${file}: no usable e820 range`);
+  const size = (v: unknown, key: string): number | undefined => {
+    if (v === undefined || v === null) return undefined;
+    const n = typeof v === 'string' ? parseSize(v) : v;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new AllocbenchError(`${file}: ${key}: expected a size (bytes, or a string such as "1G")`);
+    return n;
+  };
+  if (d.name !== undefined && typeof d.name !== 'string') throw new AllocbenchError(`${file}: name: expected a string`);
   return {
     name: typeof d.name === 'string' ? d.name : file,
     description: typeof d.description === 'string' ? d.description : undefined,
-    cpus: typeof d.cpus === 'number' ? d.cpus : 2,
+    cpus: d.cpus === undefined ? 2 : checkCpus(d.cpus, file),
     map,
-    kernelcore: size(d.kernelcore),
-    movablecore: size(d.movablecore),
+    kernelcore: size(d.kernelcore, 'kernelcore'),
+    movablecore: size(d.movablecore, 'movablecore'),
     thp: typeof (d as { thp?: unknown }).thp === 'boolean' ? (d as { thp: boolean }).thp : undefined,
     minFreeKbytes: minFreeKbytes(d as { min_free_kbytes?: unknown }, file),
   };
@@ -134,7 +174,7 @@ export function loadMachine(spec: string): MachineConfig {
       const [k, v] = splitOnce(kv, '=');
       if (k === 'kernelcore') cfg.kernelcore = parseSize(v);
       else if (k === 'movablecore') cfg.movablecore = parseSize(v);
-      else if (k === 'cpus' && /^\d+$/.test(v) && Number(v) > 0) cfg.cpus = Number(v);
+      else if (k === 'cpus' && /^\d+$/.test(v)) cfg.cpus = checkCpus(Number(v), `machine option "${kv}"`);
       else if (k === 'thp' && (v === 'never' || v === 'madvise' || v === 'always')) cfg.thp = v !== 'never';
       else throw new AllocbenchError(`machine option "${kv}": expected kernelcore=SIZE, movablecore=SIZE, cpus=N or thp=never|madvise|always`);
     }

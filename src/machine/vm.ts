@@ -1,4 +1,4 @@
-import { InvariantError } from '../errors.js';
+import { AllocbenchError, InvariantError } from '../errors.js';
 import { GFP_HIGHUSER_MOVABLE } from './gfp.js';
 import { KERNEL_IMAGE_BYTES, type Machine } from './machine.js';
 import { GFP_PGTABLE_USER, PageTable, PTE_SHARED, PTE_WRITE, pteEntry, ptePfn, PTRS_PER_TABLE, type TablePages } from './page-table.js';
@@ -36,6 +36,20 @@ export const FAULT_NAMES = ['zero_page', 'new_page', 'cow_copy', 'cow_reuse', 's
  * the page's mapcount or in RSS either).
  */
 export const ZERO_PAGE_PFN = (16 * 2 ** 20 + KERNEL_IMAGE_BYTES) / PAGE - 1;
+
+/**
+ * PID_MAX_LIMIT on 64-bit (include/linux/threads.h: 4 * 1024 * 1024): /proc/sys/kernel/pid_max
+ * cannot be set higher, so no recorded pid exceeds it. The process tables are indexed by pid;
+ * bounding the pid bounds them (4 Mi slots, ~100 MB at most) whatever the trace says.
+ */
+export const PID_MAX_LIMIT = 4 * 1024 * 1024;
+
+/** Refuses (exit 2) a trace whose highest pid + 1 (`pidCount`) is above PID_MAX_LIMIT. */
+export function checkPidCount(pidCount: number, what: string): void {
+  if (pidCount > PID_MAX_LIMIT + 1) {
+    throw new AllocbenchError(`${what}: pid ${pidCount - 1} is above Linux's largest pid_max (${PID_MAX_LIMIT}, PID_MAX_LIMIT in include/linux/threads.h)`);
+  }
+}
 
 export interface VmOptions {
   /**
@@ -89,6 +103,7 @@ export class Vm implements TablePages {
     this.mapCount = new Int32Array(machine.totalPfns);
     this.steps = machine.steps;
     this.autoVma = opts.autoVma ?? false;
+    checkPidCount(opts.pids ?? 1, 'the trace');
     this.procs = new Array<Process | undefined>(Math.max(1, opts.pids ?? 1)).fill(undefined);
   }
 

@@ -1,3 +1,4 @@
+import { AllocbenchError } from '../errors.js';
 import { resolveStrategy } from '../strategy-spec.js';
 import type { ObjectStrategyFactory } from './strategy.js';
 import { createSlub } from './slub.js';
@@ -6,7 +7,11 @@ import { dlmallocFactory } from './dlmalloc.js';
 
 /** Every object-layer strategy by name (variant after a colon, as for page strategies). */
 export const OBJECT_STRATEGIES: Record<string, ObjectStrategyFactory> = {
-  slub: createSlub,
+  // slub has no variants: `slub:xyz` is a typo, refused like the page strategies' (bitset.ts rejectVariant)
+  slub: (opts) => {
+    if (opts.variant !== undefined) throw new AllocbenchError(`object strategy "slub" has no variants (got "slub:${opts.variant}")`);
+    return createSlub(opts);
+  },
   'kmalloc-pow2': createKmallocPow2,
   dlmalloc: dlmallocFactory,
 };

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AllocbenchError } from '../errors.js';
 import { cellKey, mainZone, mainZoneName, type CellResult } from '../run/cell.js';
-import { RESULTS_FILE, RUN_FILE } from '../run/sink.js';
+import { readResultsFile, RESULTS_FILE, RUN_FILE } from '../run/sink.js';
 
 /** A results directory as `allocbench run` wrote it: run.json (may be absent for hand-made dirs) and the cells. */
 export interface LoadedRun {
@@ -15,32 +15,14 @@ export interface LoadedRun {
 export function loadResults(dir: string): LoadedRun {
   const file = join(dir, RESULTS_FILE);
   if (!existsSync(file)) throw new AllocbenchError(`${dir}: not a results directory (no ${RESULTS_FILE})`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new AllocbenchError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const results: CellResult[] = [];
-  const lines = text.split('\n');
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    let r: unknown;
-    try {
-      r = JSON.parse(line);
-    } catch {
-      // an interrupted run can leave a torn last line; a torn line elsewhere means a damaged file
-      if (i === lines.length - 1 || lines.slice(i + 1).every((l) => l.trim() === '')) return;
-      throw new AllocbenchError(`${file}:${i + 1}: not a JSON result line`);
-    }
-    if (!isResult(r)) throw new AllocbenchError(`${file}:${i + 1}: not a result line (needs cell, status, metrics, wall)`);
-    results.push(r);
-  });
+  // one reader for --resume, merge, compare and report (result-line.ts): null, {} or no `wall` is exit 2
+  const { results } = readResultsFile(file);
   let run: Record<string, unknown> | null = null;
   const runFile = join(dir, RUN_FILE);
   if (existsSync(runFile)) {
     try {
-      run = JSON.parse(readFileSync(runFile, 'utf8')) as Record<string, unknown>;
+      const v: unknown = JSON.parse(readFileSync(runFile, 'utf8'));
+      run = typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : null;
     } catch (e) {
       throw new AllocbenchError(`cannot read ${runFile}: ${(e as Error).message}`);
     }
@@ -50,15 +32,6 @@ export function loadResults(dir: string): LoadedRun {
   for (const r of results) byKey.set(cellKey(r.cell), r);
   const sorted = [...byKey.values()].sort((a, b) => (cellKey(a.cell) < cellKey(b.cell) ? -1 : cellKey(a.cell) > cellKey(b.cell) ? 1 : 0));
   return { dir, run, results: sorted };
-}
-
-function isResult(r: unknown): r is CellResult {
-  if (typeof r !== 'object' || r === null) return false;
-  const o = r as Record<string, unknown>;
-  const c = o.cell as Record<string, unknown> | undefined;
-  return typeof c === 'object' && c !== null && typeof c.trace === 'string' && typeof c.page === 'string'
-    && typeof c.object === 'string' && (o.status === 'ok' || o.status === 'failed')
-    && typeof o.metrics === 'object' && o.metrics !== null;
 }
 
 export { mainZone, mainZoneName };

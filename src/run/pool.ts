@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { CellResult } from './cell.js';
 import { failedCell } from './cell.js';
-import runTask, { type CellTask } from './worker.js';
+import type { CellTask } from './worker.js';
+import { runCellInThread } from './in-thread.js';
 
 export interface PoolOptions {
   /** worker threads; 0 runs cells in this thread (debugging, tiny runs) */
@@ -48,7 +49,10 @@ export class CellPool {
     if (this.pool === null) {
       for (const t of tasks) {
         if (this.stopped) return;
-        onResult(runTask(t));
+        // in-thread, with --cell-timeout and Ctrl-C still honoured (in-thread.ts)
+        const r = runCellInThread(t, this.opts.cellTimeout, () => { process.emit('SIGINT', 'SIGINT'); this.stop(); });
+        if (this.stopped) return;
+        onResult(r);
         await new Promise((r) => setImmediate(r)); // let Ctrl-C in
       }
       return;

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadMachine, type MachineConfig } from '../machine/memory-map.js';
 import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
@@ -20,7 +19,11 @@ import { newSteps } from '../machine/steps.js';
 import { objectStrategyFactory } from '../object/registry.js';
 import { pageStrategyFactory } from '../page/registry.js';
 import { expandGroups, type MatrixGroup, type ResolvedGroup } from './matrix.js';
-import { RUN_FILE, ResultSink } from './sink.js';
+import { ResultSink } from './sink.js';
+import { ensureDir } from './output.js';
+import { checkResumeCells, checkResumeInfo, writeRunInfo, type RunInfo } from './run-info.js';
+import { checkMachine, checkTrace, machineBytes, traceBytes, workersThatFit } from './resources.js';
+import { uniqueTraceNames } from './trace-names.js';
 import { VERSION } from '../version.js';
 
 export interface RunOptions {
@@ -68,20 +71,27 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const unique = (pick: (g: MatrixGroup) => string[]): string[] => [...new Set(groups.flatMap(pick))];
   const traceFiles = unique((g) => g.traces), genSpecs = unique((g) => g.gens);
   checkStrategies(unique((g) => g.pages), unique((g) => g.objects));
+  ensureDir(opts.out);
   // Recorded traces do not depend on the seed; generated ones are made once per seed.
   // Text traces are parsed once: a compiled copy next to the results makes the next run's load a read.
   const layers = opts.layers ?? DEFAULT_LAYERS;
   const traceFor = new Map<string, (seed: number) => Trace>();
   const fileName = new Map<string, string>(), genName = new Map<string, string>();
-  for (const f of traceFiles) {
-    const t = shareTrace(loadTraceCached(f, join(opts.out, 'trace-cache'), { layers, layersIfKernel: true }));
-    fileName.set(f, t.name);
+  // checked where they enter (pids, memory); two files of one name get distinct cell names (trace-names.ts)
+  const loaded = uniqueTraceNames(traceFiles.map((f) => {
+    const t = loadTraceCached(f, join(opts.out, 'trace-cache'), { layers, layersIfKernel: true });
+    checkTrace(t);
+    return shareTrace(t);
+  }));
+  loaded.forEach((t, i) => {
+    fileName.set(traceFiles[i]!, t.name);
     traceFor.set(t.name, () => t);
-  }
+  });
   for (const spec of genSpecs) {
     const cache = new Map<number, Trace>();
     const seed0 = groups.find((g) => g.gens.includes(spec))!.seeds[0] ?? 1;
     const first = shareTrace(generateFromSpec(spec, seed0));
+    checkTrace(first);
     cache.set(seed0, first);
     genName.set(spec, first.name);
     traceFor.set(first.name, (seed) => {
@@ -94,9 +104,10 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const machines = new Map<string, MachineConfig>([...new Set(expanded.cells.map((c) => c.machine))].filter((m) => m !== RECORDED).map((m) => [m, loadMachine(m)]));
   const all = resolveRecorded(expanded.cells, traceFiles, traceFiles.map((f) => traceFor.get(fileName.get(f)!)!(0)), machines);
   const resolved = resolvedMachines(expanded.resolved, expanded.cells, all);
+  for (const [spec, m] of machines) checkMachine(spec, m);
   const cells = opts.shard ? shardOf(all, opts.shard.k, opts.shard.n) : all;
-  const sink = new ResultSink(opts.out, opts.resume);
-  writeFileSync(join(opts.out, RUN_FILE), JSON.stringify({
+  if (opts.shard && cells.length === 0) throw new AllocbenchError(`--shard ${opts.shard.k}/${opts.shard.n}: the matrix has only ${all.length} cells, so this shard would be empty`);
+  const info: RunInfo = {
     version: VERSION,
     node: process.version,
     started_at: new Date().toISOString(),
@@ -114,7 +125,12 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     sample_every: opts.sampleEvery ?? null,
     shard: opts.shard ?? null,
     cells: cells.length,
-  }, null, 2) + '\n');
+  };
+  // --resume must not mix matrices: run.json and every result already there are checked before anything is written
+  if (opts.resume) checkResumeInfo(opts.out, info);
+  const sink = new ResultSink(opts.out, opts.resume);
+  if (opts.resume) checkResumeCells(opts.out, sink.results, cells);
+  writeRunInfo(opts.out, info);
   const done = opts.resume ? sink.done() : new Set<string>();
   const startOf = startStates(opts.startFrom, new Map(traceFiles.map((f) => [fileName.get(f)!, f])));
   // Largest traces first so a long cell does not start last (results are sorted at the end anyway).
@@ -123,7 +139,9 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     .map((cell) => ({ cell, trace: traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check, sampleEvery: opts.sampleEvery, ...startOf(cell) }))
     .sort((a, b) => b.trace.length - a.trace.length);
   let n = cells.length - tasks.length;
-  const pool = new CellPool({ workers: Math.min(opts.workers, tasks.length), cellTimeout: opts.cellTimeout });
+  const largest = tasks.reduce((m, t) => Math.max(m, machineBytes(t.machine) + traceBytes(t.trace)), 0);
+  const workers = workersThatFit(Math.min(opts.workers, tasks.length), largest, (msg) => process.stderr.write(`allocbench: ${msg}\n`));
+  const pool = new CellPool({ workers, cellTimeout: opts.cellTimeout });
   const onSigint = (): void => { interrupted = true; pool.stop(); };
   let interrupted = false;
   process.once('SIGINT', onSigint);

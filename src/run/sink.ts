@@ -1,30 +1,44 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cellKey, type CellResult } from './cell.js';
 import { summaryCsv } from './columns.js';
+import { appendLine, ensureDir, ioError, writeFileAtomic } from './output.js';
+import { parseResultLines } from './result-line.js';
 
 export const RESULTS_FILE = 'results.jsonl';
 export const SUMMARY_FILE = 'summary.csv';
 export const RUN_FILE = 'run.json';
 
+/** Reads DIR/results.jsonl (every line checked, a torn last line dropped); exit 2 on anything else. */
+export function readResultsFile(file: string): { results: CellResult[]; torn: boolean } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw ioError(e, 'read', file);
+  }
+  return parseResultLines(text, file);
+}
+
 /**
  * Writes results as they complete: each finished cell is appended to results.jsonl at once (one
- * complete line per write, so an interrupted run leaves only whole lines). finish() rewrites the
- * file sorted by cell and writes summary.csv, so the output does not depend on completion order.
+ * complete line per write, so an interrupted run leaves only whole lines, at worst a torn last one).
+ * finish() replaces the file, sorted by cell, and summary.csv, each through a temporary file renamed
+ * into place, so the output does not depend on completion order and a full disk leaves the previous
+ * complete files. On --resume a torn last line is cut off before anything is appended after it.
  */
 export class ResultSink {
   readonly results: CellResult[] = [];
 
   constructor(readonly dir: string, resume = false) {
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
     const file = join(dir, RESULTS_FILE);
     if (resume && existsSync(file)) {
-      for (const line of readFileSync(file, 'utf8').split('\n')) {
-        if (line.trim() === '') continue;
-        try { this.results.push(JSON.parse(line) as CellResult); } catch { /* a torn last line from a kill: dropped */ }
-      }
+      const { results, torn } = readResultsFile(file);
+      this.results.push(...results);
+      if (torn) writeFileAtomic(file, results.map((r) => JSON.stringify(r) + '\n').join(''));
     } else {
-      writeFileSync(file, '');
+      writeFileAtomic(file, '');
     }
   }
 
@@ -34,7 +48,7 @@ export class ResultSink {
 
   add(r: CellResult): void {
     this.results.push(r);
-    appendFileSync(join(this.dir, RESULTS_FILE), JSON.stringify(r) + '\n');
+    appendLine(join(this.dir, RESULTS_FILE), JSON.stringify(r));
   }
 
   finish(): CellResult[] {
@@ -42,10 +56,8 @@ export class ResultSink {
     const byKey = new Map<string, CellResult>();
     for (const r of this.results) byKey.set(cellKey(r.cell), r);
     const sorted = [...byKey.values()].sort((a, b) => compareCells(a, b));
-    const tmp = join(this.dir, `${RESULTS_FILE}.tmp`);
-    writeFileSync(tmp, sorted.map((r) => JSON.stringify(r) + '\n').join(''));
-    renameSync(tmp, join(this.dir, RESULTS_FILE));
-    writeFileSync(join(this.dir, SUMMARY_FILE), summaryCsv(sorted));
+    writeFileAtomic(join(this.dir, RESULTS_FILE), sorted.map((r) => JSON.stringify(r) + '\n').join(''));
+    writeFileAtomic(join(this.dir, SUMMARY_FILE), summaryCsv(sorted));
     return sorted;
   }
 }

@@ -8,6 +8,7 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 import { AllocbenchError } from '../../errors.js';
 import { TraceBuilder, type Trace } from '../trace.js';
+import { BYTES_PER_EVENT, requireMemory } from '../../memory-budget.js';
 
 export interface GeneratorParam {
   default: number | string;
@@ -196,5 +197,7 @@ export function builderFor(gen: Generator, given: Record<string, number | string
   const keys = Object.keys(gen.params).filter((k) => given[k] !== undefined);
   const spec = keys.length === 0 ? gen.name : `${gen.name}:${keys.map((k) => `${k}=${formatValue(given[k]!)}`).join(',')}`;
   const name = spec.replace(/[:,]/g, '_').replace(/[^A-Za-z0-9._=+-]/g, '_');
+  // `capacity` is the generator's own estimate of its events: refuse before the columns grow past the host
+  requireMemory(`generator ${spec} (~${capacity} events)`, capacity * BYTES_PER_EVENT);
   return new TraceBuilder(name, `gen:${spec}#${seed}`, Math.max(16, Math.min(capacity, 1 << 26)));
 }
