@@ -84,9 +84,9 @@ console.log(`csv: ${csvLines} lines (${(w.out.length / 1e6).toFixed(1)} MB): ${r
   `${c.out.length} events, ${bytesPerEvent(c.out).toFixed(1)} bytes/event`);
 
 // Targets (issue 5): mtrace and .rep ≥ 2 M lines/s, kernel text ≥ 1 M lines/s (its lines are
-// ~160 bytes), compiled traces ≥ 50 M events/s in ≤ 16 bytes/event. csv-parse: 0.15 M lines/s is
-// the low end DESIGN.md §10 saw (that is why the binary cache exists).
-const TARGET_SCAN = 2, TARGET_KERNEL = 1, TARGET_CSV = 0.15, TARGET_BIN = 50, TARGET_BYTES = 16;
+// ~160 bytes), compiled traces ≥ 50 M events/s in ≤ 16 bytes/event; CSV (byte scanner, issue 17)
+// ≥ 2 M lines/s.
+const TARGET_SCAN = 2, TARGET_KERNEL = 1, TARGET_CSV = 2, TARGET_BIN = 50, TARGET_BYTES = 16;
 const verdict = (ok: boolean): string => (ok ? 'ok' : 'BELOW TARGET');
 const mps = (n: number, ms: number): number => n / ms / 1e3;
 const check = (label: string, n: number, r: { ms: number; cpuMs: number }, target: number, unit: string): string =>

@@ -1,14 +1,16 @@
 import { CsvError, parse } from 'csv-parse/sync';
 import { TraceFormatError } from '../errors.js';
 import { GFP_KERNEL, parseGfp } from '../machine/gfp.js';
+import { AddrMap } from './kernel-events.js';
 import * as O from './ops.js';
-import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
+import { TraceBuilder, type Trace } from './trace.js';
 
 /**
  * The native CSV trace format (docs/trace-formats.md). A header row names the columns, in any
  * order; every column is optional except `op`, and empty cells take the defaults below. Lines
  * starting with `#` are comments. `tid` and `cpu` fill the trace's optional per-event columns
- * (an empty cell is -1, unknown); `time` (a recorder's timestamp) is accepted and not read. The writer (csv-writer.ts) emits all columns in this order.
+ * (an empty cell is -1, unknown); `time` (a recorder's timestamp) is accepted and not read. The
+ * writer (csv-writer.ts) emits all columns in this order.
  */
 export const CSV_COLUMNS = [
   'op', 'id', 'pid', 'size', 'order', 'gfp', 'cache', 'align', 'flags', 'addr', 'len', 'prot',
@@ -31,276 +33,639 @@ const MAP_NAMES: Record<string, number> = {
   MAP_HUGETLB: 0x40000, MAP_FIXED_NOREPLACE: 0x100000,
 };
 
-const NUM = /^(?:0[xX][0-9a-fA-F]+|[0-9]+)$/;
+/** csv-parse's options: the rows the byte scanner does not take go through it, with these. */
+const CSV_PARSE_OPTIONS = {
+  relax_column_count: true, skip_empty_lines: true, trim: true,
+  comment: '#', comment_no_infix: true,
+} as const;
+
+const TWO32 = 4294967296;
+const MAX_VALUE = 2 ** 48 - 1;
+/** the op names as bytes, for the byte compare of an op cell */
+const OP_BYTES = O.OP_NAMES.map((n) => Buffer.from(n, 'latin1'));
 
 function defaultName(file: string): string {
   return file.replace(/^.*[\\/]/, '').replace(/\.gz$/i, '').replace(/\.csv$/i, '');
 }
 
+/** Token kinds (TokenSpace): canonical decimal or 0x hex numbers go to typed-array maps. */
+const TOK_STR = 0, TOK_DEC = 1, TOK_HEX = 2;
+let tokHi = 0, tokLo = 0;
+
 /**
- * Parses the native CSV format. Id tokens are the user's own strings (pointers, names, numbers),
- * mapped to dense ids as the mtrace loader maps pointers: an allocation takes a new id, a free
- * retires its token, a realloc keeps the id; a free/realloc of a token that is not live gets a
- * fresh never-allocated id, which the replay counts as a trace error (a second free of a freed token
- * frees its old id again: a double free). Tokens live in three
+ * The kind of token s[a, b) and, for a number, its 64-bit key in tokHi/tokLo. Only canonical
+ * spellings are numbers (decimal without leading zeros, up to 15 digits; `0x` then 1 to 16
+ * lower-case hex digits without leading zeros): "16", "0x10" and "016" stay three tokens, as
+ * strings they are.
+ */
+function tokenKind(s: Buffer, a: number, b: number): number {
+  const n = b - a;
+  const c0 = s[a]!;
+  if (n >= 3 && c0 === 48 && s[a + 1] === 120) {
+    if (n > 18 || (s[a + 2] === 48 && n > 3)) return TOK_STR;
+    let hi = 0, lo = 0;
+    for (let i = a + 2; i < b; i++) {
+      const c = s[i]!;
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+      if (d < 0) return TOK_STR;
+      hi = (hi * 16 + (lo >>> 28)) >>> 0;
+      lo = ((lo << 4) | d) >>> 0;
+    }
+    tokHi = hi | 0; tokLo = lo | 0;
+    return TOK_HEX;
+  }
+  if (n > 15 || (c0 === 48 && n > 1)) return TOK_STR;
+  let v = 0;
+  for (let i = a; i < b; i++) {
+    const d = s[i]! - 48;
+    if (d < 0 || d > 9) return TOK_STR;
+    v = v * 10 + d;
+  }
+  tokHi = Math.floor(v / TWO32) | 0; tokLo = v | 0;
+  return TOK_DEC;
+}
+
+/**
+ * One namespace of id tokens (page blocks, kernel objects, one pid's heap): every token seen, with
+ * its id while live, or its old id (stored as -2 - id) once freed and not allocated again: a
+ * second free of it is a double free of that id. One map entry per token, updated in place.
+ * Canonical numbers are keyed in typed-array maps, other tokens by string.
+ */
+class TokenSpace {
+  private readonly nums: (AddrMap | null)[] = [null, null, null];
+  private readonly strs = new Map<string, number>();
+
+  private map(k: number): AddrMap {
+    return this.nums[k] ?? (this.nums[k] = new AddrMap(1024));
+  }
+
+  /** An allocation: `id` becomes the token's (a live token reused just takes the new id). */
+  alloc(s: Buffer, a: number, b: number, id: number): number {
+    const k = tokenKind(s, a, b);
+    if (k === TOK_STR) this.strs.set(s.toString('utf8', a, b), id);
+    else this.map(k).set(tokHi, tokLo, id);
+    return id;
+  }
+
+  /** A free: the live id, else the old id of a freed token (double free), else -1 (never allocated). */
+  release(s: Buffer, a: number, b: number): number {
+    const k = tokenKind(s, a, b);
+    if (k === TOK_STR) {
+      const key = s.toString('utf8', a, b);
+      const v = this.strs.get(key);
+      if (v === undefined) return -1;
+      if (v >= 0) { this.strs.set(key, -2 - v); return v; }
+      return -2 - v;
+    }
+    const m = this.nums[k];
+    if (!m) return -1;
+    const i = m.lookup(tokHi, tokLo);
+    if (i < 0) return -1;
+    const v = m.valueAt(i);
+    if (v >= 0) { m.setAt(i, -2 - v); return v; }
+    return -2 - v;
+  }
+
+  /** A realloc: the live id, else `fresh()` made live (of a token not live). */
+  keep(s: Buffer, a: number, b: number, fresh: () => number): number {
+    const k = tokenKind(s, a, b);
+    if (k === TOK_STR) {
+      const key = s.toString('utf8', a, b);
+      const v = this.strs.get(key);
+      if (v !== undefined && v >= 0) return v;
+      const id = fresh();
+      this.strs.set(key, id);
+      return id;
+    }
+    const m = this.map(k);
+    const i = m.lookup(tokHi, tokLo);
+    if (i >= 0 && m.valueAt(i) >= 0) return m.valueAt(i);
+    const hi = tokHi, lo = tokLo;
+    const id = fresh();
+    m.set(hi, lo, id);
+    return id;
+  }
+}
+
+/** Thrown inside the scanner when the file must be read by csv-parse as a whole (a line ending it cannot follow). */
+class WholeFile extends Error {}
+
+/**
+ * Parses the native CSV format, from its bytes (UTF-8) or its text. Id tokens are the user's own
+ * strings (pointers, names, numbers), mapped to dense ids as the mtrace loader maps pointers: an
+ * allocation takes a new id, a free retires its token, a realloc keeps the id; a free/realloc of a
+ * token that is not live gets a fresh never-allocated id, which the replay counts as a trace error
+ * (a second free of a freed token frees its old id again: a double free). Tokens live in three
  * namespaces: page blocks, kernel objects (kmalloc and cache objects: kfree may free either), and
  * each pid's user heap. Any malformed row throws TraceFormatError with its line number.
+ *
+ * Speed: a byte scanner reads the common rows (no quote, no control or non-ASCII byte, no comment
+ * after blanks) in place: cells are byte ranges, numbers are read from the bytes, canonical numeric
+ * tokens are keyed in typed-array maps. A row it does not take (quoted cells, other blanks) is
+ * parsed by csv-parse on its own, with the same options, so every row reads as csv-parse reads
+ * it, with the same line numbers; a file whose line endings csv-parse would read differently
+ * (bare CR, or CRLF then a bare LF) is parsed by csv-parse as a whole.
  */
-export function parseCsv(text: string, file: string, name: string = defaultName(file)): Trace {
-  let rows: string[][];
-  // Line numbers collected in on_record: csv-parse's `info: true` objects halve its speed.
-  const lineOf: number[] = [];
+export function parseCsv(input: string | Uint8Array, file: string, name: string = defaultName(file)): Trace {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8')
+    : Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const p = new CsvParser(bytes, file, name);
   try {
-    rows = parse(text, {
-      relax_column_count: true, skip_empty_lines: true, trim: true, bom: true,
-      comment: '#', comment_no_infix: true,
-      on_record: (r: string[], ctx: { lines: number }) => { lineOf.push(ctx.lines); return r; },
-    }) as string[][];
+    return p.run(false);
   } catch (e) {
-    if (e instanceof CsvError) {
-      const ln = typeof e.lines === 'number' ? e.lines : 0;
-      throw new TraceFormatError(file, ln, lineText(text, ln), `well-formed CSV (${e.message})`);
-    }
-    throw e;
+    if (!(e instanceof WholeFile)) throw e;
   }
-  const b = new TraceBuilder(name, file, Math.max(16, rows.length));
-  if (rows.length === 0) return b.finish();
+  return new CsvParser(bytes, file, name).run(true);
+}
 
-  // Header: column name → cell index.
-  const head = { record: rows[0]!, info: { lines: lineOf[0]! } };
-  const col = new Int32Array(CSV_COLUMNS.length).fill(-1);
-  for (let k = 0; k < head.record.length; k++) {
-    const h = head.record[k]!;
-    const c = (CSV_COLUMNS as readonly string[]).indexOf(h);
-    if (c < 0 || col[c] !== -1) {
-      throw new TraceFormatError(file, head.info.lines, lineText(text, head.info.lines),
-        `a header row of distinct column names from ${CSV_COLUMNS.join(',')} (bad or repeated column ${JSON.stringify(h)})`);
-    }
-    col[c] = k;
+class CsvParser {
+  private readonly b: TraceBuilder;
+  /** the bytes cells are read from: the file, or `slow` for a row csv-parse read */
+  private src: Buffer;
+  /** a row csv-parse read, its cells' UTF-8 one after another */
+  private slow: Buffer = Buffer.alloc(256);
+  /** per cell of the current row: start and end in src (trimmed) */
+  private cs = new Int32Array(64);
+  private ce = new Int32Array(64);
+  private ncells = 0;
+  /** line number of the current row (csv-parse's: the line its record ends on) */
+  private ln = 0;
+  /** header: column → cell index (-1 when absent), and the header's width */
+  private readonly col = new Int32Array(CSV_COLUMNS.length).fill(-1);
+  private width = 0;
+  private readonly pages = new TokenSpace();
+  private readonly kernel = new TokenSpace();
+  private readonly users = new Map<number, TokenSpace>();
+  private lastPid = -1;
+  private lastUser: TokenSpace | null = null;
+  private readonly cacheByName = new Map<string, number>();
+  private readonly newId = (): number => this.b.newId();
+
+  constructor(private readonly bytes: Buffer, private readonly file: string, name: string) {
+    this.src = bytes;
+    this.b = new TraceBuilder(name, file, estimateRows(bytes));
   }
-  const C = (c: CsvColumn): number => col[CSV_COLUMNS.indexOf(c)]!;
-  const cOp = C('op'), cId = C('id'), cPid = C('pid'), cSize = C('size'), cOrder = C('order'), cGfp = C('gfp');
-  const cCache = C('cache'), cAlign = C('align'), cFlags = C('flags'), cAddr = C('addr'), cLen = C('len');
-  const cProt = C('prot'), cWrite = C('write'), cChild = C('child'), cLabel = C('label');
-  const cTid = C('tid'), cCpu = C('cpu');
-  const cAO = C('alloc_order'), cAM = C('alloc_mt'), cFM = C('fallback_mt'), cFrag = C('fragmenting'), cChg = C('change_ownership');
-  if (cOp < 0) {
-    throw new TraceFormatError(file, head.info.lines, lineText(text, head.info.lines), 'a header row with an "op" column');
-  }
-  const width = head.record.length;
-  if (cTid >= 0) b.useTid();
-  if (cCpu >= 0) b.useCpu();
 
-  // Not the per-event typed-array path of the mtrace loader: csv-parse allocates per record anyway,
-  // so a Map keyed by namespaced token costs little next to it.
-  const live = new Map<string, number>();
-  const cacheByName = new Map<string, number>();
-  let rec: string[] = [];
-  let ln = 0;
-
-  const fail = (expected: string): never => {
-    throw new TraceFormatError(file, ln, lineText(text, ln), expected);
-  };
-  const cell = (c: number): string => (c < 0 ? '' : rec[c] ?? '');
-  const need = (c: number, what: string): string => {
-    const s = cell(c);
-    if (s === '') fail(`a value in column "${what}" for ${rec[cOp]}`);
-    return s;
-  };
-  const num = (c: number, what: string, dflt: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const s = cell(c);
-    if (s === '') {
-      if (dflt < 0) fail(`a value in column "${what}" for ${rec[cOp]}`);
-      return dflt;
+  run(wholeFile: boolean): Trace {
+    const s = this.bytes;
+    const n = s.length;
+    let pos = n >= 3 && s[0] === 0xef && s[1] === 0xbb && s[2] === 0xbf ? 3 : 0; // csv-parse's bom option
+    if (wholeFile) {
+      this.slowRecords(s.toString('utf8', pos), 0);
+      return this.b.finish();
     }
-    if (!NUM.test(s)) fail(`a number (decimal or 0x hex) in column "${what}"`);
-    const v = Number(s);
-    if (!isStorableValue(v) || v > max) fail(`a number in column "${what}" from 0 to ${max}`);
-    return v;
-  };
-  /** tid and cpu: an empty cell is -1 (not recorded for this event) */
-  const optionalNum = (c: number, what: string): number => (cell(c) === '' ? -1 : num(c, what, 0, 0x7fffffff));
-  const symbolic = (c: number, what: string, names: Record<string, number>): number => {
-    const s = cell(c);
-    if (s === '') return 0;
-    if (NUM.test(s)) {
-      const v = Number(s);
-      if (v > 0xffffff) fail(`a value in column "${what}" below 2^24`);
+    // csv-parse takes the first line ending as the record delimiter of the whole file
+    const crlf = this.lineEnding(pos);
+    let line = 0;
+    while (pos < n) {
+      let nl = s.indexOf(10, pos);
+      if (nl < 0) nl = n;
+      line++;
+      let e = nl;
+      if (e > pos && s[e - 1] === 13) e--;
+      else if (crlf && nl < n) throw new WholeFile(); // a bare LF inside a CRLF file is a field's text to csv-parse
+      if (!this.scanLine(pos, e)) {
+        // csv-parse reads this record: from this line to the line end outside quotes
+        const end = this.recordEnd(pos, crlf);
+        line += this.slowRecords(s.toString('utf8', pos, end), line - 1, crlf ? '\r\n' : '\n');
+        pos = end + 1;
+        continue;
+      }
+      if (this.ncells > 0) { this.ln = line; this.row(); }
+      pos = nl + 1;
+    }
+    return this.b.finish();
+  }
+
+  /**
+   * Whether the file's records end in CRLF (else LF). A bare CR or a quote before the first line
+   * end leaves the file to csv-parse (WholeFile).
+   */
+  private lineEnding(pos: number): boolean {
+    const s = this.bytes;
+    for (let i = pos; i < s.length; i++) {
+      const c = s[i]!;
+      if (c === 10) return false;
+      if (c === 13) { if (s[i + 1] === 10) return true; throw new WholeFile(); }
+      if (c === 34) throw new WholeFile();
+    }
+    return false;
+  }
+
+  /**
+   * Splits line [p, e) into trimmed cells (ncells = 0: a blank or comment line to skip); false when
+   * csv-parse must read it (a quote, a control or non-ASCII byte, a comment after blanks).
+   */
+  private scanLine(p: number, e: number): boolean {
+    const s = this.bytes;
+    this.src = s;
+    this.ncells = 0;
+    if (p === e) return true;
+    if (s[p] === 35) return true; // '#' comment (comment_no_infix: only at a line start)
+    let cs = this.cs, ce = this.ce;
+    let k = 0;
+    let a = p;
+    for (let i = p; ; i++) {
+      const c = i < e ? s[i]! : 44;
+      if (c === 44) {
+        // trim blanks (space, tab) at both ends of the cell [a, i)
+        let x = a, y = i;
+        while (x < y && (s[x] === 32 || s[x] === 9)) x++;
+        while (y > x && (s[y - 1] === 32 || s[y - 1] === 9)) y--;
+        if (k === cs.length) { this.growCells(); cs = this.cs; ce = this.ce; }
+        cs[k] = x; ce[k] = y; k++;
+        if (i >= e) break;
+        a = i + 1;
+      } else if (c < 32 ? c !== 9 : c > 126 || c === 34) return false;
+    }
+    if (k === 1 && cs[0] === ce[0]) return true; // a blank line (skip_empty_lines)
+    if (k >= 1 && cs[0]! > p && s[cs[0]!] === 35) return false; // '#' after blanks: csv-parse decides
+    this.ncells = k;
+    return true;
+  }
+
+  private growCells(): void {
+    const cs = new Int32Array(this.cs.length * 2); cs.set(this.cs); this.cs = cs;
+    const ce = new Int32Array(this.ce.length * 2); ce.set(this.ce); this.ce = ce;
+  }
+
+  /** End (the LF, or the file's end) of the record starting at p: the first line end outside quotes. */
+  private recordEnd(p: number, crlf: boolean): number {
+    const s = this.bytes;
+    let quoted = false;
+    for (let i = p; i < s.length; i++) {
+      const c = s[i]!;
+      if (c === 34) quoted = !quoted;
+      else if (c === 10 && !quoted && (!crlf || s[i - 1] === 13)) return i;
+    }
+    return s.length;
+  }
+
+  /**
+   * Rows of `text` (records starting at line `before` + 1) read by csv-parse, each then taken as a
+   * scanned row; returns the lines `text` spans beyond its first. csv-parse's errors become
+   * TraceFormatError at the file's line.
+   */
+  private slowRecords(text: string, before: number, delimiter?: string): number {
+    const rows: { r: string[]; ln: number }[] = [];
+    try {
+      parse(text, {
+        ...CSV_PARSE_OPTIONS,
+        ...(delimiter !== undefined ? { record_delimiter: delimiter } : {}),
+        on_record: (r: string[], ctx: { lines: number }) => { rows.push({ r, ln: ctx.lines }); return null; },
+      });
+    } catch (e) {
+      if (e instanceof CsvError) {
+        this.syntaxFirst(); // the whole file's first error, in csv-parse's words (its message has line numbers)
+        const ln = before + (typeof e.lines === 'number' ? e.lines : 0);
+        throw new TraceFormatError(this.file, ln, this.lineText(ln), `well-formed CSV (${e.message})`);
+      }
+      throw e;
+    }
+    for (const { r, ln } of rows) {
+      this.setSlowCells(r);
+      this.ln = before + ln;
+      this.row();
+    }
+    let lines = 0;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+    return lines;
+  }
+
+  /** Makes a csv-parse record the current row: its cells' bytes in `slow`. */
+  private setSlowCells(r: string[]): void {
+    let total = 0;
+    for (const c of r) total += Buffer.byteLength(c);
+    if (total > this.slow.length) this.slow = Buffer.alloc(Math.max(total, this.slow.length * 2));
+    while (this.cs.length < r.length) this.growCells();
+    let at = 0;
+    for (let k = 0; k < r.length; k++) {
+      this.cs[k] = at;
+      at += this.slow.write(r[k]!, at);
+      this.ce[k] = at;
+    }
+    this.src = this.slow;
+    this.ncells = r.length;
+  }
+
+  // ---- cells ----
+
+  private fail(expected: string): never {
+    this.syntaxFirst();
+    throw new TraceFormatError(this.file, this.ln, this.lineText(this.ln), expected);
+  }
+
+  /**
+   * csv-parse reads the whole file before a row is taken, so a malformed quote anywhere was
+   * reported before any row's problem: on the error path, the file is read by csv-parse as a whole
+   * first (up to 64 MiB) and its error, if any, is the one thrown.
+   */
+  private syntaxFirst(): void {
+    const s = this.bytes;
+    if (s.length > 64 << 20 || s.indexOf(34) < 0) return;
+    const bom = s.length >= 3 && s[0] === 0xef && s[1] === 0xbb && s[2] === 0xbf ? 3 : 0;
+    try {
+      parse(s.toString('utf8', bom), CSV_PARSE_OPTIONS);
+    } catch (e) {
+      if (e instanceof CsvError) {
+        const ln = typeof e.lines === 'number' ? e.lines : 0;
+        throw new TraceFormatError(this.file, ln, this.lineText(ln), `well-formed CSV (${e.message})`);
+      }
+    }
+  }
+
+  /** The text of 1-based line `ln` of the file (error path only). */
+  private lineText(ln: number): string {
+    const s = this.bytes;
+    let p = 0;
+    for (let k = 1; k < ln && p >= 0; k++) {
+      p = s.indexOf(10, p);
+      if (p >= 0) p++;
+    }
+    if (p < 0 || ln < 1) return '';
+    let e = s.indexOf(10, p);
+    if (e < 0) e = s.length;
+    if (e > p && s[e - 1] === 13) e--;
+    return s.toString('utf8', p, e);
+  }
+
+  /** The cell of column index c (-1: absent) as a string. */
+  private cell(c: number): string {
+    return c < 0 || c >= this.ncells ? '' : this.src.toString('utf8', this.cs[c]!, this.ce[c]!);
+  }
+
+  private isEmpty(c: number): boolean {
+    return c < 0 || c >= this.ncells || this.cs[c] === this.ce[c];
+  }
+
+  /** The op cell (for messages). */
+  private opText(): string {
+    return this.cell(this.col[0]!);
+  }
+
+  /** The cell of column c, which must not be empty: its start in src (end: this.ce[c]). */
+  private need(c: number, what: string): number {
+    if (this.isEmpty(c)) this.fail(`a value in column "${what}" for ${this.opText()}`);
+    return this.cs[c]!;
+  }
+
+  /** A decimal or 0x-hex number s[a, b), or NaN (csv.ts NUM: `0x` needs a digit). */
+  private static number(s: Buffer, a: number, b: number): number {
+    let v = 0;
+    if (b - a >= 3 && s[a] === 48 && (s[a + 1] === 120 || s[a + 1] === 88)) {
+      for (let i = a + 2; i < b; i++) {
+        const c = s[i]!;
+        const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+        if (d < 0) return NaN;
+        v = v * 16 + d;
+      }
       return v;
     }
-    let v = 0;
-    for (const part of s.split('|')) {
-      const x = names[part.trim()];
-      if (x === undefined) fail(`a number or ${Object.keys(names).join('|')} in column "${what}"`);
-      v |= x!;
+    if (a === b) return NaN;
+    for (let i = a; i < b; i++) {
+      const d = s[i]! - 48;
+      if (d < 0 || d > 9) return NaN;
+      v = v * 10 + d;
     }
     return v;
-  };
-  const gfpOf = (): number => {
-    const s = cell(cGfp);
-    if (s === '') return GFP_KERNEL;
-    if (NUM.test(s)) {
-      const v = Number(s);
-      if (v > 0xffffffff) fail('gfp flags below 2^32 in column "gfp"');
+  }
+
+  /** A number from column c: `dflt` when empty (dflt < 0: required), at most `max`. */
+  private num(c: number, what: string, dflt: number, max = Number.MAX_SAFE_INTEGER): number {
+    if (this.isEmpty(c)) {
+      if (dflt < 0) this.fail(`a value in column "${what}" for ${this.opText()}`);
+      return dflt;
+    }
+    const v = CsvParser.number(this.src, this.cs[c]!, this.ce[c]!);
+    if (v !== v) this.fail(`a number (decimal or 0x hex) in column "${what}"`);
+    if (v > MAX_VALUE || v > max) this.fail(`a number in column "${what}" from 0 to ${max}`);
+    return v;
+  }
+
+  /** tid and cpu: an empty cell is -1 (not recorded for this event) */
+  private optionalNum(c: number, what: string): number {
+    return this.isEmpty(c) ? -1 : this.num(c, what, 0, 0x7fffffff);
+  }
+
+  private symbolic(c: number, what: string, names: Record<string, number>): number {
+    if (this.isEmpty(c)) return 0;
+    const v = CsvParser.number(this.src, this.cs[c]!, this.ce[c]!);
+    if (v === v) {
+      if (v > 0xffffff) this.fail(`a value in column "${what}" below 2^24`);
+      return v;
+    }
+    let out = 0;
+    for (const part of this.cell(c).split('|')) {
+      const x = names[part.trim()];
+      if (x === undefined) this.fail(`a number or ${Object.keys(names).join('|')} in column "${what}"`);
+      out |= x!;
+    }
+    return out;
+  }
+
+  private gfpOf(c: number): number {
+    if (this.isEmpty(c)) return GFP_KERNEL;
+    const v = CsvParser.number(this.src, this.cs[c]!, this.ce[c]!);
+    if (v === v) {
+      if (v > 0xffffffff) this.fail('gfp flags below 2^32 in column "gfp"');
       return v | 0;
     }
-    const g = parseGfp(s);
-    if (g === -1) fail('gfp flags in column "gfp": a number, 0x hex or names like GFP_KERNEL|__GFP_ZERO');
+    const g = parseGfp(this.cell(c));
+    if (g === -1) this.fail('gfp flags in column "gfp": a number, 0x hex or names like GFP_KERNEL|__GFP_ZERO');
     return g;
-  };
-  const pidOf = (c: number, what: string, dflt: number): number => {
-    const p = num(c, what, dflt, 0x7fffffff);
-    b.notePid(p);
-    return p;
-  };
-  // Tokens freed and not allocated again, with their old id: a second free is a double free of it.
-  const freed = new Map<string, number>();
-  const alloc = (key: string): number => {
-    const id = b.newId();
-    live.set(key, id); // a live token reused just takes a new id (its old allocation is never freed)
-    freed.delete(key);
-    return id;
-  };
-  const release = (key: string): number => {
-    const id = live.get(key);
-    if (id === undefined) return freed.get(key) ?? b.newId(); // double free: the old id; unknown: never allocated
-    live.delete(key);
-    freed.set(key, id);
-    return id;
-  };
+  }
 
-  for (let r = 1; r < rows.length; r++) {
-    rec = rows[r]!;
-    ln = lineOf[r]!;
-    for (let k = width; k < rec.length; k++) if (rec[k] !== '') fail(`at most ${width} cells, as many as the header has`);
-    if (cTid >= 0) b.curTid = optionalNum(cTid, 'tid');
-    if (cCpu >= 0) b.curCpu = optionalNum(cCpu, 'cpu');
-    const opName = rec[cOp] ?? '';
-    const op = O.opByName(opName);
+  private pidOf(c: number, what: string, dflt: number): number {
+    const p = this.num(c, what, dflt, 0x7fffffff);
+    this.b.notePid(p);
+    return p;
+  }
+
+  /** The user-heap token space of `pid`. */
+  private user(pid: number): TokenSpace {
+    if (pid === this.lastPid) return this.lastUser!;
+    let u = this.users.get(pid);
+    if (u === undefined) { u = new TokenSpace(); this.users.set(pid, u); }
+    this.lastPid = pid; this.lastUser = u;
+    return u;
+  }
+
+  /** The op code of the op cell, or -1. */
+  private opCode(): number {
+    const c = this.col[0]!;
+    if (this.isEmpty(c)) return -1;
+    const s = this.src, a = this.cs[c]!, n = this.ce[c]! - a;
+    for (let o = 0; o < OP_BYTES.length; o++) {
+      const w = OP_BYTES[o]!;
+      if (w.length !== n || w[0] !== s[a]) continue;
+      let i = 1;
+      while (i < n && s[a + i] === w[i]) i++;
+      if (i === n) return o;
+    }
+    return -1;
+  }
+
+  // ---- rows ----
+
+  /** Takes the current row: the header (the first row), else an event. */
+  private row(): void {
+    if (this.width === 0) { this.header(); return; }
+    const b = this.b, col = this.col;
+    const width = this.width;
+    for (let k = width; k < this.ncells; k++) if (this.cs[k] !== this.ce[k]) this.fail(`at most ${width} cells, as many as the header has`);
+    const cTid = col[20]!, cCpu = col[21]!;
+    if (cTid >= 0) b.curTid = this.optionalNum(cTid, 'tid');
+    if (cCpu >= 0) b.curCpu = this.optionalNum(cCpu, 'cpu');
+    const op = this.opCode();
+    const cId = col[1]!, cPid = col[2]!, cSize = col[3]!, cOrder = col[4]!, cGfp = col[5]!, cCache = col[6]!;
+    const s = this.src;
     switch (op) {
       case O.OP_PAGE_ALLOC: {
-        const order = num(cOrder, 'order', -1, 63);
-        const gfp = gfpOf();
-        b.push(op, alloc(`p${need(cId, 'id')}`), order, gfp);
+        const order = this.num(cOrder, 'order', -1, 63);
+        const gfp = this.gfpOf(cGfp);
+        const a = this.need(cId, 'id');
+        b.push(op, this.pages.alloc(s, a, this.ce[cId]!, b.newId()), order, gfp);
         break;
       }
       case O.OP_PAGE_FREE: {
-        const order = num(cOrder, 'order', 0, 63);
-        b.push(op, release(`p${need(cId, 'id')}`), order, 0);
+        const order = this.num(cOrder, 'order', 0, 63);
+        const a = this.need(cId, 'id');
+        b.push(op, this.freeId(this.pages.release(s, a, this.ce[cId]!)), order, 0);
         break;
       }
       case O.OP_KMALLOC: {
-        const size = num(cSize, 'size', -1);
-        const gfp = gfpOf();
-        b.push(op, alloc(`k${need(cId, 'id')}`), size, gfp);
+        const size = this.num(cSize, 'size', -1);
+        const gfp = this.gfpOf(cGfp);
+        const a = this.need(cId, 'id');
+        b.push(op, this.kernel.alloc(s, a, this.ce[cId]!, b.newId()), size, gfp);
         break;
       }
-      case O.OP_KFREE:
-        b.push(op, release(`k${need(cId, 'id')}`), 0, 0);
+      case O.OP_KFREE: {
+        const a = this.need(cId, 'id');
+        b.push(op, this.freeId(this.kernel.release(s, a, this.ce[cId]!)), 0, 0);
         break;
+      }
       case O.OP_CACHE_CREATE: {
-        const cname = need(cCache, 'cache');
-        const size = num(cSize, 'size', -1, 0x7fffffff);
-        const align = num(cAlign, 'align', 0, 0x7fffffff);
-        const flags = symbolic(cFlags, 'flags', CACHE_FLAG_NAMES);
+        this.need(cCache, 'cache');
+        const cname = this.cell(cCache);
+        const size = this.num(cSize, 'size', -1, 0x7fffffff);
+        const align = this.num(col[7]!, 'align', 0, 0x7fffffff);
+        const flags = this.symbolic(col[8]!, 'flags', CACHE_FLAG_NAMES);
         const idx = b.addCache({ name: cname, size, align, flags });
-        cacheByName.set(cname, idx); // a later cache of the same name takes the name over
+        this.cacheByName.set(cname, idx); // a later cache of the same name takes the name over
         b.push(op, idx, 0, 0);
         break;
       }
       case O.OP_CACHE_ALLOC:
       case O.OP_CACHE_FREE: {
-        const cname = need(cCache, 'cache');
-        const idx = cacheByName.get(cname);
-        if (idx === undefined) fail(`the name of a cache created earlier by cache_create in column "cache"`);
-        const key = `k${need(cId, 'id')}`;
-        b.push(op, op === O.OP_CACHE_ALLOC ? alloc(key) : release(key), 0, idx!);
+        this.need(cCache, 'cache');
+        const idx = this.cacheByName.get(this.cell(cCache));
+        if (idx === undefined) this.fail(`the name of a cache created earlier by cache_create in column "cache"`);
+        const a = this.need(cId, 'id');
+        const z = this.ce[cId]!;
+        b.push(op, op === O.OP_CACHE_ALLOC ? this.kernel.alloc(s, a, z, b.newId()) : this.freeId(this.kernel.release(s, a, z)), 0, idx!);
         break;
       }
       case O.OP_MALLOC:
       case O.OP_REALLOC: {
-        const pid = pidOf(cPid, 'pid', 0);
-        const size = num(cSize, 'size', -1);
-        const key = `u${pid}:${need(cId, 'id')}`;
-        let id: number;
-        if (op === O.OP_MALLOC) id = alloc(key);
-        else {
-          // realloc keeps the id; of a token not live it gets a fresh id that then stays live.
-          const got = live.get(key);
-          if (got === undefined) { id = b.newId(); live.set(key, id); freed.delete(key); } else id = got;
-        }
+        const pid = this.pidOf(cPid, 'pid', 0);
+        const size = this.num(cSize, 'size', -1);
+        const a = this.need(cId, 'id');
+        const u = this.user(pid);
+        // realloc keeps the id; of a token not live it gets a fresh id that then stays live
+        const id = op === O.OP_MALLOC ? u.alloc(s, a, this.ce[cId]!, b.newId()) : u.keep(s, a, this.ce[cId]!, this.newId);
         b.push(op, id, size, pid);
         break;
       }
       case O.OP_FREE: {
-        const pid = pidOf(cPid, 'pid', 0);
-        b.push(op, release(`u${pid}:${need(cId, 'id')}`), 0, pid);
+        const pid = this.pidOf(cPid, 'pid', 0);
+        const a = this.need(cId, 'id');
+        b.push(op, this.freeId(this.user(pid).release(s, a, this.ce[cId]!)), 0, pid);
         break;
       }
       case O.OP_MMAP: {
-        const pid = pidOf(cPid, 'pid', 0);
-        const addr = num(cAddr, 'addr', -1);
-        const len = num(cLen, 'len', -1);
-        const prot = symbolic(cProt, 'prot', PROT_NAMES);
-        if (prot > 0xff) fail('prot below 256');
-        const flags = symbolic(cFlags, 'flags', MAP_NAMES);
+        const pid = this.pidOf(cPid, 'pid', 0);
+        const addr = this.num(col[9]!, 'addr', -1);
+        const len = this.num(col[10]!, 'len', -1);
+        const prot = this.symbolic(col[11]!, 'prot', PROT_NAMES);
+        if (prot > 0xff) this.fail('prot below 256');
+        const flags = this.symbolic(col[8]!, 'flags', MAP_NAMES);
         b.push(op, pid, addr, b.addExtra(len, prot + flags * 256));
         break;
       }
       case O.OP_MUNMAP: {
-        const pid = pidOf(cPid, 'pid', 0);
-        const addr = num(cAddr, 'addr', -1);
-        const len = num(cLen, 'len', -1);
+        const pid = this.pidOf(cPid, 'pid', 0);
+        const addr = this.num(col[9]!, 'addr', -1);
+        const len = this.num(col[10]!, 'len', -1);
         b.push(op, pid, addr, b.addExtra(len, 0));
         break;
       }
       case O.OP_BRK: {
-        const pid = pidOf(cPid, 'pid', 0);
-        b.push(op, pid, num(cAddr, 'addr', -1), 0);
+        const pid = this.pidOf(cPid, 'pid', 0);
+        b.push(op, pid, this.num(col[9]!, 'addr', -1), 0);
         break;
       }
       case O.OP_FAULT: {
-        const pid = pidOf(cPid, 'pid', 0);
-        const addr = num(cAddr, 'addr', -1);
-        b.push(op, pid, addr, num(cWrite, 'write', 0, 1));
+        const pid = this.pidOf(cPid, 'pid', 0);
+        const addr = this.num(col[9]!, 'addr', -1);
+        b.push(op, pid, addr, this.num(col[12]!, 'write', 0, 1));
         break;
       }
       case O.OP_FORK: {
-        const pid = pidOf(cPid, 'pid', 0);
-        b.push(op, pid, 0, pidOf(cChild, 'child', -1));
+        const pid = this.pidOf(cPid, 'pid', 0);
+        b.push(op, pid, 0, this.pidOf(col[13]!, 'child', -1));
         break;
       }
       case O.OP_EXIT:
-        b.push(op, pidOf(cPid, 'pid', 0), 0, 0);
+        b.push(op, this.pidOf(cPid, 'pid', 0), 0, 0);
         break;
       case O.OP_MARK:
-        b.push(op, 0, 0, b.intern(cell(cLabel)));
+        b.push(op, 0, 0, b.intern(this.cell(col[14]!)));
         break;
       case O.OP_EXTFRAG: {
-        const fallbackOrder = num(cOrder, 'order', -1, 15);
+        const fallbackOrder = this.num(cOrder, 'order', -1, 15);
         const aux = O.packExtfrag(
-          num(cAO, 'alloc_order', -1, 15), num(cAM, 'alloc_mt', 0, 15), num(cFM, 'fallback_mt', 0, 15),
-          num(cFrag, 'fragmenting', 0, 1) === 1, num(cChg, 'change_ownership', 0, 1) === 1);
+          this.num(col[15]!, 'alloc_order', -1, 15), this.num(col[16]!, 'alloc_mt', 0, 15), this.num(col[17]!, 'fallback_mt', 0, 15),
+          this.num(col[18]!, 'fragmenting', 0, 1) === 1, this.num(col[19]!, 'change_ownership', 0, 1) === 1);
         b.push(op, 0, fallbackOrder, aux);
         break;
       }
       default:
-        fail(`an op name (${O.OP_NAMES.join(', ')})`);
+        this.fail(`an op name (${O.OP_NAMES.join(', ')})`);
     }
   }
-  return b.finish();
+
+  /** A free's id: the released one, or a fresh never-allocated id for an unknown token. */
+  private freeId(id: number): number {
+    return id >= 0 ? id : this.b.newId();
+  }
+
+  /** Header: column name → cell index. */
+  private header(): void {
+    const col = this.col;
+    for (let k = 0; k < this.ncells; k++) {
+      const h = this.cell(k);
+      const c = (CSV_COLUMNS as readonly string[]).indexOf(h);
+      if (c < 0 || col[c] !== -1) {
+        this.fail(`a header row of distinct column names from ${CSV_COLUMNS.join(',')} (bad or repeated column ${JSON.stringify(h)})`);
+      }
+      col[c] = k;
+    }
+    if (col[0]! < 0) this.fail('a header row with an "op" column');
+    this.width = this.ncells;
+    if (col[20]! >= 0) this.b.useTid();
+    if (col[21]! >= 0) this.b.useCpu();
+  }
 }
 
-/** The text of 1-based line `ln` (error path only). */
-function lineText(text: string, ln: number): string {
-  let p = 0;
-  for (let k = 1; k < ln && p >= 0; k++) {
-    p = text.indexOf('\n', p);
-    if (p >= 0) p++;
-  }
-  if (p < 0 || ln < 1) return '';
-  let e = text.indexOf('\n', p);
-  if (e < 0) e = text.length;
-  if (e > p && text.charCodeAt(e - 1) === 13) e--;
-  return text.slice(p, e);
+/**
+ * Rows in `s`, estimated from its first MiB (the builder's capacity: a close estimate keeps the
+ * columns from being copied as they grow, or allocated far too large).
+ */
+function estimateRows(s: Buffer): number {
+  const n = s.length;
+  const m = Math.min(n, 1 << 20);
+  let lines = 0;
+  for (let p = s.indexOf(10); p >= 0 && p < m; p = s.indexOf(10, p + 1)) lines++;
+  return Math.max(16, Math.ceil(m === n ? lines + 1 : (lines * 1.05 * n) / m) + 16);
 }

@@ -51,6 +51,7 @@ export const FORMATS: TraceFormat[] = [
     extensions: ['.csv'],
     sniff: (text) => firstLine(text, '#').replace(/^\uFEFF/, '').split(',').some((c) => c.trim().replace(/^"|"$/g, '') === 'op'),
     parse: parseCsv,
+    parseBytes: parseCsv,
   },
   {
     name: 'rep',
