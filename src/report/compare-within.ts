@@ -1,4 +1,5 @@
 import { AllocbenchError } from '../errors.js';
+import { estimate } from '../metrics/statistics.js';
 import type { CellResult } from '../run/cell.js';
 import { fmtNum } from './compare.js';
 import { expandPath, getPath, withDerived, type LoadedRun } from './load-results.js';
@@ -89,20 +90,10 @@ function withinRow(workload: string, metric: string, t: Threshold, values: [numb
   if (v.length === 0) return null;
   const ratios = v.map(([x, y]) => (t.better === 'lower' ? (x !== 0 ? y / x : null) : (y !== 0 ? x / y : null)))
     .filter((r): r is number => r !== null && Number.isFinite(r));
-  const ma = mean(v.map((x) => x[0])), mb = mean(v.map((x) => x[1]));
+  const ma = estimate(v.map((x) => x[0])).mean, mb = estimate(v.map((x) => x[1])).mean;
   // the ratio of the means when every seed's ratio is defined; else undefined (a 0 divides)
   const ratio = ratios.length === v.length ? (t.better === 'lower' ? (ma !== 0 ? mb / ma : null) : (mb !== 0 ? ma / mb : null)) : null;
-  return { workload, metric, better: t.better, a: ma, b: mb, seeds: v.length, ratio, ratio_sd: ratio !== null && ratios.length > 1 ? sd(ratios) : null };
-}
-
-function mean(xs: number[]): number {
-  return xs.reduce((s, x) => s + x, 0) / xs.length;
-}
-
-/** Sample standard deviation. */
-function sd(xs: number[]): number {
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
+  return { workload, metric, better: t.better, a: ma, b: mb, seeds: v.length, ratio, ratio_sd: ratio !== null && ratios.length > 1 ? estimate(ratios).sd : null };
 }
 
 /** "buddy-mobility is 1.8 ± 0.1 times better than buddy", or worse, or the same; values when no ratio exists. */

@@ -1,3 +1,4 @@
+import { estimate } from '../../metrics/statistics.js';
 import type { CellResult } from '../../run/cell.js';
 import { expandPath, getPath, withDerived } from '../load-results.js';
 import type { Threshold } from '../thresholds.js';
@@ -67,9 +68,8 @@ export function collectFigures(results: CellResult[], thresholds: Threshold[]): 
         seen.add(metric);
         const xs = cells.map((c) => getPath(c, metric)).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
         if (xs.length === 0) continue;
-        const value = xs.reduce((s, x) => s + x, 0) / xs.length;
-        const sd = xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - value) ** 2, 0) / (xs.length - 1)) : null;
-        out.push({ benchmark, metric, unit: unitOf(metric), better: t.better, value, min: Math.min(...xs), max: Math.max(...xs), sd, seeds: xs.length });
+        const e = estimate(xs);
+        out.push({ benchmark, metric, unit: unitOf(metric), better: t.better, value: e.mean, min: Math.min(...xs), max: Math.max(...xs), sd: xs.length > 1 ? e.sd : null, seeds: xs.length });
       }
     }
   }
