@@ -6,7 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { digestKpageflags, type StartInput } from '../machine/start-state.js';
-import { parsePagetypeinfo } from './procfs.js';
+import { parseBuddyinfo, parsePagetypeinfo } from './procfs.js';
+import { zoneFragMetrics, type ZoneFragMetrics, type ZoneFreeState } from './fragmentation.js';
+import { findSnapshots } from '../trace/snapshots.js';
 
 /** `--start-from`: the recording's before-state (default when it has one) or an empty machine. */
 export type StartFrom = 'before' | 'empty';
@@ -23,4 +25,146 @@ export function startInputFor(tracePath: string, withKpage = true): StartInput |
   const pagetypeinfo = parsePagetypeinfo(readFileSync(pti, 'utf8'), pti);
   const kp = join(dir, 'kpageflags.gz');
   return withKpage && existsSync(kp) ? { pagetypeinfo, kpage: digestKpageflags(gunzipSync(readFileSync(kp))) } : { pagetypeinfo };
+}
+
+/** The per-zone figures the scorecard reads (a cell's metrics.zones.*, or a parsed snapshot's). */
+export type ZoneFigures = Pick<ZoneFragMetrics, 'free_blocks' | 'unusable_index' | 'free_pages_by_type' | 'pageblocks'> & { free_pages?: number };
+
+/** A recording's real snapshots as the scorecard needs them. */
+export interface RecordingState {
+  before: Record<string, ZoneFigures>;
+  after: Record<string, ZoneFigures>;
+  /** MemTotal - MemFree in pages, before and after (meminfo), when both are there */
+  usedBefore?: number;
+  usedAfter?: number;
+}
+
+/** mean over orders of |log2((sim + 1) / (real + 1))|: 1 means a factor of 2 per order on average. */
+export function log2CountError(real: readonly number[], sim: readonly number[]): number {
+  let s = 0;
+  for (let o = 0; o < real.length; o++) s += Math.abs(Math.log2(((sim[o] ?? 0) + 1) / (real[o]! + 1)));
+  return round4(s / real.length);
+}
+
+/** max over orders of |unusable_index(sim) - unusable_index(real)| (indices as decimals 0..1). */
+export function maxUnusableDelta(real: readonly number[], sim: readonly number[]): number {
+  let m = 0;
+  for (let o = 0; o < real.length; o++) m = Math.max(m, Math.abs((sim[o] ?? 0) - real[o]!));
+  return round4(m);
+}
+
+const round4 = (x: number): number => Math.round(x * 10000) / 10000;
+
+function zoneFigures(zones: ZoneFreeState[]): Record<string, ZoneFigures> {
+  return Object.fromEntries(zones.filter((z) => z.present !== 0).map((z) => [z.zone, zoneFragMetrics(z)]));
+}
+
+function usedPages(meminfo: string | undefined): number | undefined {
+  if (meminfo === undefined) return undefined;
+  const kb = (k: string): number | undefined => { const m = new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(meminfo); return m ? Number(m[1]) : undefined; };
+  const total = kb('MemTotal'), free = kb('MemFree');
+  return total === undefined || free === undefined ? undefined : (total - free) / 4;
+}
+
+/**
+ * The real before/after state of the recording at `tracePath` (before/ and after/ beside it:
+ * pagetypeinfo, else buddyinfo; meminfo), or undefined when it has no after-state.
+ */
+export function recordingState(tracePath: string): RecordingState | undefined {
+  const snaps = findSnapshots(tracePath);
+  if (snaps === null) return undefined;
+  const parse = (s: Record<string, string>, when: string): Record<string, ZoneFigures> | undefined =>
+    s.pagetypeinfo !== undefined ? zoneFigures(parsePagetypeinfo(s.pagetypeinfo, `${when}/pagetypeinfo`))
+      : s.buddyinfo !== undefined ? zoneFigures(parseBuddyinfo(s.buddyinfo, `${when}/buddyinfo`)) : undefined;
+  const before = parse(snaps.before, 'before'), after = parse(snaps.after, 'after');
+  if (after === undefined) return undefined;
+  const usedBefore = usedPages(snaps.before.meminfo), usedAfter = usedPages(snaps.after.meminfo);
+  return { before: before ?? {}, after, ...(usedBefore !== undefined ? { usedBefore } : {}), ...(usedAfter !== undefined ? { usedAfter } : {}) };
+}
+
+/** One scorecard line: recording × zone × strategy (`allocbench fidelity --json` prints these). */
+export interface ScoreLine {
+  recording: string;
+  zone: string;
+  page: string;
+  object: string;
+  layers: string;
+  start_from: string;
+  /** free blocks per order 0..10 */
+  real: number[];
+  sim: number[];
+  log2_count_error: number;
+  max_unusable_delta: number;
+  free_pages_by_type: { real: Record<string, number>; sim: Record<string, number> };
+  pageblocks: { real: Record<string, number>; sim: Record<string, number> };
+  /** mm_page_alloc_extfrag in the recording, simulated fallbacks (whole machine) */
+  extfrag: { recorded: number; simulated: number };
+  /** pages in use (MemTotal - MemFree) at the end and their change over the recording, whole machine */
+  pages_in_use?: { real_end: number; sim_end: number; rel_error: number; real_change: number; sim_change: number };
+  baselines: {
+    nothing_changes: { sim: number[]; log2_count_error: number; max_unusable_delta: number };
+    start_empty?: { sim: number[]; log2_count_error: number; max_unusable_delta: number };
+  };
+}
+
+function predictor(real: ZoneFigures, sim: ZoneFigures | undefined): { sim: number[]; log2_count_error: number; max_unusable_delta: number } | undefined {
+  if (sim === undefined) return undefined;
+  return { sim: sim.free_blocks, log2_count_error: log2CountError(real.free_blocks, sim.free_blocks), max_unusable_delta: maxUnusableDelta(real.unusable_index, sim.unusable_index) };
+}
+
+/** What the scorecard reads of a cell result (run/cell.ts CellResult). */
+export interface ScoredCell {
+  cell: { page: string; object: string };
+  metrics: Record<string, unknown>;
+}
+
+/**
+ * The scorecard lines of one cell replayed from a recording: per zone of the real after-state, the
+ * model's end state against it, beside "nothing changes" (after = before) and "start empty" (the
+ * cell's metrics.start_empty, present when it started from the before-state).
+ */
+export function scoreCell(recording: string, real: RecordingState, r: ScoredCell): ScoreLine[] {
+  const m = r.metrics as {
+    zones?: Record<string, ZoneFigures>; start?: { pre_trace_pages: number; free_pages: number }; start_empty?: { zones: Record<string, ZoneFigures> };
+    attribution?: { layers: string }; recorded_extfrag?: number; page_counters?: Record<string, number>; free_pages?: number; managed_pages?: number;
+  };
+  const out: ScoreLine[] = [];
+  let pagesInUse: ScoreLine['pages_in_use'];
+  if (real.usedAfter !== undefined && real.usedBefore !== undefined && m.managed_pages !== undefined && m.free_pages !== undefined) {
+    const simEnd = m.managed_pages - m.free_pages;
+    const simStart = m.start ? m.start.pre_trace_pages : 0;
+    pagesInUse = {
+      real_end: real.usedAfter, sim_end: simEnd, rel_error: round4(Math.abs(simEnd - real.usedAfter) / real.usedAfter),
+      real_change: real.usedAfter - real.usedBefore, sim_change: simEnd - simStart,
+    };
+  }
+  for (const [zone, after] of Object.entries(real.after)) {
+    const sim = m.zones?.[zone];
+    if (sim === undefined) continue;
+    const nothing = predictor(after, real.before[zone]);
+    const empty = predictor(after, m.start_empty?.zones[zone]);
+    out.push({
+      recording, zone, page: r.cell.page, object: r.cell.object,
+      layers: m.attribution?.layers ?? 'none', start_from: m.start ? 'before' : 'empty',
+      real: after.free_blocks, sim: sim.free_blocks,
+      log2_count_error: log2CountError(after.free_blocks, sim.free_blocks),
+      max_unusable_delta: maxUnusableDelta(after.unusable_index, sim.unusable_index),
+      free_pages_by_type: { real: after.free_pages_by_type, sim: sim.free_pages_by_type },
+      pageblocks: { real: after.pageblocks, sim: sim.pageblocks },
+      extfrag: { recorded: m.recorded_extfrag ?? 0, simulated: m.page_counters?.extfrag_events ?? 0 },
+      ...(pagesInUse ? { pages_in_use: pagesInUse } : {}),
+      baselines: { nothing_changes: nothing ?? { sim: [], log2_count_error: NaN, max_unusable_delta: NaN }, ...(empty ? { start_empty: empty } : {}) },
+    });
+  }
+  return out;
+}
+
+/** The recording's largest zone (most pageblocks): the one the issue's targets are measured on. */
+export function largestZone(real: RecordingState): string | undefined {
+  let best: string | undefined, n = -1;
+  for (const [z, f] of Object.entries(real.after)) {
+    const pb = Object.values(f.pageblocks).reduce((a, b) => a + b, 0);
+    if (pb > n) { n = pb; best = z; }
+  }
+  return best;
 }

@@ -1,58 +1,54 @@
+/**
+ * The report's fidelity section (issue 13, docs/fidelity.md): for every replayed kernel recording
+ * with before/ and after/ snapshots, the scorecard of each cell against the real after-state,
+ * beside the two naive predictors ("nothing changes": after = before; "start empty": the same
+ * replay from an empty machine, in the cell's metrics.start_empty). html.ts imports this section;
+ * nothing here imports html.ts.
+ */
 import type { CellResult } from '../run/cell.js';
+import { largestZone, recordingState, scoreCell, type ScoreLine } from '../metrics/fidelity.js';
 import { traceName } from '../trace/load.js';
-import { findSnapshots } from '../trace/snapshots.js';
-import { escapeHtml } from './html.js';
 import type { LoadedRun } from './load-results.js';
 
-const SHOWN = ['buddyinfo', 'unusable_index', 'extfrag_index'] as const;
+/** HTML text escape (the five characters that matter in text and attribute values). */
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const fmt = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3));
 
-/** A simulated end state as /proc/buddyinfo lines, from a result's per-zone free blocks. */
-function simulatedBuddyinfo(r: CellResult): string {
-  const zones = (r.metrics.zones ?? {}) as Record<string, { free_blocks?: number[] }>;
-  return Object.entries(zones)
-    .map(([name, z]) => `Node 0, zone ${name.padStart(8)} ${(z.free_blocks ?? []).map((n) => String(n).padStart(6)).join(' ')} `)
-    .join('\n');
+/** A score cell, marked when the model beats both predictors. */
+function scoreCells(l: ScoreLine): string {
+  const best = l.log2_count_error < l.baselines.nothing_changes.log2_count_error && l.log2_count_error < (l.baselines.start_empty?.log2_count_error ?? Infinity);
+  return `<td class="n"${best ? ' style="font-weight:bold"' : ''}>${fmt(l.log2_count_error)}</td><td class="n">${fmt(l.baselines.nothing_changes.log2_count_error)}</td><td class="n">${fmt(l.baselines.start_empty?.log2_count_error)}</td>`
+    + `<td class="n">${fmt(l.max_unusable_delta)}</td><td class="n">${fmt(l.baselines.nothing_changes.max_unusable_delta)}</td><td class="n">${fmt(l.baselines.start_empty?.max_unusable_delta)}</td>`;
 }
 
-function num(v: unknown): string {
-  return typeof v === 'number' ? String(v) : '';
-}
-
-/**
- * For every replayed trace recorded from a real kernel (scripts/record-kernel-trace.sh), the
- * kernel's own before/after buddyinfo and extfrag indices beside each model's end state, and the
- * recorded mm_page_alloc_extfrag count beside each model's simulated fallbacks: how close each
- * model comes to the real kernel. Empty when no trace has snapshots.
- */
 export function kernelComparisonSection(run: LoadedRun): string {
   const inputs = ((run.run?.inputs ?? {}) as { traces?: string[] }).traces ?? [];
   const parts: string[] = [];
   for (const path of inputs) {
-    const snaps = findSnapshots(path);
-    if (!snaps) continue;
+    const real = recordingState(path);
+    if (real === undefined) continue;
     const name = traceName(path);
-    const cells = run.results.filter((r) => r.cell.trace === name && r.status === 'ok');
+    const cells = run.results.filter((r: CellResult) => r.cell.trace === name && r.status === 'ok');
     if (cells.length === 0) continue;
-    const rows = cells.map((r) => {
-      const m = r.metrics as Record<string, any>;
-      return `<tr><td>${escapeHtml(r.cell.page)}</td><td>${escapeHtml(r.cell.object)}</td><td>${escapeHtml(r.cell.machine)}</td>`
-        + `<td class="n">${num(m.recorded_extfrag)}</td><td class="n">${num(m.page_counters?.extfrag_events ?? 0)}</td>`
-        + `<td class="n">${num(m.page_counters?.extfrag_fragmenting ?? 0)}</td><td class="n">${num(r.trace_errors)}</td></tr>`;
-    }).join('');
-    const real = (when: 'before' | 'after') => SHOWN.filter((f) => snaps[when][f] !== undefined)
-      .map((f) => `<div><h4>real kernel, ${when}: ${f}</h4><pre>${escapeHtml(snaps[when][f]!)}</pre></div>`).join('');
-    // one simulated end state per page strategy (the page layer is what buddyinfo shows)
-    const byPage = new Map<string, CellResult>();
-    for (const r of cells) if (!byPage.has(r.cell.page)) byPage.set(r.cell.page, r);
-    const sim = [...byPage.values()].map((r) => `<div><h4>${escapeHtml(r.cell.page)} (with ${escapeHtml(r.cell.object)}, ${escapeHtml(r.cell.machine)}): buddyinfo at the end</h4><pre>${escapeHtml(simulatedBuddyinfo(r))}</pre></div>`).join('');
-    parts.push(`<section class="kernel" id="kernel-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3>
-<p>Recorded from a real kernel (<code>${escapeHtml(path)}</code>). The simulated machine starts with all memory free, the
-recorded kernel did not: compare how the state moves from before to after, and the fallback counts, rather than absolute numbers.
-Frees of memory allocated before tracing began are counted as trace errors.</p>
-<table><tr><th>page</th><th>object</th><th>machine</th><th>recorded mm_page_alloc_extfrag</th><th>simulated fallbacks</th><th>simulated fragmenting fallbacks</th><th>trace errors</th></tr>${rows}</table>
-<div class="kernel-real">${real('before')}${real('after')}</div>
-<div class="kernel-sim">${sim}</div>
+    const main = largestZone(real);
+    const lines = cells.flatMap((r) => scoreCell(name, real, r).map((l) => ({ l, r })));
+    const rows = lines.map(({ l, r }) => `<tr><td>${esc(l.zone)}${l.zone === main ? ' (largest)' : ''}</td><td>${esc(l.page)}</td><td>${esc(l.object)}</td><td>${esc(r.cell.machine)}</td>`
+      + `<td>${esc(l.layers)}, from ${esc(l.start_from)}</td>${scoreCells(l)}`
+      + `<td class="n">${l.extfrag.recorded} / ${l.extfrag.simulated}</td><td class="n">${l.pages_in_use ? `${l.pages_in_use.sim_end} / ${l.pages_in_use.real_end}` : '–'}</td><td class="n">${r.trace_errors}</td></tr>`).join('');
+    const mobility = lines.find(({ l }) => l.zone === main && l.page === 'buddy-mobility')?.l;
+    const detail = mobility === undefined ? '' : `<p>${esc(main ?? '')}, buddy-mobility: free blocks per order, real after <code>${mobility.real.join(' ')}</code>, simulated <code>${mobility.sim.join(' ')}</code>;
+free pages by type real <code>${esc(JSON.stringify(mobility.free_pages_by_type.real))}</code>, simulated <code>${esc(JSON.stringify(mobility.free_pages_by_type.sim))}</code>;
+pageblocks real <code>${esc(JSON.stringify(mobility.pageblocks.real))}</code>, simulated <code>${esc(JSON.stringify(mobility.pageblocks.sim))}</code>.</p>`;
+    parts.push(`<section class="kernel" id="kernel-${esc(name)}"><h3>${esc(name)}</h3>
+<p>Recorded from a real kernel (<code>${esc(path)}</code>). Each cell replays it on the recorded machine from the recorded before-state
+(unless the run said otherwise: the "replay" column); the scores compare its end state with the kernel's after-state.
+<b>log2 error</b>: mean over orders of |log2((sim+1)/(real+1))| of the free block counts (0 = identical, 1 = a factor of two per order);
+<b>unusable Δ</b>: max over orders of |Δ unusable_index|. Beside each: the naive predictors "nothing changes" (after = before) and
+"start empty" (the same replay from an empty machine). Bold: the model beats both. See docs/fidelity.md.</p>
+<table><tr><th>zone</th><th>page</th><th>object</th><th>machine</th><th>replay</th><th>log2 error</th><th>nothing changes</th><th>start empty</th>
+<th>unusable Δ</th><th>nothing changes</th><th>start empty</th><th>extfrag real / sim</th><th>pages in use sim / real</th><th>trace errors</th></tr>${rows}</table>
+${detail}
 </section>`);
   }
-  return parts.length ? `<h2>Real kernel vs the models</h2>\n${parts.join('\n')}` : '';
+  return parts.length ? `<h2>Fidelity: the models against real kernels</h2>\n${parts.join('\n')}` : '';
 }

@@ -136,7 +136,10 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   }
   const attribution = attributionMetrics(trace);
   if (attribution !== undefined) metrics.attribution = attribution;
-  if (started !== undefined) metrics.start = started.stats;
+  if (started !== undefined) {
+    metrics.start = started.stats;
+    metrics.start_empty = emptyStartZones(cell, trace, machineConfig);
+  }
   metrics.reclaim = counts.reclaim;
   metrics.page_counters = mergeCounters(machine);
   metrics.object_counters = objects.counters();
@@ -195,6 +198,19 @@ function endMetrics(machine: Machine, usage: () => { bytesReserved: number; page
     waste: wasteMetrics(usage(), c.bytes_requested_live, c.peak_bytes_requested, c.peak_pages_held ?? c.peak_object_pages),
     steps,
   };
+}
+
+/**
+ * The fidelity scorecard's "start empty" predictor (metrics/fidelity.ts): the same cell replayed
+ * on an empty machine, its end state per zone. Only for cells that start from a recorded state.
+ */
+function emptyStartZones(cell: CellSpec, trace: Trace, config: MachineConfig): Record<string, unknown> {
+  const m = new Machine(config, pageStrategyFactory(cell.page));
+  const source = objectPageSource(m);
+  const counts = replay(trace, m, objectStrategyFactory(cell.object)({ pages: source, steps: m.steps, cpus: m.cpus }), source);
+  const zones: Record<string, unknown> = {};
+  for (const z of m.freeState()) zones[z.zone] = zoneFragMetrics(z);
+  return { zones, free_pages: m.freePageCount(), trace_errors: counts.trace_errors, extfrag_events: mergeCounters(m).extfrag_events ?? 0 };
 }
 
 function mergeCounters(machine: Machine): Record<string, number> {

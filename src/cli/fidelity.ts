@@ -1,0 +1,85 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { AllocbenchError } from '../errors.js';
+import { loadMachine } from '../machine/memory-map.js';
+import { recordedMachine } from '../machine/recorded-machine.js';
+import { recordingState, scoreCell, startInputFor, type ScoreLine } from '../metrics/fidelity.js';
+import { PAGE_STRATEGIES } from '../page/registry.js';
+import { runCell } from '../run/cell.js';
+import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
+import { loadTrace } from '../trace/load.js';
+import { out } from './output.js';
+import { list } from './run.js';
+import { formatTable } from './table.js';
+
+/** The trace of a recording folder: NAME/NAME.ftrace[.gz], else the one kernel trace file in it. */
+export function recordingTrace(dir: string): string {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new AllocbenchError(`fidelity: ${dir} is not a recording folder (expected a directory with a trace, before/ and after/)`);
+  const name = basename(dir.replace(/\/+$/, ''));
+  for (const f of [`${name}.ftrace.gz`, `${name}.ftrace`]) if (existsSync(join(dir, f))) return join(dir, f);
+  const traces = readdirSync(dir).filter((f) => /\.(ftrace|perf|trace)(\.gz)?$/.test(f));
+  if (traces.length !== 1) throw new AllocbenchError(`fidelity: ${dir}: expected one kernel trace file (NAME.ftrace[.gz], .perf, .trace), found ${traces.length}`);
+  return join(dir, traces[0]!);
+}
+
+export interface FidelityOptions { pages: string[]; object: string; layers: KernelLayers }
+
+/**
+ * The scorecard of each recording folder: every page strategy replays the recording on its own
+ * machine from its before-state (with the start-empty replay beside it), scored per zone against
+ * the real after-state.
+ */
+export function fidelityScorecard(dirs: string[], o: FidelityOptions): ScoreLine[] {
+  const lines: ScoreLine[] = [];
+  for (const dir of dirs) {
+    const tracePath = recordingTrace(dir);
+    const real = recordingState(tracePath);
+    if (real === undefined) throw new AllocbenchError(`fidelity: ${dir}: no after/pagetypeinfo or after/buddyinfo to score against`);
+    const trace = loadTrace(tracePath, { layers: o.layers, layersIfKernel: true });
+    const rec = recordedMachine(tracePath, trace.name);
+    const config = rec?.config ?? loadMachine('desktop');
+    const start = startInputFor(tracePath, rec !== undefined);
+    if (start === undefined) throw new AllocbenchError(`fidelity: ${dir}: no before/pagetypeinfo to start from`);
+    for (const page of o.pages) {
+      const cell = { trace: trace.name, machine: config.name, page, object: o.object, seed: 1 };
+      const r = runCell(cell, trace, config, { start, samples: 0 });
+      lines.push(...scoreCell(trace.name, real, r));
+    }
+  }
+  return lines;
+}
+
+/** The text scorecard: one row per recording × zone × strategy, and the naive predictors beside. */
+export function formatScorecard(lines: ScoreLine[]): string {
+  const f = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(3));
+  const rows = lines.map((l) => [
+    l.recording, l.zone, l.page, f(l.log2_count_error), f(l.baselines.nothing_changes.log2_count_error), f(l.baselines.start_empty?.log2_count_error),
+    f(l.max_unusable_delta), f(l.baselines.nothing_changes.max_unusable_delta), f(l.baselines.start_empty?.max_unusable_delta),
+    `${l.extfrag.recorded}/${l.extfrag.simulated}`, l.pages_in_use ? `${l.pages_in_use.sim_end}/${l.pages_in_use.real_end}` : '-',
+  ]);
+  const table = formatTable(['recording', 'zone', 'page', 'log2err', 'nothing', 'empty', 'unusableΔ', 'nothing', 'empty', 'extfrag real/sim', 'used sim/real'], rows);
+  const detail = lines.filter((l) => l.page === 'buddy-mobility').map((l) =>
+    `${l.recording} ${l.zone} buddy-mobility free blocks per order\n  real ${l.real.join(' ')}\n  sim  ${l.sim.join(' ')}\n  free pages by type real ${JSON.stringify(l.free_pages_by_type.real)} sim ${JSON.stringify(l.free_pages_by_type.sim)}\n  pageblocks real ${JSON.stringify(l.pageblocks.real)} sim ${JSON.stringify(l.pageblocks.sim)}`);
+  return `${table}\n\nlog2err: mean over orders of |log2((sim+1)/(real+1))| of free blocks; unusableΔ: max over orders of |Δ unusable_index|.\n`
+    + `nothing = "after = before" predictor, empty = the same replay from an empty machine. Lower is better.\n\n${detail.join('\n')}`;
+}
+
+interface FidelityArgs { dirs: string[]; page?: string[]; object: string; layers: string; json: boolean }
+
+/** `allocbench fidelity DIR...`: the fidelity scorecard of recording folders. */
+export const fidelityCommand: CommandModule<object, FidelityArgs> = {
+  builder: (y: Argv) => y
+    .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'recording folders (NAME/NAME.ftrace.gz, before/, after/, machine.json), e.g. traces/kernel/*' })
+    .option('page', { type: 'string', array: true, describe: `page strategies (${Object.keys(PAGE_STRATEGIES).join(', ')}); default: all` })
+    .option('object', { type: 'string', default: 'slub', describe: 'object strategy for the object events (--layers all)' })
+    .option('layers', { type: 'string', choices: [...KERNEL_LAYERS], default: DEFAULT_LAYERS, describe: 'layer view replayed (see run --help)' })
+    .option('json', { type: 'boolean', default: false, describe: 'one JSON object per recording × zone × strategy, one per line' }) as unknown as Argv<FidelityArgs>,
+  handler: (a) => {
+    const dirs = a.dirs.filter((d) => existsSync(d) && statSync(d).isDirectory() && existsSync(join(d, 'after')));
+    if (dirs.length === 0) throw new AllocbenchError(`fidelity: none of ${a.dirs.join(', ')} is a recording folder with after/`);
+    const lines = fidelityScorecard(dirs, { pages: list(a.page).length ? list(a.page) : Object.keys(PAGE_STRATEGIES), object: a.object, layers: a.layers as KernelLayers });
+    out(a.json ? lines.map((l) => JSON.stringify(l)).join('\n') : formatScorecard(lines));
+  },
+};
+
