@@ -17,16 +17,22 @@ export interface LatencySummary {
 /** Histograms store tenths of a nanosecond: cost-table prices like 5.5 ns stay exact. */
 const SCALE = 10;
 
-/** Slots of the per-op table of distinct values seen since the last flush (a power of two). */
+/**
+ * Values below this (in tenths of a ns: up to 409.5 ns, most events' prices) are counted in a plain
+ * per-op array indexed by the value: one increment, no probe.
+ */
+const DIRECT = 4096;
+/** Slots of the per-op table of the other distinct values seen since the last flush (a power of two). */
 const TABLE = 256;
 const EMPTY = -1;
 
 /**
  * One HDR histogram per op type (hdr-histogram-js, 3 significant digits). Simulated costs take few
- * distinct values (sums of priced steps), so each op first counts its values in a small
- * open-addressing table of typed arrays and hands them to its histogram in bulk
- * (recordValueWithCount) when the table fills up and at the end: recording an event is a hash
- * probe, not a histogram update.
+ * distinct values (sums of priced steps), so each op first counts its values — below DIRECT in an
+ * array indexed by the value, the rest in a small open-addressing table of typed arrays — and hands
+ * them to its histogram in bulk (recordValueWithCount) when the table fills up and at the end:
+ * recording an event is an increment (or a hash probe), not a histogram update. A histogram's counts
+ * do not depend on the order values arrive in, so the summary is the same as recording each event.
  */
 export class LatencyRecorder {
   private readonly hist: (Histogram | null)[] = new Array<Histogram | null>(OP_COUNT).fill(null);
@@ -34,10 +40,13 @@ export class LatencyRecorder {
   private readonly keys = new Float64Array(OP_COUNT * TABLE).fill(EMPTY);
   private readonly counts = new Float64Array(OP_COUNT * TABLE);
   private readonly used = new Int32Array(OP_COUNT);
+  /** per op, DIRECT counts indexed by value (fresh memory: only the pages of values seen are touched) */
+  private readonly direct = new Float64Array(OP_COUNT * DIRECT);
 
   record(op: number, ns: number): void {
     this.total[op]! += ns;
     const v = Math.round(ns * SCALE);
+    if (v < DIRECT) { this.direct[op * DIRECT + v]!++; return; }
     const base = op * TABLE;
     const keys = this.keys;
     let slot = (v * 40503) & (TABLE - 1);
@@ -56,10 +65,24 @@ export class LatencyRecorder {
     this.used[op]!++;
   }
 
+  private histogram(op: number): Histogram {
+    return (this.hist[op] ??= hdr.build({ numberOfSignificantValueDigits: 3, useWebAssembly: false }));
+  }
+
+  /** The direct counts into the histogram (once, at the end: they never overflow). */
+  private flushDirect(op: number): void {
+    const d = this.direct, base = op * DIRECT;
+    for (let v = 0; v < DIRECT; v++) {
+      const c = d[base + v]!;
+      if (c === 0) continue;
+      this.histogram(op).recordValueWithCount(v, c);
+      d[base + v] = 0;
+    }
+  }
+
   private flush(op: number): void {
     if (this.used[op] === 0) return;
-    let h = this.hist[op];
-    if (!h) h = this.hist[op] = hdr.build({ numberOfSignificantValueDigits: 3, useWebAssembly: false });
+    const h = this.histogram(op);
     const base = op * TABLE;
     for (let s = 0; s < TABLE; s++) {
       const k = this.keys[base + s]!;
@@ -78,7 +101,7 @@ export class LatencyRecorder {
   }
 
   summary(): Record<string, LatencySummary> {
-    for (let op = 0; op < OP_COUNT; op++) this.flush(op);
+    for (let op = 0; op < OP_COUNT; op++) { this.flush(op); this.flushDirect(op); }
     const out: Record<string, LatencySummary> = {};
     this.hist.forEach((h, op) => {
       if (!h || h.totalCount === 0) return;

@@ -1,4 +1,5 @@
 import { mutation } from '../mutation.js';
+import { keptArray } from '../machine/kept-arrays.js';
 import { STEP_CALL, STEP_WORD, type Steps } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
@@ -37,7 +38,7 @@ export class BitmapStrategy implements PageStrategy {
     this.pages = opts.pages;
     this.steps = opts.steps;
     this.nwords = (opts.pages + 31) >>> 5;
-    this.words = new Uint32Array(this.nwords); // all 0: nothing is free until the hand-over
+    this.words = keptArray(Uint32Array, this.nwords); // all 0: nothing is free until the hand-over
   }
 
   alloc(order: number, _migratetype: number): number {

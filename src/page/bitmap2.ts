@@ -1,4 +1,5 @@
 import { mutation } from '../mutation.js';
+import { keptArray } from '../machine/kept-arrays.js';
 import { STEP_CALL, STEP_WORD, type Steps } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
@@ -50,7 +51,7 @@ export class Bitmap2Strategy implements PageStrategy {
     this.pages = opts.pages;
     this.steps = opts.steps;
     this.nwords = (opts.pages + 31) >>> 5;
-    this.words = new Uint32Array(this.nwords);
+    this.words = keptArray(Uint32Array, this.nwords);
     const nblocks = (this.nwords + BLOCK_WORDS - 1) >>> BLOCK_WORDS_SHIFT;
     const nsuper = (nblocks + (1 << SUPER_BLOCKS_SHIFT) - 1) >>> SUPER_BLOCKS_SHIFT;
     this.bsum = new Int32Array(2 * nblocks);

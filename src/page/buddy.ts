@@ -1,4 +1,5 @@
 import { InvariantError } from '../errors.js';
+import { keptArray } from '../machine/kept-arrays.js';
 import { MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import {
   STEP_CALL, STEP_FALLBACK, STEP_LIST, STEP_MERGE, STEP_PAGEBLOCK, STEP_SPLIT, type Steps,
@@ -74,8 +75,8 @@ export class BuddyAllocator implements PageStrategy {
     // build_all_zonelists(): grouping is pointless with fewer pages than one pageblock per type.
     this.grouping = mobility && opts.pages >= PAGEBLOCK_PAGES * MIGRATE_TYPES;
     const n = opts.pages;
-    this.links = new Int32Array(2 * n);
-    this.fstate = new Int8Array(n).fill(NIL);
+    this.links = keptArray(Int32Array, 2 * n);
+    this.fstate = keptArray(Int8Array, n).fill(NIL);
     // memmap_init() marks every pageblock MIGRATE_MOVABLE; set_pageblock_migratetype() forces
     // Unmovable when grouping is disabled.
     this.pbType = new Uint8Array((n + PAGEBLOCK_PAGES - 1) >>> PAGEBLOCK_ORDER).fill(this.grouping ? MIGRATE_MOVABLE : MIGRATE_UNMOVABLE);

@@ -1,4 +1,5 @@
 import { mutation } from '../mutation.js';
+import { keptArray } from '../machine/kept-arrays.js';
 import { STEP_CALL, STEP_LIST, type Steps } from '../machine/steps.js';
 import { AllocbenchError, InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
@@ -93,11 +94,11 @@ export class FreelistStrategy implements PageStrategy {
     this.pages = opts.pages;
     this.steps = opts.steps;
     if (opts.pages >= MAX_PAGES) throw new AllocbenchError(`freelist: a zone of ${opts.pages} pages is too large (the start tag packs the length into 27 bits)`);
-    this.edge = new Int32Array(opts.pages);
+    this.edge = keptArray(Int32Array, opts.pages);
     const chunks = Math.max(1, (opts.pages + 31) >>> 5);
     this.chunks = chunks;
-    this.starts = new Uint32Array(chunks);
-    this.fbits = new Int32Array(chunks);
+    this.starts = keptArray(Uint32Array, chunks);
+    this.fbits = keptArray(Int32Array, chunks);
     this.cmax = new Int8Array(chunks).fill(-1);
     this.fen = new Int32Array(chunks + 1);
     const lens: number[] = [];

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { AllocbenchError, InvariantError } from '../errors.js';
 import { Machine } from '../machine/machine.js';
+import { keepArrays, releaseKept } from '../machine/kept-arrays.js';
 import type { MachineConfig } from '../machine/memory-map.js';
 import { STEP_NAMES } from '../machine/steps.js';
 import { zoneFragMetrics } from '../metrics/fragmentation.js';
@@ -95,6 +96,7 @@ export function failedCell(cell: CellSpec, err: unknown): CellResult {
  */
 export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConfig, opts: CellOptions = {}): CellResult {
   const t0 = performance.now();
+  keepArrays();
   const started = opts.start === undefined ? undefined : startMachine(machineConfig, pageStrategyFactory(cell.page), preTraceFrees(trace), opts.start);
   const machine = started?.machine ?? new Machine(machineConfig, pageStrategyFactory(cell.page));
   const source = objectPageSource(machine);
@@ -151,6 +153,8 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   metrics.sim_events_per_sec = simNs > 0 ? Math.round(counts.events / (simNs / 1e9)) : 0;
   metrics.timeseries = series.data;
   if (opts.check && procs !== undefined) exitAll(procs.vm, machine, source.pages, counts.page_block_pages_live);
+  // the machine is done with: its big arrays serve this thread's next cell (machine/kept-arrays.ts)
+  releaseKept();
   const replayMs = t2 - t1;
   return {
     cell,

@@ -14,16 +14,14 @@ import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
 import { round6 } from '../metrics/waste.js';
 
-// Per-id reference, one Int32 (Replay.ref): a state in its low STATE_BITS and, for a live object,
-// the slot of its record in the rest. Objects' records live in slots reused as objects die, so a
-// replay touches 4 fresh bytes per new id instead of a whole record (first touches of fresh memory
-// are page faults, and they were a third of a warm object replay's time), and the live records stay
-// compact and cached. A page block's pfn is one Int32 by id (Replay.pfn), read alongside its
-// reference: through a slot, a page free was two dependent cache misses (1.5x slower on page-mix).
-const STATE_BITS = 6;
-const STATE_MASK = (1 << STATE_BITS) - 1;
-/** live records addressable in ref's upper bits (an Int32 stays positive) */
-const MAX_SLOTS = 2 ** (31 - STATE_BITS);
+// Per id, two Int32 side by side in Replay.ref: its state, then its payload: a live page block's
+// pfn or a live object's record slot. A free reads both from one cache line (as separate arrays
+// they were two cache misses per page free: the per-id arrays of a 1 M-id trace are far larger than
+// the caches). Objects' records live in slots reused as objects die, so a replay touches 8 fresh
+// bytes per new id instead of a whole record (first touches of fresh memory are page faults), and
+// the live records stay compact and cached.
+/** live records addressable by a slot (an Int32 stays positive) */
+const MAX_SLOTS = 2 ** 31 - 1;
 const S_NONE = 0; //   never allocated
 const S_FREED = 3; //  freed
 const S_FAILED = 4; // its allocation failed (out of memory): a later free is silently dropped
@@ -32,7 +30,6 @@ const S_RECLAIMED = 5; // a page-cache block reclaimed under memory pressure: a 
 const S_PAGES = 8;
 /** S_OBJECT + kind: a live object allocated that way (K_*); every live state is ≥ S_PAGES */
 const S_OBJECT = 32;
-if (S_OBJECT + 2 > STATE_MASK) throw new Error('replay.ts: a state does not fit in STATE_BITS');
 
 /** How the object was allocated, for the matching free. */
 const K_KMALLOC = 0;
@@ -158,7 +155,7 @@ export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, 
 }
 
 /** A replay's per-id and record arrays, handed to the next replay in this thread. */
-interface Scratch { ref: Int32Array; pfn: Int32Array; rec: Float64Array; spare: Int32Array }
+interface Scratch { ref: Int32Array; rec: Float64Array; spare: Int32Array }
 
 /**
  * A worker replays cell after cell: the arrays are kept for the next one (grown when its trace has
@@ -179,13 +176,10 @@ class Replay {
   private readonly lo: Uint32Array;
   private readonly hi: Uint16Array;
   private readonly aux: Int32Array;
-  /** per id: (record slot << STATE_BITS) | state */
+  /** per id i: ref[2i] its state, ref[2i + 1] a live page block's global pfn or a live object's record slot */
   private readonly ref: Int32Array;
-  /** ref and pfn are views of these (kept from an earlier replay, maybe longer) */
+  /** ref is a view of this (kept from an earlier replay, maybe longer) */
   private readonly refAll: Int32Array;
-  private readonly pfnAll: Int32Array;
-  /** global pfn of a live page block */
-  private readonly pfn: Int32Array;
   /**
    * per live object's record slot, REC_STRIDE numbers in one cache line: its address, its requested
    * bytes, its owner (the cache of a cache object, the pid of a user object) and, for a user object,
@@ -249,12 +243,9 @@ class Replay {
       opCount[o]!++;
       if (o === OP_PAGE_ALLOC && isPageCache(aux[e]!)) pageCache++;
     }
-    // pfn and rec are written before they are read (the state says when): only ref is cleared
-    const pfnIds = opCount[OP_PAGE_ALLOC]! > 0 ? ids : 0;
-    this.refAll = kept !== null && kept.ref.length >= ids ? kept.ref : new Int32Array(ids);
-    this.pfnAll = kept !== null && kept.pfn.length >= pfnIds ? kept.pfn : new Int32Array(pfnIds);
-    this.ref = this.refAll.subarray(0, ids).fill(S_NONE);
-    this.pfn = this.pfnAll.subarray(0, pfnIds);
+    // payloads and records are written before they are read (the state says when); clearing it all is one memset
+    this.refAll = kept !== null && kept.ref.length >= 2 * ids ? kept.ref : new Int32Array(2 * ids);
+    this.ref = this.refAll.subarray(0, 2 * ids).fill(S_NONE);
     // grown by doubling to the peak of live objects
     this.rec = kept?.rec ?? new Float64Array(REC_STRIDE * 1024);
     this.spare = kept?.spare ?? new Int32Array(1024);
@@ -264,7 +255,7 @@ class Replay {
     const pre = opts.preTrace;
     if (pre !== undefined) {
       this.blockPages = pre.pages;
-      for (let k = 0; k < pre.ids.length; k++) { this.ref[pre.ids[k]!] = S_PAGES + pre.orders[k]!; this.pfn[pre.ids[k]!] = pre.pfns[k]!; }
+      for (let k = 0; k < pre.ids.length; k++) { this.ref[2 * pre.ids[k]!] = S_PAGES + pre.orders[k]!; this.ref[2 * pre.ids[k]! + 1] = pre.pfns[k]!; }
     }
   }
 
@@ -312,7 +303,7 @@ class Replay {
   }
 
   scratch(): Scratch {
-    return { ref: this.refAll, pfn: this.pfnAll, rec: this.rec, spare: this.spare };
+    return { ref: this.refAll, rec: this.rec, spare: this.spare };
   }
 
   /** A record slot for a new live object: a dead one's, else a fresh one. */
@@ -332,13 +323,13 @@ class Replay {
 
   /** Ends live object i's life: its record slot is reused. */
   private release(i: number): void {
-    this.spare[this.nSpare++] = this.ref[i]! >>> STATE_BITS;
-    this.ref[i] = S_FREED;
+    this.spare[this.nSpare++] = this.ref[2 * i + 1]!;
+    this.ref[2 * i] = S_FREED;
   }
 
   private pageAlloc(e: number): void {
     const i = this.id[e]!;
-    if ((this.ref[i]! & STATE_MASK) >= S_PAGES) { this.allocLive++; return; }
+    if (this.ref[2 * i]! >= S_PAGES) { this.allocLive++; return; }
     const ord = this.lo[e]!;
     const gfp = this.aux[e]!;
     const pfn = this.machine.allocPages(ord, gfp);
@@ -351,28 +342,28 @@ class Replay {
         if (pfn >= 0) ps.successes++;
       }
     }
-    if (pfn < 0) { this.failedPages++; this.ref[i] = S_FAILED; return; }
-    this.ref[i] = S_PAGES + ord; this.pfn[i] = pfn;
+    if (pfn < 0) { this.failedPages++; this.ref[2 * i] = S_FAILED; return; }
+    this.ref[2 * i] = S_PAGES + ord; this.ref[2 * i + 1] = pfn;
     this.blockPages += 1 << ord;
     if (this.pcRing !== null && isPageCache(gfp)) this.pcRing[this.pcTail++] = i;
   }
 
   private pageFree(e: number): void {
     const i = this.id[e]!;
-    const s = this.ref[i]!; // unmasked: a live object's ref is ≥ S_OBJECT whatever its slot
+    const ref = this.ref, s = ref[2 * i]!;
     if (s >= S_PAGES && s < S_OBJECT) {
       const ord = s - S_PAGES;
-      this.machine.freePages(this.pfn[i]!, ord);
+      this.machine.freePages(ref[2 * i + 1]!, ord);
       this.blockPages -= 1 << ord;
-      this.ref[i] = S_FREED;
-    } else if (s === S_FAILED || s === S_RECLAIMED) this.ref[i] = S_FREED;
+      ref[2 * i] = S_FREED;
+    } else if (s === S_FAILED || s === S_RECLAIMED) ref[2 * i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
     else this.unknownFree++; // never allocated, or a live object
   }
 
   private objectAlloc(e: number, o: number): void {
     const i = this.id[e]!;
-    if ((this.ref[i]! & STATE_MASK) >= S_PAGES) { this.allocLive++; return; }
+    if (this.ref[2 * i]! >= S_PAGES) { this.allocLive++; return; }
     let addr: number;
     let bytes: number;
     let kind: number;
@@ -406,14 +397,14 @@ class Replay {
       addr = this.objects.alloc(bytes, GFP_USER);
       kind = K_USER;
     }
-    if (addr < 0) { this.failedObjects++; this.ref[i] = S_FAILED; return; }
+    if (addr < 0) { this.failedObjects++; this.ref[2 * i] = S_FAILED; return; }
     this.liveObject(i, kind, addr, bytes, owner, gen);
   }
 
   private liveObject(i: number, kind: number, addr: number, bytes: number, owner: number, gen: number): void {
     const slot = this.takeSlot();
     const rec = this.rec, r = REC_STRIDE * slot;
-    this.ref[i] = (slot << STATE_BITS) | (S_OBJECT + kind);
+    this.ref[2 * i] = S_OBJECT + kind; this.ref[2 * i + 1] = slot;
     rec[r] = addr; rec[r + 1] = bytes; rec[r + 2] = owner; rec[r + 3] = gen;
     this.reqLive += bytes;
     if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
@@ -421,11 +412,10 @@ class Replay {
 
   private objectFree(e: number): void {
     const i = this.id[e]!;
-    const ref = this.ref[i]!;
-    const s = ref & STATE_MASK;
+    const s = this.ref[2 * i]!;
     if (s >= S_OBJECT) {
       const k = s - S_OBJECT;
-      const rec = this.rec, r = REC_STRIDE * (ref >>> STATE_BITS);
+      const rec = this.rec, r = REC_STRIDE * this.ref[2 * i + 1]!;
       const addr = rec[r]!, req = rec[r + 1]!;
       if (k === K_CACHE) this.objects.cacheFree(rec[r + 2]!, addr);
       else if (k === K_USER && this.heaps !== null) {
@@ -436,7 +426,7 @@ class Replay {
       } else this.objects.free(addr);
       this.reqLive -= req;
       this.release(i);
-    } else if (s === S_FAILED) this.ref[i] = S_FREED;
+    } else if (s === S_FAILED) this.ref[2 * i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
     else this.unknownFree++; // never allocated, or a live page block
   }
@@ -444,10 +434,9 @@ class Replay {
   private realloc(e: number): void {
     const i = this.id[e]!;
     const bytes = this.lo[e]! + this.hi[e]! * 4294967296;
-    const ref = this.ref[i]!;
-    const s = ref & STATE_MASK;
+    const s = this.ref[2 * i]!;
     if (s >= S_OBJECT) {
-      const rec = this.rec, r = REC_STRIDE * (ref >>> STATE_BITS);
+      const rec = this.rec, r = REC_STRIDE * this.ref[2 * i + 1]!;
       const old = rec[r]!, req = rec[r + 1]!;
       let addr: number;
       if (s === S_OBJECT + K_USER && this.heaps !== null) {
@@ -545,13 +534,13 @@ class Replay {
     const ring = this.pcRing;
     while (ring !== null && this.pcHead < this.pcTail && got < want) {
       const b = ring[this.pcHead++]!;
-      const s = this.ref[b]!;
+      const s = this.ref[2 * b]!;
       if (s < S_PAGES || s >= S_OBJECT) continue; // freed by the trace since
       const pages = 1 << (s - S_PAGES);
-      this.machine.freePages(this.pfn[b]!, s - S_PAGES);
+      this.machine.freePages(this.ref[2 * b + 1]!, s - S_PAGES);
       got += pages;
       this.blockPages -= pages;
-      this.ref[b] = S_RECLAIMED;
+      this.ref[2 * b] = S_RECLAIMED;
     }
     this.reclaimedPageCache += got;
     return freed + got;
