@@ -99,11 +99,32 @@ class TokenSpace {
     return this.nums[k] ?? (this.nums[k] = new AddrMap(1024));
   }
 
-  /** An allocation: `id` becomes the token's (a live token reused just takes the new id). */
-  alloc(s: Buffer, a: number, b: number, id: number): number {
+  /**
+   * An allocation: the token's id. A freed token allocated again takes its old id back (nothing
+   * can name that id any more: a later free of the token means the new allocation), so a trace
+   * numbers the tokens it saw, not its allocations; otherwise `fresh()` (a live token reused just
+   * takes a new id: its old allocation is never freed).
+   */
+  alloc(s: Buffer, a: number, b: number, fresh: () => number): number {
     const k = tokenKind(s, a, b);
-    if (k === TOK_STR) this.strs.set(s.toString('utf8', a, b), id);
-    else this.map(k).set(tokHi, tokLo, id);
+    if (k === TOK_STR) {
+      const key = s.toString('utf8', a, b);
+      const v = this.strs.get(key);
+      const id = v !== undefined && v < 0 ? -2 - v : fresh();
+      this.strs.set(key, id);
+      return id;
+    }
+    const m = this.map(k);
+    const i = m.lookup(tokHi, tokLo);
+    if (i >= 0) {
+      const v = m.valueAt(i);
+      const id = v < 0 ? -2 - v : fresh();
+      m.setAt(i, id);
+      return id;
+    }
+    const hi = tokHi, lo = tokLo;
+    const id = fresh();
+    m.insertAt(-1 - i, hi, lo, id);
     return id;
   }
 
@@ -126,24 +147,18 @@ class TokenSpace {
     return -2 - v;
   }
 
-  /** A realloc: the live id, else `fresh()` made live (of a token not live). */
+  /** A realloc: the live id, else (of a token not live) an id made live as by alloc. */
   keep(s: Buffer, a: number, b: number, fresh: () => number): number {
     const k = tokenKind(s, a, b);
     if (k === TOK_STR) {
-      const key = s.toString('utf8', a, b);
-      const v = this.strs.get(key);
+      const v = this.strs.get(s.toString('utf8', a, b));
       if (v !== undefined && v >= 0) return v;
-      const id = fresh();
-      this.strs.set(key, id);
-      return id;
+    } else {
+      const m = this.nums[k];
+      const i = m ? m.lookup(tokHi, tokLo) : -1;
+      if (i >= 0 && m!.valueAt(i) >= 0) return m!.valueAt(i);
     }
-    const m = this.map(k);
-    const i = m.lookup(tokHi, tokLo);
-    if (i >= 0 && m.valueAt(i) >= 0) return m.valueAt(i);
-    const hi = tokHi, lo = tokLo;
-    const id = fresh();
-    m.set(hi, lo, id);
-    return id;
+    return this.alloc(s, a, b, fresh);
   }
 }
 
@@ -524,7 +539,7 @@ class CsvParser {
         const order = this.num(cOrder, 'order', -1, 63);
         const gfp = this.gfpOf(cGfp);
         const a = this.need(cId, 'id');
-        b.push(op, this.pages.alloc(s, a, this.ce[cId]!, b.newId()), order, gfp);
+        b.push(op, this.pages.alloc(s, a, this.ce[cId]!, this.newId), order, gfp);
         break;
       }
       case O.OP_PAGE_FREE: {
@@ -537,7 +552,7 @@ class CsvParser {
         const size = this.num(cSize, 'size', -1);
         const gfp = this.gfpOf(cGfp);
         const a = this.need(cId, 'id');
-        b.push(op, this.kernel.alloc(s, a, this.ce[cId]!, b.newId()), size, gfp);
+        b.push(op, this.kernel.alloc(s, a, this.ce[cId]!, this.newId), size, gfp);
         break;
       }
       case O.OP_KFREE: {
@@ -563,7 +578,7 @@ class CsvParser {
         if (idx === undefined) this.fail(`the name of a cache created earlier by cache_create in column "cache"`);
         const a = this.need(cId, 'id');
         const z = this.ce[cId]!;
-        b.push(op, op === O.OP_CACHE_ALLOC ? this.kernel.alloc(s, a, z, b.newId()) : this.freeId(this.kernel.release(s, a, z)), 0, idx!);
+        b.push(op, op === O.OP_CACHE_ALLOC ? this.kernel.alloc(s, a, z, this.newId) : this.freeId(this.kernel.release(s, a, z)), 0, idx!);
         break;
       }
       case O.OP_MALLOC:
@@ -573,7 +588,7 @@ class CsvParser {
         const a = this.need(cId, 'id');
         const u = this.user(pid);
         // realloc keeps the id; of a token not live it gets a fresh id that then stays live
-        const id = op === O.OP_MALLOC ? u.alloc(s, a, this.ce[cId]!, b.newId()) : u.keep(s, a, this.ce[cId]!, this.newId);
+        const id = op === O.OP_MALLOC ? u.alloc(s, a, this.ce[cId]!, this.newId) : u.keep(s, a, this.ce[cId]!, this.newId);
         b.push(op, id, size, pid);
         break;
       }

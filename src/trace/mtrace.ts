@@ -245,10 +245,12 @@ export function parseMtrace(text: string, file: string, name: string = defaultNa
     switch (opc) {
       case 43: { // + malloc
         if (addr === -2) break; // failed allocation: nothing became live
-        const id = b.newId();
-        // A live address handed out again means its free was not traced: the old id just stays unfreed.
+        // A freed address handed out again takes its old id back (nothing can name that id any
+        // more), so ids number the addresses seen, not the allocations. A live address handed out
+        // again means its free was not traced: it takes a new id, and the old one stays unfreed.
+        let id = freed.take(addr);
+        if (id < 0) id = b.newId();
         live.set(addr, id);
-        freed.take(addr);
         b.push(OP_MALLOC, id, size, 0);
         break;
       }
@@ -271,6 +273,7 @@ export function parseMtrace(text: string, file: string, name: string = defaultNa
         if (pendingOld === -1) fail('a "<" line before this ">" line');
         let id = pendingOld === -2 ? -1 : live.take(pendingOld);
         pendingOld = -1;
+        if (id < 0 && addr !== -2) id = freed.take(addr); // not live: as malloc, a freed address's old id
         if (id < 0) id = b.newId(); // realloc of an address that is not live: counted by the replay
         if (addr !== -2) { live.set(addr, id); freed.take(addr); }
         b.push(OP_REALLOC, id, size, 0);

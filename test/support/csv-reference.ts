@@ -5,8 +5,8 @@ import * as O from '../../src/trace/ops.js';
 import { TraceBuilder, isStorableValue, type Trace } from '../../src/trace/trace.js';
 
 /**
- * The CSV loader as it was before the byte scanner (csv-parse for every row), kept for the
- * differential test (test/csv-scanner.test.ts): the scanner must give the same traces and the same
+ * The CSV loader as it was before the byte scanner (csv-parse for every row; with the one later
+ * change of rule: a freed token allocated again takes its old id back), kept for the differential test (test/csv-scanner.test.ts): the scanner must give the same traces and the same
  * FILE:LINE errors. Not used by src/.
  *
  * The native CSV trace format (docs/trace-formats.md). A header row names the columns, in any
@@ -160,7 +160,7 @@ export function parseCsvReference(text: string, file: string, name: string = def
   // Tokens freed and not allocated again, with their old id: a second free is a double free of it.
   const freed = new Map<string, number>();
   const alloc = (key: string): number => {
-    const id = b.newId();
+    const id = freed.get(key) ?? b.newId(); // a freed token allocated again takes its old id back
     live.set(key, id); // a live token reused just takes a new id (its old allocation is never freed)
     freed.delete(key);
     return id;
@@ -231,7 +231,7 @@ export function parseCsvReference(text: string, file: string, name: string = def
         else {
           // realloc keeps the id; of a token not live it gets a fresh id that then stays live.
           const got = live.get(key);
-          if (got === undefined) { id = b.newId(); live.set(key, id); freed.delete(key); } else id = got;
+          if (got === undefined) id = alloc(key); else id = got;
         }
         b.push(op, id, size, pid);
         break;
