@@ -1,6 +1,6 @@
 import { InvariantError } from '../errors.js';
 import { BRK_BASE, type HeapMemory } from '../object/heap-memory.js';
-import type { ObjectStrategy, ObjectStrategyFactory, ObjectUsage, PageSource } from '../object/strategy.js';
+import type { CpuCursor, ObjectStrategy, ObjectStrategyFactory, ObjectUsage, PageSource } from '../object/strategy.js';
 import { forEachAlignedBlock } from '../page/decompose.js';
 import { pageStrategyFactory } from '../page/registry.js';
 import type { PageStrategy } from '../page/strategy.js';
@@ -119,6 +119,8 @@ export class UserHeaps {
     private readonly kind: 'memory' | 'pages',
     private readonly cpus: number,
     private readonly regionPages: number,
+    /** the replay's CPU of the current event, for the heaps' per-CPU state (SLUB as a user heap) */
+    private readonly cpuCursor?: CpuCursor,
   ) {}
 
   /** The heap of pid, made on first use; null when the process cannot be created (OOM). */
@@ -130,11 +132,11 @@ export class UserHeaps {
     this.vm.markHeap(p);
     let heap: ObjectStrategy;
     if (this.kind === 'memory') {
-      heap = this.factory({ pages: NO_PAGES, steps: this.vm.machineSteps(), cpus: this.cpus, heap: new ProcessHeapMemory(this.vm, pid, this.footprint) });
+      heap = this.factory({ pages: NO_PAGES, steps: this.vm.machineSteps(), cpus: this.cpus, heap: new ProcessHeapMemory(this.vm, pid, this.footprint), ...(this.cpuCursor ? { cpuCursor: this.cpuCursor } : {}) });
     } else {
       const src = new VirtualPageSource(this.vm, pid, this.regionPages, this.footprint);
       this.sources[pid] = src;
-      heap = this.factory({ pages: src, steps: this.vm.machineSteps(), cpus: this.cpus });
+      heap = this.factory({ pages: src, steps: this.vm.machineSteps(), cpus: this.cpus, ...(this.cpuCursor ? { cpuCursor: this.cpuCursor } : {}) });
     }
     this.heaps[pid] = heap;
     if (pid >= this.gen.length) { const g = new Int32Array(Math.max(pid + 1, this.gen.length * 2)); g.set(this.gen); this.gen = g; }

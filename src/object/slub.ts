@@ -14,9 +14,12 @@
  * - Slab page gfp as new_slab()/allocate_slab(): the caller's gfp & (GFP_RECLAIM_MASK |
  *   GFP_CONSTRAINT_MASK) — mobility and zone bits are stripped — | s->allocflags (__GFP_COMP for
  *   order > 0, __GFP_RECLAIMABLE for SLAB_RECLAIM_ACCOUNT, GFP_DMA for dma-kmalloc).
- * - One per-CPU active slab per cache. The replay is single-threaded, so every op runs on CPU 0;
- *   `cpus` only sets min_objects (as num_present_cpus() does in the kernel). Other CPUs' slabs,
- *   which would pin extra partly-used slabs on a real machine, are not modelled.
+ * - One active slab per CPU per cache (kmem_cache_cpu->slab). An operation runs on the CPU the
+ *   replay's cursor names (ObjectStrategyOptions.cpuCursor: the event's CPU in a kernel trace, the
+ *   thread's CPU in a user trace, run/event-cpu.ts), CPU 0 without one; `cpus` also sets min_objects
+ *   (num_present_cpus()). A free into another CPU's active slab is __slab_free() on a frozen slab:
+ *   the object goes back on that slab's free list, the slow path, no list change (free_remote).
+ *   So more CPUs pin more partly-used slabs, as on a real machine.
  * - No per-CPU partial lists (as CONFIG_SLUB_CPU_PARTIAL=n): a free into a full slab puts it at
  *   the tail of the node partial list (__slab_free, DEACTIVATE_TO_TAIL); the slow alloc path takes
  *   the head of the partial list (get_partial_node), else a new slab.
@@ -42,7 +45,7 @@ import {
   cacheGeometry, getOrder, KMALLOC_INDICES, KMALLOC_MAX_CACHE_SIZE, kmallocIndex, kmallocSizeOfIndex,
   kmallocSuffix, PAGE_SIZE,
 } from './slab-geometry.js';
-import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage, PageSource } from './strategy.js';
+import type { CacheStat, CpuCursor, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage, PageSource } from './strategy.js';
 import { reallocInSizeClass } from './realloc.js';
 
 /** GFP_RECLAIM_MASK | GFP_CONSTRAINT_MASK (mm/internal.h): what new_slab() keeps of the caller's gfp */
@@ -65,7 +68,8 @@ const S_PARTIAL = 2; // on the node partial list
 const S_FULL = 3; //  no free objects, on no list (SLUB does not track full slabs without debugging)
 
 class SlubCache {
-  cpuSlab = -1;
+  /** the active slab of each CPU, -1 when none */
+  readonly cpuSlab: Int32Array;
   partialHead = -1;
   partialTail = -1;
   nrPartial = 0;
@@ -86,7 +90,10 @@ class SlubCache {
     readonly minObjects: number,
     readonly minPartial: number,
     readonly allocflags: number,
-  ) {}
+    cpus: number,
+  ) {
+    this.cpuSlab = new Int32Array(Math.max(1, cpus)).fill(-1);
+  }
 }
 
 class Slub implements ObjectStrategy {
@@ -94,6 +101,8 @@ class Slub implements ObjectStrategy {
   private readonly pages: PageSource;
   private readonly steps: Steps;
   private readonly cpus: number;
+  /** the CPU of the current operation (the replay writes it); CPU 0 without one */
+  private readonly cursor: CpuCursor;
   /** every cache in creation order */
   private readonly all: SlubCache[] = [];
   /** kmalloc caches by type * KTAB + index */
@@ -133,11 +142,14 @@ class Slub implements ObjectStrategy {
     slabs_allocated: 0, slabs_freed: 0, slab_min_order_fallback: 0, large_allocs: 0, large_frees: 0,
     oom: 0, unknown_free: 0, unknown_cache: 0, realloc_in_place: 0, realloc_moved: 0,
   };
+  /** frees into another CPU's active slab (only reported when there were any: one-CPU replays keep their counters) */
+  private freeRemote = 0;
 
   constructor(opts: ObjectStrategyOptions) {
     this.pages = opts.pages;
     this.steps = opts.steps;
     this.cpus = opts.cpus;
+    this.cursor = opts.cpuCursor ?? { cpu: 0 };
     this.pageSlab = new Int32Array(opts.pages.totalPfns);
     // create_kmalloc_caches(): per type, per index in creation order (96, 192, 8, ..., 8k)
     for (let type = 0; type < KMALLOC_TYPES; type++) {
@@ -153,7 +165,7 @@ class Slub implements ObjectStrategy {
 
   private newCache(name: string, objectSize: number, align: number, hwcache: boolean, allocflags: number): SlubCache {
     const g = cacheGeometry(objectSize, align, hwcache, this.cpus);
-    const c = new SlubCache(this.all.length, name, objectSize, g.size, g.order, g.objects, g.minOrder, g.minObjects, g.minPartial, allocflags);
+    const c = new SlubCache(this.all.length, name, objectSize, g.size, g.order, g.objects, g.minOrder, g.minObjects, g.minPartial, allocflags, this.cpus);
     this.all.push(c);
     return c;
   }
@@ -278,7 +290,9 @@ class Slub implements ObjectStrategy {
 
   /** slab_alloc(): the cpu slab's free list, else ___slab_alloc() (partial list, new slab). */
   private slabAlloc(c: SlubCache, gfp: number): number {
-    let r = c.cpuSlab;
+    // a cursor beyond the machine's CPUs (a recording from a bigger machine) folds onto them
+    const cpu = this.cursor.cpu % c.cpuSlab.length;
+    let r = c.cpuSlab[cpu]!;
     if (r >= 0 && this.slabFree[r]! >= 0) {
       this.steps[STEP_OBJ_FAST] = this.steps[STEP_OBJ_FAST]! + 1;
       this.ctr.alloc_fast++;
@@ -287,7 +301,7 @@ class Slub implements ObjectStrategy {
       this.ctr.alloc_slow++;
       // the exhausted cpu slab is unfrozen as a full slab (get_freelist() returned NULL)
       if (r >= 0) this.slabState[r] = S_FULL;
-      c.cpuSlab = -1;
+      c.cpuSlab[cpu] = -1;
       r = this.usePartial ? c.partialHead : -1;
       if (r >= 0) {
         this.removePartial(c, r);
@@ -300,7 +314,7 @@ class Slub implements ObjectStrategy {
         }
       }
       this.slabState[r] = S_CPU;
-      c.cpuSlab = r;
+      c.cpuSlab[cpu] = r;
     }
     const slot = this.slabFree[r]!;
     this.slabFree[r] = this.slotNext[this.slabBase[r]! + slot]!;
@@ -325,8 +339,15 @@ class Slub implements ObjectStrategy {
     this.ctr.frees++;
     const state = this.slabState[r]!;
     if (state === S_CPU) {
-      this.steps[STEP_OBJ_FAST] = this.steps[STEP_OBJ_FAST]! + 1;
-      this.ctr.free_fast++;
+      if (c.cpuSlab[this.cursor.cpu % c.cpuSlab.length] === r) {
+        this.steps[STEP_OBJ_FAST] = this.steps[STEP_OBJ_FAST]! + 1;
+        this.ctr.free_fast++;
+      } else {
+        // another CPU's frozen slab: __slab_free() puts the object on its free list, nothing else
+        this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
+        this.ctr.free_slow++;
+        this.freeRemote++;
+      }
       return;
     }
     this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
@@ -482,6 +503,7 @@ class Slub implements ObjectStrategy {
   counters(): Record<string, number> {
     return {
       ...this.ctr,
+      ...(this.freeRemote > 0 ? { free_remote: this.freeRemote } : {}),
       slabs: this.all.reduce((a, c) => a + c.nrSlabs, 0),
       partial_slabs: this.all.reduce((a, c) => a + c.nrPartial, 0),
       large_pages: this.largePages,
@@ -514,7 +536,11 @@ class Slub implements ObjectStrategy {
         if (recordsOnLists[r]) fail(`${c.name}: record ${r} twice on lists`);
         recordsOnLists[r] = 1;
       }
-      if (c.cpuSlab >= 0 && this.slabState[c.cpuSlab] !== S_CPU) fail(`${c.name}: cpu slab not in CPU state`);
+      for (let cpu = 0; cpu < c.cpuSlab.length; cpu++) {
+        const r = c.cpuSlab[cpu]!;
+        if (r >= 0 && this.slabState[r] !== S_CPU) fail(`${c.name}: cpu ${cpu}'s slab not in CPU state`);
+        if (r >= 0 && c.cpuSlab.indexOf(r) !== cpu) fail(`${c.name}: slab ${r} active on two CPUs`);
+      }
     }
     const slabsOf = new Int32Array(this.all.length);
     const objsOf = new Int32Array(this.all.length);
@@ -527,7 +553,7 @@ class Slub implements ObjectStrategy {
         if (!recordsOnLists[r]) fail(`spare record ${r} lost`);
         continue;
       }
-      if (st === S_CPU && c.cpuSlab !== r) fail(`${c.name}: slab ${r} in CPU state but not the cpu slab`);
+      if (st === S_CPU && c.cpuSlab.indexOf(r) < 0) fail(`${c.name}: slab ${r} in CPU state but no CPU's slab`);
       if (st === S_FULL && this.slabInuse[r] !== this.slabObjs[r]) fail(`${c.name}: full slab ${r} has free objects`);
       const objs = this.slabObjs[r]!;
       const base = this.slabBase[r]!;

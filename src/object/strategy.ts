@@ -11,6 +11,15 @@ export interface PageSource {
   readonly totalPfns: number;
 }
 
+/**
+ * The CPU the current event runs on, written by the replay before each event of a trace that
+ * records CPUs or threads (run/event-cpu.ts) and read by strategies with per-CPU state (SLUB's
+ * per-CPU slabs). Without one, every operation runs on CPU 0.
+ */
+export interface CpuCursor {
+  cpu: number;
+}
+
 export interface ObjectStrategyOptions {
   pages: PageSource;
   steps: Steps;
@@ -22,6 +31,8 @@ export interface ObjectStrategyOptions {
    * sbrk/mmap (dlmalloc) use it instead of taking pages from `pages`.
    */
   heap?: HeapMemory;
+  /** where the replay says which CPU runs the current event (absent: CPU 0) */
+  cpuCursor?: CpuCursor;
 }
 
 /** Per-cache state, the columns of /proc/slabinfo (strategies without caches report their buckets). */

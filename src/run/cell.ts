@@ -18,6 +18,9 @@ import { startMachine, type StartInput } from '../machine/start-state.js';
 import * as O from '../trace/ops.js';
 import { Vm } from '../machine/vm.js';
 import { sizeClassHeapPages, UserHeaps } from '../machine/process-heap.js';
+import { threadMetrics } from '../metrics/threads.js';
+import type { CpuCursor } from '../object/strategy.js';
+import { eventCpus } from './event-cpu.js';
 import { PAGE_SIZE } from '../page/strategy.js';
 import { objectPageSource, probeHighOrder, replay, type ReplayCounts } from './replay.js';
 
@@ -100,11 +103,14 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   const started = opts.start === undefined ? undefined : startMachine(machineConfig, pageStrategyFactory(cell.page), preTraceFrees(trace), opts.start);
   const machine = started?.machine ?? new Machine(machineConfig, pageStrategyFactory(cell.page));
   const source = objectPageSource(machine);
-  const objects = objectStrategyFactory(cell.object)({ pages: source, steps: machine.steps, cpus: machine.cpus });
+  // the CPU of each event (kernel traces' CPU column, user traces' threads): SLUB's per-CPU slabs
+  const cpuOf = eventCpus(trace, machine.cpus);
+  const cpuCursor = { cpu: 0 };
+  const objects = objectStrategyFactory(cell.object)({ pages: source, steps: machine.steps, cpus: machine.cpus, cpuCursor });
   const t1 = performance.now();
   const recorder = new LatencyRecorder();
   const samples = opts.samples ?? 100;
-  const procs = processesFor(cell, trace, machine);
+  const procs = processesFor(cell, trace, machine, cpuCursor);
   // With processes the object stack is the kernel object layer plus the user heaps (their resident pages).
   const usage = procs === undefined ? () => objects.usage() : () => {
     const k = objects.usage(), u = procs.heaps.usage();
@@ -113,6 +119,7 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   const series = new TimeSeries(machine, usage);
   const counts = replay(trace, machine, objects, source, {
     ...(procs !== undefined ? { processes: procs } : {}),
+    ...(cpuOf !== undefined ? { cpu: { of: cpuOf, cursor: cpuCursor } } : {}),
     pageCacheReclaim: isGenerated(trace),
     ...(started !== undefined ? { preTrace: started.preTrace } : {}),
     checkEvery: opts.check ? 1024 : 0,
@@ -136,6 +143,8 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
       utilization_resident: peakResident === 0 ? 0 : round6(u.peak_bytes_requested / (peakResident * PAGE_SIZE)),
     };
   }
+  const threads = threadMetrics(trace);
+  if (threads !== undefined) metrics.threads = threads;
   const attribution = attributionMetrics(trace);
   if (attribution !== undefined) metrics.attribution = attribution;
   if (started !== undefined) {
@@ -232,7 +241,7 @@ function mergeCounters(machine: Machine): Record<string, number> {
  * User heaps use the cell's object strategy: dlmalloc on brk/mmap, the size-class strategies on
  * a compact mmap'd region (process-heap.ts).
  */
-function processesFor(cell: CellSpec, trace: Trace, machine: Machine): { vm: Vm; heaps: UserHeaps } | undefined {
+function processesFor(cell: CellSpec, trace: Trace, machine: Machine, cpuCursor: CpuCursor): { vm: Vm; heaps: UserHeaps } | undefined {
   const c = opCounts(trace);
   const user = c[O.OP_MALLOC]! + c[O.OP_REALLOC]!;
   const proc = c[O.OP_MMAP]! + c[O.OP_MUNMAP]! + c[O.OP_BRK]! + c[O.OP_FAULT]! + c[O.OP_FORK]! + c[O.OP_EXIT]!;
@@ -240,7 +249,7 @@ function processesFor(cell: CellSpec, trace: Trace, machine: Machine): { vm: Vm;
   const addressEvents = c[O.OP_MMAP]! + c[O.OP_MUNMAP]! + c[O.OP_BRK]! + c[O.OP_FORK]!;
   const vm = new Vm(machine, { autoVma: addressEvents === 0, pids: trace.pidCount });
   const kind = cell.object.split(':')[0] === 'dlmalloc' ? 'memory' : 'pages';
-  const heaps = new UserHeaps(vm, objectStrategyFactory(cell.object), kind, machine.cpus, sizeClassHeapPages(machine.managedPages()));
+  const heaps = new UserHeaps(vm, objectStrategyFactory(cell.object), kind, machine.cpus, sizeClassHeapPages(machine.managedPages()), cpuCursor);
   return { vm, heaps };
 }
 

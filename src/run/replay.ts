@@ -4,7 +4,7 @@ import type { UserHeaps } from '../machine/process-heap.js';
 import type { Vm } from '../machine/vm.js';
 import type { Machine } from '../machine/machine.js';
 import { STEP_COUNT } from '../machine/steps.js';
-import type { ObjectStrategy, PageSource } from '../object/strategy.js';
+import type { ObjectStrategy, PageSource, CpuCursor } from '../object/strategy.js';
 import { PAGEBLOCK_ORDER } from '../page/strategy.js';
 import {
   OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
@@ -66,6 +66,8 @@ export interface ReplayOptions {
    * `orders`, which the trace frees without allocating them: their frees are real frees.
    */
   preTrace?: { pages: number; ids: Int32Array; pfns: Int32Array; orders: Uint8Array };
+  /** per-event CPU (run/event-cpu.ts) written into the cursor the object strategies read (SLUB's per-CPU slabs) */
+  cpu?: { of: Int32Array; cursor: CpuCursor };
 }
 
 /** User-heap figures of a replay with processes. */
@@ -274,8 +276,10 @@ class Replay {
     // event counts at which the next sample / check is due (countdowns: no division per event)
     let nextSample = sampleEvery > 0 ? sampleEvery : -1;
     let nextCheck = checkEvery > 0 ? checkEvery : -1;
+    const cpuOf = opts.cpu?.of ?? null, cursor = opts.cpu?.cursor ?? null;
     for (let e = 0; e < n; e++) {
       const o = op[e]!;
+      if (cpuOf !== null) cursor!.cpu = cpuOf[e]!;
       switch (o) {
         case OP_PAGE_ALLOC: this.pageAlloc(e); break;
         case OP_PAGE_FREE: this.pageFree(e); break;
