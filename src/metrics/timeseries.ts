@@ -56,5 +56,47 @@ export class TimeSeries {
     d.internal_waste_bytes.push(held - req);
     // instantaneous live/held; the end-of-run utilization in `waste` is peak over peak
     d.utilization.push(held === 0 ? 0 : round6(req / held));
+    if (d.event.length >= 2 * MAX_SAMPLES) downsample(d);
+  }
+}
+
+/**
+ * Samples kept per cell at most (between MAX_SAMPLES and twice that). A sample is taken at every
+ * mark as well as every N events, so a trace of 20 M marks (or --sample-every 1) made a result
+ * line of 86 MB and a report past V8's longest string; ~4000 points of ~60 bytes stay well under
+ * a megabyte whatever the trace.
+ */
+export const MAX_SAMPLES = 2048;
+
+/**
+ * Halves the series in place, deterministically (it depends on the samples only): the first and
+ * the last sample stay, and of each run of 4 samples between them those holding the run's least
+ * and most free pages, and its least and most largest free order (extremes, not averages: a dip
+ * to zero free pages must survive).
+ */
+export function downsample(d: TimeSeriesData): void {
+  const n = d.event.length;
+  if (n <= 2) return;
+  const keep: number[] = [0];
+  for (let s = 1; s < n - 1; s += 4) {
+    const e = Math.min(s + 4, n - 1);
+    let loF = s, hiF = s, loO = s, hiO = s;
+    for (let i = s + 1; i < e; i++) {
+      if (d.free_pages[i]! < d.free_pages[loF]!) loF = i;
+      if (d.free_pages[i]! > d.free_pages[hiF]!) hiF = i;
+      if (d.largest_free_order[i]! < d.largest_free_order[loO]!) loO = i;
+      if (d.largest_free_order[i]! > d.largest_free_order[hiO]!) hiO = i;
+    }
+    // at most 2 of every 4 (free-page extremes); the order extremes only when they are one of them or the run has room
+    const picked = [...new Set([loF, hiF])];
+    for (const o of [loO, hiO]) if (picked.length < 2 && !picked.includes(o)) picked.push(o);
+    keep.push(...picked.sort((a, b) => a - b));
+  }
+  keep.push(n - 1);
+  for (const k of Object.keys(d) as (keyof TimeSeriesData)[]) {
+    const col = d[k] as unknown[];
+    if (col.length !== n) continue; // a zone-less series (unusable/extfrag) is empty
+    for (let j = 0; j < keep.length; j++) col[j] = col[keep[j]!];
+    col.length = keep.length;
   }
 }

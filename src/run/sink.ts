@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { AllocbenchError } from '../errors.js';
 import { join } from 'node:path';
 import { cellKey, type CellResult } from './cell.js';
 import { summaryCsv } from './columns.js';
@@ -13,9 +14,11 @@ export const RUN_FILE = 'run.json';
 export function readResultsFile(file: string): { results: CellResult[]; torn: boolean } {
   let text: string;
   try {
+    // a device or a pipe (a link to /dev/zero) would be read forever
+    if (!statSync(file).isFile()) throw new AllocbenchError(`${file}: not a regular file`);
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw ioError(e, 'read', file);
+    throw e instanceof AllocbenchError ? e : ioError(e, 'read', file);
   }
   return parseResultLines(text, file);
 }
