@@ -39,7 +39,8 @@ interface LogFile {
   ppid: number;
   forked: boolean;
   start: number;
-  bytes: Buffer;
+  /** the file as little-endian 32-bit words (record i starts at word HEADER_WORDS + 8 i) */
+  words: Uint32Array;
   count: number;
 }
 
@@ -58,8 +59,10 @@ function readLogs(dir: string): LogFile[] {
     if (bytes.length < HEADER || bytes.toString('latin1', 0, 8) !== LOG_MAGIC) {
       throw new AllocbenchError(`${path}: expected an allocbench record log (header "ABREC1"), got ${bytes.length} bytes of something else`);
     }
+    // a word view needs a 4-byte aligned start (readFileSync's buffer nearly always is)
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(new Uint8Array(bytes));
     out.push({
-      path, bytes,
+      path, words: new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length >>> 2),
       pid: bytes.readUInt32LE(8), ppid: bytes.readUInt32LE(12), forked: (bytes.readUInt32LE(16) & 1) !== 0,
       start: u64(bytes, 32),
       // a partial last record (the process was killed mid-write) is left out
@@ -71,13 +74,18 @@ function readLogs(dir: string): LogFile[] {
   return out;
 }
 
-/** A binary min-heap of run indices keyed by (time, run). */
+/** A binary min-heap of run indices keyed by each run's next time (ties: the lower run, i.e. file order). */
 class RunHeap {
-  readonly idx: Int32Array;
+  private readonly idx: Int32Array;
+  /** the time of each run's next record */
+  readonly key: Float64Array;
   size = 0;
-  constructor(n: number, private readonly key: (r: number) => number) { this.idx = new Int32Array(n); }
+  constructor(n: number) {
+    this.idx = new Int32Array(n);
+    this.key = new Float64Array(n);
+  }
   private less(a: number, b: number): boolean {
-    const ka = this.key(a), kb = this.key(b);
+    const ka = this.key[a]!, kb = this.key[b]!;
     return ka < kb || (ka === kb && a < b);
   }
   push(r: number): void {
@@ -90,20 +98,23 @@ class RunHeap {
     }
     this.idx[i] = r;
   }
-  pop(): number {
-    const top = this.idx[0]!;
-    const last = this.idx[--this.size]!;
+  top(): number {
+    return this.idx[0]!;
+  }
+  /** The top run's key changed (it moved on to its next record) or it ended (`remove`): restore the order. */
+  siftTop(remove: boolean): void {
+    const last = remove ? this.idx[--this.size]! : this.idx[0]!;
+    const size = this.size;
     let i = 0;
     for (;;) {
       let c = 2 * i + 1;
-      if (c >= this.size) break;
-      if (c + 1 < this.size && this.less(this.idx[c + 1]!, this.idx[c]!)) c++;
+      if (c >= size) break;
+      if (c + 1 < size && this.less(this.idx[c + 1]!, this.idx[c]!)) c++;
       if (!this.less(this.idx[c]!, last)) break;
       this.idx[i] = this.idx[c]!;
       i = c;
     }
-    if (this.size > 0) this.idx[i] = last;
-    return top;
+    if (size > 0) this.idx[i] = last;
   }
 }
 
@@ -117,6 +128,8 @@ export interface Recording {
 function u64(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off + 4) * TWO32 + buf.readUInt32LE(off);
 }
+
+const HEADER_WORDS = HEADER / 4, RECORD_WORDS = RECORD / 4;
 
 /**
  * Converts the logs in `dir` into a Trace named `name`. Failed calls are counted in stats
@@ -133,19 +146,22 @@ export function readRecording(dir: string, name: string, source: string = dir): 
   const runFile: number[] = [], runStart: number[] = [], runEnd: number[] = [];
   const base = logs.length ? logs[0]!.start : 0;
   for (let f = 0; f < logs.length; f++) {
-    const { bytes, count } = logs[f]!;
+    const { words, count } = logs[f]!;
     let s = 0, prev = -Infinity;
-    for (let i = 0; i < count; i++) {
-      const t = u64(bytes, HEADER + i * RECORD);
+    for (let i = 0, w = HEADER_WORDS; i < count; i++, w += RECORD_WORDS) {
+      const t = words[w + 1]! * TWO32 + words[w]!;
       if (t < prev) { runFile.push(f); runStart.push(s); runEnd.push(i); s = i; }
       prev = t;
     }
     if (count > s) { runFile.push(f); runStart.push(s); runEnd.push(count); }
   }
   const pos = Int32Array.from(runStart);
-  const timeOf = (r: number): number => u64(logs[runFile[r]!]!.bytes, HEADER + pos[r]! * RECORD) - base;
-  const heap = new RunHeap(runFile.length, timeOf);
-  for (let r = 0; r < runFile.length; r++) heap.push(r);
+  const heap = new RunHeap(runFile.length);
+  const timeAt = (f: number, i: number): number => {
+    const w = logs[f]!.words, k = HEADER_WORDS + i * RECORD_WORDS;
+    return w[k + 1]! * TWO32 + w[k]! - base;
+  };
+  for (let r = 0; r < runFile.length; r++) { heap.key[r] = timeAt(runFile[r]!, pos[r]!); heap.push(r); }
 
   const b = new TraceBuilder(name, source, Math.max(16, total + 2 * logs.length));
   const stats: Record<string, number> = { recorded_failed_allocs: 0, reordered_frees: 0, inherited_frees: 0, recorded_processes: logs.length };
@@ -187,16 +203,16 @@ export function readRecording(dir: string, name: string, source: string = dir): 
   const pending = new Map<number, [number, number]>();
 
   while (heap.size > 0) {
-    const r = heap.pop();
+    const r = heap.top();
     const f = runFile[r]!;
     const i = pos[r]!;
-    if (i + 1 < runEnd[r]!) { pos[r] = i + 1; heap.push(r); }
-    const bytes = logs[f]!.bytes;
-    const off = HEADER + i * RECORD;
-    const tid = bytes.readUInt32LE(off + 8) | 0;
-    const word = bytes.readUInt32LE(off + 12);
+    if (i + 1 < runEnd[r]!) { pos[r] = i + 1; heap.key[r] = timeAt(f, i + 1); heap.siftTop(false); } else heap.siftTop(true);
+    const words = logs[f]!.words;
+    const k = HEADER_WORDS + i * RECORD_WORDS;
+    const tid = words[k + 2]! | 0;
+    const word = words[k + 3]!;
     const op = word & 0xff;
-    const a = u64(bytes, off + 16), bb = u64(bytes, off + 24);
+    const a = words[k + 5]! * TWO32 + words[k + 4]!, bb = words[k + 7]! * TWO32 + words[k + 6]!;
     if (!started[f]) start(f, tid);
     threadSet.add(tid);
     const pid = f;
