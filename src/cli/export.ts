@@ -10,7 +10,7 @@ import type { CellResult } from '../run/cell.js';
 /** The --export-* options (one per exporter, FILE or - for stdout) that `export` and `gate` take. */
 export function exportOptions<T>(y: Argv<T>): Argv<T> {
   let out = y;
-  for (const e of EXPORTERS) out = out.option(e.option, { type: 'string', describe: `${e.describe} to FILE (- = stdout)` }) as Argv<T>;
+  for (const e of EXPORTERS) out = out.option(e.option, { type: 'string', describe: `${e.describe} to FILE (--${e.option}=- : to stdout)` }) as Argv<T>;
   return out;
 }
 
