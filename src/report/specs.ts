@@ -1,5 +1,6 @@
 import type { CellResult } from '../run/cell.js';
 import { mainZone } from './load-results.js';
+import { estimate } from '../metrics/statistics.js';
 
 /** One chart of the report: a vega-lite spec with its data inlined (the page must work offline). */
 export interface ChartSpec {
@@ -183,6 +184,35 @@ interface PanelOf {
   panel: (r: Row) => string;
   series?: (r: Row) => string;
   value: (r: Row) => number;
+}
+
+/**
+ * Bars of a mean over seeds get their 95% Student-t interval as a black rule (statistics.ts
+ * estimate): each row carries its group's `lo`/`hi`; one seed or equal seeds draw no rule.
+ */
+function withIntervals(c: ChartSpec | null, panel: (r: Row) => string): ChartSpec | null {
+  const inner = c?.spec.spec as { mark?: { type?: string }; encoding?: Record<string, unknown> } | undefined;
+  if (!c || !inner?.encoding || inner.mark?.type !== 'bar') return c;
+  const rows = (c.spec.data as { values: Row[] }).values;
+  const by = new Map<string, number[]>();
+  const key = (r: Row): string => `${panel(r)}\u0000${r.strategy}`;
+  for (const r of rows) { const l = by.get(key(r)); if (l) l.push(Number(r.value)); else by.set(key(r), [Number(r.value)]); }
+  const est = new Map([...by].map(([k, xs]) => [k, estimate(xs)]));
+  const values = rows.map((r) => { const e = est.get(key(r))!; return e.n > 1 && e.hi > e.lo ? { ...r, lo: e.lo, hi: e.hi } : r; });
+  // no interval anywhere (one seed): no rule layer, whose empty data would give vega an infinite extent
+  if (!values.some((r) => 'lo' in r)) return c;
+  const { x: _x, color: _c, tooltip: _t, ...place } = inner.encoding;
+  const rule = {
+    transform: [{ filter: 'isValid(datum.lo)' }],
+    mark: { type: 'rule', color: '#222', strokeWidth: 1.5 },
+    encoding: { ...place, x: { aggregate: 'min', field: 'lo', type: 'quantitative' }, x2: { aggregate: 'max', field: 'hi' } },
+  };
+  const { mark, encoding, ...size } = inner;
+  return {
+    ...c,
+    description: `${c.description} Bars are means over seeds; the black rule is the 95% interval (Student t).`,
+    spec: { ...c.spec, data: { values }, spec: { ...size, layer: [{ mark, encoding }, rule] } },
+  };
 }
 
 /** A chart without its equal panels; all equal: the one-line chart. */
@@ -390,11 +420,11 @@ export function buildSpecs(results: CellResult[]): ChartSpec[] {
   return [
     withoutEqual(fragmentationOverTime(results, L), { panel: group, series: (r) => String(r.x), value: (r) => Number(r.u) }),
     withoutEqual(unusableByOrder(results, L), { panel: group, series: (r) => String(r.order), value: v }),
-    withoutEqual(highOrderSuccess(results, L), { panel: (r) => String(r.panel), value: v }),
-    withoutEqual(internalWaste(results, L), { panel: group, value: v }),
-    withoutEqual(utilization(results, L), { panel: group, value: v }),
+    withIntervals(withoutEqual(highOrderSuccess(results, L), { panel: (r) => String(r.panel), value: v }), (r) => String(r.panel)),
+    withIntervals(withoutEqual(internalWaste(results, L), { panel: group, value: v }), group),
+    withIntervals(withoutEqual(utilization(results, L), { panel: group, value: v }), group),
     withoutEqual(latencyPercentiles(results, L), { panel: (r) => String(r.panel), series: (r) => String(r.percentile), value: (r) => Number(r.ns) }),
-    withoutEqual(simThroughput(results, L), { panel: group, value: v }),
+    withIntervals(withoutEqual(simThroughput(results, L), { panel: group, value: v }), group),
     wallThroughput(results, L),
   ].filter((c): c is ChartSpec => c !== null);
 }
