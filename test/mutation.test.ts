@@ -37,8 +37,7 @@ describe('mutation check: the gate against the committed baseline', () => {
   it('the unchanged tree passes the gate, 3 runs out of 3 (no false alarm)', async () => {
     for (let i = 0; i < 3; i++) {
       const r = await gate();
-      // a failure here after an intended model change means baseline/ is stale: npx allocbench gate --update
-      expect(r.code, r.out).toBe(0);
+      expect(r.code, `the gate fails on the unchanged tree: a model regressed, or baseline/ is stale after an intended change (then: npx allocbench gate --update, review git diff baseline/, commit)\n${r.out}`).toBe(0);
       expect(r.out).toMatch(/ 0 regressed/);
     }
   });
