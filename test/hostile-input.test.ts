@@ -14,6 +14,10 @@ import { downsample, MAX_SAMPLES, type TimeSeriesData } from '../src/metrics/tim
 import { memoryBudget, requireMemory } from '../src/memory-budget.js';
 import { workersThatFit } from '../src/run/resources.js';
 import { ensureDir } from '../src/run/output.js';
+import { MAX_PHASE_LABELS, OTHER_LABELS, runCell } from '../src/run/cell.js';
+import { TraceBuilder } from '../src/trace/trace.js';
+import { OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';
+import { GFP_KERNEL } from '../src/machine/gfp.js';
 
 /** Issue 18 items 1-3 in-process: every refusal is an AllocbenchError (exit 2) with a message that says what was expected. */
 const tmp = mkdtempSync(join(tmpdir(), 'allocbench-hostile-input-'));
@@ -142,6 +146,26 @@ describe('time series stay bounded (20 M marks made an 86 MB result line)', () =
     for (const col of Object.values(d)) expect((col as unknown[]).length).toBe(d.event.length);
     expect(d.event.every((e, i) => i === 0 || e > d.event[i - 1]!)).toBe(true);
     expect(JSON.stringify(d).length).toBeLessThan(2 ** 20);
+  });
+});
+
+describe('a result line stays small whatever the marks', () => {
+  it('10 000 marks of distinct labels: at most 2 x MAX_SAMPLES samples and MAX_PHASE_LABELS + 1 labels', () => {
+    const b = new TraceBuilder('marks', 'marks.csv');
+    for (let i = 0; i < 10_000; i++) {
+      const id = b.newId();
+      b.push(OP_PAGE_ALLOC, id, 9, GFP_KERNEL);
+      b.push(OP_MARK, 0, 0, b.intern(`phase-${i}`));
+      b.push(OP_PAGE_FREE, id, 9, 0);
+    }
+    const r = runCell({ trace: 'marks', machine: 'small', page: 'buddy', object: 'slub', seed: 1 }, b.finish(), loadMachine('small'));
+    const ts = r.metrics.timeseries as TimeSeriesData;
+    expect(ts.event.length).toBeLessThan(2 * MAX_SAMPLES);
+    expect(ts.event.length).toBeGreaterThan(MAX_SAMPLES / 2);
+    const labels = Object.keys(r.metrics.highorder_success as object);
+    expect(labels).toHaveLength(MAX_PHASE_LABELS + 1);
+    expect(labels).toContain(OTHER_LABELS);
+    expect(JSON.stringify(r).length).toBeLessThan(2 ** 20);
   });
 });
 

@@ -180,6 +180,10 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   };
 }
 
+/** Mark labels listed in highorder_success at most; the others are summed under OTHER_LABELS. */
+export const MAX_PHASE_LABELS = 256;
+export const OTHER_LABELS = '(other labels)';
+
 function endMetrics(machine: Machine, usage: () => { bytesReserved: number; pagesHeld: number }, c: ReplayCounts): Record<string, unknown> {
   const zones: Record<string, unknown> = {};
   let largest = -1;
@@ -190,9 +194,16 @@ function endMetrics(machine: Machine, usage: () => { bytesReserved: number; page
     if (m.largest_free_order > largest) largest = m.largest_free_order;
   }
   const highorderSuccess: Record<string, number> = {};
+  // one entry per mark label, the first MAX_PHASE_LABELS of them (in trace order): a trace of
+  // millions of distinct labels made a result line of hundreds of MB; the rest are summed
+  const rest = { attempts: 0, successes: 0 };
+  let labels = 0;
   for (const [label, p] of Object.entries(c.phases)) {
-    if (p.attempts > 0) highorderSuccess[label] = round6(p.successes / p.attempts);
+    if (p.attempts === 0) continue;
+    if (++labels <= MAX_PHASE_LABELS) highorderSuccess[label] = round6(p.successes / p.attempts);
+    else { rest.attempts += p.attempts; rest.successes += p.successes; }
   }
+  if (rest.attempts > 0) highorderSuccess[OTHER_LABELS] = round6(rest.successes / rest.attempts);
   const steps: Record<string, number> = {};
   STEP_NAMES.forEach((name, k) => { steps[name] = machine.steps[k]!; });
   return {
