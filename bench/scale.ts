@@ -75,7 +75,7 @@ const [inThreadT, oneW, twoW] = await timeAll([0, 1, 2]);
 const inThread = inThreadT!.run, one = oneW!.run, two = twoW!.run;
 const perCell = inThread / CELLS;
 const overhead = (one - inThread) / CELLS;
-console.log(`${CELLS} cells of ${tasks[0]!.trace.length} events (page-mix, buddy + slub, desktop)`);
+console.log(`${CELLS} cells of ${tasks[0]!.trace!.length} events (page-mix, buddy + slub, desktop)`);
 console.log(`in this thread  ${(inThread / 1000).toFixed(2)} s`);
 console.log(`1 worker        ${(one / 1000).toFixed(2)} s`);
 console.log(`2 workers       ${(two / 1000).toFixed(2)} s`);

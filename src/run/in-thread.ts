@@ -1,6 +1,6 @@
 import { Script } from 'node:vm';
-import { failedCell, type CellResult } from './cell.js';
-import runTask, { type CellTask } from './worker.js';
+import { failedCell } from './cell.js';
+import runTask, { type CellTask, type TaskOutput } from './worker.js';
 
 /**
  * One cell in this thread (--workers 0) that still honours --cell-timeout and Ctrl-C: a replay is
@@ -11,14 +11,14 @@ import runTask, { type CellTask } from './worker.js';
  */
 const CALL = new Script('run()');
 
-export function runCellInThread(t: CellTask, timeoutSeconds: number, interrupted: () => void): CellResult {
-  let result: CellResult | undefined;
+export function runCellInThread(t: CellTask, timeoutSeconds: number, interrupted: () => void): TaskOutput {
+  let result: TaskOutput | undefined;
   try {
     CALL.runInNewContext({ run: () => { result = runTask(t); } }, { breakOnSigint: true, ...(timeoutSeconds > 0 ? { timeout: Math.max(1, Math.round(timeoutSeconds * 1000)) } : {}) });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return failedCell(t.cell, new Error(`cell exceeded --cell-timeout ${timeoutSeconds}s`));
-    if (code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED') { interrupted(); return failedCell(t.cell, new Error('interrupted')); }
+    if (code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return { result: failedCell(t.cell, new Error(`cell exceeded --cell-timeout ${timeoutSeconds}s`)) };
+    if (code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED') { interrupted(); return { result: failedCell(t.cell, new Error('interrupted')) }; }
     throw e;
   }
   return result!;

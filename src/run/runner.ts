@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { loadMachine, type MachineConfig } from '../machine/memory-map.js';
-import { GENERATORS, parseGenSpec } from '../trace/generators/index.js';
 import { loadTraceCached } from '../trace/cache.js';
 import type { Trace } from '../trace/trace.js';
 import { AllocbenchError } from '../errors.js';
 import { shareTrace } from '../trace/share.js';
 import { cellKey, type CellResult, type CellSpec } from './cell.js';
+import { generateFromSpec } from './generate.js';
+import type { CellTask } from './worker.js';
 import { recordedMachine } from '../machine/recorded-machine.js';
 import { DEFAULT_LAYERS, type KernelLayers } from '../trace/attribution.js';
 import { startInputFor, type StartFrom } from '../metrics/fidelity.js';
@@ -67,6 +68,17 @@ export interface RunOutcome {
  * a failed result and the others go on.
  */
 export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
+  // The workers start (threads up, code loaded) while this thread loads and generates the inputs.
+  const early = opts.workers > 0 ? new CellPool({ workers: opts.workers, cellTimeout: opts.cellTimeout }) : null;
+  try {
+    return await runOn(opts, early);
+  } finally {
+    await early?.close();
+  }
+}
+
+/** runMatrix on a pool started early (null: none), replaced when the work needs fewer workers. */
+async function runOn(opts: RunOptions, early: CellPool | null): Promise<RunOutcome> {
   const groups: MatrixGroup[] = opts.groups ?? [{ traces: opts.traces, gens: opts.gens, machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds }];
   const unique = (pick: (g: MatrixGroup) => string[]): string[] => [...new Set(groups.flatMap(pick))];
   const traceFiles = unique((g) => g.traces), genSpecs = unique((g) => g.gens);
@@ -75,7 +87,10 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   // Recorded traces do not depend on the seed; generated ones are made once per seed.
   // Text traces are parsed once: a compiled copy next to the results makes the next run's load a read.
   const layers = opts.layers ?? DEFAULT_LAYERS;
-  const traceFor = new Map<string, (seed: number) => Trace>();
+  /** per trace name: its trace for a seed, or (a generated trace other than its first seed) how a worker makes it */
+  const traceFor = new Map<string, (seed: number) => Pick<CellTask, 'trace' | 'gen'>>();
+  /** per trace name: the trace (a generated one: its first seed, which stands for the others' size) */
+  const sample = new Map<string, Trace>();
   const fileName = new Map<string, string>(), genName = new Map<string, string>();
   // checked where they enter (pids, memory); two files of one name get distinct cell names (trace-names.ts)
   const loaded = uniqueTraceNames(traceFiles.map((f) => {
@@ -85,24 +100,21 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   }));
   loaded.forEach((t, i) => {
     fileName.set(traceFiles[i]!, t.name);
-    traceFor.set(t.name, () => t);
+    traceFor.set(t.name, () => ({ trace: t }));
+    sample.set(t.name, t);
   });
+  // A generator's first seed is made here (its name, the checks); the other seeds in the workers.
   for (const spec of genSpecs) {
-    const cache = new Map<number, Trace>();
     const seed0 = groups.find((g) => g.gens.includes(spec))!.seeds[0] ?? 1;
     const first = shareTrace(generateFromSpec(spec, seed0));
     checkTrace(first);
-    cache.set(seed0, first);
     genName.set(spec, first.name);
-    traceFor.set(first.name, (seed) => {
-      let t = cache.get(seed);
-      if (!t) { t = shareTrace(generateFromSpec(spec, seed)); cache.set(seed, t); }
-      return t;
-    });
+    sample.set(first.name, first);
+    traceFor.set(first.name, (seed) => (seed === seed0 ? { trace: first } : { gen: { spec, seed } }));
   }
   const expanded = expandGroups(groups, (f) => fileName.get(f)!, (s) => genName.get(s)!, () => RECORDED);
   const machines = new Map<string, MachineConfig>([...new Set(expanded.cells.map((c) => c.machine))].filter((m) => m !== RECORDED).map((m) => [m, loadMachine(m)]));
-  const all = resolveRecorded(expanded.cells, traceFiles, traceFiles.map((f) => traceFor.get(fileName.get(f)!)!(0)), machines);
+  const all = resolveRecorded(expanded.cells, traceFiles, loaded, machines);
   const resolved = resolvedMachines(expanded.resolved, expanded.cells, all);
   for (const [spec, m] of machines) checkMachine(spec, m);
   const cells = opts.shard ? shardOf(all, opts.shard.k, opts.shard.n) : all;
@@ -134,14 +146,16 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   const done = opts.resume ? sink.done() : new Set<string>();
   const startOf = startStates(opts.startFrom, new Map(traceFiles.map((f) => [fileName.get(f)!, f])));
   // Largest traces first so a long cell does not start last (results are sorted at the end anyway).
-  const tasks = cells
+  const tasks: CellTask[] = cells
     .filter((c) => !done.has(cellKey(c)))
-    .map((cell) => ({ cell, trace: traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check, sampleEvery: opts.sampleEvery, ...startOf(cell) }))
-    .sort((a, b) => b.trace.length - a.trace.length);
+    .map((cell) => ({ cell, ...traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check, sampleEvery: opts.sampleEvery, ...startOf(cell) }))
+    .sort((a, b) => sample.get(b.cell.trace)!.length - sample.get(a.cell.trace)!.length);
   let n = cells.length - tasks.length;
-  const largest = tasks.reduce((m, t) => Math.max(m, machineBytes(t.machine) + traceBytes(t.trace)), 0);
+  const largest = tasks.reduce((m, t) => Math.max(m, machineBytes(t.machine) + traceBytes(sample.get(t.cell.trace)!)), 0);
+  // as many workers as there are cells, and as fit in memory
   const workers = workersThatFit(Math.min(opts.workers, tasks.length), largest, (msg) => process.stderr.write(`allocbench: ${msg}\n`));
-  const pool = new CellPool({ workers, cellTimeout: opts.cellTimeout });
+  const pool = early !== null && workers === opts.workers ? early : new CellPool({ workers, cellTimeout: opts.cellTimeout });
+  if (pool !== early) await early?.close();
   const onSigint = (): void => { interrupted = true; pool.stop(); };
   let interrupted = false;
   process.once('SIGINT', onSigint);
@@ -152,7 +166,7 @@ export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
     });
   } finally {
     process.removeListener('SIGINT', onSigint);
-    await pool.close();
+    if (pool !== early) await pool.close();
   }
   if (interrupted) throw new AllocbenchError(`interrupted: ${n} of ${cells.length} cells are in ${opts.out}; --resume finishes the rest`, 130);
   const results = sink.finish();
@@ -221,8 +235,4 @@ export function shardOf<T>(cells: T[], k: number, n: number): T[] {
   return cells.filter((_, i) => i % n === k - 1);
 }
 
-/** A generated trace from a spec like `page-mix:events=1000` and a seed. */
-export function generateFromSpec(spec: string, seed: number): Trace {
-  const { name, params } = parseGenSpec(spec);
-  return GENERATORS[name]!.generate(params, seed);
-}
+export { generateFromSpec } from './generate.js';

@@ -1,11 +1,16 @@
 import type { MachineConfig } from '../machine/memory-map.js';
 import type { Trace } from '../trace/trace.js';
 import type { StartInput } from '../machine/start-state.js';
+import { shareTrace } from '../trace/share.js';
 import { failedCell, runCell, type CellResult, type CellSpec } from './cell.js';
+import { generateFromSpec } from './generate.js';
 
 export interface CellTask {
   cell: CellSpec;
-  trace: Trace;
+  /** the trace to replay (shared memory); when absent, `gen` says how to generate it */
+  trace?: Trace;
+  /** a generated trace made in the worker: the generator spec and seed */
+  gen?: { spec: string; seed: number };
   machine: MachineConfig;
   check: boolean;
   /** time-series sample interval in events (undefined: 100 samples per cell) */
@@ -14,11 +19,19 @@ export interface CellTask {
   start?: StartInput;
 }
 
+export interface TaskOutput {
+  result: CellResult;
+  /** the trace this task generated, in shared memory: the pool hands it to the other cells of that trace */
+  trace?: Trace;
+}
+
 /** A piscina task: one cell. Never throws: a cell that fails is a failed result. */
-export default function runTask(task: CellTask): CellResult {
+export default function runTask(task: CellTask): TaskOutput {
+  let made: Trace | undefined;
   try {
-    return runCell(task.cell, task.trace, task.machine, { check: task.check, sampleEvery: task.sampleEvery, ...(task.start ? { start: task.start } : {}) });
+    const trace = task.trace ?? (made = shareTrace(generateFromSpec(task.gen!.spec, task.gen!.seed)));
+    return { result: runCell(task.cell, trace, task.machine, { check: task.check, sampleEvery: task.sampleEvery, ...(task.start ? { start: task.start } : {}) }), ...(made ? { trace: made } : {}) };
   } catch (e) {
-    return failedCell(task.cell, e);
+    return { result: failedCell(task.cell, e), ...(made ? { trace: made } : {}) };
   }
 }
