@@ -69,7 +69,7 @@ function summaryTable(results: CellResult[]): string {
     }).join('');
     return `<tr>${tds}</tr>`;
   }).join('\n');
-  return `<table class="summary sortable"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+  return `<table class="summary sortable" id="cells"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
 /** Per experiment: its question, the one-line answer, and a ranking table per workload and headline metric. */
@@ -216,7 +216,7 @@ ${inputsSection(run.run, run.results)}
 ${failed.length ? `<p class="chart-error">${failed.length} cell(s) failed; their errors are shown in the table.</p>` : ''}
 <details${failed.length ? ' open' : ''}><summary>${run.results.length} cells: the columns of summary.csv (click a heading to sort)</summary>
 <input class="filter" type="search" placeholder="filter rows: a trace, strategy, machine ..." data-table="cells">
-<div class="summary-wrap">${summaryTable(run.results).replace('<table class="summary sortable">', '<table class="summary sortable" id="cells">')}</div>
+<div class="summary-wrap">${summaryTable(run.results)}</div>
 </details>
 <script type="application/json" id="allocbench-specs">${jsonSafe(specs)}</script>
 <script>${boot}</script>
