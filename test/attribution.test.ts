@@ -77,3 +77,20 @@ describe('attribution of a kernel recording', () => {
     expect(frees).toEqual([0x5000, 0, 0]);
   });
 });
+
+describe('compaction in a layer view', () => {
+  it('a kcompactd free gets its migration target; a later free of a seen pfn frees that target', () => {
+    const text = [
+      alloc('sh-100', 0x7000, 0, 'GFP_HIGHUSER_MOVABLE'),
+      free('kcompactd0-30', 0x7000, 0), // migrated away: the target was taken silently
+      free('sh-100', 0x7000, 0), // (a pfn seen freed and never allocated again: the target's free)
+    ].join('\n');
+    const t = parseKernelTrace(text, 'c.ftrace', 'c', { layers: 'pages' });
+    expect(Array.from(t.op)).toEqual([OP_PAGE_ALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_PAGE_FREE]);
+    const target = t.id[1]!;
+    expect(target).toBe(t.idCount - 1);
+    expect(t.id[2]).toBe(t.id[0]); // the source's free
+    expect(t.id[3]).toBe(target); // frees the target, not an unknown id
+    expect(t.stats).toMatchObject({ compaction_targets: 1, compaction_target_frees: 1 });
+  });
+});

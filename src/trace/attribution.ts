@@ -59,9 +59,16 @@ const SLAB_WINDOW = 4;
 export class AttributionInput {
   hi: Uint32Array;
   lo: Uint32Array;
+  /** event indexes of page frees by kcompactd (migration sources), ascending */
+  migration: number[] = [];
   constructor(capacity: number) {
     this.hi = new Uint32Array(capacity);
     this.lo = new Uint32Array(capacity);
+  }
+
+  /** Event `e` (about to be pushed) is a page free made by compaction. */
+  flagMigration(e: number): void {
+    this.migration.push(e);
   }
 
   /** Records the value of event `e` (a pfn or a pointer). */
@@ -77,6 +84,8 @@ export class AttributionInput {
 }
 
 export interface Attribution {
+  /** event indexes of kcompactd's page frees (AttributionInput.migration) */
+  migration: number[];
   /** per id of a recorded page block: CLASS_* (CLASS_NONE for ids that are not page allocations) */
   cls: Uint8Array;
   /** the inferred direct-map base as [hi, lo] 32-bit halves, or undefined (no votes) */
@@ -141,7 +150,7 @@ export function attribute(t: Trace, input: AttributionInput, pfnKnown: boolean):
     stats[`attributed_${c}_pages`]! += 1 << lo[e]!;
     stats[`attributed_${c}_blocks`]!++;
   }
-  return { cls, ...(base ? { directMapBase: base } : {}), stats };
+  return { cls, migration: input.migration, ...(base ? { directMapBase: base } : {}), stats };
 }
 
 /** The most voted 1 GiB-aligned page_offset_base (see the header), as [hi, lo], or undefined. */
@@ -189,29 +198,60 @@ function keep(layers: KernelLayers, o: number, cls: number): boolean {
  * The layer view of a kernel recording: the events `layers` keeps (ids unchanged), with the
  * attribution's counts and `dropped_other_layer_events` in its stats. 'none' returns `t` with the
  * counts only.
+ *
+ * Compaction (views with page events): kcompactd migrates a page by taking a target page straight
+ * from the free lists (isolate_freepages(), no mm_page_alloc) and then freeing the source, which
+ * is recorded. Each recorded kcompactd free gets a synthetic order-0 Movable allocation just
+ * before it (its target: a new id), so pages in use do not fall by one per migrated page; a later
+ * free of a pfn the trace saw freed and never allocated again (a target being freed, aux 0) frees
+ * the oldest live synthetic target. Counted in stats.compaction_targets / compaction_target_frees.
  */
 export function layerView(t: Trace, a: Attribution, layers: KernelLayers): Trace {
   const stats: Record<string, number> = { ...(t.stats ?? {}), ...a.stats, layers_mode: KERNEL_LAYERS.indexOf(layers) };
   if (layers === 'none') return { ...t, stats };
   const n = t.length;
-  const mask = new Uint8Array(n);
-  let m = 0;
+  const withPages = layers !== 'objects';
+  const migration = withPages ? a.migration : [];
+  const cap = n + migration.length;
+  const op = new Uint8Array(cap), id = new Int32Array(cap), lo = new Uint32Array(cap), hi = new Uint16Array(cap), aux = new Int32Array(cap);
+  const cpu = t.cpu ? new Int32Array(cap) : undefined, tid = t.tid ? new Int32Array(cap) : undefined;
+  const allocated = new Uint8Array(t.idCount);
+  const targets: number[] = [];
+  let head = 0, nextId = t.idCount, mi = 0, m = 0, targetFrees = 0;
+  const copy = (e: number, newId: number): void => {
+    op[m] = t.op[e]!; id[m] = newId; lo[m] = t.lo[e]!; hi[m] = t.hi[e]!; aux[m] = t.aux[e]!;
+    if (cpu) cpu[m] = t.cpu![e]!;
+    if (tid) tid[m] = t.tid![e]!;
+    m++;
+  };
   for (let e = 0; e < n; e++) {
     const o = t.op[e]!;
-    if (keep(layers, o, o === OP_PAGE_ALLOC || o === OP_PAGE_FREE ? a.cls[t.id[e]!]! : 0)) { mask[e] = 1; m++; }
+    if (o === OP_PAGE_ALLOC) allocated[t.id[e]!] = 1;
+    if (!keep(layers, o, o === OP_PAGE_ALLOC || o === OP_PAGE_FREE ? a.cls[t.id[e]!]! : 0)) { if (migration[mi] === e) mi++; continue; }
+    let newId = t.id[e]!;
+    if (migration[mi] === e) {
+      mi++;
+      copy(e, 0); // the target's allocation, made from the free's row
+      m--;
+      op[m] = OP_PAGE_ALLOC; id[m] = nextId; lo[m] = 0; hi[m] = 0; aux[m] = GFP_HIGHUSER_MOVABLE;
+      m++;
+      targets.push(nextId++);
+    } else if (o === OP_PAGE_FREE && allocated[newId] === 0 && t.aux[e] === 0 && head < targets.length) {
+      newId = targets[head++]!;
+      targetFrees++;
+    }
+    copy(e, newId);
   }
-  const pick = <T extends Uint8Array | Int32Array | Uint32Array | Uint16Array>(col: T): T => {
-    const out = new (col.constructor as { new (n: number): T })(m);
-    for (let e = 0, j = 0; e < n; e++) if (mask[e] === 1) out[j++] = col[e]!;
-    return out;
-  };
-  stats.dropped_other_layer_events = n - m;
+  stats.dropped_other_layer_events = n - (m - targets.length);
+  if (withPages) { stats.compaction_targets = targets.length; stats.compaction_target_frees = targetFrees; }
+  const cut = <T extends Uint8Array | Int32Array | Uint32Array | Uint16Array>(c: T): T => c.slice(0, m) as T;
   return {
     ...t,
     length: m,
-    op: pick(t.op), id: pick(t.id), lo: pick(t.lo), hi: pick(t.hi), aux: pick(t.aux),
-    ...(t.cpu ? { cpu: pick(t.cpu) } : {}),
-    ...(t.tid ? { tid: pick(t.tid) } : {}),
+    idCount: nextId,
+    op: cut(op), id: cut(id), lo: cut(lo), hi: cut(hi), aux: cut(aux),
+    ...(cpu ? { cpu: cut(cpu) } : {}),
+    ...(tid ? { tid: cut(tid) } : {}),
     stats,
   };
 }

@@ -796,6 +796,9 @@ class KernelParser {
     const st = slot >= 0 ? pages.valueAt(slot) : FREED_PAIRED;
     const b = this.b;
     const freed = batched ? FREED_BATCHED : FREED_PLAIN;
+    // kcompactd frees the pages it migrated away from (their targets were taken without a trace event)
+    const migration = this.attr !== null && startsWith(s, 'kcompactd', this.prefixStart);
+    if (migration && st !== (batched ? FREED_PLAIN : FREED_BATCHED)) this.attr!.flagMigration(b.length);
     if (st >= 0) {
       b.push(OP_PAGE_FREE, st, ord, 0);
       this.notePage(b.length - 1);
