@@ -201,6 +201,13 @@ export function readRecording(dir: string, name: string, source: string = dir): 
   const storable = (v: number): boolean => isStorableValue(v) && v < TWO32 * 65536;
   // the first half of a realloc or mremap, by process and thread, until its result record
   const pending = new Map<number, [number, number]>();
+  const takePending = (f: number, tid: number, i: number, what: string): [number, number] => {
+    const key = f * TWO32 + (tid >>> 0);
+    const p = pending.get(key);
+    if (p === undefined) throw new AllocbenchError(`${logs[f]!.path}: record ${i}: expected ${what} record before its result`);
+    pending.delete(key);
+    return p;
+  };
 
   while (heap.size > 0) {
     const r = heap.top();
@@ -241,10 +248,7 @@ export function readRecording(dir: string, name: string, source: string = dir): 
         pending.set(f * TWO32 + (tid >>> 0), [a, bb]);
         break;
       case R_REALLOC_TO: {
-        const p = pending.get(f * TWO32 + (tid >>> 0));
-        if (p === undefined) throw new AllocbenchError(`${logs[f]!.path}: record ${i}: expected a realloc record before its result`);
-        pending.delete(f * TWO32 + (tid >>> 0));
-        const [old, size] = p, newAddr = a;
+        const [old, size] = takePending(f, tid, i, 'a realloc'), newAddr = a;
         if (old === 0) { // realloc(NULL, n) is malloc(n)
           if (newAddr === 0) { stats.recorded_failed_allocs!++; break; }
           const id = b.newId();
@@ -287,10 +291,7 @@ export function readRecording(dir: string, name: string, source: string = dir): 
       case R_MREMAP_TO: {
         // mremap as munmap of the old range and an anonymous private read-write mapping of the new
         // one (its prot/flags are not logged; mremap's users remap anonymous memory)
-        const p = pending.get(f * TWO32 + (tid >>> 0));
-        if (p === undefined) throw new AllocbenchError(`${logs[f]!.path}: record ${i}: expected an mremap record before its result`);
-        pending.delete(f * TWO32 + (tid >>> 0));
-        const [old, oldLen] = p;
+        const [old, oldLen] = takePending(f, tid, i, 'an mremap');
         if (!storable(a) || !storable(bb) || !storable(old) || !storable(oldLen)) break;
         push(O.OP_MUNMAP, pid, old, extra(oldLen, 0), tid);
         push(O.OP_MMAP, pid, a, extra(bb, (1 | 2) | (0x02 | 0x20) << 8), tid);

@@ -112,8 +112,9 @@ export function parseLogalloc(buf: Uint8Array, file: string, name: string = defa
   const n = buf.length;
   const b = new TraceBuilder(name, file, Math.max(16, (n / 36) | 0));
   b.useTid();
-  const pidIndex = new Map<number, number>();
-  const tidIndex = new Map<number, number>();
+  // pid / tid → dense number (typed-array hash maps: a log's lines alternate between threads)
+  const pidIndex = new AddrIdMap(64);
+  const tidIndex = new AddrIdMap(256);
   const maps: AddrIdMap[] = [];
   const funcCache = new Map<string, number>();
   let failed = 0, skipped = 0;
@@ -178,13 +179,13 @@ export function parseLogalloc(buf: Uint8Array, file: string, name: string = defa
     // dense pid and tid (most lines repeat the previous ones)
     let p = lastPidIdx;
     if (pid !== lastPid) {
-      const known = pidIndex.get(pid);
-      if (known === undefined) { p = pidIndex.size; pidIndex.set(pid, p); maps.push(new AddrIdMap(1 << 10)); b.notePid(p); } else p = known;
+      p = pidIndex.get(pid);
+      if (p < 0) { p = pidIndex.size; pidIndex.set(pid, p); maps.push(new AddrIdMap(1 << 10)); b.notePid(p); }
       lastPid = pid; lastPidIdx = p;
     }
     if (tid !== lastTid) {
       let t = tidIndex.get(tid);
-      if (t === undefined) { t = tidIndex.size; tidIndex.set(tid, t); }
+      if (t < 0) { t = tidIndex.size; tidIndex.set(tid, t); }
       lastTid = tid; lastTidIdx = t;
     }
     b.curTid = lastTidIdx;
