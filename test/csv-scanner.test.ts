@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCsv } from '../src/trace/csv.js';
+import { parseCsv, parseCsvChunks } from '../src/trace/csv.js';
 import { writeCsv } from '../src/trace/csv-writer.js';
 import { GENERATORS } from '../src/trace/generators/index.js';
 import type { Trace } from '../src/trace/trace.js';
@@ -27,10 +27,19 @@ function outcome(f: () => Trace): unknown {
   };
 }
 
-function expectSame(text: string): void {
+/** parseCsvChunks over `bytes` in chunks of `k` bytes (lines and quoted records cut anywhere). */
+function chunked(bytes: Buffer, k: number): Trace {
+  let at = 0;
+  return parseCsvChunks(() => (at >= bytes.length ? null : bytes.subarray(at, (at += k))), () => bytes, bytes.length, 'd.csv');
+}
+
+function expectSame(text: string, chunk = 7): void {
   const want = outcome(() => parseCsvReference(text, 'd.csv'));
   expect(outcome(() => parseCsv(text, 'd.csv'))).toEqual(want);
-  expect(outcome(() => parseCsv(Buffer.from(text, 'utf8'), 'd.csv'))).toEqual(want);
+  const bytes = Buffer.from(text, 'utf8');
+  expect(outcome(() => parseCsv(bytes, 'd.csv'))).toEqual(want);
+  expect(outcome(() => chunked(bytes, chunk))).toEqual(want);
+  expect(outcome(() => chunked(bytes, 1))).toEqual(want);
 }
 
 describe('CSV byte scanner vs csv-parse', () => {
@@ -87,9 +96,9 @@ describe('CSV byte scanner vs csv-parse', () => {
     const row = fc.tuple(fc.constantFrom(...ops), token, fc.constantFrom('', '0', '1', '2', 'x'), num, fc.constantFrom('', '0', '3', '11', '64'), fc.constantFrom('', 'GFP_KERNEL', '0x10', 'NOPE'), fc.constantFrom('', 'lbl', '"a, b"'), fc.nat(7))
       .map(([op, id, pid, size, order, gfp, label, cut]) => [op, id, pid, size, order, gfp, label].slice(0, 7 - (cut % 4)).join(','));
     const line = fc.oneof({ arbitrary: row, weight: 12 }, { arbitrary: fc.constantFrom('', '  ', '# c', '  # c', ',,,,,,,,', 'malloc,z,0,1,,,,extra', '"unclosed'), weight: 1 });
-    fc.assert(fc.property(fc.array(line, { maxLength: 25 }), fc.constantFrom('\n', '\r\n'), fc.boolean(), (lines, eol, bom) => {
+    fc.assert(fc.property(fc.array(line, { maxLength: 25 }), fc.constantFrom('\n', '\r\n'), fc.boolean(), fc.integer({ min: 2, max: 64 }), (lines, eol, bom, chunk) => {
       const text = `${bom ? '\uFEFF' : ''}op,id,pid,size,order,gfp,label${eol}${lines.join(eol)}${eol}`;
-      expectSame(text);
+      expectSame(text, chunk);
     }), { numRuns: Number(process.env.CSV_DIFF_RUNS ?? 300) });
   });
 });

@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { AllocbenchError, TraceFormatError } from '../src/errors.js';
 import { FORMATS, detectFormat, loadTrace, traceName } from '../src/trace/load.js';
+import { parseCsv } from '../src/trace/csv.js';
 import { parseKernelTrace } from '../src/trace/kernel.js';
 import { parseMtrace } from '../src/trace/mtrace.js';
 
@@ -109,6 +110,33 @@ describe('format table', () => {
     const n = parseKernelTrace('make-8812 5125.170500: kmalloc: ptr=0xffff8881032c4600 bytes_req=28 bytes_alloc=32 gfp_flags=GFP_KERNEL\n', 'n.trace');
     expect(n.cpu).toBeUndefined();
     expect(Array.from(n.tid!)).toEqual([8812]);
+  });
+
+  it('reads a .csv and a .csv.gz of several chunks in pieces, as parseCsv reads the whole text', () => {
+    const rows = ['op,id,pid,size'];
+    // ~12 MB: two 8 MiB chunks of the plain file; tokens and quoted labels cut at chunk ends
+    for (let i = 0; i < 600_000; i++) rows.push(i % 3 === 2 ? `free,p${i - 1},${i & 3}` : `malloc,p${i},${i & 3},${i % 5000}`);
+    rows.push('op2,,,'); // a bad op on the last line: the error names it
+    const text = `${rows.slice(0, -1).join('\n')}\n`;
+    writeFileSync(join(tmp, 'big.csv'), text);
+    writeFileSync(join(tmp, 'big.csv.gz'), gzipSync(text, { level: 1 }));
+    const want = parseCsv(text, 'big.csv');
+    for (const f of ['big.csv', 'big.csv.gz']) {
+      const t = loadTrace(join(tmp, f));
+      expect(t.length).toBe(want.length);
+      expect(Buffer.from(t.id.buffer, t.id.byteOffset, t.id.byteLength).equals(Buffer.from(want.id.buffer, want.id.byteOffset, want.id.byteLength))).toBe(true);
+      expect(Array.from(t.lo.subarray(0, 1000))).toEqual(Array.from(want.lo.subarray(0, 1000)));
+      expect(t.idCount).toBe(want.idCount);
+    }
+    writeFileSync(join(tmp, 'bad.csv'), `${rows.join('\n')}\n`);
+    expect(errorOf(() => loadTrace(join(tmp, 'bad.csv')))).toBeInstanceOf(TraceFormatError);
+    expect((errorOf(() => loadTrace(join(tmp, 'bad.csv'))) as Error).message).toMatch(/bad\.csv:600002: expected an op name.*got "op2,,,"/);
+    const gz = gzipSync(text);
+    writeFileSync(join(tmp, 'cut.csv.gz'), gz.subarray(0, gz.length >> 1));
+    const cut = errorOf(() => loadTrace(join(tmp, 'cut.csv.gz')));
+    expect(cut).toBeInstanceOf(AllocbenchError);
+    expect((cut as Error).message).toMatch(/cut\.csv\.gz: corrupt or truncated gzip data/);
+    expect((errorOf(() => loadTrace(join(tmp, 'none.csv'))) as Error).message).toMatch(/none\.csv: no such file/);
   });
 
   it('has distinct names and dotted lower-case extensions', () => {

@@ -184,18 +184,34 @@ class WholeFile extends Error {}
 export function parseCsv(input: string | Uint8Array, file: string, name: string = defaultName(file)): Trace {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8')
     : Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  const p = new CsvParser(bytes, file, name);
+  let given = false;
+  return parseCsvChunks(() => (given ? null : (given = true, bytes)), () => bytes, bytes.length, file, name);
+}
+
+/**
+ * parseCsv over a file's bytes in chunks (`next()` gives the next one, null at the end; `whole()`
+ * the whole file, read only on the rare paths: a file csv-parse must read whole, and the error
+ * path), `size` bytes in all (an estimate is enough): memory holds one chunk and a line, not the file.
+ */
+export function parseCsvChunks(next: () => Buffer | null, whole: () => Buffer, size: number, file: string, name: string = defaultName(file)): Trace {
   try {
-    return p.run(false);
+    return new CsvParser(next, whole, size, file, name).run(false);
   } catch (e) {
     if (!(e instanceof WholeFile)) throw e;
   }
-  return new CsvParser(bytes, file, name).run(true);
+  let given = false;
+  return new CsvParser(() => (given ? null : (given = true, whole())), whole, size, file, name).run(true);
 }
 
 class CsvParser {
   private readonly b: TraceBuilder;
-  /** the bytes cells are read from: the file, or `slow` for a row csv-parse read */
+  /** the window of the file's bytes being read: the end of a chunk and the next (or the whole file) */
+  private bytes: Buffer = Buffer.alloc(0);
+  /** no chunk after the window */
+  private eof = false;
+  /** lines of the file before the window */
+  private winLine = 0;
+  /** the bytes cells are read from: the window, or `slow` for a row csv-parse read */
   private src: Buffer;
   /** a row csv-parse read, its cells' UTF-8 one after another */
   private slow: Buffer = Buffer.alloc(256);
@@ -216,25 +232,52 @@ class CsvParser {
   private readonly cacheByName = new Map<string, number>();
   private readonly newId = (): number => this.b.newId();
 
-  constructor(private readonly bytes: Buffer, private readonly file: string, name: string) {
-    this.src = bytes;
-    this.b = new TraceBuilder(name, file, estimateRows(bytes));
+  constructor(private readonly next: () => Buffer | null, private readonly whole: () => Buffer, size: number, private readonly file: string, name: string) {
+    this.src = this.bytes;
+    this.more(0);
+    this.b = new TraceBuilder(name, file, estimateRows(this.bytes, size));
+  }
+
+  /**
+   * Drops the window's bytes before `pos` and appends the next chunk; false (the window unchanged)
+   * at the end of the file. The caller counts the lines before `pos` in winLine.
+   */
+  private more(pos: number): boolean {
+    if (this.eof) return false;
+    const c = this.next();
+    if (c === null) { this.eof = true; return false; }
+    const rest = this.bytes.length - pos;
+    this.bytes = rest === 0 ? c : Buffer.concat([this.bytes.subarray(pos), c]);
+    return true;
   }
 
   run(wholeFile: boolean): Trace {
-    const s = this.bytes;
-    const n = s.length;
-    let pos = n >= 3 && s[0] === 0xef && s[1] === 0xbb && s[2] === 0xbf ? 3 : 0; // csv-parse's bom option
+    let s = this.bytes;
+    let pos = s.length >= 3 && s[0] === 0xef && s[1] === 0xbb && s[2] === 0xbf ? 3 : 0; // csv-parse's bom option
     if (wholeFile) {
       this.slowRecords(s.toString('utf8', pos), 0);
       return this.b.finish();
     }
     // csv-parse takes the first line ending as the record delimiter of the whole file
-    const crlf = this.lineEnding(pos);
+    let crlf: boolean;
+    for (;;) {
+      const le = this.lineEnding(pos);
+      if (le >= 0 || !this.more(0)) { crlf = le === 1; break; }
+    }
+    s = this.bytes;
     let line = 0;
-    while (pos < n) {
+    this.winLine = 0;
+    for (;;) {
+      const n = s.length;
+      if (pos >= n) {
+        if (!this.more(pos)) break;
+        this.winLine = line; pos = 0; s = this.bytes; continue;
+      }
       let nl = s.indexOf(10, pos);
-      if (nl < 0) nl = n;
+      if (nl < 0) {
+        if (this.more(pos)) { this.winLine = line; pos = 0; s = this.bytes; continue; }
+        nl = n;
+      }
       line++;
       let e = nl;
       if (e > pos && s[e - 1] === 13) e--;
@@ -242,6 +285,8 @@ class CsvParser {
       if (!this.scanLine(pos, e)) {
         // csv-parse reads this record: from this line to the line end outside quotes
         const end = this.recordEnd(pos, crlf);
+        // a record that goes on in the next chunk: read it again with more of the file
+        if (end === n && this.more(pos)) { line--; this.winLine = line; pos = 0; s = this.bytes; continue; }
         line += this.slowRecords(s.toString('utf8', pos, end), line - 1, crlf ? '\r\n' : '\n');
         pos = end + 1;
         continue;
@@ -253,18 +298,22 @@ class CsvParser {
   }
 
   /**
-   * Whether the file's records end in CRLF (else LF). A bare CR or a quote before the first line
-   * end leaves the file to csv-parse (WholeFile).
+   * 1 when the file's records end in CRLF, 0 in LF, -1 when the window holds no line end yet. A
+   * bare CR or a quote before the first line end leaves the file to csv-parse (WholeFile).
    */
-  private lineEnding(pos: number): boolean {
+  private lineEnding(pos: number): number {
     const s = this.bytes;
     for (let i = pos; i < s.length; i++) {
       const c = s[i]!;
-      if (c === 10) return false;
-      if (c === 13) { if (s[i + 1] === 10) return true; throw new WholeFile(); }
+      if (c === 10) return 0;
+      if (c === 13) {
+        if (i + 1 === s.length && !this.eof) return -1;
+        if (s[i + 1] === 10) return 1;
+        throw new WholeFile();
+      }
       if (c === 34) throw new WholeFile();
     }
-    return false;
+    return this.eof ? 0 : -1;
   }
 
   /**
@@ -376,7 +425,7 @@ class CsvParser {
    * first (up to 64 MiB) and its error, if any, is the one thrown.
    */
   private syntaxFirst(): void {
-    const s = this.bytes;
+    const s = this.eof && this.winLine === 0 ? this.bytes : this.whole();
     if (s.length > 64 << 20 || s.indexOf(34) < 0) return;
     const bom = s.length >= 3 && s[0] === 0xef && s[1] === 0xbb && s[2] === 0xbf ? 3 : 0;
     try {
@@ -384,24 +433,14 @@ class CsvParser {
     } catch (e) {
       if (e instanceof CsvError) {
         const ln = typeof e.lines === 'number' ? e.lines : 0;
-        throw new TraceFormatError(this.file, ln, this.lineText(ln), `well-formed CSV (${e.message})`);
+        throw new TraceFormatError(this.file, ln, lineText(s, ln, 0), `well-formed CSV (${e.message})`);
       }
     }
   }
 
-  /** The text of 1-based line `ln` of the file (error path only). */
+  /** The text of the file's 1-based line `ln` (error path only): from the window when it holds it. */
   private lineText(ln: number): string {
-    const s = this.bytes;
-    let p = 0;
-    for (let k = 1; k < ln && p >= 0; k++) {
-      p = s.indexOf(10, p);
-      if (p >= 0) p++;
-    }
-    if (p < 0 || ln < 1) return '';
-    let e = s.indexOf(10, p);
-    if (e < 0) e = s.length;
-    if (e > p && s[e - 1] === 13) e--;
-    return s.toString('utf8', p, e);
+    return ln > this.winLine ? lineText(this.bytes, ln, this.winLine) : lineText(this.whole(), ln, 0);
   }
 
   /** The cell of column index c (-1: absent) as a string. */
@@ -673,14 +712,28 @@ class CsvParser {
   }
 }
 
+/** The text of 1-based line `ln` of a file whose bytes `s` start at the start of line `before` + 1. */
+function lineText(s: Buffer, ln: number, before: number): string {
+  let p = 0;
+  for (let k = before + 1; k < ln && p >= 0; k++) {
+    p = s.indexOf(10, p);
+    if (p >= 0) p++;
+  }
+  if (p < 0 || ln < 1) return '';
+  let e = s.indexOf(10, p);
+  if (e < 0) e = s.length;
+  if (e > p && s[e - 1] === 13) e--;
+  return s.toString('utf8', p, e);
+}
+
 /**
- * Rows in `s`, estimated from its first MiB (the builder's capacity: a close estimate keeps the
- * columns from being copied as they grow, or allocated far too large).
+ * Rows in a file of `size` bytes starting with `s`, estimated from its first MiB (the builder's
+ * capacity: a close estimate keeps the columns from being copied as they grow, or allocated far
+ * too large).
  */
-function estimateRows(s: Buffer): number {
-  const n = s.length;
-  const m = Math.min(n, 1 << 20);
+function estimateRows(s: Buffer, size: number): number {
+  const m = Math.min(s.length, 1 << 20);
   let lines = 0;
   for (let p = s.indexOf(10); p >= 0 && p < m; p = s.indexOf(10, p + 1)) lines++;
-  return Math.max(16, Math.ceil(m === n ? lines + 1 : (lines * 1.05 * n) / m) + 16);
+  return Math.max(16, Math.ceil(m >= size ? lines + 1 : (lines * 1.05 * size) / Math.max(1, m)) + 16);
 }

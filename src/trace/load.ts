@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { AllocbenchError } from '../errors.js';
 import { looksLikeBinaryText, readBinaryFile } from './binary.js';
-import { parseCsv } from './csv.js';
+import { fileChunks } from './chunks.js';
+import { parseCsv, parseCsvChunks } from './csv.js';
 import { parseMtrace } from './mtrace.js';
 import { looksLikeKernelTrace, parseKernelTrace, type KernelLayers } from './kernel.js';
 import { parseRep } from './rep.js';
@@ -160,6 +161,11 @@ export function loadTrace(path: string, options: LoadOptions = {}): Trace {
   const layers = options.layers;
   // The compiled form is bytes: read it as such, without decoding the file as text first.
   if (/\.abt$/i.test(path) && (layers === undefined || options.layersIfKernel)) return readBinaryFile(path, { shared: true, name: traceName(path) });
+  // CSV by its name is read in chunks: memory holds the trace and a chunk, not the file's bytes
+  if (layers === undefined && formatByExtension(path)?.name === 'csv') {
+    const c = fileChunks(path);
+    return parseCsvChunks(c.next, () => readTraceBytes(path), c.size, path, traceName(path));
+  }
   const bytes = readTraceBytes(path);
   // detectFormat, with the sniff on the file's start only: a format that reads bytes needs no
   // decode of the whole file
