@@ -4,6 +4,7 @@ import { runCell } from '../src/run/cell.js';
 import { eventCpus } from '../src/run/event-cpu.js';
 import { threadMetrics } from '../src/metrics/threads.js';
 import { OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC } from '../src/trace/ops.js';
+import { loadTrace } from '../src/trace/load.js';
 import { TraceBuilder, type Trace } from '../src/trace/trace.js';
 
 /** Two threads of one process taking turns: each mallocs 64-byte blocks and frees every third of its own. */
@@ -51,6 +52,16 @@ describe('threads and CPUs in the replay', () => {
     const pages = (m: Record<string, unknown>): number => (m.waste as { pages_held: number }).pages_held;
     expect(pages(two)).toBeGreaterThanOrEqual(pages(twoPlain));
   });
+
+  it('so do the bundled multithreaded recordings (allocbench record): changed at cpus=2, identical at cpus=1', () => {
+    for (const file of ['traces/recorded/xz-T2.csv.gz', 'traces/recorded/python-threadpool.csv.gz']) {
+      const t = loadTrace(file);
+      expect(new Set(t.tid).size, file).toBeGreaterThanOrEqual(3); // main + 2 workers
+      const { tid: _tid, ...plain } = t;
+      expect(run(t, 'small:cpus=2'), file).not.toEqual(run(plain, 'small:cpus=2'));
+      expect(run(t, 'small:cpus=1'), file).toEqual(run(plain, 'small:cpus=1'));
+    }
+  }, 60_000);
 
   it('kernel traces use the recorded CPU column', () => {
     const k = run(twoThreads(true, true), 'small:cpus=2'), plain = run(twoThreads(false, true), 'small:cpus=2');
