@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
@@ -30,7 +30,7 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
   builder: (y: Argv) =>
     y.positional('cmd', { type: 'string', array: true, describe: 'the command and its arguments, after --' })
       .option('out', { type: 'string', default: 'recording.abt', describe: 'output trace (.abt, or .csv / .csv.gz)' })
-      .option('keep', { type: 'string', describe: 'keep the raw per-process logs in this directory (debugging)' }) as unknown as Argv<RecordArgs>,
+      .option('keep', { type: 'string', describe: 'keep the raw per-process logs in this (new or empty) directory (debugging)' }) as unknown as Argv<RecordArgs>,
   handler: (a) => {
     // CMD comes after `--` (yargs leaves it in `_` after the command name) or as the positional
     const rest = (a as unknown as { _: (string | number)[] })._.slice(1);
@@ -42,6 +42,7 @@ export const recordCommand: CommandModule<object, RecordArgs> = {
       throw new AllocbenchError(`record: --out must end in .abt, .csv or .csv.gz (got "${a.out}")`);
     }
     const lib = interposerLibrary();
+    if (a.keep !== undefined) mkdirSync(a.keep, { recursive: true });
     const dir = a.keep ?? mkdtempSync(join(tmpdir(), 'allocbench-record-'));
     try {
       const preload = process.env.LD_PRELOAD ? `${lib} ${process.env.LD_PRELOAD}` : lib;
