@@ -92,3 +92,32 @@ export function fileChunks(path: string): FileChunks {
   };
   return { next, size };
 }
+
+/**
+ * A window over chunks of a file: the bytes not yet read of one chunk and the next, for a loader
+ * that reads lines. `more(pos)` drops the bytes before `pos` and appends the next chunk (false, the
+ * window unchanged, at the end of the file), so a line cut at a chunk's end is read whole.
+ */
+export class ByteWindow {
+  bytes: Buffer = Buffer.alloc(0);
+  /** no chunk after the window */
+  eof = false;
+
+  constructor(private readonly next: () => Buffer | null) {
+    this.more(0);
+  }
+
+  more(pos: number): boolean {
+    if (this.eof) return false;
+    const c = this.next();
+    if (c === null) { this.eof = true; return false; }
+    this.bytes = pos === this.bytes.length ? c : Buffer.concat([this.bytes.subarray(pos), c]);
+    return true;
+  }
+}
+
+/** A single buffer as chunks (a loader that reads chunks given bytes already in memory). */
+export function oneChunk(bytes: Buffer): () => Buffer | null {
+  let given = false;
+  return () => (given ? null : (given = true, bytes));
+}

@@ -1,6 +1,7 @@
 import { CsvError, parse } from 'csv-parse/sync';
 import { TraceFormatError } from '../errors.js';
 import { GFP_KERNEL, parseGfp } from '../machine/gfp.js';
+import { ByteWindow, oneChunk } from './chunks.js';
 import { AddrMap } from './kernel-events.js';
 import * as O from './ops.js';
 import { TraceBuilder, type Trace } from './trace.js';
@@ -184,8 +185,7 @@ class WholeFile extends Error {}
 export function parseCsv(input: string | Uint8Array, file: string, name: string = defaultName(file)): Trace {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8')
     : Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  let given = false;
-  return parseCsvChunks(() => (given ? null : (given = true, bytes)), () => bytes, bytes.length, file, name);
+  return parseCsvChunks(oneChunk(bytes), () => bytes, bytes.length, file, name);
 }
 
 /**
@@ -199,16 +199,14 @@ export function parseCsvChunks(next: () => Buffer | null, whole: () => Buffer, s
   } catch (e) {
     if (!(e instanceof WholeFile)) throw e;
   }
-  let given = false;
-  return new CsvParser(() => (given ? null : (given = true, whole())), whole, size, file, name).run(true);
+  const all = whole();
+  return new CsvParser(oneChunk(all), () => all, size, file, name).run(true);
 }
 
 class CsvParser {
   private readonly b: TraceBuilder;
   /** the window of the file's bytes being read: the end of a chunk and the next (or the whole file) */
-  private bytes: Buffer = Buffer.alloc(0);
-  /** no chunk after the window */
-  private eof = false;
+  private readonly win: ByteWindow;
   /** lines of the file before the window */
   private winLine = 0;
   /** the bytes cells are read from: the window, or `slow` for a row csv-parse read */
@@ -232,23 +230,22 @@ class CsvParser {
   private readonly cacheByName = new Map<string, number>();
   private readonly newId = (): number => this.b.newId();
 
-  constructor(private readonly next: () => Buffer | null, private readonly whole: () => Buffer, size: number, private readonly file: string, name: string) {
-    this.src = this.bytes;
-    this.more(0);
-    this.b = new TraceBuilder(name, file, estimateRows(this.bytes, size));
+  constructor(next: () => Buffer | null, private readonly whole: () => Buffer, size: number, private readonly file: string, name: string) {
+    this.win = new ByteWindow(next);
+    this.src = this.win.bytes;
+    this.b = new TraceBuilder(name, file, estimateRows(this.win.bytes, size));
   }
 
-  /**
-   * Drops the window's bytes before `pos` and appends the next chunk; false (the window unchanged)
-   * at the end of the file. The caller counts the lines before `pos` in winLine.
-   */
+  private get bytes(): Buffer {
+    return this.win.bytes;
+  }
+
+  private get eof(): boolean {
+    return this.win.eof;
+  }
+
   private more(pos: number): boolean {
-    if (this.eof) return false;
-    const c = this.next();
-    if (c === null) { this.eof = true; return false; }
-    const rest = this.bytes.length - pos;
-    this.bytes = rest === 0 ? c : Buffer.concat([this.bytes.subarray(pos), c]);
-    return true;
+    return this.win.more(pos);
   }
 
   run(wholeFile: boolean): Trace {

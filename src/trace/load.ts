@@ -4,7 +4,7 @@ import { AllocbenchError } from '../errors.js';
 import { looksLikeBinaryText, readBinaryFile } from './binary.js';
 import { fileChunks } from './chunks.js';
 import { parseCsv, parseCsvChunks } from './csv.js';
-import { parseMtrace } from './mtrace.js';
+import { parseMtrace, parseMtraceChunks } from './mtrace.js';
 import { looksLikeKernelTrace, parseKernelTrace, type KernelLayers } from './kernel.js';
 import { parseRep } from './rep.js';
 import { looksLikeHeaptrack, parseHeaptrack } from './heaptrack.js';
@@ -21,6 +21,11 @@ export interface TraceFormat {
   parse(text: string, file: string, name: string): Trace;
   /** the same parse from the file's bytes (UTF-8), when the format reads bytes: loadTrace then skips the decode */
   parseBytes?(bytes: Buffer, file: string, name: string): Trace;
+  /**
+   * the same parse from the file's bytes in chunks (chunks.ts; `whole()` reads the whole file, for
+   * rare paths): loadTrace then streams a file named with the format's extension
+   */
+  parseChunks?(next: () => Buffer | null, whole: () => Buffer, size: number, file: string, name: string): Trace;
 }
 
 /** The first non-blank, non-comment line of `text` (looks at the first 64 KiB only). */
@@ -46,6 +51,8 @@ export const FORMATS: TraceFormat[] = [
       return l === '= Start' || /^(@ .*\] )?[-+<>!] (0x[0-9a-f]+|\(nil\))( (0x[0-9a-f]+|0))?$/i.test(l);
     },
     parse: parseMtrace,
+    parseBytes: parseMtrace,
+    parseChunks: parseMtraceChunks,
   },
   {
     name: 'csv',
@@ -53,6 +60,7 @@ export const FORMATS: TraceFormat[] = [
     sniff: (text) => firstLine(text, '#').replace(/^\uFEFF/, '').split(',').some((c) => c.trim().replace(/^"|"$/g, '') === 'op'),
     parse: parseCsv,
     parseBytes: parseCsv,
+    parseChunks: parseCsvChunks,
   },
   {
     name: 'rep',
@@ -161,10 +169,11 @@ export function loadTrace(path: string, options: LoadOptions = {}): Trace {
   const layers = options.layers;
   // The compiled form is bytes: read it as such, without decoding the file as text first.
   if (/\.abt$/i.test(path) && (layers === undefined || options.layersIfKernel)) return readBinaryFile(path, { shared: true, name: traceName(path) });
-  // CSV by its name is read in chunks: memory holds the trace and a chunk, not the file's bytes
-  if (layers === undefined && formatByExtension(path)?.name === 'csv') {
+  // A format that reads chunks is streamed: memory holds the trace and a chunk, not the file's bytes
+  const byName = formatByExtension(path);
+  if (layers === undefined && byName?.parseChunks !== undefined) {
     const c = fileChunks(path);
-    return parseCsvChunks(c.next, () => readTraceBytes(path), c.size, path, traceName(path));
+    return byName.parseChunks(c.next, () => readTraceBytes(path), c.size, path, traceName(path));
   }
   const bytes = readTraceBytes(path);
   // detectFormat, with the sniff on the file's start only: a format that reads bytes needs no

@@ -1,4 +1,5 @@
 import { TraceFormatError } from '../errors.js';
+import { ByteWindow, oneChunk } from './chunks.js';
 import { OP_FREE, OP_MALLOC, OP_REALLOC } from './ops.js';
 import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
 
@@ -137,9 +138,22 @@ function defaultName(file: string): string {
  * allocated, so the replay counts it as a trace error. Failed calls (`+ (nil)`, `!`) change no
  * state and emit nothing. A malformed line throws TraceFormatError naming file and line.
  */
-export function parseMtrace(text: string, file: string, name: string = defaultName(file)): Trace {
-  const n = text.length;
-  const b = new TraceBuilder(name, file, Math.max(16, (n / 48) | 0));
+export function parseMtrace(input: string | Uint8Array, file: string, name: string = defaultName(file)): Trace {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8')
+    : Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  return parseMtraceChunks(oneChunk(bytes), () => bytes, bytes.length, file, name);
+}
+
+/**
+ * parseMtrace over a file's bytes in chunks (chunks.ts: `next()` gives the next, null at the end;
+ * `whole()` the whole file, read only to quote an earlier line in an error), `size` bytes in all
+ * (an estimate is enough): memory holds the trace, one chunk and a line, never the file.
+ */
+export function parseMtraceChunks(next: () => Buffer | null, whole: () => Buffer, size: number, file: string, name: string = defaultName(file)): Trace {
+  const win = new ByteWindow(next);
+  let text = win.bytes;
+  let n = text.length;
+  const b = new TraceBuilder(name, file, Math.max(16, (size / 48) | 0));
   const live = new AddrIdMap(1 << 12);
   // Addresses freed and not handed out again, with the id they had: a second free of one is a
   // double free of that id (the replay counts it as such), not a free of an unknown pointer.
@@ -152,57 +166,72 @@ export function parseMtrace(text: string, file: string, name: string = defaultNa
   let end = 0;
 
   const fail = (expected: string): never => {
-    throw new TraceFormatError(file, line, text.slice(start, end), expected);
+    throw new TraceFormatError(file, line, text.toString('utf8', start, end), expected);
+  };
+  /** the error of a `<` line with no `>` after it: that line, which may lie before the window */
+  const failPending = (): never => {
+    line = pendingLine;
+    text = whole();
+    start = lineStart(text, pendingLine);
+    end = lineEnd(text, start);
+    return fail('a "> 0xNEW 0xSIZE" line right after this "<" line');
   };
 
-  while (pos < n) {
+  for (;;) {
+    if (pos >= n) {
+      if (!win.more(pos)) break;
+      pos = 0; text = win.bytes; n = text.length;
+    }
+    let nl = text.indexOf(10, pos);
+    if (nl < 0) {
+      if (win.more(pos)) { pos = 0; text = win.bytes; n = text.length; continue; }
+      nl = n;
+    }
     line++;
-    let nl = text.indexOf('\n', pos);
-    if (nl < 0) nl = n;
     start = pos;
     end = nl;
     pos = nl + 1;
-    if (end > start && text.charCodeAt(end - 1) === 13) end--; // CRLF
+    if (end > start && text[end - 1]! === 13) end--; // CRLF
     if (end === start) continue;
 
     let p = start;
-    let c = text.charCodeAt(p);
+    let c = text[p]!;
     if (c === 61 /* = */) {
       const len = end - start;
-      if ((len === 7 && text.startsWith('= Start', start)) || (len === 5 && text.startsWith('= End', start))) continue;
+      if ((len === 7 && bytesAt(text, start, START)) || (len === 5 && bytesAt(text, start, END))) continue;
       fail(EXPECTED_RECORD);
     }
     if (c === 64 /* @ */) {
-      if (text.charCodeAt(p + 1) !== 32) fail('"@ " then the caller');
-      const rb = text.lastIndexOf(']', end - 1);
-      if (rb <= p + 2 || text.charCodeAt(rb + 1) !== 32) fail('a caller ending in "[0xADDR] " (FILE:[0xOFF], FILE:(SYM+OFF)[0xOFF] or [0xADDR])');
-      const lb = text.lastIndexOf('[', rb);
+      if (text[p + 1]! !== 32) fail('"@ " then the caller');
+      const rb = text.lastIndexOf(93, end - 1);
+      if (rb <= p + 2 || text[rb + 1]! !== 32) fail('a caller ending in "[0xADDR] " (FILE:[0xOFF], FILE:(SYM+OFF)[0xOFF] or [0xADDR])');
+      const lb = text.lastIndexOf(91, rb);
       if (lb < p + 2) fail('a caller with "[0xADDR]"');
       if (lb > p + 2) {
-        const before = text.charCodeAt(lb - 1);
+        const before = text[lb - 1]!;
         if (before !== 58 /* : */ && before !== 41 /* ) */) fail('a caller FILE:[0xOFF] or FILE:(SYM+OFF)[0xOFF]');
       }
-      if (rb - lb < 4 || text.charCodeAt(lb + 1) !== 48 || (text.charCodeAt(lb + 2) | 32) !== 120) fail('a hex caller address "[0x...]"');
-      for (let q = lb + 3; q < rb; q++) if (hexDigit(text.charCodeAt(q)) < 0) fail('a hex caller address "[0x...]"');
+      if (rb - lb < 4 || text[lb + 1]! !== 48 || (text[lb + 2]! | 32) !== 120) fail('a hex caller address "[0x...]"');
+      for (let q = lb + 3; q < rb; q++) if (hexDigit(text[q]!) < 0) fail('a hex caller address "[0x...]"');
       p = rb + 2;
-      c = text.charCodeAt(p);
+      c = text[p]!;
     }
-    if (p + 2 >= end || text.charCodeAt(p + 1) !== 32) fail(EXPECTED_RECORD);
+    if (p + 2 >= end || text[p + 1]! !== 32) fail(EXPECTED_RECORD);
     const opc = c;
     // Pointer: `(nil)` (glibc's %p of NULL) or 0xHEX.
     let q = p + 2;
     let addr: number;
-    if (text.charCodeAt(q) === 40 /* ( */) {
-      if (!text.startsWith('(nil)', q)) fail('a pointer 0xADDR or (nil)');
+    if (text[q]! === 40 /* ( */) {
+      if (!bytesAt(text, q, NIL)) fail('a pointer 0xADDR or (nil)');
       addr = -2;
       q += 5;
     } else {
-      if (text.charCodeAt(q) !== 48 || (text.charCodeAt(q + 1) | 32) !== 120) fail('a pointer 0xADDR or (nil)');
+      if (text[q]! !== 48 || (text[q + 1]! | 32) !== 120) fail('a pointer 0xADDR or (nil)');
       q += 2;
       const s = q;
       addr = 0;
       while (q < end) {
-        const d = hexDigit(text.charCodeAt(q));
+        const d = hexDigit(text[q]!);
         if (d < 0) break;
         if (addr >= ADDR_LIMIT / 16) fail('a pointer below 2^52');
         addr = addr * 16 + d;
@@ -214,20 +243,20 @@ export function parseMtrace(text: string, file: string, name: string = defaultNa
     // so the range is checked only where the size is stored.
     let size = -1;
     if (opc === 43 /* + */ || opc === 62 /* > */ || opc === 33 /* ! */) {
-      if (q >= end || text.charCodeAt(q) !== 32) fail('a size after the pointer');
+      if (q >= end || text[q]! !== 32) fail('a size after the pointer');
       q++;
-      if (text.charCodeAt(q) === 48 && (text.charCodeAt(q + 1) | 32) === 120) {
+      if (text[q]! === 48 && (text[q + 1]! | 32) === 120) {
         q += 2;
         const s = q;
         size = 0;
         while (q < end) {
-          const d = hexDigit(text.charCodeAt(q));
+          const d = hexDigit(text[q]!);
           if (d < 0) break;
           size = size * 16 + d; // inexact past 2^53, but then it is rejected or unused
           q++;
         }
         if (q === s) fail('a hex size 0xSIZE');
-      } else if (text.charCodeAt(q) === 48) {
+      } else if (text[q]! === 48) {
         size = 0;
         q++;
       } else fail('a hex size 0xSIZE');
@@ -235,12 +264,7 @@ export function parseMtrace(text: string, file: string, name: string = defaultNa
     }
     if (q !== end) fail('end of line after the record');
 
-    if (pendingOld !== -1 && opc !== 62) {
-      line = pendingLine;
-      start = lineStart(text, pendingLine);
-      end = lineEnd(text, start);
-      fail('a "> 0xNEW 0xSIZE" line right after this "<" line');
-    }
+    if (pendingOld !== -1 && opc !== 62) failPending();
 
     switch (opc) {
       case 43: { // + malloc
@@ -285,12 +309,7 @@ export function parseMtrace(text: string, file: string, name: string = defaultNa
         fail(EXPECTED_RECORD);
     }
   }
-  if (pendingOld !== -1) {
-    line = pendingLine;
-    start = lineStart(text, pendingLine);
-    end = lineEnd(text, start);
-    fail('a "> 0xNEW 0xSIZE" line right after this "<" line');
-  }
+  if (pendingOld !== -1) failPending();
   if (b.length > 0) b.notePid(0);
   return b.finish();
 }
@@ -303,15 +322,24 @@ function hexDigit(c: number): number {
 }
 
 /** Offset of 1-based line `ln` (only on the error path). */
-function lineStart(text: string, ln: number): number {
+function lineStart(text: Buffer, ln: number): number {
   let p = 0;
-  for (let k = 1; k < ln; k++) p = text.indexOf('\n', p) + 1;
+  for (let k = 1; k < ln; k++) p = text.indexOf(10, p) + 1;
   return p;
 }
 
-function lineEnd(text: string, s: number): number {
-  let e = text.indexOf('\n', s);
+function lineEnd(text: Buffer, s: number): number {
+  let e = text.indexOf(10, s);
   if (e < 0) e = text.length;
-  if (e > s && text.charCodeAt(e - 1) === 13) e--;
+  if (e > s && text[e - 1] === 13) e--;
   return e;
+}
+
+const START = Buffer.from('= Start'), END = Buffer.from('= End'), NIL = Buffer.from('(nil)');
+
+/** Whether `word` starts at p. */
+function bytesAt(s: Buffer, p: number, word: Buffer): boolean {
+  if (p + word.length > s.length) return false;
+  for (let i = 0; i < word.length; i++) if (s[p + i] !== word[i]) return false;
+  return true;
 }
