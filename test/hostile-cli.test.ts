@@ -27,6 +27,7 @@ const usage: [string, string[], RegExp][] = [
   ['--out /proc/foo (spun at 100% CPU)', ['run', '--trace', FIXTURE_CSV, ...cell, '--out', '/proc/allocbench-foo'], /cannot create output folder/],
   ['--out given twice', ['run', '--trace', FIXTURE_CSV, ...cell, '--out', out('a'), '--out', out('b')], /--out given 2 times/],
   ['a null machine JSON', ['run', '--trace', FIXTURE_CSV, ...cell, '--machine', file('null.json', 'null'), '--out', out('o3')], /expected a JSON object/],
+  ['fraginfo on a machine that would not fit (one cell outside run: the same checks)', ['fraginfo', '--machine', 'mem=1T', '--gen', 'page-mix:events=100', '--page', 'buddy', '--object', 'slub'], /machine mem=1T .* needs about 5\.0 GiB, more than the 2\.0 GiB/],
   ['slabinfo --cpus 0', ['slabinfo', '--cpus', '0'], /--cpus "0"/],
   ['gen --out \'\' (a file-system error from a write)', ['gen', 'page-mix', '--events', '10', '--out', ''], /cannot open '' \(an empty path\)/],
   ['report on a results.jsonl of null', ['report', file('r-null/results.jsonl', 'null\n').replace(/\/results\.jsonl$/, ''), '--out', out('r.html')], /results\.jsonl:1: not a result line/],

@@ -4,6 +4,7 @@ import { startInputFor } from '../metrics/fidelity.js';
 import { recordedMachine } from '../machine/recorded-machine.js';
 import { generateFromSpec, RECORDED } from '../run/runner.js';
 import { loadTrace } from '../trace/load.js';
+import { checkMachine, checkTrace } from '../run/resources.js';
 import { runOptionsFrom, type MatrixArgs } from './run.js';
 
 /** Runs one cell of the matrix described by the options and hands the end state to `inspect` (fraginfo, slabinfo). */
@@ -13,5 +14,9 @@ export function inspectOneCell(a: MatrixArgs, inspect: NonNullable<CellOptions['
   const cell = { trace: trace.name, machine: o.machines[0]!, page: o.pages[0]!, object: o.objects[0]!, seed: o.seeds[0]! };
   const rec = cell.machine === RECORDED ? recordedMachine(o.traces[0] ?? '', trace.name) : undefined;
   const start = o.startFrom === 'empty' || o.gens.length ? undefined : startInputFor(o.traces[0] ?? '', rec !== undefined);
-  runCell(cell, trace, rec?.config ?? loadMachine(cell.machine === RECORDED ? 'desktop' : cell.machine), { check: o.check, inspect, ...(start ? { start } : {}) });
+  const machine = rec?.config ?? loadMachine(cell.machine === RECORDED ? 'desktop' : cell.machine);
+  // the same up-front checks as run (resources.ts): refused with a message rather than killed
+  checkTrace(trace);
+  checkMachine(cell.machine, machine);
+  runCell(cell, trace, machine, { check: o.check, inspect, ...(start ? { start } : {}) });
 }
