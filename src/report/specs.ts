@@ -15,9 +15,6 @@ export interface ChartSpec {
   equal?: string[];
 }
 
-/** Points kept per cell in the time-series chart: 100 cells × 400 points stays a responsive page. */
-const MAX_POINTS_PER_CELL = 400;
-
 type Row = Record<string, string | number>;
 
 interface Labels {
