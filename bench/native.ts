@@ -9,7 +9,8 @@
  *   allocbench run --trace page.csv --page buddy,bitmap --object kmalloc-pow2 --machine mem=4G
  *   allocbench run --trace obj.csv  --page buddy --object slub           --machine mem=4G
  * each allocbench run through bin/allocbench.js (dist/, a worker thread, default sampling: 100
- * time-series samples), with WARM cells of each kind (the seed axis repeats a recorded trace's cell):
+ * time-series samples), with WARM cells of each kind (the same 4 GiB machine under three spellings,
+ * mem=4G, mem=4096M and mem=4194304K, repeats each cell: a recorded trace has no seed axis):
  * the rate is the best `wall.events_per_sec` (replay only: no boot, no load, no end metrics) of a
  * cell that is not its worker's first. Figures are the best over the interleaved rounds, since this
  * shared VM has slow spells that last about a minute; the ratios are what is compared.
@@ -26,8 +27,8 @@ const arg = (name: string, dflt: string): string => {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
 };
 const ROUNDS = Number(arg('rounds', '5'));
-/** cells per strategy in one allocbench run; all but the worker's first are warm */
-const CELLS = 3;
+/** one 4 GiB machine spelled three ways: three cells per strategy in one run, all but the worker's first warm */
+const MACHINES = ['mem=4G', 'mem=4096M', 'mem=4194304K'];
 /** ../shared/native beside the checkout (or beside a folder above it: git worktrees sit deeper) */
 const NATIVE_SRC = arg('native', findUp(ROOT, 'shared/native'));
 
@@ -67,15 +68,14 @@ try {
   /** One `allocbench run`: the best warm-cell events/s per page/object pair. */
   const ours = (trace: string, pages: string, object: string): Map<string, number> => {
     const out = join(tmp, `out-${object}`);
-    const seeds = Array.from({ length: CELLS }, (_, i) => i + 1).join(',');
     sh(process.execPath, [join(ROOT, 'bin/allocbench.js'), 'run', '--trace', join(dir, trace), '--page', pages, '--object', object,
-      '--machine', 'mem=4G', '--seed', seeds, '--workers', '1', '--quiet', '--out', out], ROOT);
+      ...MACHINES.flatMap((m) => ['--machine', m]), '--workers', '1', '--quiet', '--out', out], ROOT);
     const lines = readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {
-      cell: { page: string; object: string; seed: number }; status: string; events: number; trace_errors: number; wall: { events_per_sec: number };
+      cell: { page: string; object: string; machine: string }; status: string; events: number; trace_errors: number; wall: { events_per_sec: number };
     });
     const best = new Map<string, number>();
-    // results.jsonl is sorted by cell; in the worker the cells ran in matrix order (page, object,
-    // seed), so the first cell of the run is the cold one
+    // results.jsonl is sorted by cell; in the worker the cells ran in matrix order (machine, page,
+    // object), so the first cell of the run is the cold one
     const first = lines.reduce((a, b) => (order(a.cell) <= order(b.cell) ? a : b));
     for (const r of lines) {
       if (r.status !== 'ok' || r.trace_errors !== 0 || r.events !== 1_000_000) throw new Error(`${r.cell.page}/${r.cell.object}: ${r.status}, ${r.events} events, ${r.trace_errors} trace errors`);
@@ -84,7 +84,7 @@ try {
       best.set(key, Math.max(best.get(key) ?? 0, r.wall.events_per_sec));
     }
     return best;
-    function order(c: { page: string; seed: number }): number { return pages.split(',').indexOf(c.page) * 1000 + c.seed; }
+    function order(c: { page: string; machine: string }): number { return MACHINES.indexOf(c.machine) * 1000 + pages.split(',').indexOf(c.page); }
   };
 
   const pairs: Pair[] = [
