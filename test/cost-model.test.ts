@@ -352,7 +352,8 @@ describe('cost model end to end', () => {
     // order 9, then 8, 7, 6, 5) is not the workload's work: the machine zeroes its steps after boot.
     expect(counted(m.steps)).toEqual({});
 
-    const r = runCell({ trace: 'cost-e2e', machine: 'small', page: 'buddy', object: 'slub', seed: 1 }, b.finish(), config, { samples: 0 });
+    // pcp=off: the step counts below are those of one buddy allocation, not of a per-CPU list refill
+    const r = runCell({ trace: 'cost-e2e', machine: 'small', page: 'buddy:pcp=off', object: 'slub', seed: 1 }, b.finish(), config, { samples: 0 });
     expect(r.status).toBe('ok');
     const metrics = r.metrics as {
       steps: Record<string, number>;

@@ -57,7 +57,8 @@ describe('start state from a recording\'s before-state', () => {
     expect(preTraceFrees(t).pfns).toEqual(Int32Array.from([0x6000]));
     const input = startInputFor(tracePath, false)!;
     const cfg = recordedMachine(tracePath, 'build-compress')!.config;
-    const cell = { trace: 'pre', machine: cfg.name, page: 'buddy-mobility', object: 'slub', seed: 1 };
+    // pcp=off: the freed block goes straight back to the free lists (with pcp it would sit on a per-CPU list)
+    const cell = { trace: 'pre', machine: cfg.name, page: 'buddy-mobility:pcp=off', object: 'slub', seed: 1 };
     const from = runCell(cell, t, cfg, { check: true, start: input });
     expect(from.trace_errors).toBe(0);
     expect((from.metrics.start as { pre_trace_blocks: number }).pre_trace_blocks).toBe(1);

@@ -6,6 +6,7 @@ import { loadMachine } from '../machine/memory-map.js';
 import { recordedMachine } from '../machine/recorded-machine.js';
 import { recordingState, scoreCell, startInputFor, type ScoreLine } from '../metrics/fidelity.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
+import { pageSpecForKernel } from '../page/kernel-version.js';
 import { runCell } from '../run/cell.js';
 import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
 import { loadTrace } from '../trace/load.js';
@@ -42,9 +43,10 @@ export function fidelityScorecard(dirs: string[], o: FidelityOptions): ScoreLine
     const start = startInputFor(tracePath, rec !== undefined);
     if (start === undefined) throw new AllocbenchError(`fidelity: ${dir}: no before/pagetypeinfo to start from`);
     for (const page of o.pages) {
-      const cell = { trace: trace.name, machine: config.name, page, object: o.object, seed: 1 };
+      // the buddy models follow the rule set of the kernel that was recorded (machine.json kernel_version)
+      const cell = { trace: trace.name, machine: config.name, page: pageSpecForKernel(page, rec?.kernelVersion), object: o.object, seed: 1 };
       const r = runCell(cell, trace, config, { start, samples: 0 });
-      lines.push(...scoreCell(trace.name, real, r));
+      lines.push(...scoreCell(trace.name, real, r).map((l) => ({ ...l, page })));
     }
   }
   return lines;

@@ -46,7 +46,7 @@ const WMARK_LOW = 1;
  * (__alloc_pages: zonelist walk from the highest zone the gfp allows, watermarks and
  * lowmem_reserve). Out of memory returns -1; nothing here throws after boot.
  *
- * Simplifications (documented in DESIGN/README): one NUMA node; no per-CPU page lists; no
+ * Simplifications (documented in DESIGN/README): one NUMA node; no
  * highatomic reserves; reserved at boot are the first 1 MiB, the kernel image and the memmap only
  * (no per-CPU areas, early page tables, crash kernel or initrd).
  */
@@ -60,6 +60,8 @@ export class Machine implements PageSource {
   readonly memblock: Memblock;
   readonly cpus: number;
   reclaim: ReclaimHook | null = null;
+  /** the CPU of the event being replayed (the replay writes it): per-CPU page lists and SLUB's per-CPU slabs */
+  readonly cpuCursor = { cpu: 0 };
   /** flattened [zone][level] watermark and [zone][highest] lowmem_reserve tables for the hot path */
   private readonly wm: Float64Array;
   private readonly reserve: Float64Array;
@@ -96,6 +98,7 @@ export class Machine implements PageSource {
     for (let z = 0; z < nz; z++) {
       for (let l = 0; l < 3; l++) this.wm[z * 3 + l] = this.watermarks.wmark[z]![l]!;
       for (let h = 0; h < nz; h++) this.reserve[z * nz + h] = this.watermarks.lowmemReserve[z]![h]!;
+      this.byIndex[z]?.strategy.setupPcp?.(this.byIndex[z]!.managed, this.wm[z * 3 + WMARK_LOW]!, this.cpus, this.cpuCursor);
     }
   }
 
@@ -125,12 +128,32 @@ export class Machine implements PageSource {
     if (pfn >= 0) return pfn;
     const high = (gfp & __GFP_HIGH) !== 0;
     pfn = this.tryZones(order, mt, highest, WMARK_MIN, high);
-    if (pfn >= 0 || this.reclaim === null) return pfn;
+    if (pfn >= 0) return pfn;
+    // __alloc_pages_direct_reclaim(): drain_all_pages() once before giving up or reclaiming more
+    if (this.drainPcp() > 0) {
+      pfn = this.tryZones(order, mt, highest, WMARK_MIN, high);
+      if (pfn >= 0) return pfn;
+    }
+    if (this.reclaim === null) return pfn;
     while (this.reclaim(order, gfp) > 0) {
       pfn = this.tryZones(order, mt, highest, WMARK_MIN, high);
       if (pfn >= 0) return pfn;
     }
     return -1;
+  }
+
+  /** Pages held on per-CPU lists (not in freePageCount(), as NR_FREE_PAGES leaves them out). */
+  pcpPageCount(): number {
+    let n = 0;
+    for (const z of this.zones) n += z.strategy.pcpPages?.() ?? 0;
+    return n;
+  }
+
+  /** drain_all_pages(NULL): every zone's per-CPU lists; returns the pages drained. */
+  drainPcp(): number {
+    let n = 0;
+    for (const z of this.zones) n += z.strategy.drainPcp?.() ?? 0;
+    return n;
   }
 
   private tryZones(order: number, mt: number, highest: number, level: number, halveMin: boolean): number {

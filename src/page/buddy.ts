@@ -6,6 +6,8 @@ import {
 } from '../machine/steps.js';
 import { mutation } from '../mutation.js';
 import { canStealFallback, FALLBACKS, shouldClaimBlock } from './fallback.js';
+import { NEWEST_RULES, type BuddyRules, type BuddyVariant } from './kernel-version.js';
+import { PerCpuPages, type PcpBackend, type PcpCpu } from './pcp.js';
 import {
   MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES,
   type PageStrategy, type PageStrategyOptions,
@@ -18,15 +20,20 @@ const ALLOCATED = 64;
 /** (state & FREE_TEST) === order exactly when the page heads a free block of that order (-1 fails too) */
 const FREE_TEST = ALLOCATED | ORDER_MASK;
 const MT_SHIFT = 4;
+/** fstate of a block on a per-CPU list: PCP_BASE - migratetype (negative: neither free head nor allocated head) */
+const PCP_BASE = -2;
 
 /**
  * The Linux buddy allocator (mm/page_alloc.c), optionally grouping pages by mobility.
  *
- * Modelled on 6.10–6.13, where a free block always sits on the list of its pageblock's migratetype
- * (stolen remainders go back to the block's own type, merging across pageblocks retypes the buddy),
- * and __rmqueue_fallback still searches the largest order first. Left out, on purpose:
+ * Follows one kernel version's rules (page/kernel-version.ts: 6.1 or 6.12, default the newest). On
+ * 6.10–6.13 a free block always sits on the list of its pageblock's migratetype (stolen remainders
+ * go back to the block's own type, merging across pageblocks retypes the buddy); on 6.1 it sits on
+ * the list of the type it was freed or split with. Both search the largest order first in
+ * __rmqueue_fallback. Per-CPU page lists (page/pcp.ts) are set up by the machine once the zone's
+ * managed pages and watermarks are known (setupPcp), unless `pcp=off`. Left out, on purpose:
  * - MIGRATE_HIGHATOMIC reserves, MIGRATE_CMA and MIGRATE_ISOLATE (so __free_one_page's refusal to
- *   merge with isolate/CMA/highatomic pageblocks never applies), per-CPU page lists, watermark boosting,
+ *   merge with isolate/CMA/highatomic pageblocks never applies), watermark boosting,
  *   ALLOC_NOFRAGMENT (a zonelist-level policy), page shuffling.
  * - page_group_by_mobility_disabled is decided per zone (zone pages < pageblock_nr_pages *
  *   MIGRATE_TYPES) where the kernel uses vm_total_pages in build_all_zonelists().
@@ -40,14 +47,18 @@ const MT_SHIFT = 4;
  * with the request's type, or neither): 9 bytes, plus a byte per pageblock. A free() of a block
  * never handed out by alloc() is the boot hand-over (__free_pages_core() frees with FPI_TO_TAIL).
  */
-export class BuddyAllocator implements PageStrategy {
+export class BuddyAllocator implements PageStrategy, PcpBackend {
   readonly name: string;
+  readonly rules: BuddyRules;
+  /** per-CPU lists once setupPcp() ran (never during the boot hand-over), null with pcp=off */
+  private pcp: PerCpuPages | null = null;
+  private readonly pcpWanted: boolean;
   readonly pages: number;
   /** false when page_group_by_mobility_disabled: everything is Unmovable, no fallback */
   readonly grouping: boolean;
   private readonly steps: Steps;
-  /** next at 2 * pfn, prev at 2 * pfn + 1: one cache line holds both links of a page */
-  private readonly links: Int32Array;
+  /** next at 2 * pfn, prev at 2 * pfn + 1: one cache line holds both links of a page (pcp lists use them too) */
+  readonly links: Int32Array;
   /** per page: -1, a free head (order | mt << 4), or an allocated head (64 | order | request mt << 4) */
   private readonly fstate: Int8Array;
   private readonly pbType: Uint8Array;
@@ -68,8 +79,10 @@ export class BuddyAllocator implements PageStrategy {
   private readonly tailPlacement = !mutation('buddy-no-tail');
   private readonly fallbacks = mutation('fallback-reversed') ? FALLBACKS.map((_, i) => FALLBACKS[i ^ 1]!) : FALLBACKS;
 
-  constructor(opts: PageStrategyOptions, mobility: boolean) {
+  constructor(opts: PageStrategyOptions, mobility: boolean, variant: BuddyVariant = { rules: NEWEST_RULES, pcp: true }) {
     this.name = mobility ? 'buddy-mobility' : 'buddy';
+    this.rules = variant.rules;
+    this.pcpWanted = variant.pcp;
     this.pages = opts.pages;
     this.steps = opts.steps;
     // build_all_zonelists(): grouping is pointless with fewer pages than one pageblock per type.
@@ -161,13 +174,71 @@ export class BuddyAllocator implements PageStrategy {
     // lists with fallbacks (HighAtomic reserves are not modelled, so such a request is Unmovable).
     const mt = this.grouping && (migratetype === MIGRATE_MOVABLE || migratetype === MIGRATE_RECLAIMABLE)
       ? migratetype : MIGRATE_UNMOVABLE;
-    let pfn = this.rmqueueSmallest(order, mt);
-    if (pfn === NIL && this.grouping) pfn = this.rmqueueFallback(order, mt);
+    let pfn: number;
+    if (this.pcp !== null && PerCpuPages.allowed(order)) pfn = this.pcp.alloc(order, mt);
+    else {
+      pfn = this.rmqueue(order, mt);
+      if (pfn !== NIL) this.nFree -= 1 << order;
+    }
+    if (pfn !== NIL) this.fstate[pfn] = ALLOCATED | order | (mt << MT_SHIFT);
+    return pfn;
+  }
+
+  /** __rmqueue(): the request's own lists, then a fallback. */
+  private rmqueue(order: number, mt: number): number {
+    const pfn = this.rmqueueSmallest(order, mt);
+    return pfn === NIL && this.grouping ? this.rmqueueFallback(order, mt) : pfn;
+  }
+
+  // ---- per-CPU lists ----------------------------------------------------------------------------
+
+  /**
+   * setup_zone_pageset() once the zone's managed pages and low watermark are known (after the boot
+   * hand-over, which frees straight to the free lists as __free_pages_core() does).
+   */
+  setupPcp(managed: number, lowWmark: number, cpus: number, cursor: PcpCpu): void {
+    if (this.pcpWanted) this.pcp = new PerCpuPages(this, Math.max(1, cpus), managed, lowWmark, this.rules.pcp, cursor);
+  }
+
+  /** drain_all_pages(): every per-CPU list back to the free lists; returns the pages drained. */
+  drainPcp(): number {
+    return this.pcp === null ? 0 : this.pcp.drainAll();
+  }
+
+  pcpPages(): number {
+    return this.pcp === null ? 0 : this.pcp.pages();
+  }
+
+  /** rmqueue_bulk()'s __rmqueue() of one block, which then sits on a pcp list (not free, not allocated). */
+  pcpTake(order: number, mt: number): number {
+    const pfn = this.rmqueue(order, mt);
     if (pfn !== NIL) {
-      this.fstate[pfn] = ALLOCATED | order | (mt << MT_SHIFT);
       this.nFree -= 1 << order;
+      this.fstate[pfn] = PCP_BASE - mt;
     }
     return pfn;
+  }
+
+  /** free_pcppages_bulk()'s __free_one_page() with the type the page was listed under (6.1: get_pcppage_migratetype()). */
+  pcpGive(pfn: number, order: number): void {
+    // 6.10+: get_pfnblock_migratetype() at drain time; 6.1: the type recorded when it was listed
+    const mt = this.rules.freeToBlockType ? this.pbType[pfn >>> PAGEBLOCK_ORDER]! : PCP_BASE - this.fstate[pfn]!;
+    this.freeOne(pfn, order, mt, false);
+  }
+
+  /** The pcp-list counters; zeros with pcp off, so every buddy result has the same keys. */
+  private pcpCounters(): Record<string, number> {
+    const p = this.pcp;
+    return {
+      pcp_refills: p?.refills ?? 0, pcp_refill_blocks: p?.refillBlocks ?? 0,
+      pcp_drains: p?.drains ?? 0, pcp_drain_blocks: p?.drainBlocks ?? 0, pcp_pages: p?.pages() ?? 0,
+      pcp_batch: p?.batch ?? 0, pcp_high_min: p?.highMin ?? 0, pcp_high_max: p?.highMax ?? 0,
+    };
+  }
+
+  /** The per-CPU lists (tests, zoneinfo-style output); null when off or not set up. */
+  perCpuPages(): PerCpuPages | null {
+    return this.pcp;
   }
 
   free(pfn: number, order: number): void {
@@ -175,9 +246,21 @@ export class BuddyAllocator implements PageStrategy {
     // A block alloc() never handed out comes from the boot hand-over: __free_pages_core() frees with
     // FPI_TO_TAIL so that early allocations are served from the blocks freed first.
     const handover = this.fstate[pfn]! < ALLOCATED;
+    // get_pfnblock_migratetype() at free time (free_unref_page(), __free_pages_ok())
+    const mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
+    if (this.pcp !== null && PerCpuPages.allowed(order)) {
+      this.fstate[pfn] = PCP_BASE - mt;
+      this.pcp.free(pfn, order, mt);
+      return;
+    }
+    this.freeOne(pfn, order, mt, handover);
+  }
+
+  /** __free_one_page(): merge, then list the block (6.10+: on its pageblock's type; 6.1: on `mt`). */
+  private freeOne(pfn: number, order: number, mt: number, handover: boolean): void {
     this.fstate[pfn] = NIL;
     this.nFree += 1 << order;
-    let mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
+    const retype = this.rules.freeToBlockType;
     const pages = this.pages;
     const fstate = this.fstate;
     // __free_one_page(): merge while the buddy is a free head of the same order.
@@ -189,13 +272,13 @@ export class BuddyAllocator implements PageStrategy {
       const bmt = bs >>> MT_SHIFT;
       this.del(buddy, order, bmt);
       // Only at order ≥ pageblock_order can the buddy's type differ; 6.10+ retypes it ("match buddy
-      // type") so later expand()s list the halves correctly.
-      if (bmt !== mt) this.pbType[buddy >>> PAGEBLOCK_ORDER] = mt;
+      // type") so later expand()s list the halves correctly. 6.1 leaves the pageblock types alone.
+      if (retype && bmt !== mt) this.pbType[buddy >>> PAGEBLOCK_ORDER] = mt;
       this.steps[STEP_MERGE]!++;
       pfn &= buddy;
       order++;
     }
-    mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
+    if (retype) mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
     let toTail = handover;
     if (!toTail && this.tailPlacement && order < MAX_ORDER - 1) {
       // buddy_merge_likely(): if the buddy of the next-higher block is free, this block is likely to
@@ -243,11 +326,13 @@ export class BuddyAllocator implements PageStrategy {
     return NIL;
   }
 
-  /** steal_suitable_fallback() (6.10–6.13): take the block, maybe claiming its pageblock. */
+  /** steal_suitable_fallback(): take the block, maybe claiming its pageblock (6.1 and 6.10+ rules). */
   private stealSuitableFallback(cur: number, order: number, mt: number, fmt: number, canSteal: boolean): number {
     this.steps[STEP_FALLBACK]!++;
     let page = this.head[fmt * NR_ORDERS + cur]!;
-    const blockType = fmt; // a free block is always on its pageblock's type list
+    // 6.10+: a free block is always on its pageblock's type list; 6.1: get_pageblock_migratetype()
+    const blockType = this.pbType[page >>> PAGEBLOCK_ORDER]!;
+    const rules = this.rules;
     if (cur >= PAGEBLOCK_ORDER) {
       // Take ownership for orders >= pageblock_order: change_pageblock_range()
       this.del(page, cur, fmt);
@@ -267,19 +352,24 @@ export class BuddyAllocator implements PageStrategy {
         const scan = this.scanPageblock(start);
         const freePages = scan & 0xffff;
         const movablePages = scan >>> 16;
-        if (shouldClaimBlock(mt, blockType, freePages, movablePages, false)) {
-          this.moveFreepagesBlock(start, blockType, mt);
-          this.pbType[start >>> PAGEBLOCK_ORDER] = mt;
-          this.pageblockSteals++;
+        const claim = shouldClaimBlock(mt, blockType, freePages, movablePages, false);
+        // 6.1 move_freepages_block(): every free block moves to the request's lists, claimed or not
+        if (claim || !rules.moveOnlyOnClaim) {
+          this.moveFreepagesBlock(start, mt);
+          if (claim) {
+            this.pbType[start >>> PAGEBLOCK_ORDER] = mt;
+            this.pageblockSteals++;
+          } else this.singleBlockSteals++;
           page = this.rmqueueSmallest(order, mt);
           this.extfrag(page, cur, mt);
           return page;
         }
       }
     }
-    // single_page: only this block; the remainders stay on the pageblock's own type
+    // single_page: only this block; 6.10+ the remainders stay on the pageblock's own type, 6.1 they
+    // join the request's lists (move_to_free_list(start_type), then __rmqueue_smallest())
     this.del(page, cur, fmt);
-    this.expand(page, order, cur, blockType);
+    this.expand(page, order, cur, rules.remainderKeepsBlockType ? blockType : mt);
     this.singleBlockSteals++;
     this.extfrag(page, cur, mt);
     return page;
@@ -329,7 +419,7 @@ export class BuddyAllocator implements PageStrategy {
   }
 
   /** __move_freepages_block(): every free block of the pageblock to the new type's lists (tail). */
-  private moveFreepagesBlock(start: number, oldMt: number, newMt: number): void {
+  private moveFreepagesBlock(start: number, newMt: number): void {
     const end = start + PAGEBLOCK_PAGES;
     const fstate = this.fstate;
     let looked = 0;
@@ -338,7 +428,7 @@ export class BuddyAllocator implements PageStrategy {
       const fs = fstate[pfn]!;
       if (fs < 0 || fs >= ALLOCATED) { pfn++; continue; }
       const o = fs & ORDER_MASK;
-      this.del(pfn, o, oldMt);
+      this.del(pfn, o, fs >>> MT_SHIFT);
       this.addTail(pfn, o, newMt);
       pfn += 1 << o;
     }
@@ -372,6 +462,7 @@ export class BuddyAllocator implements PageStrategy {
       single_block_steals: this.singleBlockSteals,
       mobility_grouping: this.grouping ? 1 : 0,
       mixed_pageblocks: this.mixedPageblocks(),
+      ...this.pcpCounters(),
     };
   }
 
@@ -387,7 +478,7 @@ export class BuddyAllocator implements PageStrategy {
     const st = this.fstate;
     for (let pfn = 0; pfn < this.pages; pfn++) {
       const v = st[pfn]!;
-      if (v === NIL || (v & ALLOCATED) === 0) continue;
+      if (v < 0 || (v & ALLOCATED) === 0) continue;
       const mt = (v >> MT_SHIFT) & 3;
       const end = pfn + (1 << (v & ORDER_MASK));
       for (let pb = pfn >>> PAGEBLOCK_ORDER; pb << PAGEBLOCK_ORDER < end; pb++) {
@@ -402,7 +493,7 @@ export class BuddyAllocator implements PageStrategy {
   metadataBytes(): number {
     return this.links.byteLength + this.fstate.byteLength
       + this.pbType.byteLength + this.head.byteLength + this.tail.byteLength + this.nrFree.byteLength
-      + this.mask.byteLength;
+      + this.mask.byteLength + (this.pcp?.metadataBytes() ?? 0);
   }
 
   check(): void {
@@ -425,7 +516,8 @@ export class BuddyAllocator implements PageStrategy {
           if (!this.grouping && mt !== MIGRATE_UNMOVABLE) throw new InvariantError(`buddy: type ${mt} list used with grouping disabled`);
           const firstPb = pfn >>> PAGEBLOCK_ORDER;
           const lastPb = (pfn + (1 << o) - 1) >>> PAGEBLOCK_ORDER;
-          for (let b = firstPb; b <= lastPb; b++) {
+          // 6.1 lists a block under the type it was freed or split with, which may differ
+          for (let b = firstPb; this.rules.freeToBlockType && b <= lastPb; b++) {
             if (this.pbType[b] !== mt) throw new InvariantError(`buddy: free block ${pfn} on type ${mt} list lies in pageblock ${b} of type ${this.pbType[b]}`);
           }
           for (let p = pfn; p < pfn + (1 << o); p++) {
@@ -447,6 +539,13 @@ export class BuddyAllocator implements PageStrategy {
         heads += count;
       }
     }
+    this.pcp?.forEach((pfn, o) => {
+      if (this.fstate[pfn]! > PCP_BASE) throw new InvariantError(`buddy: pfn ${pfn} on a pcp list has state ${this.fstate[pfn]}`);
+      for (let p = pfn; p < pfn + (1 << o); p++) {
+        if (owner[p] !== 0) throw new InvariantError(`buddy: page ${p} of pcp block ${pfn} is also ${owner[p] === 1 ? 'free' : 'on a pcp list twice'}`);
+        owner[p] = 3;
+      }
+    });
     let stateHeads = 0;
     for (let p = 0; p < n; p++) {
       const as = this.fstate[p]!;

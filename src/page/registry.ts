@@ -5,15 +5,15 @@ import { createBitmap } from './bitmap.js';
 import { createBitmap2 } from './bitmap2.js';
 import { createFreelist } from './freelist.js';
 import { FaultyAllocator } from './faulty.js';
-import { rejectVariant } from './bitset.js';
+import { parseBuddyVariant } from './kernel-version.js';
 
 /**
  * Every page-layer strategy by name. A name may carry a variant after a colon
  * (`freelist:best`), passed to the factory as options.variant.
  */
 export const PAGE_STRATEGIES: Record<string, PageStrategyFactory> = {
-  buddy: (opts) => { rejectVariant('buddy', opts.variant); return new BuddyAllocator(opts, false); },
-  'buddy-mobility': (opts) => { rejectVariant('buddy-mobility', opts.variant); return new BuddyAllocator(opts, true); },
+  buddy: (opts) => new BuddyAllocator(opts, false, parseBuddyVariant('buddy', opts.variant)),
+  'buddy-mobility': (opts) => new BuddyAllocator(opts, true, parseBuddyVariant('buddy-mobility', opts.variant)),
   bitmap: createBitmap,
   bitmap2: createBitmap2,
   freelist: createFreelist,

@@ -53,6 +53,16 @@ export interface PageStrategy {
    * pagetypeinfo, machine/start-state.ts). Only strategies that group by mobility have it.
    */
   setPageblockType?(block: number, migratetype: number): void;
+  /**
+   * Per-CPU page lists (page/pcp.ts), for strategies that have them: set up once the zone's managed
+   * pages and low watermark are known, after the boot hand-over; `cursor.cpu` names the CPU of the
+   * event being replayed.
+   */
+  setupPcp?(managed: number, lowWmark: number, cpus: number, cursor: { cpu: number }): void;
+  /** drain_all_pages(): the per-CPU lists back to the free lists; returns the pages drained. */
+  drainPcp?(): number;
+  /** pages on the per-CPU lists now */
+  pcpPages?(): number;
   /** Strategy-specific deterministic counters (fallbacks, steals, ...), merged into a cell's metrics. */
   counters(): Record<string, number>;
   /** Verifies internal invariants; throws InvariantError. May be slow. */

@@ -105,7 +105,7 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
   const source = objectPageSource(machine);
   // the CPU of each event (kernel traces' CPU column, user traces' threads): SLUB's per-CPU slabs
   const cpuOf = eventCpus(trace, machine.cpus);
-  const cpuCursor = { cpu: 0 };
+  const cpuCursor = machine.cpuCursor; // the page layer's per-CPU lists read it too
   const objects = objectStrategyFactory(cell.object)({ pages: source, steps: machine.steps, cpus: machine.cpus, cpuCursor });
   const t1 = performance.now();
   const recorder = new LatencyRecorder();

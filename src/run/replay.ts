@@ -612,7 +612,7 @@ function verify(machine: Machine, objects: ObjectStrategy, source: CountingPageS
   if (held !== source.pages) {
     throw new InvariantError(`object layer reports ${held} pages held but took ${source.pages} from the page allocator`);
   }
-  const free = machine.freePageCount();
+  const free = machine.freePageCount() + machine.pcpPageCount(); // pages on per-CPU lists are free to the machine
   const managed = machine.managedPages();
   if (free + blockPages + source.pages + vmPages !== managed) {
     throw new InvariantError(`pages not conserved: free ${free} + page blocks ${blockPages} + object pages ${source.pages} + process pages ${vmPages} != managed ${managed}`);

@@ -1,0 +1,336 @@
+import { MIGRATE_MOVABLE } from '../machine/gfp.js';
+import { PAGEBLOCK_ORDER } from './strategy.js';
+
+/**
+ * Per-CPU page lists (struct per_cpu_pages, mm/page_alloc.c): order-0..3 blocks (and THP-sized
+ * ones) freed by a CPU are kept on that CPU's lists and handed out again LIFO, without touching the
+ * buddy free lists; the lists are refilled from the buddy (rmqueue_bulk) and drained back to it
+ * (free_pcppages_bulk) in batches. Pages on these lists are allocated from the buddy's point of
+ * view: not in nr_free (buddyinfo), not in NR_FREE_PAGES.
+ *
+ * Mechanism only; the buddy (page/buddy.ts) is the backend that takes blocks from and returns them
+ * to its free lists. The lists are doubly linked through the backend's per-page links (a page on a
+ * pcp list is on no buddy free list), so this costs no per-page memory.
+ */
+
+/** PAGE_ALLOC_COSTLY_ORDER (include/linux/mmzone.h) */
+export const PAGE_ALLOC_COSTLY_ORDER = 3;
+/** MIGRATE_PCPTYPES */
+const PCPTYPES = 3;
+/** NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1) */
+const LOWORDER_LISTS = PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1);
+/** CONFIG_PCP_BATCH_SCALE_MAX (6.7+, default 5) */
+const BATCH_SCALE_MAX = 5;
+/** MIN_PERCPU_PAGELIST_HIGH_FRACTION: pcp->high_max of 6.7+ is managed / 8 split over the CPUs */
+const MIN_HIGH_FRACTION = 8;
+const NIL = -1;
+
+/** The per-CPU list rules of one kernel version. */
+export interface PcpRules {
+  /** NR_PCP_THP: 6.1 one THP list (movable only); 6.8+ two (unmovable and movable THPs) */
+  thpLists: number;
+  /** 6.7+: pcp->high auto-tunes between high_min and high_max; batches scale with free_count/alloc_factor */
+  autoTune: boolean;
+}
+
+/** 6.1 mm/page_alloc.c: free_factor doubling, free_high drains all for order 1..3 */
+export const PCP_RULES_6_1: PcpRules = { thpLists: 1, autoTune: false };
+/** 6.12 mm/page_alloc.c: high_min/high_max auto-tuning (6.7), two THP lists (6.8) */
+export const PCP_RULES_6_12: PcpRules = { thpLists: 2, autoTune: true };
+
+/**
+ * zone_batchsize() (6.1 and 6.12, CONFIG_MMU): a quarter of min(managed / 1024, 1 MiB of pages),
+ * rounded so that batch + batch/2 is a power of two, minus one. The caller applies max(1, batch).
+ */
+export function zoneBatchsize(managed: number): number {
+  let batch = Math.min(Math.floor(managed / 1024), 256);
+  batch = Math.floor(batch / 4);
+  if (batch < 1) batch = 1;
+  const x = batch + (batch >> 1);
+  return (1 << (31 - Math.clz32(x))) - 1;
+}
+
+/**
+ * zone_highsize(): with percpu_pagelist_high_fraction 0, the zone's low watermark split over the
+ * node's CPUs (fraction f > 0: managed / f), at least 4 × batch.
+ */
+export function zoneHighsize(managed: number, lowWmark: number, batch: number, cpus: number, fraction = 0): number {
+  const total = fraction === 0 ? lowWmark : Math.floor(managed / fraction);
+  return Math.max(Math.floor(total / Math.max(1, cpus)), batch << 2);
+}
+
+/**
+ * The pageset values zone_set_pageset_high_and_batch() sets. 6.7+: high_min = zone_highsize(0),
+ * high_max = zone_highsize(MIN_PERCPU_PAGELIST_HIGH_FRACTION). A zone whose zone_batchsize() is
+ * below 1 before the max(1, …) (managed < 4096 pages: DMA) shows high 0 on 6.12 in the recordings'
+ * zoneinfo (pcp disabled there), where 6.1 shows high = its low watermark.
+ */
+export function pagesetValues(managed: number, lowWmark: number, cpus: number, rules: PcpRules): { batch: number; highMin: number; highMax: number } {
+  const batch = Math.max(1, zoneBatchsize(managed));
+  if (rules.autoTune && Math.floor(Math.min(Math.floor(managed / 1024), 256) / 4) < 1) return { batch, highMin: 0, highMax: 0 };
+  const highMin = zoneHighsize(managed, lowWmark, batch, cpus);
+  return { batch, highMin, highMax: rules.autoTune ? Math.max(highMin, zoneHighsize(managed, lowWmark, batch, cpus, MIN_HIGH_FRACTION)) : highMin };
+}
+
+/** What the pcp lists need from the buddy allocator of their zone. */
+export interface PcpBackend {
+  /** per-page links, next at 2 * pfn, prev at 2 * pfn + 1 (free for pages on pcp lists) */
+  readonly links: Int32Array;
+  /** __rmqueue(): one block from the free lists (fallback included), -1 if none; marks it as on a pcp list */
+  pcpTake(order: number, mt: number): number;
+  /** __free_one_page() of a drained block (the backend knows the migratetype it was listed under) */
+  pcpGive(pfn: number, order: number): void;
+}
+
+/** A cursor the replay writes the current event's CPU into (object/strategy.ts CpuCursor has the same shape). */
+export interface PcpCpu { cpu: number }
+
+export class PerCpuPages {
+  readonly lists: number;
+  readonly batch: number;
+  readonly highMin: number;
+  readonly highMax: number;
+  private readonly head: Int32Array;
+  private readonly tail: Int32Array;
+  /** per CPU × list: blocks on the list */
+  private readonly len: Int32Array;
+  /** per CPU: pcp->count (pages), pcp->high, free_factor (6.1) / free_count (6.7+), alloc_factor, flags */
+  private readonly count: Int32Array;
+  private readonly high: Int32Array;
+  private readonly freeFactor: Int32Array;
+  private readonly allocFactor: Int32Array;
+  private readonly prevFreeHigh: Uint8Array;
+  refills = 0;
+  refillBlocks = 0;
+  drains = 0;
+  drainBlocks = 0;
+
+  constructor(
+    private readonly backend: PcpBackend, private readonly cpus: number, managed: number, lowWmark: number,
+    private readonly rules: PcpRules, private readonly cursor: PcpCpu,
+  ) {
+    this.lists = LOWORDER_LISTS + rules.thpLists;
+    const v = pagesetValues(managed, lowWmark, cpus, rules);
+    this.batch = v.batch;
+    this.highMin = v.highMin;
+    this.highMax = v.highMax;
+    const n = cpus * this.lists;
+    this.head = new Int32Array(n).fill(NIL);
+    this.tail = new Int32Array(n).fill(NIL);
+    this.len = new Int32Array(n);
+    this.count = new Int32Array(cpus);
+    this.high = new Int32Array(cpus).fill(v.highMin);
+    this.freeFactor = new Int32Array(cpus);
+    this.allocFactor = new Int32Array(cpus);
+    this.prevFreeHigh = new Uint8Array(cpus);
+  }
+
+  /** pcp_allowed_order() with THP: orders 0..PAGE_ALLOC_COSTLY_ORDER and pageblock_order. */
+  static allowed(order: number): boolean {
+    return order <= PAGE_ALLOC_COSTLY_ORDER || order === PAGEBLOCK_ORDER;
+  }
+
+  /** order_to_pindex(): (MIGRATE_PCPTYPES * order) + mt below the costly order; THP lists after. */
+  private pindex(mt: number, order: number): number {
+    if (order > PAGE_ALLOC_COSTLY_ORDER) return LOWORDER_LISTS + (this.rules.thpLists > 1 && mt === MIGRATE_MOVABLE ? 1 : 0);
+    return PCPTYPES * order + mt;
+  }
+
+  private static orderOf(pindex: number): number {
+    return pindex < LOWORDER_LISTS ? (pindex / PCPTYPES) | 0 : PAGEBLOCK_ORDER;
+  }
+
+  /** The CPU of the current event, folded onto this zone's CPUs. */
+  private cpu(): number {
+    const c = this.cursor.cpu;
+    return c > 0 && c < this.cpus ? c : c > 0 ? c % this.cpus : 0;
+  }
+
+  private push(li: number, pfn: number, atTail: boolean): void {
+    const links = this.backend.links;
+    if (atTail) {
+      const t = this.tail[li]!;
+      links[2 * pfn] = NIL;
+      links[2 * pfn + 1] = t;
+      if (t === NIL) this.head[li] = pfn; else links[2 * t] = pfn;
+      this.tail[li] = pfn;
+    } else {
+      const h = this.head[li]!;
+      links[2 * pfn] = h;
+      links[2 * pfn + 1] = NIL;
+      if (h === NIL) this.tail[li] = pfn; else links[2 * h + 1] = pfn;
+      this.head[li] = pfn;
+    }
+    this.len[li]!++;
+  }
+
+  /** Unlinks the head (LIFO reuse) or the tail (the oldest, drained first). */
+  private pop(li: number, fromTail: boolean): number {
+    const links = this.backend.links;
+    let pfn: number;
+    if (fromTail) {
+      pfn = this.tail[li]!;
+      const p = links[2 * pfn + 1]!;
+      this.tail[li] = p;
+      if (p === NIL) this.head[li] = NIL; else links[2 * p] = NIL;
+    } else {
+      pfn = this.head[li]!;
+      const nx = links[2 * pfn]!;
+      this.head[li] = nx;
+      if (nx === NIL) this.tail[li] = NIL; else links[2 * nx + 1] = NIL;
+    }
+    this.len[li]!--;
+    return pfn;
+  }
+
+  /** rmqueue_pcplist(): the head of this CPU's list, refilled by rmqueue_bulk() when empty; -1 if the zone has nothing. */
+  alloc(order: number, mt: number): number {
+    const cpu = this.cpu();
+    const li = cpu * this.lists + this.pindex(mt, order);
+    // 6.1: pcp->free_factor >>= 1; 6.7+: pcp->free_count >>= 1 (an allocation ends a run of frees)
+    this.freeFactor[cpu]! >>= 1;
+    if (this.len[li] === 0) {
+      const want = this.refillSize(cpu, order);
+      let got = 0;
+      // rmqueue_bulk(): blocks taken one by one with __rmqueue(), appended to the tail
+      for (; got < want; got++) {
+        const p = this.backend.pcpTake(order, mt);
+        if (p < 0) break;
+        this.push(li, p, true);
+      }
+      if (got === 0) return -1;
+      this.refills++;
+      this.refillBlocks += got;
+      this.count[cpu]! += got << order;
+    }
+    this.count[cpu]! -= 1 << order;
+    return this.pop(li, false);
+  }
+
+  /** Blocks one refill takes: 6.1 __rmqueue_pcplist(), 6.7+ nr_pcp_alloc(). */
+  private refillSize(cpu: number, order: number): number {
+    const base = this.batch;
+    if (!this.rules.autoTune) return base > 1 ? Math.max(base >> order, 2) : base;
+    const hmin = this.highMin, hmax = this.highMax;
+    let high = Math.min(Math.max(this.high[cpu]!, hmin), hmax);
+    if (high < base) return 1;
+    let batch = order === 0 ? base << this.allocFactor[cpu]! : base;
+    // a larger pcp->high would have avoided going to the zone (ZONE_BELOW_HIGH is not modelled)
+    if (hmin !== hmax) high = Math.min(high + batch, hmax);
+    this.high[cpu] = high;
+    if (order === 0) {
+      const maxNr = Math.max(high - this.count[cpu]! - base, base);
+      if (batch <= maxNr && this.allocFactor[cpu]! < BATCH_SCALE_MAX) this.allocFactor[cpu]!++;
+      batch = Math.min(batch, maxNr);
+    }
+    return batch > 1 ? Math.max(batch >> order, 2) : batch;
+  }
+
+  /** free_unref_page_commit(): LIFO onto this CPU's list; past high, free_pcppages_bulk(). */
+  free(pfn: number, order: number, mt: number): void {
+    const cpu = this.cpu();
+    const pindex = this.pindex(mt, order);
+    this.push(cpu * this.lists + pindex, pfn, false);
+    const count = (this.count[cpu]! += 1 << order);
+    const batch = this.batch;
+    if (!this.rules.autoTune) {
+      // 6.1: free_high = free_factor && order 1..3; nr_pcp_high() then 0, nr_pcp_free() all
+      const freeHigh = this.freeFactor[cpu]! > 0 && order > 0 && order <= PAGE_ALLOC_COSTLY_ORDER;
+      const high = freeHigh ? 0 : this.highMin;
+      if (count < high) return;
+      let n: number;
+      if (freeHigh) n = count;
+      else if (high < batch) n = 1;
+      else {
+        // nr_pcp_free(): batch << free_factor, doubling while frees run on, clamped to [batch, high - batch]
+        n = batch << this.freeFactor[cpu]!;
+        if (n < high - batch) this.freeFactor[cpu]!++;
+        n = Math.min(Math.max(n, batch), high - batch);
+      }
+      this.bulkFree(cpu, n, pindex);
+      return;
+    }
+    // 6.7+ (6.12): free_high after consecutive order 1..3 frees; free_count grows with each free
+    let freeHigh = false;
+    if (order > 0 && order <= PAGE_ALLOC_COSTLY_ORDER) {
+      freeHigh = this.freeFactor[cpu]! >= batch && this.prevFreeHigh[cpu] === 1;
+      this.prevFreeHigh[cpu] = 1;
+    } else this.prevFreeHigh[cpu] = 0;
+    if (this.freeFactor[cpu]! < batch << BATCH_SCALE_MAX) this.freeFactor[cpu]! += 1 << order;
+    // nr_pcp_high()
+    const hmin = this.highMin, hmax = this.highMax;
+    let high = Math.min(Math.max(this.high[cpu]!, hmin), hmax);
+    this.high[cpu] = high;
+    if (high === 0) high = 0;
+    else if (freeHigh) {
+      this.high[cpu] = Math.max(high - (batch << BATCH_SCALE_MAX), hmin);
+      high = 0;
+    } else if (hmin !== hmax && count >= high) {
+      const need = this.freeFactor[cpu]! + batch;
+      if (high < need) this.high[cpu] = Math.min(Math.max(need, hmin), hmax);
+    }
+    if (count < high) return;
+    // nr_pcp_free()
+    let n: number;
+    if (freeHigh) n = Math.min(count, batch << BATCH_SCALE_MAX);
+    else if (high < batch) n = 1;
+    else n = Math.min(Math.max(this.freeFactor[cpu]!, batch), high - batch);
+    this.bulkFree(cpu, n, pindex);
+  }
+
+  /** free_pcppages_bulk(): pages from the tails of the lists, round robin from pindex, whole lists at a time. */
+  private bulkFree(cpu: number, pages: number, pindex: number): void {
+    let left = Math.min(this.count[cpu]!, pages);
+    if (left <= 0) return;
+    this.drains++;
+    const base = cpu * this.lists;
+    let pi = pindex - 1;
+    while (left > 0) {
+      do { if (++pi > this.lists - 1) pi = 0; } while (this.len[base + pi] === 0);
+      const order = PerCpuPages.orderOf(pi);
+      const li = base + pi;
+      do {
+        const pfn = this.pop(li, true);
+        left -= 1 << order;
+        this.count[cpu]! -= 1 << order;
+        this.drainBlocks++;
+        this.backend.pcpGive(pfn, order);
+      } while (left > 0 && this.len[li]! > 0);
+    }
+  }
+
+  /** drain_all_pages(): every CPU's lists back to the buddy (before reclaim and OOM). Returns pages drained. */
+  drainAll(): number {
+    let n = 0;
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      const c = this.count[cpu]!;
+      if (c > 0) { this.bulkFree(cpu, c, 0); n += c; }
+    }
+    return n;
+  }
+
+  /** Pages on all lists now. */
+  pages(): number {
+    let n = 0;
+    for (let cpu = 0; cpu < this.cpus; cpu++) n += this.count[cpu]!;
+    return n;
+  }
+
+  /** Calls fn for each block on a list (check()). */
+  forEach(fn: (pfn: number, order: number) => void): void {
+    const links = this.backend.links;
+    for (let li = 0; li < this.head.length; li++) {
+      const order = PerCpuPages.orderOf(li % this.lists);
+      for (let p = this.head[li]!; p !== NIL; p = links[2 * p]!) fn(p, order);
+    }
+  }
+
+  /** pcp->high of a CPU now (zoneinfo's "high"). */
+  highOf(cpu: number): number {
+    return this.high[cpu]!;
+  }
+
+  metadataBytes(): number {
+    return this.head.byteLength * 3 + this.count.byteLength * 4 + this.prevFreeHigh.byteLength;
+  }
+}
