@@ -250,7 +250,9 @@ export class PerCpuPages {
       this.bulkFree(cpu, n, pindex);
       return;
     }
-    // 6.7+ (6.12): free_high after consecutive order 1..3 frees; free_count grows with each free
+    // 6.7+ (6.12): a free halves the batch of the next refills (pcp->alloc_factor >>= 1); free_high
+    // after consecutive order 1..3 frees; free_count grows with each free
+    this.allocFactor[cpu]! >>= 1;
     let freeHigh = false;
     if (order > 0 && order <= PAGE_ALLOC_COSTLY_ORDER) {
       freeHigh = this.freeFactor[cpu]! >= batch && this.prevFreeHigh[cpu] === 1;

@@ -274,7 +274,7 @@ function exitAll(vm: Vm, machine: Machine, objectPages: number, blockPages: numb
   for (let pid = 0; pid < vm.procs.length; pid++) if (vm.procs[pid] !== undefined) vm.exit(pid);
   if (vm.userPages !== 0 || vm.ptLive !== 0) throw new InvariantError(`after every process exited: ${vm.userPages} user pages and ${vm.ptLive} page-table pages not returned`);
   vm.check();
-  const free = machine.freePageCount();
+  const free = machine.freePageCount() + machine.pcpPageCount();
   if (free + objectPages + blockPages !== machine.managedPages()) {
     throw new InvariantError(`after every process exited: free ${free} + object pages ${objectPages} + page blocks ${blockPages} != managed ${machine.managedPages()}`);
   }
