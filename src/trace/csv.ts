@@ -21,13 +21,13 @@ export const CSV_COLUMNS = [
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
 
 /** Symbolic names accepted in `flags` for cache_create (mm/slab.h). */
-const CACHE_FLAG_NAMES: Record<string, number> = {
+export const CACHE_FLAG_NAMES: Record<string, number> = {
   reclaimable: O.CACHE_RECLAIMABLE, SLAB_RECLAIM_ACCOUNT: O.CACHE_RECLAIMABLE,
   hwcache_align: O.CACHE_HWCACHE_ALIGN, SLAB_HWCACHE_ALIGN: O.CACHE_HWCACHE_ALIGN,
 };
 /** Symbolic names accepted in `prot` and `flags` of mmap (include/uapi/asm-generic/mman*.h, x86-64 values). */
-const PROT_NAMES: Record<string, number> = { PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2, PROT_EXEC: 4 };
-const MAP_NAMES: Record<string, number> = {
+export const PROT_NAMES: Record<string, number> = { PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2, PROT_EXEC: 4 };
+export const MAP_NAMES: Record<string, number> = {
   MAP_SHARED: 0x01, MAP_PRIVATE: 0x02, MAP_FIXED: 0x10, MAP_ANONYMOUS: 0x20, MAP_ANON: 0x20,
   MAP_GROWSDOWN: 0x100, MAP_DENYWRITE: 0x800, MAP_EXECUTABLE: 0x1000, MAP_LOCKED: 0x2000,
   MAP_NORESERVE: 0x4000, MAP_POPULATE: 0x8000, MAP_NONBLOCK: 0x10000, MAP_STACK: 0x20000,

@@ -3,38 +3,16 @@ import { TraceFormatError } from '../../src/errors.js';
 import { GFP_KERNEL, parseGfp } from '../../src/machine/gfp.js';
 import * as O from '../../src/trace/ops.js';
 import { TraceBuilder, isStorableValue, type Trace } from '../../src/trace/trace.js';
+import { CACHE_FLAG_NAMES, CSV_COLUMNS, MAP_NAMES, PROT_NAMES, type CsvColumn } from '../../src/trace/csv.js';
 
 /**
  * The CSV loader as it was before the byte scanner (csv-parse for every row; with the one later
- * change of rule: a freed token allocated again takes its old id back), kept for the differential test (test/csv-scanner.test.ts): the scanner must give the same traces and the same
- * FILE:LINE errors. Not used by src/.
+ * change of rule: a freed token allocated again takes its old id back), kept for the differential
+ * test (test/csv-scanner.test.ts): the scanner must give the same traces and the same FILE:LINE
+ * errors. Not used by src/.
  *
- * The native CSV trace format (docs/trace-formats.md). A header row names the columns, in any
- * order; every column is optional except `op`, and empty cells take the defaults below. Lines
- * starting with `#` are comments. `tid` and `cpu` fill the trace's optional per-event columns
- * (an empty cell is -1, unknown); `time` (a recorder's timestamp) is accepted and not read. The writer (csv-writer.ts) emits all columns in this order.
+ * (The column list and the symbolic-name tables are the loader's own: src/trace/csv.ts.)
  */
-export const CSV_COLUMNS = [
-  'op', 'id', 'pid', 'size', 'order', 'gfp', 'cache', 'align', 'flags', 'addr', 'len', 'prot',
-  'write', 'child', 'label', 'alloc_order', 'alloc_mt', 'fallback_mt', 'fragmenting', 'change_ownership',
-  'tid', 'cpu', 'time',
-] as const;
-export type CsvColumn = (typeof CSV_COLUMNS)[number];
-
-/** Symbolic names accepted in `flags` for cache_create (mm/slab.h). */
-const CACHE_FLAG_NAMES: Record<string, number> = {
-  reclaimable: O.CACHE_RECLAIMABLE, SLAB_RECLAIM_ACCOUNT: O.CACHE_RECLAIMABLE,
-  hwcache_align: O.CACHE_HWCACHE_ALIGN, SLAB_HWCACHE_ALIGN: O.CACHE_HWCACHE_ALIGN,
-};
-/** Symbolic names accepted in `prot` and `flags` of mmap (include/uapi/asm-generic/mman*.h, x86-64 values). */
-const PROT_NAMES: Record<string, number> = { PROT_NONE: 0, PROT_READ: 1, PROT_WRITE: 2, PROT_EXEC: 4 };
-const MAP_NAMES: Record<string, number> = {
-  MAP_SHARED: 0x01, MAP_PRIVATE: 0x02, MAP_FIXED: 0x10, MAP_ANONYMOUS: 0x20, MAP_ANON: 0x20,
-  MAP_GROWSDOWN: 0x100, MAP_DENYWRITE: 0x800, MAP_EXECUTABLE: 0x1000, MAP_LOCKED: 0x2000,
-  MAP_NORESERVE: 0x4000, MAP_POPULATE: 0x8000, MAP_NONBLOCK: 0x10000, MAP_STACK: 0x20000,
-  MAP_HUGETLB: 0x40000, MAP_FIXED_NOREPLACE: 0x100000,
-};
-
 const NUM = /^(?:0[xX][0-9a-fA-F]+|[0-9]+)$/;
 
 function defaultName(file: string): string {
