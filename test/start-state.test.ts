@@ -54,7 +54,8 @@ describe('start state from a recording\'s before-state', () => {
     ].join('\n');
     const tracePath = 'traces/kernel/build-compress/build-compress.ftrace.gz';
     const t = parseKernelTrace(text, 'pre.ftrace', 'pre', { layers: 'pages' });
-    expect(preTraceFrees(t).pfns).toEqual(Int32Array.from([0x6000]));
+    // (0x8000, first seen by an allocation, is a per-CPU-list candidate: negative, kept only with kpageflags)
+    expect(preTraceFrees(t).pfns).toEqual(Int32Array.from([-0x8000, 0x6000]));
     const input = startInputFor(tracePath, false)!;
     const cfg = recordedMachine(tracePath, 'build-compress')!.config;
     // pcp=off: the freed block goes straight back to the free lists (with pcp it would sit on a per-CPU list)
@@ -67,5 +68,33 @@ describe('start state from a recording\'s before-state', () => {
     // from an empty machine the same free is an unknown id
     const empty = runCell(cell, t, cfg, { check: true });
     expect(empty.trace_errors).toBe(1);
+  });
+
+  it('pages on per-CPU lists at the start (allocated in the snapshot, then allocated or drained with no free) return to the free pages', () => {
+    const line = (ev: string, f: string, ts: number): string => `              sh-100     [000] d..3.     ${ts.toFixed(6)}: ${ev}: ${f}`;
+    // build-compress's before/kpageflags: 0x93d8 and 0x93d9 are LRU pages (not KPF_BUDDY), 0x9202 heads a free block
+    const text = [
+      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0x93d8 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 1),
+      line('mm_page_pcpu_drain', 'page=ffffea0000000000 pfn=0x93d9 order=0 migratetype=1', 2),
+      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0x9202 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 3),
+      line('mm_page_free', 'page=ffffea0000000000 pfn=0x93d8 order=0', 4),
+      line('mm_page_free', 'page=ffffea0000000000 pfn=0x9202 order=0', 5),
+    ].join('\n');
+    const tracePath = 'traces/kernel/build-compress/build-compress.ftrace.gz';
+    const t = parseKernelTrace(text, 'pcp.ftrace', 'pcp', { layers: 'pages' });
+    expect(t.stats?.pcp_start_frees).toBe(3);
+    const input = startInputFor(tracePath, true)!;
+    expect(input.kpage).toBeDefined();
+    const cfg = recordedMachine(tracePath, 'build-compress')!.config;
+    const cell = { trace: 'pcp', machine: cfg.name, page: 'buddy-mobility', object: 'slub', seed: 1 };
+    const r = runCell(cell, t, cfg, { check: true, start: input });
+    expect(r.trace_errors).toBe(0);
+    expect((r.metrics.start as { pcp_start_pages: number }).pcp_start_pages).toBe(2);
+    const before = startMachine(cfg, pageStrategyFactory('buddy-mobility'), NONE, input).machine.freePageCount();
+    // 0x93d8 and 0x93d9 were free to the kernel (on a pcp list) all along; 0x9202 came from the buddy lists and went back
+    expect(r.metrics.free_pages).toBe(before + 2);
+    // without a start state the candidates are skipped silently (the recorded frees are no errors either)
+    const empty = runCell(cell, t, cfg, { check: true });
+    expect(empty.trace_errors).toBe(0);
   });
 });

@@ -94,6 +94,8 @@ export interface StartStats {
   pre_trace_pages: number;
   /** pre-trace blocks the trace frees, registered as live */
   pre_trace_blocks: number;
+  /** pages of pre-trace blocks the trace takes or drains from a per-CPU list before freeing them (kernel.ts pcpStartFree) */
+  pcp_start_pages: number;
   /** free blocks of the snapshot that could not be placed (placement) or conflicted with a pre-trace free */
   unplaced_blocks: number;
   /** sum over types and orders of |free blocks - pagetypeinfo's| after the pageblock typing (kpageflags) */
@@ -112,7 +114,7 @@ export interface StartedMachine {
  * zone name; a zone the snapshot lacks starts empty of free memory), pre-trace memory elsewhere.
  */
 export function startMachine(config: MachineConfig, page: PageStrategyFactory, pre: PreTraceBlocks, input: StartInput): StartedMachine {
-  const stats: StartStats = { from: 'before', method: input.kpage ? 'kpageflags' : 'placement', free_pages: 0, pre_trace_pages: 0, pre_trace_blocks: 0, unplaced_blocks: 0, type_mismatch_blocks: 0 };
+  const stats: StartStats = { from: 'before', method: input.kpage ? 'kpageflags' : 'placement', free_pages: 0, pre_trace_pages: 0, pre_trace_blocks: 0, pcp_start_pages: 0, unplaced_blocks: 0, type_mismatch_blocks: 0 };
   const registered: number[] = [];
   const hand: HandOver = (strategy, startPfn, endPfn, free, zoneName) => {
     const span = endPfn - startPfn;
@@ -125,7 +127,10 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
     }
     // pre-trace blocks the trace frees: managed and whole, not overlapping one taken already
     for (let i = 0; i < pre.ids.length; i++) {
-      const s = pre.pfns[i]! - startPfn, n = 1 << pre.orders[i]!;
+      // a negative pfn: a block the trace allocates or drains from a per-CPU list before it frees it;
+      // pre-trace memory only when kpageflags says it was not free in the buddy lists
+      if (pre.pfns[i]! < 0 && input.kpage === undefined) continue;
+      const s = Math.abs(pre.pfns[i]!) - startPfn, n = 1 << pre.orders[i]!;
       if (s < 0 || s + n > span || s % n !== 0) continue;
       let ok = true;
       // (a page free in the snapshot that the trace frees was taken without an mm_page_alloc, by
@@ -153,10 +158,11 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
   const keep = Int32Array.from(registered);
   const preTrace = {
     pages: machine.managedPages() - machine.freePageCount(),
-    ids: keep.map((i) => pre.ids[i]!), pfns: keep.map((i) => pre.pfns[i]!), orders: Uint8Array.from(keep, (i) => pre.orders[i]!),
+    ids: keep.map((i) => pre.ids[i]!), pfns: keep.map((i) => Math.abs(pre.pfns[i]!)), orders: Uint8Array.from(keep, (i) => pre.orders[i]!),
   };
   stats.pre_trace_pages = preTrace.pages;
   stats.pre_trace_blocks = keep.length;
+  stats.pcp_start_pages = keep.reduce((a, i) => a + (pre.pfns[i]! < 0 ? 1 << pre.orders[i]! : 0), 0);
   return { machine, preTrace, stats };
 }
 

@@ -362,6 +362,7 @@ class Replay {
       ref[2 * i] = S_FREED;
     } else if (s === S_FAILED || s === S_RECLAIMED) ref[2 * i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
+    else if (this.aux[e]! < 0) return; // a pcp-at-start candidate the start state did not make pre-trace memory (trace/kernel.ts pcpStartFree)
     else this.unknownFree++; // never allocated, or a live object
   }
 

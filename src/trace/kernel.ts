@@ -52,7 +52,7 @@ const MAX_RECORDED_ORDER = 20;
 
 /** Events the parser handles (EV_NONE: any other name). */
 const EV_NONE = 0, EV_CACHE_ALLOC = 1, EV_CACHE_FREE = 2, EV_KMALLOC = 3, EV_KFREE = 4, EV_PAGE_ALLOC = 5,
-  EV_PAGE_FREE = 6, EV_PAGE_FREE_BATCHED = 7, EV_EXTFRAG = 8, EV_FAULT = 9, EV_MARK = 10;
+  EV_PAGE_FREE = 6, EV_PAGE_FREE_BATCHED = 7, EV_EXTFRAG = 8, EV_FAULT = 9, EV_MARK = 10, EV_PCPU_DRAIN = 11;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -60,7 +60,7 @@ const ascii = (t: string): Buffer => Buffer.from(t, 'latin1');
 
 /** The token of each event that knownEvent reads (EV_ code → `name:`). */
 const EVENT_TOKENS = ['', 'kmem_cache_alloc:', 'kmem_cache_free:', 'kmalloc:', 'kfree:', 'mm_page_alloc:', 'mm_page_free:',
-  'mm_page_free_batched:', '', 'page_fault_user:', ''].map(ascii);
+  'mm_page_free_batched:', '', 'page_fault_user:', '', 'mm_page_pcpu_drain:'].map(ascii);
 
 /** Field keys the handlers read (K_* index them). */
 const KEYS = ['ptr=', 'bytes_req=', 'bytes_alloc=', 'gfp_flags=', 'name=', 'page=', 'pfn=', 'order=', 'address=',
@@ -164,6 +164,7 @@ function eventCode(s: Bytes, ns: number, ne: number): number {
       break;
     case 18:
       if (is(s, ns, ne, 'tracing_mark_write')) return EV_MARK;
+      if (is(s, ns, ne, 'mm_page_pcpu_drain')) return EV_PCPU_DRAIN;
       break;
   }
   return EV_NONE;
@@ -235,6 +236,7 @@ class KernelParser {
   private failedAllocs = 0;
   private kernelFaults = 0;
   private duplicateBatched = 0;
+  private pcpStartFrees = 0;
   private impliedFrees = 0;
   private nullFrees = 0;
   private callchainLines = 0;
@@ -360,6 +362,7 @@ class KernelParser {
       recorded_failed_allocs: this.failedAllocs,
       kernel_faults_skipped: this.kernelFaults,
       duplicate_batched_frees: this.duplicateBatched,
+      pcp_start_frees: this.pcpStartFrees,
       implied_frees: this.impliedFrees,
       null_frees: this.nullFrees,
       callchain_lines: this.callchainLines,
@@ -484,6 +487,7 @@ class KernelParser {
       case EV_EXTFRAG: return this.extfrag(s, f, e);
       case EV_FAULT: return this.fault(s, f, e);
       case EV_MARK: return this.mark(s, f, e);
+      case EV_PCPU_DRAIN: return this.pcpuDrain(s, f, e);
     }
     this.unknownEvents++;
   }
@@ -555,7 +559,7 @@ class KernelParser {
       else if (c8 === 102) {
         if (s[q + 12]! === 58) { ev = EV_PAGE_FREE; len = 13; }
         else { ev = EV_PAGE_FREE_BATCHED; len = 21; }
-      }
+      } else if (c8 === 112) { ev = EV_PCPU_DRAIN; len = 19; } // mm_page_pcpu_drain:
     } else if (c0 === 112) { ev = EV_FAULT; len = 16; } // page_fault_user:
     if (ev === EV_NONE) return EV_NONE;
     // the token must end right after the ':'
@@ -764,6 +768,7 @@ class KernelParser {
     const b = this.b;
     const pages = this.pages;
     const slot = pages.lookup(PTR[0]!, PTR[1]!);
+    if (slot < 0) this.pcpStartFree(ord);
     const id = b.newId();
     this.setInfo(id, ord);
     if (slot >= 0) {
@@ -819,6 +824,34 @@ class KernelParser {
     this.notePage(b.length - 1);
     if (slot >= 0) pages.setAt(slot, freed);
     else pages.insertAt(-1 - slot, PTR[0]!, PTR[1]!, freed);
+  }
+
+  /**
+   * A page on a per-CPU list when tracing began is free to the kernel but not in buddyinfo, so the
+   * before-state holds it as pre-trace memory; the trace then allocates it from the pcp list, or
+   * mm_page_pcpu_drain gives it back to the buddy lists, with no mm_page_free (6.1/6.12
+   * rmqueue_pcplist(), free_pcppages_bulk()). At the first sight of a pfn by either event (layer
+   * views only), a free of a new id with aux = -pfn: a start state from kpageflags makes that block
+   * pre-trace memory when the snapshot has it allocated (machine/start-state.ts), so the page
+   * leaves pre-trace memory then; otherwise (a block free in the snapshot, or no start state) the
+   * replay skips the free silently. PTR holds the pfn key.
+   */
+  private pcpStartFree(ord: number): void {
+    if (this.attr === null || !this.keyIsPfn || PTR[0] !== 0 || PTR[1]! >= 0x80000000) return;
+    const b = this.b;
+    b.push(OP_PAGE_FREE, b.newId(), ord, -PTR[1]!);
+    this.pcpStartFrees++;
+  }
+
+  /** mm_page_pcpu_drain: a block leaves a pcp list for the buddy lists (only a first sight of its pfn replays). */
+  private pcpuDrain(s: Bytes, f: number, e: number): void {
+    if (this.attr === null) { this.unknownEvents++; return; } // read by layer views only, skipped like before otherwise
+    const ord = this.order(s, K_ORDER, f, e);
+    if (!this.pageKey(s, f, e)) return;
+    const slot = this.pages.lookup(PTR[0]!, PTR[1]!);
+    if (slot >= 0) return;
+    this.pcpStartFree(ord);
+    this.pages.insertAt(-1 - slot, PTR[0]!, PTR[1]!, FREED_PAIRED);
   }
 
   /** Records event e's pfn for attribution (the key pageKey just read, when it was a pfn). */
