@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,8 +54,16 @@ describe('--workers 0 keeps --cell-timeout and Ctrl-C', () => {
 
   it('Ctrl-C ends the run at once (exit 130), not after the cell', async () => {
     let sent = 0;
+    // Ctrl-C once the cell runs (run.json is written when the inputs are ready), not on a fixed timer:
+    // on a loaded machine a timer fired while the trace was still being generated
     const r = await runCli([...long, '--page', 'buddy', '--out', out('t2')], {
-      onStart: (kill) => { setTimeout(() => { sent = Date.now(); kill('SIGINT'); }, 3000); },
+      onStart: (kill) => {
+        const poll = setInterval(() => {
+          if (!existsSync(join(out('t2'), 'run.json'))) return;
+          clearInterval(poll);
+          setTimeout(() => { sent = Date.now(); kill('SIGINT'); }, 300);
+        }, 50);
+      },
     });
     expect(r.stderr).toMatch(/interrupted: 0 of 2 cells/);
     expect(r.code).toBe(130);

@@ -70,15 +70,24 @@ export interface RunOutcome {
 export async function runMatrix(opts: RunOptions): Promise<RunOutcome> {
   // The workers start (threads up, code loaded) while this thread loads and generates the inputs.
   const early = opts.workers > 0 ? new CellPool({ workers: opts.workers, cellTimeout: opts.cellTimeout }) : null;
+  // Ctrl-C is ours from the start: one that arrives while the inputs load or generate (a synchronous
+  // loop: the listener runs when it ends) stops the run before any cell, with the same message and exit 130.
+  const ctrlC: CtrlC = { interrupted: false, pool: null };
+  const onSigint = (): void => { ctrlC.interrupted = true; ctrlC.pool?.stop(); };
+  process.on('SIGINT', onSigint);
   try {
-    return await runOn(opts, early);
+    return await runOn(opts, early, ctrlC);
   } finally {
+    process.removeListener('SIGINT', onSigint);
     await early?.close();
   }
 }
 
+/** Whether Ctrl-C was pressed, and the pool it must stop once there is one. */
+interface CtrlC { interrupted: boolean; pool: CellPool | null }
+
 /** runMatrix on a pool started early (null: none), replaced when the work needs fewer workers. */
-async function runOn(opts: RunOptions, early: CellPool | null): Promise<RunOutcome> {
+async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Promise<RunOutcome> {
   const groups: MatrixGroup[] = opts.groups ?? [{ traces: opts.traces, gens: opts.gens, machines: opts.machines, pages: opts.pages, objects: opts.objects, seeds: opts.seeds }];
   const unique = (pick: (g: MatrixGroup) => string[]): string[] => [...new Set(groups.flatMap(pick))];
   const traceFiles = unique((g) => g.traces), genSpecs = unique((g) => g.gens);
@@ -156,19 +165,18 @@ async function runOn(opts: RunOptions, early: CellPool | null): Promise<RunOutco
   const workers = workersThatFit(Math.min(opts.workers, tasks.length), largest, (msg) => process.stderr.write(`allocbench: ${msg}\n`));
   const pool = early !== null && workers === opts.workers ? early : new CellPool({ workers, cellTimeout: opts.cellTimeout });
   if (pool !== early) await early?.close();
-  const onSigint = (): void => { interrupted = true; pool.stop(); };
-  let interrupted = false;
-  process.once('SIGINT', onSigint);
+  ctrlC.pool = pool;
+  if (ctrlC.interrupted) pool.stop();
   try {
     await pool.runAll(tasks, (r) => {
       sink.add(r);
       opts.onCell?.(r, ++n, cells.length);
     });
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    ctrlC.pool = null;
     if (pool !== early) await pool.close();
   }
-  if (interrupted) throw new AllocbenchError(`interrupted: ${n} of ${cells.length} cells are in ${opts.out}; --resume finishes the rest`, 130);
+  if (ctrlC.interrupted) throw new AllocbenchError(`interrupted: ${n} of ${cells.length} cells are in ${opts.out}; --resume finishes the rest`, 130);
   const results = sink.finish();
   return { results, failed: results.filter((r) => r.status !== 'ok').length, groups: resolved };
 }
