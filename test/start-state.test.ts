@@ -86,11 +86,12 @@ describe('start state from a recording\'s before-state', () => {
     const input = startInputFor(tracePath, true)!;
     expect(input.kpage).toBeDefined();
     const cfg = recordedMachine(tracePath, 'build-compress')!.config;
-    const cell = { trace: 'pcp', machine: cfg.name, page: 'buddy-mobility', object: 'slub', seed: 1 };
+    // pcp=off: the frees go straight to the free lists, so free_pages counts them
+    const cell = { trace: 'pcp', machine: cfg.name, page: 'buddy-mobility:pcp=off', object: 'slub', seed: 1 };
     const r = runCell(cell, t, cfg, { check: true, start: input });
     expect(r.trace_errors).toBe(0);
     expect((r.metrics.start as { pcp_start_pages: number }).pcp_start_pages).toBe(2);
-    const before = startMachine(cfg, pageStrategyFactory('buddy-mobility'), NONE, input).machine.freePageCount();
+    const before = startMachine(cfg, pageStrategyFactory('buddy-mobility:pcp=off'), NONE, input).machine.freePageCount();
     // 0x93d8 and 0x93d9 were free to the kernel (on a pcp list) all along; 0x9202 came from the buddy lists and went back
     expect(r.metrics.free_pages).toBe(before + 2);
     // without a start state the candidates are skipped silently (the recorded frees are no errors either)
