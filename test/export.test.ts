@@ -99,3 +99,15 @@ describe('exports for Bencher and github-action-benchmark', () => {
     await expect(run(['export', BASELINE, '--export-json', join(tmp, 'no', 'such', 'dir', 'f.json')])).rejects.toThrow(/cannot write/);
   });
 });
+
+describe('run --export-json', () => {
+  it('a run writes the Bencher file of its own results (the same as export OUT afterwards)', async () => {
+    const { runCli } = await import('./support/cli.js');
+    const out = join(tmp, 'run'), bmf = join(tmp, 'run-bmf.json');
+    const r = await runCli(['run', '--gen', 'page-mix:events=3000', '--page', 'buddy,bitmap', '--object', 'slub', '--machine', 'small', '--quiet', '--workers', '0', '--out', out, '--export-json', bmf]);
+    expect(r.code, r.stderr).toBe(0);
+    const written = JSON.parse(readFileSync(bmf, 'utf8')) as Record<string, Record<string, { value: number }>>;
+    expect(written).toEqual(JSON.parse(bencherExporter.serialize(collectFigures(loadResults(out).results, loadThresholds().metrics))));
+    expect(Object.keys(written).sort()).toEqual(['page-mix_events=3000|small|bitmap|slub', 'page-mix_events=3000|small|buddy|slub']);
+  }, 60_000);
+});

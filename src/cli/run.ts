@@ -1,3 +1,4 @@
+import { exportOptions, writeExports } from './export.js';
 import type { Argv, CommandModule } from 'yargs';
 import { presetNames } from '../machine/memory-map.js';
 import { OBJECT_STRATEGIES } from '../object/registry.js';
@@ -136,7 +137,7 @@ interface RunArgs extends MatrixArgs { out: string; resume: boolean; quiet: bool
 
 /** `allocbench run`: traces through the strategy matrix, results written to --out. */
 export const runCommand: CommandModule<object, RunArgs> = {
-  builder: (y: Argv) => matrixOptions(y)
+  builder: (y: Argv) => exportOptions(matrixOptions(y))
     .option('experiment', { type: 'string', array: true, describe: 'run the named experiment(s) of experiments/ (or a .json file); default with no --trace/--gen: all of them' })
     .option('out', { type: 'string', default: 'results/latest', describe: 'output directory' })
     .option('resume', { type: 'boolean', default: false, describe: 'skip cells already in OUT/results.jsonl' })
@@ -147,6 +148,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     o.onCell = (r, d, t) => progress.cell(r, d, t);
     const { results, failed, groups } = await runMatrix(o);
     if (!a.quiet) out(`\n${runSummary(results, experiments, groups ?? [])}\n\nresults: ${a.out}/results.jsonl, ${a.out}/summary.csv`);
+    // Bencher / github-action-benchmark files straight from the run (the same as `export OUT`)
+    writeExports(a as unknown as Record<string, unknown>, results);
     process.exitCode = failed > 0 ? 1 : 0;
   },
 };
