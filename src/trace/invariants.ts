@@ -67,6 +67,8 @@ export function traceProblem(t: Trace): string | undefined {
     if (!Number.isInteger(len) || len < 0 || len > 2 ** 48 - 1) return `side-table row ${r} has length ${len}`;
     if (!Number.isInteger(pf) || pf < 0 || pf >= TWO32) return `side-table row ${r} has prot/flags ${pf}`;
   }
+  if (eventsKeepRules(t, rows)) return undefined;
+  // the first event that breaks a rule, in words
   const created = new Uint8Array(t.caches.length);
   const ids = t.idCount, pids = t.pidCount, caches = t.caches.length, strings = t.strings.length;
   const op = t.op, id = t.id, aux = t.aux, lo = t.lo, hi = t.hi;
@@ -129,4 +131,48 @@ export function traceProblem(t: Trace): string | undefined {
     if (why !== undefined) return `event ${e} (${OP_NAMES[o] ?? `op ${o}`}): ${why}`;
   }
   return undefined;
+}
+
+/** Rule classes of the op codes (eventsKeepRules), 255 for a byte that is no op. */
+const RULE = new Uint8Array(256).fill(255);
+RULE[OP_PAGE_ALLOC] = 0; RULE[OP_PAGE_FREE] = 0;
+RULE[OP_KMALLOC] = 1; RULE[OP_KFREE] = 1;
+RULE[OP_CACHE_CREATE] = 2;
+RULE[OP_CACHE_ALLOC] = 3; RULE[OP_CACHE_FREE] = 3;
+RULE[OP_MALLOC] = 4; RULE[OP_FREE] = 4; RULE[OP_REALLOC] = 4;
+RULE[OP_MMAP] = 5; RULE[OP_MUNMAP] = 5;
+RULE[OP_BRK] = 6; RULE[OP_EXIT] = 6;
+RULE[OP_FAULT] = 7;
+RULE[OP_FORK] = 8;
+RULE[OP_MARK] = 9;
+RULE[OP_EXTFRAG] = 10;
+
+/**
+ * Whether every event keeps the rules traceProblem states (the same rules; traceProblem words the
+ * first broken one): the load-time pass, a few ns an event. Unsigned compares (x >>> 0) also catch
+ * negative ids and indexes; the rule classes are literal cases, which V8 compiles to a jump table.
+ */
+function eventsKeepRules(t: Trace, rows: number): boolean {
+  const ids = t.idCount, pids = t.pidCount, caches = t.caches.length, strings = t.strings.length;
+  const op = t.op, id = t.id, aux = t.aux, lo = t.lo, hi = t.hi;
+  const created = new Uint8Array(caches);
+  const n = t.length;
+  for (let e = 0; e < n; e++) {
+    const i = id[e]! >>> 0;
+    switch (RULE[op[e]!]) {
+      case 0: if (i >= ids || hi[e] !== 0 || lo[e]! > MAX_TRACE_ORDER) return false; break;
+      case 1: if (i >= ids) return false; break;
+      case 2: if (i >= caches || created[i] !== 0) return false; created[i] = 1; break;
+      case 3: { const a = aux[e]! >>> 0; if (i >= ids || a >= caches || created[a] === 0) return false; break; }
+      case 4: if (i >= ids || aux[e]! >>> 0 >= pids) return false; break;
+      case 5: if (aux[e]! >>> 0 >= rows || i >= pids) return false; break;
+      case 6: if (i >= pids) return false; break;
+      case 7: if (i >= pids || aux[e]! >>> 0 > 1) return false; break;
+      case 8: if (i >= pids || aux[e]! >>> 0 >= pids) return false; break;
+      case 9: if (aux[e]! >>> 0 >= strings) return false; break;
+      case 10: if (hi[e] !== 0 || lo[e]! > 15 || aux[e]! >>> 0 >= 1 << 14) return false; break;
+      default: return false;
+    }
+  }
+  return true;
 }
