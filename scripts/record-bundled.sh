@@ -13,13 +13,19 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
 ab() { node "$root/bin/allocbench.js" "$@"; }
 
-# 1. xz -T2: 4 MB of generated text in 256 KiB blocks, two compressing threads
-python3 -c "
-import random
-r = random.Random(1)
-for i in range(120000): print('%08x %s' % (r.getrandbits(32), 'x' * r.randint(0, 40)))
-" > "$work/lines.txt"
-(cd "$work" && ab record --out "$out/xz-T2.csv.gz" -- xz -T2 -3 --block-size=256KiB -k -c lines.txt > /dev/null)
+# 1. Perl ithreads: two interpreter threads each building, thinning and sorting a hash of generated
+#    words (Debian's perl uses glibc malloc: every SV, hash entry and string buffer is a malloc)
+cat > "$work/threads.pl" <<'PL'
+use strict; use warnings; use threads;
+sub work {
+  my ($seed) = @_; my %h; my $x = $seed;
+  for my $i (1 .. 40000) { $x = ($x * 1103515245 + 12345) % 2147483648; my $w = sprintf('%x', $x) x (1 + $x % 5); $h{$w}++; delete $h{$w} if $x % 3 == 0; }
+  my $s = join(',', sort keys %h); return length $s;
+}
+my @t = map { threads->create(\&work, $_) } 1 .. 2;
+my $n = 0; $n += $_->join for @t; print "$n\n";
+PL
+(cd "$work" && ab record --out "$out/perl-threads.csv.gz" -- /usr/bin/perl threads.pl > /dev/null)
 
 # 2. a Python thread pool: 2 workers building and serialising JSON documents, PYTHONMALLOC=malloc
 #    so that every object allocation is a malloc (CPython's own small-object arenas would hide them)

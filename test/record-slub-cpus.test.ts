@@ -54,7 +54,7 @@ describe('threads and CPUs in the replay', () => {
   });
 
   it('so do the bundled multithreaded recordings (allocbench record): changed at cpus=2, identical at cpus=1', () => {
-    for (const file of ['traces/recorded/xz-T2.csv.gz', 'traces/recorded/python-threadpool.csv.gz']) {
+    for (const file of ['traces/recorded/perl-threads.csv.gz', 'traces/recorded/python-threadpool.csv.gz']) {
       const t = loadTrace(file);
       expect(new Set(t.tid).size, file).toBeGreaterThanOrEqual(3); // main + 2 workers
       const { tid: _tid, ...plain } = t;
