@@ -12,7 +12,7 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { GFP_USER } from '../src/machine/gfp.js';
 import { newSteps, STEP_LIST, STEP_MERGE, STEP_SPLIT } from '../src/machine/steps.js';
 import { Dlmalloc } from '../src/object/dlmalloc.js';
-import type { PageSource } from '../src/object/strategy.js';
+import type { PageSource } from '../src/machine/page-source.js';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(name);

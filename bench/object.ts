@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { GFP_KERNEL } from '../src/machine/gfp.js';
 import { newSteps } from '../src/machine/steps.js';
 import { objectStrategyFactory } from '../src/object/registry.js';
-import type { PageSource } from '../src/object/strategy.js';
+import type { PageSource } from '../src/machine/page-source.js';
 
 const EVENTS = 1_000_000;
 const LIVE = 20_000;

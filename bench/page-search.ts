@@ -22,7 +22,7 @@
  *    at about 50% fill: events/s of alloc+free events for every strategy.
  */
 import { newSteps, STEP_LIST, STEP_WORD } from '../src/machine/steps.js';
-import { forEachAlignedBlock } from '../src/page/decompose.js';
+import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import type { PageStrategy } from '../src/page/strategy.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
 

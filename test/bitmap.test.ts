@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { BitmapStrategy } from '../src/page/bitmap.js';
-import { forEachAlignedBlock } from '../src/page/decompose.js';
+import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import { newSteps, STEP_WORD, STEP_CALL } from '../src/machine/steps.js';
 import { NR_ORDERS } from '../src/page/strategy.js';
 import { AllocbenchError } from '../src/errors.js';

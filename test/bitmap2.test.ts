@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Bitmap2Strategy } from '../src/page/bitmap2.js';
 import { BitmapStrategy } from '../src/page/bitmap.js';
-import { forEachAlignedBlock } from '../src/page/decompose.js';
+import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import { newSteps, STEP_WORD } from '../src/machine/steps.js';
 import { NR_ORDERS } from '../src/page/strategy.js';
 

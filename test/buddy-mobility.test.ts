@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { BuddyAllocator } from '../src/page/buddy.js';
-import { forEachAlignedBlock } from '../src/page/decompose.js';
+import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import { NR_ORDERS } from '../src/page/strategy.js';
 import {
   MIGRATE_MOVABLE as MOV, MIGRATE_RECLAIMABLE as RCL, MIGRATE_TYPES, MIGRATE_UNMOVABLE as UNM,

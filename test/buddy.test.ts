@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { BuddyAllocator } from '../src/page/buddy.js';
-import { forEachAlignedBlock } from '../src/page/decompose.js';
+import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import { MAX_ORDER, NR_ORDERS } from '../src/page/strategy.js';
 import { MIGRATE_TYPES, MIGRATE_UNMOVABLE } from '../src/machine/gfp.js';
 import { newSteps, STEP_CALL, STEP_MERGE, STEP_SPLIT } from '../src/machine/steps.js';

@@ -11,11 +11,12 @@ import {
   newSteps, STEP_CALL, STEP_COUNT, STEP_FALLBACK, STEP_LIST, STEP_MERGE, STEP_NAMES, STEP_OBJ_FAST, STEP_OBJ_SLOW,
   STEP_PAGEBLOCK, STEP_SPLIT, STEP_WORD, STEP_ZONE, type Steps,
 } from '../src/machine/steps.js';
-import { forEachAlignedBlock } from '../src/page/decompose.js';
+import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import { PAGE_STRATEGIES, pageStrategyFactory } from '../src/page/registry.js';
 import { NR_ORDERS, type PageStrategy } from '../src/page/strategy.js';
 import { OBJECT_STRATEGIES, objectStrategyFactory } from '../src/object/registry.js';
-import type { ObjectStrategy, PageSource } from '../src/object/strategy.js';
+import type { ObjectStrategy } from '../src/object/strategy.js';
+import type { PageSource } from '../src/machine/page-source.js';
 import { runCell } from '../src/run/cell.js';
 import { OP_KFREE, OP_KMALLOC } from '../src/trace/ops.js';
 import { TraceBuilder } from '../src/trace/trace.js';

@@ -5,7 +5,7 @@ import { newSteps, STEP_CALL, STEP_MERGE, STEP_SPLIT } from '../src/machine/step
 import { DEFAULT_GRANULARITY, Dlmalloc, treeIndex, type DlmallocOptions } from '../src/object/dlmalloc.js';
 import { BRK_BASE, MMAP_BASE, PageBackedHeapMemory } from '../src/object/heap-memory.js';
 import { objectStrategyFactory } from '../src/object/registry.js';
-import type { PageSource } from '../src/object/strategy.js';
+import type { PageSource } from '../src/machine/page-source.js';
 
 /** Order-0 page source with a page limit; pfns are recycled; records the gfp of every call. */
 class LimitedPages implements PageSource {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { FreelistStrategy, extentCapacity } from '../src/page/freelist.js';
-import { forEachAlignedBlock } from '../src/page/decompose.js';
+import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import { newSteps, STEP_LIST } from '../src/machine/steps.js';
 import { AllocbenchError } from '../src/errors.js';
 

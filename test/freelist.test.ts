@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { FreelistStrategy, extentCapacity } from '../src/page/freelist.js';
-import { forEachAlignedBlock } from '../src/page/decompose.js';
+import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import { newSteps, STEP_LIST } from '../src/machine/steps.js';
 import { NR_ORDERS } from '../src/page/strategy.js';
 import { AllocbenchError } from '../src/errors.js';

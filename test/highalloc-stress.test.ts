@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gfpMigratetype } from '../src/machine/gfp.js';
 import { newSteps } from '../src/machine/steps.js';
-import { forEachAlignedBlock } from '../src/page/decompose.js';
+import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import { PAGE_STRATEGIES } from '../src/page/registry.js';
 import { GENERATORS } from '../src/trace/generators/index.js';
 import { OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';

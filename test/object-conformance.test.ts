@@ -9,7 +9,8 @@ import { GFP_KERNEL, __GFP_RECLAIMABLE } from '../src/machine/gfp.js';
 import { newSteps } from '../src/machine/steps.js';
 import { OBJECT_STRATEGIES, objectStrategyFactory } from '../src/object/registry.js';
 import { minPartial } from '../src/object/slab-geometry.js';
-import type { ObjectStrategy, PageSource } from '../src/object/strategy.js';
+import type { ObjectStrategy } from '../src/object/strategy.js';
+import type { PageSource } from '../src/machine/page-source.js';
 import { CACHE_HWCACHE_ALIGN, CACHE_RECLAIMABLE } from '../src/trace/ops.js';
 import type { CacheDef } from '../src/trace/trace.js';
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { PAGE_STRATEGIES } from '../src/page/registry.js';
-import { countAlignedBlocks, forEachAlignedBlock } from '../src/page/decompose.js';
+import { countAlignedBlocks, forEachAlignedBlock } from '../src/machine/decompose.js';
 import { MAX_ORDER, NR_ORDERS, type PageStrategy } from '../src/page/strategy.js';
 import { MIGRATE_TYPES } from '../src/machine/gfp.js';
 import { newSteps } from '../src/machine/steps.js';

@@ -1,13 +1,14 @@
-import { forEachAlignedBlock } from '../page/decompose.js';
+import { forEachAlignedBlock } from './decompose.js';
 import { MIGRATE_TYPES, __GFP_HIGH, gfpMigratetype, gfpZone } from './gfp.js';
-import { MAX_ORDER, NR_ORDERS, type PageStrategy, type PageStrategyFactory } from '../page/strategy.js';
-import type { PageSource } from '../object/strategy.js';
+import { MAX_ORDER, NR_ORDERS } from './page-geometry.js';
+import type { PageStrategy, PageStrategyFactory } from '../page/strategy.js';
+import type { PageSource } from './page-source.js';
 import { Memblock, type Region } from './memblock.js';
 import type { MachineConfig } from './memory-map.js';
 import { newSteps, STEP_ZONE, type Steps } from './steps.js';
 import { computeWatermarks, watermarksFor, type Watermarks } from './watermarks.js';
 import { presentPages, zoneSpans } from './zones.js';
-import type { ZoneFreeState } from '../metrics/fragmentation.js';
+import type { ZoneFreeState } from './zone-free-state.js';
 
 export type { ZoneFreeState };
 

@@ -28,8 +28,9 @@
 import { MIGRATE_HIGHATOMIC, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE } from './gfp.js';
 import { Machine, type HandOver } from './machine.js';
 import type { MachineConfig } from './memory-map.js';
-import { MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES, type PageStrategyFactory } from '../page/strategy.js';
-import type { ZoneFreeState } from '../metrics/fragmentation.js';
+import { MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './page-geometry.js';
+import type { PageStrategyFactory } from '../page/strategy.js';
+import type { ZoneFreeState } from './zone-free-state.js';
 
 const PAGE = 4096;
 

@@ -1,5 +1,5 @@
 import { ZONE_MOVABLE } from './gfp.js';
-import { PAGEBLOCK_PAGES } from '../page/strategy.js';
+import { PAGEBLOCK_PAGES } from './page-geometry.js';
 
 /** sysctl_lowmem_reserve_ratio per zone (mm/page_alloc.c): DMA 256, DMA32 256, Normal 32, Movable 0. */
 const LOWMEM_RESERVE_RATIO = [256, 256, 32, 0];

@@ -1,5 +1,5 @@
 import { ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NAMES, ZONE_NORMAL } from './gfp.js';
-import { MAX_ORDER } from '../page/strategy.js';
+import { MAX_ORDER } from './page-geometry.js';
 import type { Region } from './memblock.js';
 
 /** A zone's pfn span. Spans include holes; `present` counts the usable pages inside. */

@@ -1,5 +1,5 @@
 import { GFP_HIGHUSER_MOVABLE } from '../machine/gfp.js';
-import type { PageSource } from './strategy.js';
+import type { PageSource } from '../machine/page-source.js';
 
 export const HEAP_PAGE = 4096;
 

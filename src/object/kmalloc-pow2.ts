@@ -25,7 +25,8 @@ import { __GFP_COMP, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM, __GFP_MOVABLE, __GFP
 import { STEP_CALL, STEP_LIST, STEP_OBJ_FAST, STEP_OBJ_SLOW, type Steps } from '../machine/steps.js';
 import type { CacheDef } from '../trace/trace.js';
 import { getOrder, PAGE_SIZE } from './slab-geometry.js';
-import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage, PageSource } from './strategy.js';
+import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
+import type { PageSource } from '../machine/page-source.js';
 import { reallocInSizeClass } from './realloc.js';
 
 export const MINBUCKET = 4;

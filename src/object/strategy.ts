@@ -1,15 +1,7 @@
+import type { PageSource } from '../machine/page-source.js';
 import type { Steps } from '../machine/steps.js';
 import type { CacheDef } from '../trace/trace.js';
 import type { HeapMemory } from './heap-memory.js';
-
-/** Where an object allocator gets its backing pages: the machine's page allocator (all zones). */
-export interface PageSource {
-  /** alloc_pages(): a global pfn, or -1 when the machine is out of memory */
-  allocPages(order: number, gfp: number): number;
-  freePages(pfn: number, order: number): void;
-  /** pfns are 0..totalPfns-1, so per-page metadata can be a typed array of this length */
-  readonly totalPfns: number;
-}
 
 /**
  * The CPU the current event runs on, written by the replay before each event of a trace that
@@ -27,7 +19,7 @@ export interface ObjectStrategyOptions {
   cpus: number;
   variant?: string;
   /**
-   * A user heap's memory (a process's brk/mmap, machine/process-heap.ts): strategies that grow by
+   * A user heap's memory (a process's brk/mmap, object/process-heap.ts): strategies that grow by
    * sbrk/mmap (dlmalloc) use it instead of taking pages from `pages`.
    */
   heap?: HeapMemory;

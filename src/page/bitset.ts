@@ -1,4 +1,4 @@
-import { countAlignedBlocks } from './decompose.js';
+import { countAlignedBlocks } from '../machine/decompose.js';
 import { MAX_ORDER, PAGEBLOCK_PAGES } from './strategy.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { AllocbenchError, InvariantError } from '../errors.js';

@@ -4,7 +4,7 @@ import { STEP_CALL, STEP_LIST, type Steps } from '../machine/steps.js';
 import { AllocbenchError, InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { MAX_ORDER, NR_ORDERS, type PageStrategy, type PageStrategyOptions } from './strategy.js';
-import { countAlignedBlocks } from './decompose.js';
+import { countAlignedBlocks } from '../machine/decompose.js';
 import { addPageblocksUnmovable, ctz32, popcount32, updateFreeBlocks } from './bitset.js';
 
 const FIRST = 0;

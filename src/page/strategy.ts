@@ -1,13 +1,7 @@
 import type { Steps } from '../machine/steps.js';
 
-/** Orders 0..MAX_ORDER inclusive (Linux 6.4+ calls it MAX_PAGE_ORDER; 10 on x86-64). */
-export const MAX_ORDER = 10;
-export const NR_ORDERS = MAX_ORDER + 1;
-/** pageblock_order on x86-64 with 4 KiB pages and 2 MiB huge pages. */
-export const PAGEBLOCK_ORDER = 9;
-export const PAGEBLOCK_PAGES = 1 << PAGEBLOCK_ORDER;
-export const PAGE_SHIFT = 12;
-export const PAGE_SIZE = 4096;
+// the orders and pageblocks a strategy works in are the machine's (machine/page-geometry.ts)
+export { MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES, PAGE_SHIFT, PAGE_SIZE } from '../machine/page-geometry.js';
 
 export interface PageStrategyOptions {
   /** pages spanned by the zone; the strategy's pfns are zone-local, 0..pages-1 */
@@ -41,7 +35,7 @@ export interface PageStrategy {
    * Adds the free blocks, as the buddy allocator would hold them, to out[mt * NR_ORDERS + order]
    * (out has MIGRATE_TYPES * NR_ORDERS entries). Strategies without buddy free lists decompose each
    * maximal free run into naturally aligned power-of-two blocks of at most MAX_ORDER
-   * (page/decompose.ts). Strategies without mobility grouping report everything as
+   * (machine/decompose.ts). Strategies without mobility grouping report everything as
    * MIGRATE_UNMOVABLE, as a kernel with page_group_by_mobility_disabled does (gfp_migratetype()
    * and set_pageblock_migratetype() both force Unmovable there).
    */

@@ -17,7 +17,7 @@ import { attributionMetrics, preTraceFrees } from '../trace/attribution.js';
 import { startMachine, type StartInput } from '../machine/start-state.js';
 import * as O from '../trace/ops.js';
 import { Vm } from '../machine/vm.js';
-import { sizeClassHeapPages, UserHeaps } from '../machine/process-heap.js';
+import { sizeClassHeapPages, UserHeaps } from '../object/process-heap.js';
 import { threadMetrics } from '../metrics/threads.js';
 import type { CpuCursor } from '../object/strategy.js';
 import { eventCpus } from './event-cpu.js';

@@ -1,10 +1,11 @@
 import { AllocbenchError, InvariantError } from '../errors.js';
 import { GFP_KERNEL, GFP_USER, __GFP_COMP, GFP_HIGHUSER_MOVABLE } from '../machine/gfp.js';
-import type { UserHeaps } from '../machine/process-heap.js';
+import type { UserHeaps } from '../object/process-heap.js';
 import type { Vm } from '../machine/vm.js';
 import type { Machine } from '../machine/machine.js';
 import { STEP_COUNT } from '../machine/steps.js';
-import type { ObjectStrategy, PageSource, CpuCursor } from '../object/strategy.js';
+import type { ObjectStrategy, CpuCursor } from '../object/strategy.js';
+import type { PageSource } from '../machine/page-source.js';
 import { PAGEBLOCK_ORDER } from '../page/strategy.js';
 import {
   OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,

@@ -1,4 +1,4 @@
-import type { PageSource } from '../../src/object/strategy.js';
+import type { PageSource } from '../../src/machine/page-source.js';
 
 /**
  * A page source for object-layer tests: a bump allocator of naturally aligned pfn blocks with a

@@ -1,4 +1,4 @@
-import { MAX_ORDER, NR_ORDERS } from './strategy.js';
+import { MAX_ORDER, NR_ORDERS } from './page-geometry.js';
 
 /** Number of trailing zero bits of a pfn (pfns stay below 2^31 here); MAX_ORDER for pfn 0. */
 export function ctz(pfn: number): number {

@@ -1,12 +1,13 @@
 import { InvariantError } from '../errors.js';
-import { BRK_BASE, type HeapMemory } from '../object/heap-memory.js';
-import type { CpuCursor, ObjectStrategy, ObjectStrategyFactory, ObjectUsage, PageSource } from '../object/strategy.js';
-import { forEachAlignedBlock } from '../page/decompose.js';
+import { BRK_BASE, type HeapMemory } from './heap-memory.js';
+import type { CpuCursor, ObjectStrategy, ObjectStrategyFactory, ObjectUsage } from './strategy.js';
+import type { PageSource } from '../machine/page-source.js';
+import { forEachAlignedBlock } from '../machine/decompose.js';
 import { pageStrategyFactory } from '../page/registry.js';
 import type { PageStrategy } from '../page/strategy.js';
-import { GFP_USER } from './gfp.js';
-import { newSteps } from './steps.js';
-import type { Vm } from './vm.js';
+import { GFP_USER } from '../machine/gfp.js';
+import { newSteps } from '../machine/steps.js';
+import type { Vm } from '../machine/vm.js';
 
 const PAGE = 4096;
 const RW_PRIVATE_ANON = (0x1 | 0x2) | (0x02 | 0x20) << 8; // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
