@@ -263,8 +263,7 @@ export class PerCpuPages {
     const hmin = this.highMin, hmax = this.highMax;
     let high = Math.min(Math.max(this.high[cpu]!, hmin), hmax);
     this.high[cpu] = high;
-    if (high === 0) high = 0;
-    else if (freeHigh) {
+    if (high !== 0 && freeHigh) {
       this.high[cpu] = Math.max(high - (batch << BATCH_SCALE_MAX), hmin);
       high = 0;
     } else if (hmin !== hmax && count >= high) {
