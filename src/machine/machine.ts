@@ -1,7 +1,7 @@
 import { forEachAlignedBlock } from './decompose.js';
 import { MIGRATE_TYPES, __GFP_HIGH, gfpMigratetype, gfpZone } from './gfp.js';
 import { MAX_ORDER, NR_ORDERS } from './page-geometry.js';
-import type { PageStrategy, PageStrategyFactory } from '../page/strategy.js';
+import type { PageStrategy, PageStrategyFactory } from './page-strategy.js';
 import type { PageSource } from './page-source.js';
 import { Memblock, type Region } from './memblock.js';
 import type { MachineConfig } from './memory-map.js';

@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { AllocbenchError } from '../errors.js';
 import { Machine } from './machine.js';
 import { loadMachine, type MachineConfig } from './memory-map.js';
-import type { PageStrategy } from '../page/strategy.js';
+import type { PageStrategy } from './page-strategy.js';
 import { digestKpageflags, reservedRanges } from './start-state.js';
 
 const PAGE = 4096;

@@ -29,7 +29,7 @@ import { MIGRATE_HIGHATOMIC, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES
 import { Machine, type HandOver } from './machine.js';
 import type { MachineConfig } from './memory-map.js';
 import { MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './page-geometry.js';
-import type { PageStrategyFactory } from '../page/strategy.js';
+import type { PageStrategyFactory } from './page-strategy.js';
 import type { ZoneFreeState } from './zone-free-state.js';
 
 const PAGE = 4096;

@@ -1,68 +1,7 @@
-import type { Steps } from '../machine/steps.js';
-
-// the orders and pageblocks a strategy works in are the machine's (machine/page-geometry.ts)
-export { MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES, PAGE_SHIFT, PAGE_SIZE } from '../machine/page-geometry.js';
-
-export interface PageStrategyOptions {
-  /** pages spanned by the zone; the strategy's pfns are zone-local, 0..pages-1 */
-  pages: number;
-  /** shared step counters (machine/steps.ts) */
-  steps: Steps;
-  /** variant after a colon in the strategy name, e.g. 'best' in 'freelist:best' */
-  variant?: string;
-}
-
 /**
- * The page-layer contract (one instance per zone). A new instance owns no free memory: every page
- * starts as not free (reserved or a hole) and memory arrives only through free() calls made by the
- * boot hand-over (machine/handover.ts), exactly as __free_pages_core() feeds the buddy allocator.
- *
- * alloc() returns a naturally aligned block of 2^order pages (its zone-local pfn), or -1 when no
- * block fits: out-of-memory is a result, never an exception. free() is only ever called by the
- * machine with a block it handed out (or the hand-over's), so strategies need not detect bad frees;
- * check() verifies the strategy's own invariants and throws InvariantError.
- *
- * migratetype is the request's (gfp.ts); strategies without mobility grouping ignore it.
+ * The page-layer contract as the strategies of this folder import it: the interface is the
+ * machine's, which drives one strategy per zone (machine/page-strategy.ts), and so are the orders
+ * and pageblocks a strategy works in (machine/page-geometry.ts).
  */
-export interface PageStrategy {
-  readonly name: string;
-  readonly pages: number;
-  alloc(order: number, migratetype: number): number;
-  free(pfn: number, order: number): void;
-  /** free pages now */
-  freePages(): number;
-  /**
-   * Adds the free blocks, as the buddy allocator would hold them, to out[mt * NR_ORDERS + order]
-   * (out has MIGRATE_TYPES * NR_ORDERS entries). Strategies without buddy free lists decompose each
-   * maximal free run into naturally aligned power-of-two blocks of at most MAX_ORDER
-   * (machine/decompose.ts). Strategies without mobility grouping report everything as
-   * MIGRATE_UNMOVABLE, as a kernel with page_group_by_mobility_disabled does (gfp_migratetype()
-   * and set_pageblock_migratetype() both force Unmovable there).
-   */
-  freeArea(out: Float64Array): void;
-  /** Adds the number of pageblocks of each migratetype to out[mt]. Non-mobility strategies: all Unmovable. */
-  pageblockTypes(out: Float64Array): void;
-  /**
-   * Sets pageblock `block`'s migratetype before the boot hand-over (a start state from a recorded
-   * pagetypeinfo, machine/start-state.ts). Only strategies that group by mobility have it.
-   */
-  setPageblockType?(block: number, migratetype: number): void;
-  /**
-   * Per-CPU page lists (page/pcp.ts), for strategies that have them: set up once the zone's managed
-   * pages and low watermark are known, after the boot hand-over; `cursor.cpu` names the CPU of the
-   * event being replayed.
-   */
-  setupPcp?(managed: number, lowWmark: number, cpus: number, cursor: { cpu: number }): void;
-  /** drain_all_pages(): the per-CPU lists back to the free lists; returns the pages drained. */
-  drainPcp?(): number;
-  /** pages on the per-CPU lists now */
-  pcpPages?(): number;
-  /** Strategy-specific deterministic counters (fallbacks, steals, ...), merged into a cell's metrics. */
-  counters(): Record<string, number>;
-  /** Verifies internal invariants; throws InvariantError. May be slow. */
-  check(): void;
-  /** bytes of metadata this instance holds (typed arrays), for the ≤16 bytes/page budget */
-  metadataBytes(): number;
-}
-
-export type PageStrategyFactory = (opts: PageStrategyOptions) => PageStrategy;
+export type { PageStrategy, PageStrategyFactory, PageStrategyOptions } from '../machine/page-strategy.js';
+export { MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES, PAGE_SHIFT, PAGE_SIZE } from '../machine/page-geometry.js';
