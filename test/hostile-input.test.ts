@@ -10,7 +10,7 @@ import { checkPidCount, PID_MAX_LIMIT, Vm } from '../src/machine/vm.js';
 import { PAGE_STRATEGIES, pageStrategyFactory } from '../src/page/registry.js';
 import { objectStrategyFactory } from '../src/object/registry.js';
 import { generateFromSpec } from '../src/run/runner.js';
-import { downsample, MAX_SAMPLES, type TimeSeriesData } from '../src/metrics/timeseries.js';
+import { downsample, MAX_SAMPLES, TimeSeries, type TimeSeriesData } from '../src/metrics/timeseries.js';
 import { memoryBudget, requireMemory } from '../src/memory-budget.js';
 import { workersThatFit } from '../src/run/resources.js';
 import { ensureDir } from '../src/run/output.js';
@@ -146,6 +146,21 @@ describe('time series stay bounded (20 M marks made an 86 MB result line)', () =
     for (const col of Object.values(d)) expect((col as unknown[]).length).toBe(d.event.length);
     expect(d.event.every((e, i) => i === 0 || e > d.event[i - 1]!)).toBe(true);
     expect(JSON.stringify(d).length).toBeLessThan(2 ** 20);
+  });
+});
+
+describe('sampling time stays bounded (each sample walks every zone\'s free state)', () => {
+  it('1 M sample requests (marks) take few samples once the series has been halved', () => {
+    let walks = 0;
+    const machine = { zones: [{ name: 'DMA32', managed: 1 }], freeState: () => { walks++; return []; } } as unknown as InstanceType<typeof Machine>;
+    const series = new TimeSeries(machine, () => ({ bytesReserved: 0, pagesHeld: 0 }));
+    const n = 1_000_000;
+    for (let i = 0; i < n; i++) series.sample(i, 'mark', 0);
+    // every request until the first halving, then every 2nd, 4th, ...: O(MAX_SAMPLES log n), not n
+    expect(walks).toBeLessThan(n / 20);
+    expect(walks).toBeGreaterThan(2 * MAX_SAMPLES);
+    expect(series.data.event.length).toBeLessThan(2 * MAX_SAMPLES);
+    expect(series.data.event[0]).toBe(0);
   });
 });
 
