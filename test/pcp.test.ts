@@ -230,3 +230,21 @@ describe('kernel-version rule sets of buddy-mobility', () => {
     expect(pageSpecForKernel('bitmap', '6.1')).toBe('bitmap');
   });
 });
+
+describe('recorded pcp traffic', () => {
+  it('counts percpu_refill=1 zone-locked blocks and pcpu drains of an ftrace file', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { recordedPcpTraffic } = await import('../src/metrics/pcp-traffic.js');
+    const dir = mkdtempSync(join(tmpdir(), 'pcp-'));
+    const f = join(dir, 'x.ftrace');
+    writeFileSync(f, [
+      '  sh-1 [000] d..3. 1.0: mm_page_alloc_zone_locked: page=0 pfn=0x1 order=0 migratetype=1 percpu_refill=1',
+      '  sh-1 [000] d..3. 1.1: mm_page_alloc_zone_locked: page=0 pfn=0x2 order=0 migratetype=1 percpu_refill=1',
+      '  sh-1 [000] d..3. 1.2: mm_page_alloc_zone_locked: page=0 pfn=0x400 order=10 migratetype=1 percpu_refill=0',
+      '  sh-1 [000] d..3. 1.3: mm_page_pcpu_drain: page=0 pfn=0x1 order=0 migratetype=1',
+    ].join('\n'));
+    expect(recordedPcpTraffic(f)).toEqual({ refill_blocks: 2, drain_blocks: 1 });
+    expect(recordedPcpTraffic(join(dir, 'x.perf'))).toBeUndefined();
+  });
+});

@@ -7,6 +7,7 @@ import { recordedMachine } from '../machine/recorded-machine.js';
 import { recordingState, scoreCell, startInputFor, type ScoreLine } from '../metrics/fidelity.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
 import { pageSpecForKernel } from '../page/kernel-version.js';
+import { recordedPcpTraffic } from '../metrics/pcp-traffic.js';
 import { runCell } from '../run/cell.js';
 import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
 import { loadTrace } from '../trace/load.js';
@@ -42,11 +43,14 @@ export function fidelityScorecard(dirs: string[], o: FidelityOptions): ScoreLine
     const config = rec?.config ?? loadMachine('desktop');
     const start = startInputFor(tracePath, rec !== undefined);
     if (start === undefined) throw new AllocbenchError(`fidelity: ${dir}: no before/pagetypeinfo to start from`);
+    const traffic = recordedPcpTraffic(tracePath);
     for (const page of o.pages) {
       // the buddy models follow the rule set of the kernel that was recorded (machine.json kernel_version)
       const cell = { trace: trace.name, machine: config.name, page: pageSpecForKernel(page, rec?.kernelVersion), object: o.object, seed: 1 };
       const r = runCell(cell, trace, config, { start, samples: 0 });
-      lines.push(...scoreCell(trace.name, real, r).map((l) => ({ ...l, page })));
+      const pc = r.metrics.page_counters as Record<string, number> | undefined;
+      const pcp = traffic === undefined || pc === undefined ? {} : { pcp: { refill_blocks: { real: traffic.refill_blocks, sim: pc.pcp_refill_blocks ?? 0 }, drain_blocks: { real: traffic.drain_blocks, sim: pc.pcp_drain_blocks ?? 0 } } };
+      lines.push(...scoreCell(trace.name, real, r).map((l) => ({ ...l, page, ...pcp })));
     }
   }
   return lines;
@@ -62,7 +66,8 @@ export function formatScorecard(lines: ScoreLine[]): string {
   ]);
   const table = formatTable(['recording', 'zone', 'page', 'log2err', 'nothing', 'empty', 'unusableΔ', 'nothing', 'empty', 'extfrag real/sim', 'used sim/real'], rows);
   const detail = lines.filter((l) => l.page === 'buddy-mobility').map((l) =>
-    `${l.recording} ${l.zone} buddy-mobility free blocks per order\n  real ${l.real.join(' ')}\n  sim  ${l.sim.join(' ')}\n  free pages by type real ${JSON.stringify(l.free_pages_by_type.real)} sim ${JSON.stringify(l.free_pages_by_type.sim)}\n  pageblocks real ${JSON.stringify(l.pageblocks.real)} sim ${JSON.stringify(l.pageblocks.sim)}`);
+    `${l.recording} ${l.zone} buddy-mobility free blocks per order\n  real ${l.real.join(' ')}\n  sim  ${l.sim.join(' ')}\n  free pages by type real ${JSON.stringify(l.free_pages_by_type.real)} sim ${JSON.stringify(l.free_pages_by_type.sim)}\n  pageblocks real ${JSON.stringify(l.pageblocks.real)} sim ${JSON.stringify(l.pageblocks.sim)}`
+    + (l.pcp ? `\n  pcp blocks refilled real ${l.pcp.refill_blocks.real} sim ${l.pcp.refill_blocks.sim}, drained real ${l.pcp.drain_blocks.real} sim ${l.pcp.drain_blocks.sim}` : ''));
   return `${table}\n\nlog2err: mean over orders of |log2((sim+1)/(real+1))| of free blocks; unusableΔ: max over orders of |Δ unusable_index|.\n`
     + `nothing = "after = before" predictor, empty = the same replay from an empty machine. Lower is better.\n\n${detail.join('\n')}`;
 }

@@ -101,6 +101,8 @@ export interface ScoreLine {
   extfrag: { recorded: number; simulated: number };
   /** pages in use (MemTotal - MemFree) at the end and their change over the recording, whole machine */
   pages_in_use?: { real_end: number; sim_end: number; rel_error: number; real_change: number; sim_change: number };
+  /** per-CPU list traffic in blocks, whole machine: recorded (metrics/pcp-traffic.ts) and simulated (pcp_* counters) */
+  pcp?: { refill_blocks: { real: number; sim: number }; drain_blocks: { real: number; sim: number } };
   baselines: {
     nothing_changes: { sim: number[]; log2_count_error: number; max_unusable_delta: number };
     start_empty?: { sim: number[]; log2_count_error: number; max_unusable_delta: number };
