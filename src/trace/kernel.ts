@@ -237,6 +237,8 @@ class KernelParser {
   private kernelFaults = 0;
   private duplicateBatched = 0;
   private pcpStartFrees = 0;
+  /** layer views with page events emit pcpStartFree's candidates ('none' keeps every event as recorded) */
+  private readonly pcpCandidates: boolean;
   private impliedFrees = 0;
   private nullFrees = 0;
   private callchainLines = 0;
@@ -247,6 +249,7 @@ class KernelParser {
     this.b = new TraceBuilder(name, file, events);
     this.info = new Int32Array(events); // ids are at most events (implied frees aside): setInfo grows it then
     this.attr = layers !== undefined ? new AttributionInput(events) : null;
+    this.pcpCandidates = layers === 'all' || layers === 'pages';
     const base = text.byteOffset & 3;
     this.wordBase = base;
     // a view, no copy; int32 offset arithmetic: parseKernelTrace checked the length (KERNEL_TRACE_MAX_BYTES)
@@ -831,13 +834,13 @@ class KernelParser {
    * before-state holds it as pre-trace memory; the trace then allocates it from the pcp list, or
    * mm_page_pcpu_drain gives it back to the buddy lists, with no mm_page_free (6.1/6.12
    * rmqueue_pcplist(), free_pcppages_bulk()). At the first sight of a pfn by either event (layer
-   * views only), a free of a new id with aux = -pfn: a start state from kpageflags makes that block
+   * views with page events: all, pages), a free of a new id with aux = -pfn: a start state from kpageflags makes that block
    * pre-trace memory when the snapshot has it allocated (machine/start-state.ts), so the page
    * leaves pre-trace memory then; otherwise (a block free in the snapshot, or no start state) the
    * replay skips the free silently. PTR holds the pfn key.
    */
   private pcpStartFree(ord: number): void {
-    if (this.attr === null || !this.keyIsPfn || PTR[0] !== 0 || PTR[1]! >= 0x80000000) return;
+    if (!this.pcpCandidates || !this.keyIsPfn || PTR[0] !== 0 || PTR[1]! >= 0x80000000) return;
     const b = this.b;
     b.push(OP_PAGE_FREE, b.newId(), ord, -PTR[1]!);
     this.pcpStartFrees++;
@@ -845,7 +848,7 @@ class KernelParser {
 
   /** mm_page_pcpu_drain: a block leaves a pcp list for the buddy lists (only a first sight of its pfn replays). */
   private pcpuDrain(s: Bytes, f: number, e: number): void {
-    if (this.attr === null) { this.unknownEvents++; return; } // read by layer views only, skipped like before otherwise
+    if (!this.pcpCandidates) { this.unknownEvents++; return; } // read by layer views with page events only, skipped otherwise
     const ord = this.order(s, K_ORDER, f, e);
     if (!this.pageKey(s, f, e)) return;
     const slot = this.pages.lookup(PTR[0]!, PTR[1]!);
