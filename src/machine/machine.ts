@@ -2,6 +2,7 @@ import { forEachAlignedBlock } from './decompose.js';
 import { MIGRATE_TYPES, __GFP_HIGH, gfpMigratetype, gfpZone } from './gfp.js';
 import { MAX_ORDER, NR_ORDERS } from './page-geometry.js';
 import type { PageStrategy, PageStrategyFactory } from './page-strategy.js';
+import type { CpuCursor } from './cpu-cursor.js';
 import type { PageSource } from './page-source.js';
 import { Memblock, type Region } from './memblock.js';
 import type { MachineConfig } from './memory-map.js';
@@ -62,7 +63,7 @@ export class Machine implements PageSource {
   readonly cpus: number;
   reclaim: ReclaimHook | null = null;
   /** the CPU of the event being replayed (the replay writes it): per-CPU page lists and SLUB's per-CPU slabs */
-  readonly cpuCursor = { cpu: 0 };
+  readonly cpuCursor: CpuCursor = { cpu: 0 };
   /** flattened [zone][level] watermark and [zone][highest] lowmem_reserve tables for the hot path */
   private readonly wm: Float64Array;
   private readonly reserve: Float64Array;

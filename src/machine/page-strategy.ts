@@ -1,3 +1,4 @@
+import type { CpuCursor } from './cpu-cursor.js';
 import type { Steps } from './steps.js';
 
 /*
@@ -54,7 +55,7 @@ export interface PageStrategy {
    * pages and low watermark are known, after the boot hand-over; `cursor.cpu` names the CPU of the
    * event being replayed.
    */
-  setupPcp?(managed: number, lowWmark: number, cpus: number, cursor: { cpu: number }): void;
+  setupPcp?(managed: number, lowWmark: number, cpus: number, cursor: CpuCursor): void;
   /** drain_all_pages(): the per-CPU lists back to the free lists; returns the pages drained. */
   drainPcp?(): number;
   /** pages on the per-CPU lists now */

@@ -1,6 +1,7 @@
 import { InvariantError } from '../errors.js';
 import { BRK_BASE, type HeapMemory } from './heap-memory.js';
-import type { CpuCursor, ObjectStrategy, ObjectStrategyFactory, ObjectUsage } from './strategy.js';
+import type { CpuCursor } from '../machine/cpu-cursor.js';
+import type { ObjectStrategy, ObjectStrategyFactory, ObjectUsage } from './strategy.js';
 import type { PageSource } from '../machine/page-source.js';
 import { forEachAlignedBlock } from '../machine/decompose.js';
 import { pageStrategyFactory } from '../page/registry.js';

@@ -45,7 +45,8 @@ import {
   cacheGeometry, getOrder, KMALLOC_INDICES, KMALLOC_MAX_CACHE_SIZE, kmallocIndex, kmallocSizeOfIndex,
   kmallocSuffix, PAGE_SIZE,
 } from './slab-geometry.js';
-import type { CacheStat, CpuCursor, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
+import type { CpuCursor } from '../machine/cpu-cursor.js';
+import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
 import type { PageSource } from '../machine/page-source.js';
 import { reallocInSizeClass } from './realloc.js';
 

@@ -1,16 +1,8 @@
+import type { CpuCursor } from '../machine/cpu-cursor.js';
 import type { PageSource } from '../machine/page-source.js';
 import type { Steps } from '../machine/steps.js';
 import type { CacheDef } from '../trace/trace.js';
 import type { HeapMemory } from './heap-memory.js';
-
-/**
- * The CPU the current event runs on, written by the replay before each event of a trace that
- * records CPUs or threads (run/event-cpu.ts) and read by strategies with per-CPU state (SLUB's
- * per-CPU slabs). Without one, every operation runs on CPU 0.
- */
-export interface CpuCursor {
-  cpu: number;
-}
 
 export interface ObjectStrategyOptions {
   pages: PageSource;

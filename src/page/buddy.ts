@@ -7,7 +7,8 @@ import {
 import { mutation } from '../mutation.js';
 import { canStealFallback, FALLBACKS, shouldClaimBlock } from './fallback.js';
 import { NEWEST_RULES, type BuddyRules, type BuddyVariant } from './kernel-version.js';
-import { PerCpuPages, type PcpBackend, type PcpCpu } from './pcp.js';
+import type { CpuCursor } from '../machine/cpu-cursor.js';
+import { PerCpuPages, type PcpBackend } from './pcp.js';
 import {
   MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES,
   type PageStrategy, type PageStrategyOptions,
@@ -196,7 +197,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
    * setup_zone_pageset() once the zone's managed pages and low watermark are known (after the boot
    * hand-over, which frees straight to the free lists as __free_pages_core() does).
    */
-  setupPcp(managed: number, lowWmark: number, cpus: number, cursor: PcpCpu): void {
+  setupPcp(managed: number, lowWmark: number, cpus: number, cursor: CpuCursor): void {
     if (this.pcpWanted) this.pcp = new PerCpuPages(this, Math.max(1, cpus), managed, lowWmark, this.rules.pcp, cursor);
   }
 

@@ -1,3 +1,4 @@
+import type { CpuCursor } from '../machine/cpu-cursor.js';
 import { MIGRATE_MOVABLE } from '../machine/gfp.js';
 import { PAGEBLOCK_ORDER } from './strategy.js';
 
@@ -82,9 +83,6 @@ export interface PcpBackend {
   pcpGive(pfn: number, order: number): void;
 }
 
-/** A cursor the replay writes the current event's CPU into (object/strategy.ts CpuCursor has the same shape). */
-export interface PcpCpu { cpu: number }
-
 export class PerCpuPages {
   readonly lists: number;
   readonly batch: number;
@@ -107,7 +105,7 @@ export class PerCpuPages {
 
   constructor(
     private readonly backend: PcpBackend, private readonly cpus: number, managed: number, lowWmark: number,
-    private readonly rules: PcpRules, private readonly cursor: PcpCpu,
+    private readonly rules: PcpRules, private readonly cursor: CpuCursor,
   ) {
     this.lists = LOWORDER_LISTS + rules.thpLists;
     const v = pagesetValues(managed, lowWmark, cpus, rules);

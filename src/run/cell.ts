@@ -19,7 +19,7 @@ import * as O from '../trace/ops.js';
 import { Vm } from '../machine/vm.js';
 import { sizeClassHeapPages, UserHeaps } from '../object/process-heap.js';
 import { threadMetrics } from '../metrics/threads.js';
-import type { CpuCursor } from '../object/strategy.js';
+import type { CpuCursor } from '../machine/cpu-cursor.js';
 import { eventCpus } from './event-cpu.js';
 import { PAGE_SIZE } from '../page/strategy.js';
 import { objectPageSource, probeHighOrder, replay, type ReplayCounts } from './replay.js';

@@ -4,7 +4,8 @@ import type { UserHeaps } from '../object/process-heap.js';
 import type { Vm } from '../machine/vm.js';
 import type { Machine } from '../machine/machine.js';
 import { STEP_COUNT } from '../machine/steps.js';
-import type { ObjectStrategy, CpuCursor } from '../object/strategy.js';
+import type { ObjectStrategy } from '../object/strategy.js';
+import type { CpuCursor } from '../machine/cpu-cursor.js';
 import type { PageSource } from '../machine/page-source.js';
 import { PAGEBLOCK_ORDER } from '../page/strategy.js';
 import {
