@@ -212,3 +212,22 @@ describe('the top-level handler', () => {
     expect(report(new TypeError('boom'), true).text).toMatch(/\n\s+at /);
   });
 });
+
+describe('a legal but huge malloc is an out-of-memory result, not a crash', () => {
+  // dlmalloc's boundary-tag arrays grew to the heap's size: a 64 GiB malloc threw a RangeError
+  it.each([['with a pid (the process model: brk/mmap refused by the overcommit rule)', 'op,id,pid,size\nmalloc,p,7,68719476760\nmalloc,q,7,100\nfree,p,7,\nfree,q,7,\n'],
+    ['without (the eager page-backed heap)', 'op,id,size\nmalloc,p,68719476760\nmalloc,q,100\nfree,p,\nfree,q,\n']])('%s', async (_name, csv) => {
+    const { loadTrace } = await import('../src/trace/load.js');
+    const t = loadTrace(json(`huge-${csv.length}.csv`, csv));
+    const r = runCell({ trace: t.name, machine: 'small', page: 'buddy', object: 'dlmalloc', seed: 1 }, t, loadMachine('small'), { check: true });
+    expect(r.status).toBe('ok');
+    expect(r.failed_allocs).toBe(1); // the 64 GiB one; the 100-byte one is served
+  });
+
+  it('Vm: one brk growth or private writable mmap larger than RAM fails (OVERCOMMIT_GUESS); within RAM it maps', () => {
+    const vm = new Vm(new Machine(loadMachine('mem=64M'), pageStrategyFactory('buddy')), { pids: 2 });
+    const rw = 0x3 | (0x22 << 8); // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+    expect(vm.mmap(1, 0, 1 << 30, rw)).toBe(-1);
+    expect(vm.mmap(1, 0, 8 << 20, rw)).toBeGreaterThan(0); // mem=64M manages ~28 MiB (kernel image, memmap)
+  });
+});

@@ -99,7 +99,11 @@ export class Vm implements TablePages {
   private readonly steps: Steps;
   private readonly autoVma: boolean;
 
+  /** managed pages of every zone: totalram_pages() */
+  private readonly totalram: number;
+
   constructor(private readonly machine: Machine, opts: VmOptions = {}) {
+    this.totalram = machine.zones.reduce((s, z) => s + z.managed, 0);
     this.mapCount = new Int32Array(machine.totalPfns);
     this.steps = machine.steps;
     this.autoVma = opts.autoVma ?? false;
@@ -201,6 +205,8 @@ export class Vm implements TablePages {
     if (flags & MAP_SHARED) vf |= VM_SHARED;
     if (flags & MAP_ANONYMOUS) vf |= VM_ANON;
     if (flags & MAP_GROWSDOWN) vf |= VM_GROWSDOWN;
+    // accountable_mapping(): private writable mappings are charged against the commit limit
+    if ((vf & (VM_WRITE | VM_SHARED)) === VM_WRITE && !this.enoughMemory(len)) { this.mmapFailed++; return -1; }
     if (addr !== 0) {
       addr = Math.floor(addr / PAGE) * PAGE;
       if (addr + len > TASK_SIZE) { this.mmapFailed++; return -1; }
@@ -211,6 +217,15 @@ export class Vm implements TablePages {
     }
     p.insert(addr, addr + len, vf);
     return addr;
+  }
+
+  /**
+   * __vm_enough_memory() under the default heuristic overcommit (mm/util.c, OVERCOMMIT_GUESS, 6.x):
+   * one brk growth or private writable mapping of more pages than the machine's RAM (plus swap:
+   * none here) fails with ENOMEM; anything smaller is allowed and faulted in on demand.
+   */
+  private enoughMemory(len: number): boolean {
+    return len / PAGE <= this.totalram;
   }
 
   private topDownGap(p: Process, len: number): number {
@@ -244,7 +259,7 @@ export class Vm implements TablePages {
     const old = p.brk;
     if (end < p.brkStart || end > TASK_SIZE) { this.brkFailed++; return false; }
     if (end > old) {
-      if (!p.isFree(old, end)) { this.brkFailed++; return false; }
+      if (!p.isFree(old, end) || !this.enoughMemory(end - old)) { this.brkFailed++; return false; }
       const v = old > p.brkStart ? p.find(old - 1) : -1;
       if (v >= 0 && (p.vmaFlags[v]! & VM_HEAP) !== 0 && p.vmaEnd[v] === old) p.vmaEnd[v] = end;
       else p.insert(old, end, VM_READ | VM_WRITE | VM_ANON | VM_HEAP);

@@ -45,6 +45,8 @@ const MAX_SMALL_REQUEST = MAX_SMALL_SIZE - CHUNK_ALIGN_MASK - CHUNK_OVERHEAD; //
 /** sizeof(malloc_segment) = 32, pad_request()ed to 48, plus a MIN_CHUNK_SIZE fencepost */
 const TOP_FOOT_SIZE = 48 + MIN_CHUNK_SIZE; // 80
 const SYS_ALLOC_PADDING = TOP_FOOT_SIZE + 16;
+/** Largest brk heap the model holds (2^26 granules of 16 bytes: ~2 GB of boundary-tag arrays). */
+const MAX_BRK_HEAP = 2 ** 30;
 const MMAP_FOOT_PAD = 32; //          FOUR_SIZE_T_SIZES
 const SIX_SIZE_T_SIZES = 48;
 /** a request this large can never be met (malloc.c's MAX_REQUEST is ~2^64; keep sizes exact doubles) */
@@ -618,6 +620,10 @@ export class Dlmalloc implements ObjectStrategy {
       if (mem >= 0) return mem;
     }
     const g = this.granularity;
+    // The model keeps boundary tags in arrays per 16-byte granule of the brk heap (~30 bytes each),
+    // so it models brk heaps up to MAX_BRK_HEAP; growth past it fails like MORECORE failing (the
+    // malloc returns NULL and is counted), where a typed array of that length would throw.
+    if (this.heapBytes + nb + SYS_ALLOC_PADDING + g > MAX_BRK_HEAP) return -1;
     let tsize: number;
     if (this.top === NONE) {
       const base = this.memory.sbrk(0);
