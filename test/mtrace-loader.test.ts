@@ -131,7 +131,8 @@ describe('parseMtrace', () => {
     fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 999 })), { maxLength: 200 }), (ops) => {
       const lines = ['= Start'];
       const model = new Map<number, number>();
-      // freed addresses keep their id until reused: a second free is a double free of that id
+      // freed addresses keep their id: a second free is a double free of that id, and a malloc (or
+      // a realloc of a pointer that is not live) handed that address takes the id back (id recycling)
       const freed = new Map<number, number>();
       const expected: [number, number, number][] = [];
       let next = 0;
@@ -139,7 +140,8 @@ describe('parseMtrace', () => {
         const addr = 0x550000000000 + slot * 16;
         if (k === 0) {
           lines.push(`@ libc.so.6:[0x1] + 0x${addr.toString(16)} 0x${size.toString(16)}`);
-          model.set(addr, next); freed.delete(addr); expected.push([OP_MALLOC, next++, size]);
+          const id = freed.get(addr) ?? next++;
+          model.set(addr, id); freed.delete(addr); expected.push([OP_MALLOC, id, size]);
         } else if (k === 1) {
           lines.push(`- 0x${addr.toString(16)}`);
           const id = model.get(addr);
@@ -151,7 +153,7 @@ describe('parseMtrace', () => {
           lines.push(`< 0x${addr.toString(16)}`, `> 0x${to.toString(16)} 0x${size.toString(16)}`);
           let id = model.get(addr);
           model.delete(addr);
-          if (id === undefined) id = next++;
+          if (id === undefined) id = freed.get(to) ?? next++;
           model.set(to, id);
           freed.delete(to);
           expected.push([OP_REALLOC, id, size]);
@@ -159,6 +161,11 @@ describe('parseMtrace', () => {
       }
       expect(events(parseMtrace(lines.join('\n'), 'p'))).toEqual(expected);
     }), { numRuns: 300 });
+  });
+
+  it('a freed address handed out again takes its old id back (malloc, free, malloc: one id)', () => {
+    const t = parseMtrace(['= Start', '@ libc.so.6:[0x1] + 0x550000000010 0x0', '- 0x550000000010', '@ libc.so.6:[0x1] + 0x550000000010 0x0'].join('\n'), 'p');
+    expect(events(t)).toEqual([[OP_MALLOC, 0, 0], [OP_FREE, 0, 0], [OP_MALLOC, 0, 0]]);
   });
 });
 
