@@ -11,6 +11,7 @@ const PROT_WRITE = 0x2;
 const MAP_SHARED = 0x01;
 const MAP_ANONYMOUS = 0x20;
 const MAP_GROWSDOWN = 0x0100;
+const MAP_NORESERVE = 0x4000;
 
 const PAGE = 4096;
 const REGION = PAGE * PTRS_PER_TABLE; // bytes mapped by one PTE table (2 MiB)
@@ -206,7 +207,8 @@ export class Vm implements TablePages {
     if (flags & MAP_ANONYMOUS) vf |= VM_ANON;
     if (flags & MAP_GROWSDOWN) vf |= VM_GROWSDOWN;
     // accountable_mapping(): private writable mappings are charged against the commit limit
-    if ((vf & (VM_WRITE | VM_SHARED)) === VM_WRITE && !this.enoughMemory(len)) { this.mmapFailed++; return -1; }
+    // (MAP_NORESERVE opts out while overcommit is not 'never': VM_NORESERVE, mm/mmap.c)
+    if ((vf & (VM_WRITE | VM_SHARED)) === VM_WRITE && (flags & MAP_NORESERVE) === 0 && !this.enoughMemory(len)) { this.mmapFailed++; return -1; }
     if (addr !== 0) {
       addr = Math.floor(addr / PAGE) * PAGE;
       if (addr + len > TASK_SIZE) { this.mmapFailed++; return -1; }

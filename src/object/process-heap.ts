@@ -12,6 +12,8 @@ import type { Vm } from '../machine/vm.js';
 
 const PAGE = 4096;
 const RW_PRIVATE_ANON = (0x1 | 0x2) | (0x02 | 0x20) << 8; // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+/** the same with MAP_NORESERVE: a size-class heap reserves its whole region up front (as mimalloc and jemalloc reserve address space) and commits it by faults */
+const RW_PRIVATE_ANON_NORESERVE = RW_PRIVATE_ANON | 0x4000 << 8;
 
 /** Bytes mapped by every user heap now and at peak (brk extent + mmapped regions / size-class pages handed out). */
 export class HeapFootprint {
@@ -78,7 +80,7 @@ export class VirtualPageSource implements PageSource {
 
   allocPages(order: number, _gfp: number): number {
     if (this.base < 0) {
-      this.base = this.vm.mmap(this.pid, 0, this.totalPfns * PAGE, RW_PRIVATE_ANON);
+      this.base = this.vm.mmap(this.pid, 0, this.totalPfns * PAGE, RW_PRIVATE_ANON_NORESERVE);
       if (this.base < 0) return -1;
     }
     const idx = this.buddy.alloc(order, 0);
