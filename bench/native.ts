@@ -30,7 +30,7 @@ const ROUNDS = Number(arg('rounds', '5'));
 /** one 4 GiB machine spelled three ways: three cells per strategy in one run, all but the worker's first warm */
 const MACHINES = ['mem=4G', 'mem=4096M', 'mem=4194304K'];
 /** ../shared/native beside the checkout (or beside a folder above it: git worktrees sit deeper) */
-const NATIVE_SRC = arg('native', findUp(ROOT, 'shared/native'));
+const NATIVE_SRC = process.argv.includes('--native') ? arg('native', '') : findUp(ROOT, 'shared/native');
 
 function findUp(from: string, rel: string): string {
   for (let d = resolve(from); ; d = dirname(d)) {
