@@ -629,6 +629,11 @@ function verify(machine: Machine, objects: ObjectStrategy, source: CountingPageS
  */
 export function probeHighOrder(machine: Machine, order = PAGEBLOCK_ORDER): { allocated: number; possible: number; fraction: number } {
   const gfp = GFP_HIGHUSER_MOVABLE | __GFP_COMP;
+  // At rest the per-CPU lists are given back first (drain_all_pages(), as the kernel does before it
+  // gives up on a high-order request): counted from buddy free pages alone, `possible` missed the
+  // pages on them, and the drain inside the first failing allocation then served more than possible
+  // (probe fractions above 1 with per-CPU lists on).
+  machine.drainPcp();
   const possible = machine.allocatableBlocks(order, gfp);
   const got: number[] = [];
   for (let k = 0; k <= possible; k++) {
