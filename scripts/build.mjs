@@ -13,7 +13,7 @@
  * code: with nothing stale it costs a directory walk and two stat calls a file.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,10 +48,10 @@ export function staleFiles() {
 }
 
 /** Writes through a temporary file, so a concurrent reader sees the old file or the new, never half. */
-function writeAtomic(file, text) {
+function writeAtomic(file, data) {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
+  writeFileSync(tmp, data);
   renameSync(tmp, file);
 }
 
@@ -63,9 +63,7 @@ export async function buildStale() {
   const cfg = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.build.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); } });
   for (const f of stale) {
     if (!f.src.endsWith('.ts')) {
-      mkdirSync(dirname(f.dist), { recursive: true });
-      copyFileSync(f.src, `${f.dist}.${process.pid}.tmp`);
-      renameSync(`${f.dist}.${process.pid}.tmp`, f.dist);
+      writeAtomic(f.dist, readFileSync(f.src));
       continue;
     }
     // package.json says "type": "module", so tsc's NodeNext emits ES modules; a file compiled alone cannot look that up
