@@ -26,6 +26,7 @@
  * pfn order) and where the pages on per-CPU lists are.
  */
 import { MIGRATE_HIGHATOMIC, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE } from './gfp.js';
+import { forEachAlignedBlock } from './decompose.js';
 import { Machine, type HandOver } from './machine.js';
 import type { MachineConfig } from './memory-map.js';
 import { MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './page-geometry.js';
@@ -290,14 +291,12 @@ function kpageZone(kpage: Uint8Array, startPfn: number, span: number, avail: Uin
     if (kpage[startPfn + p] !== KP_BUDDY) { p++; continue; }
     let q = p;
     while (q < span && kpage[startPfn + q] === KP_BUDDY) q++;
-    for (let s = p; s < q;) {
-      let o = MAX_ORDER;
-      while (o > 0 && ((startPfn + s) % (1 << o) !== 0 || s + (1 << o) > q)) o--;
-      let ok = true;
-      for (let x = s; x < s + (1 << o); x++) if (avail[x] !== 1) { ok = false; break; }
-      if (ok) blocks.push(s, o); else unplaced++;
-      s += 1 << o;
-    }
+    // aligned on the global pfn, as the buddy holds a free run (machine/decompose.ts)
+    forEachAlignedBlock(startPfn + p, startPfn + q, (pfn, o) => {
+      const s = pfn - startPfn;
+      for (let x = s; x < s + (1 << o); x++) if (avail[x] !== 1) { unplaced++; return; }
+      blocks.push(s, o);
+    });
     p = q;
   }
   // per pageblock: its free blocks' order histogram (by head)
