@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AllocbenchError } from '../errors.js';
+import { readJsonFile } from '../json-file.js';
 
 /** One gated metric: a dotted path (with `*` wildcards), the better direction and the tolerated worsening. */
 export interface Threshold {
@@ -27,14 +28,7 @@ export interface Thresholds {
 export const DEFAULT_THRESHOLDS_FILE = fileURLToPath(new URL('../../compare-thresholds.json', import.meta.url));
 
 export function loadThresholds(file: string = DEFAULT_THRESHOLDS_FILE): Thresholds {
-  if (!existsSync(file)) throw new AllocbenchError(`thresholds file ${file} not found`);
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new AllocbenchError(`cannot read thresholds ${file}: ${(e as Error).message}`);
-  }
-  return { file, metrics: parseThresholds(v, file) };
+  return { file, metrics: parseThresholds(readJsonFile(file, 'thresholds', 'thresholds file'), file) };
 }
 
 /** Validates a thresholds document: { "metrics": [ { path, better, abs?, rel? }, ... ] }. */

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AllocbenchError } from '../errors.js';
+import { readJsonFile } from '../json-file.js';
 import { VERSION } from '../version.js';
 import { cellKey, type CellResult } from './cell.js';
 import { runMatrix, type RunOutcome } from './runner.js';
@@ -42,13 +43,7 @@ function strings(v: unknown, where: string, required: boolean): string[] {
 
 /** Reads a gate matrix file: { "parts": [ { name, why, gen?, trace?, machine, page, object, seed? } ] }. */
 export function loadGateMatrix(file: string = DEFAULT_GATE_FILE): GateMatrix {
-  if (!existsSync(file)) throw new AllocbenchError(`gate matrix ${file} not found`);
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new AllocbenchError(`cannot read gate matrix ${file}: ${(e as Error).message}`);
-  }
+  const v = readJsonFile(file, 'gate matrix');
   const list = (v as { parts?: unknown } | null)?.parts;
   if (!Array.isArray(list) || list.length === 0) throw new AllocbenchError(`${file}: expected {"parts": [...]} with at least one part`);
   const names = new Set<string>();
