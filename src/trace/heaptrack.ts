@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { AllocbenchError, TraceFormatError } from '../errors.js';
-import { AddrIdMap } from './mtrace.js';
+import { AddrIdMap, hexDigit } from './mtrace.js';
 import { OP_FREE, OP_MALLOC } from './ops.js';
 import { MAX_VALUE, TraceBuilder, type Trace } from './trace.js';
 
@@ -65,13 +65,6 @@ function defaultName(file: string): string {
 
 const SKIPPED = new Set('vxXImtiscRAS#'.split('').map((c) => c.charCodeAt(0)));
 const PLUS = 0x2b, MINUS = 0x2d, A = 0x61, X = 0x58, SP = 0x20, NL = 0x0a, CR = 0x0d;
-
-/** Hex digit value of byte c, or -1. */
-function hexDigit(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const l = c | 0x20;
-  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
-}
 
 /** Parses a heaptrack file (raw or interpreted, optionally zstd- or gzip-compressed bytes: gzip is undone by load.ts). */
 export function parseHeaptrack(input: Uint8Array, file: string, name: string = defaultName(file)): Trace {

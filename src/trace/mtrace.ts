@@ -314,7 +314,7 @@ export function parseMtraceChunks(next: () => Buffer | null, whole: () => Buffer
   return b.finish();
 }
 
-function hexDigit(c: number): number {
+export function hexDigit(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   const l = c | 32;
   if (l >= 97 && l <= 102) return l - 87;
