@@ -4,7 +4,7 @@ import { GFP_KERNEL, parseGfp } from '../machine/gfp.js';
 import { ByteWindow, oneChunk } from './chunks.js';
 import { AddrMap } from './kernel-events.js';
 import * as O from './ops.js';
-import { TraceBuilder, type Trace } from './trace.js';
+import { MAX_VALUE, TraceBuilder, type Trace } from './trace.js';
 
 /**
  * The native CSV trace format (docs/trace-formats.md). A header row names the columns, in any
@@ -41,7 +41,6 @@ const CSV_PARSE_OPTIONS = {
 } as const;
 
 const TWO32 = 4294967296;
-const MAX_VALUE = 2 ** 48 - 1;
 /** the op names as bytes, for the byte compare of an op cell */
 const OP_BYTES = O.OP_NAMES.map((n) => Buffer.from(n, 'latin1'));
 
