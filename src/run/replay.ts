@@ -12,6 +12,7 @@ import {
   OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
 } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
+import { isTraceStream, traceChunks, type EventChunk, type TraceStream } from '../trace/stream.js';
 import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
 import { round6 } from '../metrics/waste.js';
@@ -68,8 +69,12 @@ export interface ReplayOptions {
    * `orders`, which the trace frees without allocating them: their frees are real frees.
    */
   preTrace?: { pages: number; ids: Int32Array; pfns: Int32Array; orders: Uint8Array };
-  /** per-event CPU (run/event-cpu.ts) written into the cursor the object strategies read (SLUB's per-CPU slabs) */
-  cpu?: { of: Int32Array; cursor: CpuCursor };
+  /**
+   * per-event CPU (run/event-cpu.ts) written into the cursor the object strategies read (SLUB's
+   * per-CPU slabs): `of` indexed by the trace's event index, or `ofChunk` giving one chunk's
+   * (a streamed trace has no whole-trace array)
+   */
+  cpu?: { of?: Int32Array; ofChunk?: (c: EventChunk) => Int32Array | null; cursor: CpuCursor };
 }
 
 /** User-heap figures of a replay with processes. */
@@ -141,9 +146,10 @@ export function objectPageSource(m: Machine): CountingPageSource {
 /**
  * Replays a trace through a machine and an object strategy. The loop indexes typed arrays by the
  * trace's dense ids and allocates nothing per event (the live records grow by doubling). Bad frees
- * are counted, out-of-memory is a counted failure; neither throws.
+ * are counted, out-of-memory is a counted failure; neither throws. A TraceStream (trace/stream.ts)
+ * is replayed chunk by chunk, with the same results as the whole trace in memory.
  */
-export function replay(trace: Trace, machine: Machine, objects: ObjectStrategy, source: CountingPageSource, opts: ReplayOptions = {}): ReplayCounts {
+export function replay(trace: Trace | TraceStream, machine: Machine, objects: ObjectStrategy, source: CountingPageSource, opts: ReplayOptions = {}): ReplayCounts {
   const kept = spareScratch;
   spareScratch = null; // in use (a replay nested in this one would get its own)
   const r = new Replay(trace, machine, objects, source, opts, kept);
@@ -175,11 +181,15 @@ let spareScratch: Scratch | null = null;
  * its own, so a rarely seen event kind does not deoptimize (or crowd the registers of) the whole loop.
  */
 class Replay {
-  private readonly op: Uint8Array;
-  private readonly id: Int32Array;
-  private readonly lo: Uint32Array;
-  private readonly hi: Uint16Array;
-  private readonly aux: Int32Array;
+  /** the current chunk's columns (the handlers index them by the event's row in the chunk) */
+  private id: Int32Array;
+  private lo: Uint32Array;
+  private hi: Uint16Array;
+  private aux: Int32Array;
+  /** the trace's event index of the current chunk's row 0 */
+  private base = 0;
+  /** the trace's events, chunk by chunk (an in-memory trace is one chunk) */
+  private readonly chunks: () => Iterable<EventChunk>;
   /** per id i: ref[2i] its state, ref[2i + 1] a live page block's global pfn or a live object's record slot */
   private readonly ref: Int32Array;
   /** ref is a view of this (kept from an earlier replay, maybe longer) */
@@ -196,8 +206,8 @@ class Replay {
   private slotsUsed = 0;
   private readonly vm: Vm | null;
   private readonly heaps: UserHeaps | null;
-  /** page-cache blocks in allocation order (a FIFO ring: the oldest is reclaimed first) */
-  private readonly pcRing: Int32Array | null;
+  /** page-cache blocks in allocation order (a FIFO ring: the oldest is reclaimed first; grown when a streamed trace's count is not known) */
+  private pcRing: Int32Array | null;
   private pcHead = 0;
   private pcTail = 0;
   /** events per op code (the trace's, counted once up front) */
@@ -229,7 +239,7 @@ class Replay {
   private phaseStats: { attempts: number; successes: number } | null = null;
 
   constructor(
-    private readonly trace: Trace,
+    private readonly trace: Trace | TraceStream,
     private readonly machine: Machine,
     private readonly objects: ObjectStrategy,
     private readonly source: CountingPageSource,
@@ -237,16 +247,25 @@ class Replay {
     kept: Scratch | null,
   ) {
     const ids = trace.idCount;
-    const op = trace.op, aux = trace.aux;
-    this.op = op; this.id = trace.id; this.lo = trace.lo; this.hi = trace.hi; this.aux = aux;
-    // One look at the ops: their counts, and the size of the page-cache ring.
     const opCount = this.opCount;
     let pageCache = 0;
-    for (let e = 0; e < trace.length; e++) {
-      const o = op[e]!;
-      opCount[o]!++;
-      if (o === OP_PAGE_ALLOC && isPageCache(aux[e]!)) pageCache++;
+    if (isTraceStream(trace)) {
+      // a stream's op counts come with its header; its page-cache ring grows as blocks arrive
+      const s = trace;
+      for (let k = 0; k < OP_COUNT; k++) opCount[k] = s.opCounts[k] ?? 0;
+      pageCache = opCount[OP_PAGE_ALLOC]! > 0 ? Math.min(opCount[OP_PAGE_ALLOC]!, 1024) : 0;
+      this.chunks = () => s.chunks();
+    } else {
+      // One look at the ops: their counts, and the size of the page-cache ring.
+      const t = trace, op = t.op, aux = t.aux;
+      for (let e = 0; e < t.length; e++) {
+        const o = op[e]!;
+        opCount[o]!++;
+        if (o === OP_PAGE_ALLOC && isPageCache(aux[e]!)) pageCache++;
+      }
+      this.chunks = () => traceChunks(t);
     }
+    this.id = new Int32Array(0); this.lo = new Uint32Array(0); this.hi = new Uint16Array(0); this.aux = new Int32Array(0);
     // payloads and records are written before they are read (the state says when); clearing it all is one memset
     this.refAll = kept !== null && kept.ref.length >= 2 * ids ? kept.ref : new Int32Array(2 * ids);
     this.ref = this.refAll.subarray(0, 2 * ids).fill(S_NONE);
@@ -264,8 +283,6 @@ class Replay {
   }
 
   run(): void {
-    const n = this.trace.length;
-    const op = this.op;
     const opts = this.opts;
     const machine = this.machine, source = this.source, objects = this.objects, vm = this.vm, heaps = this.heaps;
     const steps = machine.steps;
@@ -275,41 +292,60 @@ class Replay {
     let priced = weights === null ? 0 : dot(steps, weights);
     const checkEvery = opts.checkEvery ?? 0;
     const sampleEvery = opts.onSample ? opts.sampleEvery ?? 0 : 0;
-    // event counts at which the next sample / check is due (countdowns: no division per event)
+    // event counts at which the next sample / check is due (countdowns: no division per event),
+    // counted from the current chunk's first event
     let nextSample = sampleEvery > 0 ? sampleEvery : -1;
     let nextCheck = checkEvery > 0 ? checkEvery : -1;
-    const cpuOf = opts.cpu?.of ?? null, cursor = opts.cpu?.cursor ?? null;
-    for (let e = 0; e < n; e++) {
-      const o = op[e]!;
-      if (cpuOf !== null) cursor!.cpu = cpuOf[e]!;
-      switch (o) {
-        case OP_PAGE_ALLOC: this.pageAlloc(e); break;
-        case OP_PAGE_FREE: this.pageFree(e); break;
-        case OP_KMALLOC:
-        case OP_CACHE_ALLOC:
-        case OP_MALLOC: this.objectAlloc(e, o); break;
-        case OP_KFREE:
-        case OP_CACHE_FREE:
-        case OP_FREE: this.objectFree(e); break;
-        default: this.other(e, o);
+    const cpuAll = opts.cpu?.of ?? null, cpuOfChunk = opts.cpu?.ofChunk ?? null, cursor = opts.cpu?.cursor ?? null;
+    for (const c of this.chunks()) {
+      const base = c.start, n = c.length, op = c.op;
+      this.base = base; this.id = c.id; this.lo = c.lo; this.hi = c.hi; this.aux = c.aux;
+      const cpuOf = cpuOfChunk !== null ? cpuOfChunk(c) : cpuAll === null ? null : base === 0 && n === cpuAll.length ? cpuAll : cpuAll.subarray(base, base + n);
+      nextSample -= base; nextCheck -= base;
+      for (let e = 0; e < n; e++) {
+        const o = op[e]!;
+        if (cpuOf !== null) cursor!.cpu = cpuOf[e]!;
+        switch (o) {
+          case OP_PAGE_ALLOC: this.pageAlloc(e); break;
+          case OP_PAGE_FREE: this.pageFree(e); break;
+          case OP_KMALLOC:
+          case OP_CACHE_ALLOC:
+          case OP_MALLOC: this.objectAlloc(e, o); break;
+          case OP_KFREE:
+          case OP_CACHE_FREE:
+          case OP_FREE: this.objectFree(e); break;
+          default: this.other(e, o);
+        }
+        if (vm !== null) {
+          const held = source.pages + vm.heapRss;
+          if (held > this.heldPeak) this.heldPeak = held;
+        }
+        if (weights !== null) {
+          const now = dot(steps, weights);
+          recorder!.record(o, now - priced);
+          priced = now;
+        }
+        if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(base + e + 1, this.phase, this.reqLive); }
+        if (e + 1 === nextCheck) { nextCheck += checkEvery; verify(machine, objects, source, this.blockPages, vm, heaps); }
       }
-      if (vm !== null) {
-        const held = source.pages + vm.heapRss;
-        if (held > this.heldPeak) this.heldPeak = held;
-      }
-      if (weights !== null) {
-        const now = dot(steps, weights);
-        recorder!.record(o, now - priced);
-        priced = now;
-      }
-      if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(e + 1, this.phase, this.reqLive); }
-      if (e + 1 === nextCheck) { nextCheck += checkEvery; verify(machine, objects, source, this.blockPages, vm, heaps); }
+      nextSample += base; nextCheck += base;
     }
     if (checkEvery > 0) verify(machine, objects, source, this.blockPages, vm, heaps);
   }
 
   scratch(): Scratch {
     return { ref: this.refAll, rec: this.rec, spare: this.spare };
+  }
+
+  /** Room at the ring's tail: the reclaimed head is dropped, and the ring doubled if that is not enough. */
+  private growRing(): void {
+    const ring = this.pcRing!, live = this.pcTail - this.pcHead;
+    if (live * 2 > ring.length) {
+      const out = new Int32Array(Math.max(1024, ring.length * 2));
+      out.set(ring.subarray(this.pcHead, this.pcTail));
+      this.pcRing = out;
+    } else ring.copyWithin(0, this.pcHead, this.pcTail);
+    this.pcTail = live; this.pcHead = 0;
   }
 
   /** A record slot for a new live object: a dead one's, else a fresh one. */
@@ -351,7 +387,10 @@ class Replay {
     if (pfn < 0) { this.failedPages++; this.ref[2 * i] = S_FAILED; return; }
     this.ref[2 * i] = S_PAGES + ord; this.ref[2 * i + 1] = pfn;
     this.blockPages += 1 << ord;
-    if (this.pcRing !== null && isPageCache(gfp)) this.pcRing[this.pcTail++] = i;
+    if (this.pcRing !== null && isPageCache(gfp)) {
+      if (this.pcTail === this.pcRing.length) this.growRing();
+      this.pcRing[this.pcTail++] = i;
+    }
   }
 
   private pageFree(e: number): void {
@@ -491,7 +530,7 @@ class Replay {
       case OP_MARK:
         this.phase = this.trace.strings[aux[e]!] ?? '';
         this.phaseStats = this.phases[this.phase] ??= { attempts: 0, successes: 0 };
-        this.opts.onSample?.(e, this.phase, this.reqLive);
+        this.opts.onSample?.(this.base + e, this.phase, this.reqLive);
         break;
       case OP_EXTFRAG:
         this.extfrag++;
