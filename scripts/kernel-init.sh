@@ -31,16 +31,22 @@ done
 mount -t tmpfs -o size=$TMPFS_SIZE tmpfs /work
 
 # One free-page state per snapshot: /proc/buddyinfo, the debugfs indices and /proc/kpageflags
-# (one u64 of KPF_* bits per pfn: KPF_BUDDY marks the head of every free block) are read
+# (one u64 of KPF_* bits per pfn: KPF_BUDDY marks every page of a free block) are read
 # separately, so read buddyinfo again after them and retry until nothing moved in between (the
 # indices must be the ones of that buddyinfo; a test compares them digit for digit). kpageflags
-# and kpagecount (one u64 reference count per pfn) are overwritten in place (dd conv=notrunc into
-# files made once before the loop), so the reads do not allocate page-cache pages of their own
-# between the two buddyinfo reads; they are gzipped at the end, after tracing.
+# and kpagecount (one u64 reference count per pfn) are overwritten in place (dd conv=notrunc)
+# into files that make_kpage_files created for BOTH snapshots before tracing began: reading them
+# then allocates no page-cache pages (256 pages on a 256 MiB guest, 1024 on 1 GiB), neither
+# between the two buddyinfo reads nor between the end of tracing and the after-snapshot, where
+# such pages would be allocations the trace never saw. They are gzipped at the end.
+make_kpage_files() {
+  for s in before after; do
+    cat /proc/kpageflags > $OUT/$s/kpageflags
+    cat /proc/kpagecount > $OUT/$s/kpagecount
+  done
+}
 snapshot() {
   d=$OUT/$1
-  cat /proc/kpageflags > $d/kpageflags
-  cat /proc/kpagecount > $d/kpagecount
   i=0
   while [ $i -lt 50 ]; do
     cat /proc/buddyinfo > $d/buddyinfo
@@ -73,6 +79,20 @@ for e in mm_page_alloc mm_page_free mm_page_free_batched mm_page_alloc_extfrag m
   echo 1 > $T/events/kmem/$e/enable || log "cannot enable kmem:$e"
 done
 echo 1 > $T/events/exceptions/page_fault_user/enable || log "cannot enable exceptions:page_fault_user"
+# Compaction takes its migration targets straight off the free lists with __isolate_free_page()
+# (mm/page_alloc.c, called from mm/compaction.c, another file, so never inlined there; 6.1 and
+# 6.12), which has no mm_page_alloc tracepoint; only the frees of those pages are traced. A kprobe
+# on its entry (the block: struct page pointer and order; pfn = (page - vmemmap_base) / 64,
+# struct page is 64 bytes) and a kretprobe on its result (1 << order, or 0 when the watermark
+# check refused the block) record each isolation. The compaction tracepoints say when it ran.
+echo 'p:allocbench/isolate_free_page __isolate_free_page page=%di:x64 order=%si:u32 vmemmap_base=@vmemmap_base:x64' >> $T/kprobe_events \
+  || log "cannot add kprobe allocbench/isolate_free_page"
+echo 'r:allocbench/isolate_free_page_ret __isolate_free_page ret=$retval:s32' >> $T/kprobe_events \
+  || log "cannot add kretprobe allocbench/isolate_free_page_ret"
+echo 1 > $T/events/allocbench/enable || log "cannot enable allocbench kprobes"
+for e in mm_compaction_begin mm_compaction_end mm_compaction_migratepages; do
+  echo 1 > $T/events/compaction/$e/enable || log "cannot enable compaction:$e"
+done
 
 # the machine: recorded once, before the before-snapshot
 uname -r > $OUT/kernel-version
@@ -84,6 +104,11 @@ dmesg > $OUT/boot.log
 for e in /sys/firmware/memmap/*; do
   [ -d $e ] && echo "$(cat $e/start) $(cat $e/end) $(cat $e/type)"
 done > $OUT/firmware-memmap
+# the kprobed function and the symbol it reads, as the running kernel has them (absent = inlined)
+grep -E ' (__isolate_free_page|isolate_freepages_block|fast_isolate_freepages|vmemmap_base)$' /proc/kallsyms \
+  > $OUT/kallsyms
+cat $T/kprobe_events > $OUT/kprobe_events
+make_kpage_files
 snapshot before
 
 export TRACE_MARKER=$T/trace_marker

@@ -142,6 +142,9 @@ gzip -9 -n -c "$work/trace.ftrace" > "$out/$name.ftrace.gz"
 cp "$work/res/ring-buffer-stats" "$out/ring-buffer-stats"
 cp "$work/res/workload.log" "$out/workload.log"
 cp "$workload" "$out/workload.sh"
+# what the guest's kallsyms says of the kprobed function (absent = inlined) and the probes it set
+cp "$work/res/kallsyms" "$out/kallsyms"
+cp "$work/res/kprobe_events" "$out/kprobe_events"
 
 # ---- machine.json: the guest as a machine file (same shape as machines/*.json plus what it ran) ----
 # The e820 map is the firmware's, as the guest printed it at boot (BIOS-e820 lines of boot.log);
@@ -197,7 +200,8 @@ count() { grep -c " $1: " "$work/trace.ftrace" || true; }
   echo "workload: $(basename "$workload")"
   echo "snapshot retries (before, after): $(cat "$work/res/before/.retries"), $(cat "$work/res/after/.retries")"
   for e in mm_page_alloc mm_page_free mm_page_free_batched mm_page_alloc_extfrag mm_page_alloc_zone_locked \
-           mm_page_pcpu_drain kmalloc kfree kmem_cache_alloc kmem_cache_free page_fault_user tracing_mark_write; do
+           mm_page_pcpu_drain kmalloc kfree kmem_cache_alloc kmem_cache_free page_fault_user \
+           isolate_free_page isolate_free_page_ret mm_compaction_begin mm_compaction_end mm_compaction_migratepages tracing_mark_write; do
     echo "events $e: $(count "$e")"
   done
   echo "lines: $(wc -l < "$work/trace.ftrace")"
