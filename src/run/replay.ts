@@ -17,22 +17,41 @@ import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
 import { round6 } from '../metrics/waste.js';
 
-// Per id, two Int32 side by side in Replay.ref: its state, then its payload: a live page block's
-// pfn or a live object's record slot. A free reads both from one cache line (as separate arrays
-// they were two cache misses per page free: the per-id arrays of a 1 M-id trace are far larger than
-// the caches). Objects' records live in slots reused as objects die, so a replay touches 8 fresh
-// bytes per new id instead of a whole record (first touches of fresh memory are page faults), and
-// the live records stay compact and cached.
-/** live records addressable by a slot (an Int32 stays positive) */
-const MAX_SLOTS = 2 ** 31 - 1;
+// Per id, one Int32 in Replay.ref: its state, and for a live page block or object its payload. The
+// frees of a trace reach back to ids allocated long before, at random: with 4 bytes an id (what the
+// native reference replayer keeps) the window of ids still live is half what it was with a state and
+// a payload side by side, so a free finds its reference in the L2 cache far more often (buddy on
+// the 1 M-event page trace: about a third of the replay was waiting on that load). Objects' records
+// live in slots reused as objects die, so a replay touches 4 fresh bytes per new id instead of a
+// whole record (first touches of fresh memory are page faults), and the live records stay compact.
 const S_NONE = 0; //   never allocated
-const S_FREED = 3; //  freed
-const S_FAILED = 4; // its allocation failed (out of memory): a later free is silently dropped
-const S_RECLAIMED = 5; // a page-cache block reclaimed under memory pressure: a later free is silently dropped
-/** S_PAGES + order: a live page block of that order */
-const S_PAGES = 8;
-/** S_OBJECT + kind: a live object allocated that way (K_*); every live state is ≥ S_PAGES */
-const S_OBJECT = 32;
+const S_FREED = 1; //  freed
+const S_FAILED = 2; // its allocation failed (out of memory): a later free is silently dropped
+const S_RECLAIMED = 3; // a page-cache block reclaimed under memory pressure: a later free is silently dropped
+/**
+ * A live object: S_OBJECT + (record slot << 2 | kind (K_*)), positive. A live page block: negative,
+ * -(2 pfn + 2^order): blocks are naturally aligned (the PageStrategy contract), so the lowest set bit
+ * of 2 pfn + 2^order is the order, and every pfn of a machine (below 2^30, 4 TiB) fits.
+ * Every live reference is < 0 or ≥ S_OBJECT.
+ */
+const S_OBJECT = 4;
+/** live records addressable by a slot: S_OBJECT + (slot << 2 | kind) stays a positive Int32 */
+const MAX_SLOTS = 2 ** 29 - 2;
+
+/** A live page block's reference; a block that is not naturally aligned is a page strategy's bug. */
+function alignedPageRef(pfn: number, order: number): number {
+  if ((pfn & ((1 << order) - 1)) !== 0) throw new InvariantError(`page block ${pfn} of order ${order} is not naturally aligned`);
+  return -(2 * pfn + (1 << order));
+}
+/** The order of a live page block's reference v (< 0): the lowest set bit of -v. */
+function refOrder(v: number): number {
+  const c = -v;
+  return 31 - Math.clz32(c & -c);
+}
+/** The pfn of a live page block's reference v (< 0) of order `order`. */
+function refPfn(v: number, order: number): number {
+  return (-v - (1 << order)) >>> 1;
+}
 
 /** How the object was allocated, for the matching free. */
 const K_KMALLOC = 0;
@@ -190,7 +209,7 @@ class Replay {
   private base = 0;
   /** the trace's events, chunk by chunk (an in-memory trace is one chunk) */
   private readonly chunks: () => Iterable<EventChunk>;
-  /** per id i: ref[2i] its state, ref[2i + 1] a live page block's global pfn or a live object's record slot */
+  /** per id: its state, with a live page block's global pfn and order or a live object's record slot and kind (S_*) */
   private readonly ref: Int32Array;
   /** ref is a view of this (kept from an earlier replay, maybe longer) */
   private readonly refAll: Int32Array;
@@ -267,8 +286,8 @@ class Replay {
     }
     this.id = new Int32Array(0); this.lo = new Uint32Array(0); this.hi = new Uint16Array(0); this.aux = new Int32Array(0);
     // payloads and records are written before they are read (the state says when); clearing it all is one memset
-    this.refAll = kept !== null && kept.ref.length >= 2 * ids ? kept.ref : new Int32Array(2 * ids);
-    this.ref = this.refAll.subarray(0, 2 * ids).fill(S_NONE);
+    this.refAll = kept !== null && kept.ref.length >= ids ? kept.ref : new Int32Array(ids);
+    this.ref = this.refAll.subarray(0, ids).fill(S_NONE);
     // grown by doubling to the peak of live objects
     this.rec = kept?.rec ?? new Float64Array(REC_STRIDE * 1024);
     this.spare = kept?.spare ?? new Int32Array(1024);
@@ -278,7 +297,7 @@ class Replay {
     const pre = opts.preTrace;
     if (pre !== undefined) {
       this.blockPages = pre.pages;
-      for (let k = 0; k < pre.ids.length; k++) { this.ref[2 * pre.ids[k]!] = S_PAGES + pre.orders[k]!; this.ref[2 * pre.ids[k]! + 1] = pre.pfns[k]!; }
+      for (let k = 0; k < pre.ids.length; k++) this.ref[pre.ids[k]!] = alignedPageRef(pre.pfns[k]!, pre.orders[k]!);
     }
   }
 
@@ -365,13 +384,14 @@ class Replay {
 
   /** Ends live object i's life: its record slot is reused. */
   private release(i: number): void {
-    this.spare[this.nSpare++] = this.ref[2 * i + 1]!;
-    this.ref[2 * i] = S_FREED;
+    this.spare[this.nSpare++] = (this.ref[i]! - S_OBJECT) >>> 2;
+    this.ref[i] = S_FREED;
   }
 
   private pageAlloc(e: number): void {
     const i = this.id[e]!;
-    if (this.ref[2 * i]! >= S_PAGES) { this.allocLive++; return; }
+    const s = this.ref[i]!;
+    if (s < 0 || s >= S_OBJECT) { this.allocLive++; return; }
     const ord = this.lo[e]!;
     const gfp = this.aux[e]!;
     const pfn = this.machine.allocPages(ord, gfp);
@@ -384,8 +404,8 @@ class Replay {
         if (pfn >= 0) ps.successes++;
       }
     }
-    if (pfn < 0) { this.failedPages++; this.ref[2 * i] = S_FAILED; return; }
-    this.ref[2 * i] = S_PAGES + ord; this.ref[2 * i + 1] = pfn;
+    if (pfn < 0) { this.failedPages++; this.ref[i] = S_FAILED; return; }
+    this.ref[i] = alignedPageRef(pfn, ord);
     this.blockPages += 1 << ord;
     if (this.pcRing !== null && isPageCache(gfp)) {
       if (this.pcTail === this.pcRing.length) this.growRing();
@@ -395,13 +415,13 @@ class Replay {
 
   private pageFree(e: number): void {
     const i = this.id[e]!;
-    const ref = this.ref, s = ref[2 * i]!;
-    if (s >= S_PAGES && s < S_OBJECT) {
-      const ord = s - S_PAGES;
-      this.machine.freePages(ref[2 * i + 1]!, ord);
+    const ref = this.ref, s = ref[i]!;
+    if (s < 0) {
+      const ord = refOrder(s);
+      this.machine.freePages(refPfn(s, ord), ord);
       this.blockPages -= 1 << ord;
-      ref[2 * i] = S_FREED;
-    } else if (s === S_FAILED || s === S_RECLAIMED) ref[2 * i] = S_FREED;
+      ref[i] = S_FREED;
+    } else if (s === S_FAILED || s === S_RECLAIMED) ref[i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
     else if (this.aux[e]! < 0) return; // a pcp-at-start candidate the start state did not make pre-trace memory (trace/kernel.ts pcpStartFree)
     else this.unknownFree++; // never allocated, or a live object
@@ -409,7 +429,8 @@ class Replay {
 
   private objectAlloc(e: number, o: number): void {
     const i = this.id[e]!;
-    if (this.ref[2 * i]! >= S_PAGES) { this.allocLive++; return; }
+    const s = this.ref[i]!;
+    if (s < 0 || s >= S_OBJECT) { this.allocLive++; return; }
     let addr: number;
     let bytes: number;
     let kind: number;
@@ -443,14 +464,14 @@ class Replay {
       addr = this.objects.alloc(bytes, GFP_USER);
       kind = K_USER;
     }
-    if (addr < 0) { this.failedObjects++; this.ref[2 * i] = S_FAILED; return; }
+    if (addr < 0) { this.failedObjects++; this.ref[i] = S_FAILED; return; }
     this.liveObject(i, kind, addr, bytes, owner, gen);
   }
 
   private liveObject(i: number, kind: number, addr: number, bytes: number, owner: number, gen: number): void {
     const slot = this.takeSlot();
     const rec = this.rec, r = REC_STRIDE * slot;
-    this.ref[2 * i] = S_OBJECT + kind; this.ref[2 * i + 1] = slot;
+    this.ref[i] = S_OBJECT + ((slot << 2) | kind);
     rec[r] = addr; rec[r + 1] = bytes; rec[r + 2] = owner; rec[r + 3] = gen;
     this.reqLive += bytes;
     if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
@@ -458,10 +479,10 @@ class Replay {
 
   private objectFree(e: number): void {
     const i = this.id[e]!;
-    const s = this.ref[2 * i]!;
+    const s = this.ref[i]!;
     if (s >= S_OBJECT) {
-      const k = s - S_OBJECT;
-      const rec = this.rec, r = REC_STRIDE * this.ref[2 * i + 1]!;
+      const k = (s - S_OBJECT) & 3;
+      const rec = this.rec, r = REC_STRIDE * ((s - S_OBJECT) >>> 2);
       const addr = rec[r]!, req = rec[r + 1]!;
       if (k === K_CACHE) this.objects.cacheFree(rec[r + 2]!, addr);
       else if (k === K_USER && this.heaps !== null) {
@@ -472,7 +493,7 @@ class Replay {
       } else this.objects.free(addr);
       this.reqLive -= req;
       this.release(i);
-    } else if (s === S_FAILED) this.ref[2 * i] = S_FREED;
+    } else if (s === S_FAILED) this.ref[i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
     else this.unknownFree++; // never allocated, or a live page block
   }
@@ -480,12 +501,13 @@ class Replay {
   private realloc(e: number): void {
     const i = this.id[e]!;
     const bytes = this.lo[e]! + this.hi[e]! * 4294967296;
-    const s = this.ref[2 * i]!;
+    const s = this.ref[i]!;
     if (s >= S_OBJECT) {
-      const rec = this.rec, r = REC_STRIDE * this.ref[2 * i + 1]!;
+      const user = ((s - S_OBJECT) & 3) === K_USER;
+      const rec = this.rec, r = REC_STRIDE * ((s - S_OBJECT) >>> 2);
       const old = rec[r]!, req = rec[r + 1]!;
       let addr: number;
-      if (s === S_OBJECT + K_USER && this.heaps !== null) {
+      if (user && this.heaps !== null) {
         const heaps = this.heaps;
         const pid = rec[r + 2]!;
         if (heaps.gen[pid] !== rec[r + 3]!) { this.droppedAfterExit++; return; }
@@ -496,7 +518,7 @@ class Replay {
         this.userLive += bytes - req;
         if (this.userLive > this.userPeak) this.userPeak = this.userLive;
       } else {
-        addr = this.objects.realloc(old, bytes, s === S_OBJECT + K_USER ? GFP_USER : GFP_KERNEL);
+        addr = this.objects.realloc(old, bytes, user ? GFP_USER : GFP_KERNEL);
       }
       if (addr < 0) { this.failedObjects++; return; } // the old block stays live, as realloc() leaves it
       rec[r] = addr;
@@ -510,7 +532,7 @@ class Replay {
       // With processes that malloc is the process's own (it used to go to the kernel object layer
       // and its later free to the user heap: the wrong allocator).
       if (s !== S_FAILED) this.reallocUnknown++;
-      if (s >= S_PAGES) return; // the id is a live page block: leave it be
+      if (s < 0) return; // the id is a live page block: leave it be
       this.objectAlloc(e, OP_MALLOC);
     }
   }
@@ -580,13 +602,13 @@ class Replay {
     const ring = this.pcRing;
     while (ring !== null && this.pcHead < this.pcTail && got < want) {
       const b = ring[this.pcHead++]!;
-      const s = this.ref[2 * b]!;
-      if (s < S_PAGES || s >= S_OBJECT) continue; // freed by the trace since
-      const pages = 1 << (s - S_PAGES);
-      this.machine.freePages(this.ref[2 * b + 1]!, s - S_PAGES);
+      const s = this.ref[b]!;
+      if (s >= 0) continue; // freed by the trace since
+      const ord = refOrder(s), pages = 1 << ord;
+      this.machine.freePages(refPfn(s, ord), ord);
       got += pages;
       this.blockPages -= pages;
-      this.ref[2 * b] = S_RECLAIMED;
+      this.ref[b] = S_RECLAIMED;
     }
     this.reclaimedPageCache += got;
     return freed + got;
