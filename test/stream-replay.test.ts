@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCostTable } from '../src/machine/cost.js';
 import { Machine } from '../src/machine/machine.js';
@@ -7,7 +10,8 @@ import { objectStrategyFactory } from '../src/object/registry.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
 import { objectPageSource, replay, type ReplayOptions } from '../src/run/replay.js';
 import { GENERATORS } from '../src/trace/generators/index.js';
-import { traceStream } from '../src/trace/stream.js';
+import { traceChunks, traceStream, type TraceStream } from '../src/trace/stream.js';
+import { BinaryTraceWriter, openBinaryStream } from '../src/trace/binary-stream.js';
 import type { Trace } from '../src/trace/trace.js';
 
 /**
@@ -15,7 +19,7 @@ import type { Trace } from '../src/trace/trace.js';
  * summary, the machine's step counters, the end free state) for `trace` replayed whole or as a
  * stream of `chunk`-event chunks.
  */
-function replayAll(trace: Trace, chunk: number | null, page = 'buddy', object = 'slub', over: Partial<ReplayOptions> = {}): string {
+function replayAll(trace: Trace, chunk: number | TraceStream | null, page = 'buddy', object = 'slub', over: Partial<ReplayOptions> = {}): string {
   const m = new Machine(loadMachine('small'), pageStrategyFactory(page));
   const source = objectPageSource(m);
   const objects = objectStrategyFactory(object)({ pages: source, steps: m.steps, cpus: m.cpus, cpuCursor: m.cpuCursor });
@@ -24,7 +28,7 @@ function replayAll(trace: Trace, chunk: number | null, page = 'buddy', object = 
   // a CPU per event (as run/event-cpu.ts gives): the chunked replay must read each chunk's part
   const of = new Int32Array(trace.length);
   for (let e = 0; e < of.length; e++) of[e] = (e * 7919) % 3 === 0 ? 1 : 0;
-  const counts = replay(chunk === null ? trace : traceStream(trace, chunk), m, objects, source, {
+  const counts = replay(chunk === null ? trace : typeof chunk === 'number' ? traceStream(trace, chunk) : chunk, m, objects, source, {
     latency: { weights: loadCostTable(), recorder },
     sampleEvery: 13,
     onSample: (e, label, req) => samples.push(`${e}:${label}:${req}:${m.freePageCount()}`),
@@ -53,6 +57,15 @@ describe('chunked replay', () => {
     expect(c.counts.reclaim.runs).toBeGreaterThan(0);
     expect(c.counts.reclaim.page_cache_pages).toBeGreaterThan(0);
     expect(replayAll(t, 7, 'buddy', 'slub', { pageCacheReclaim: true })).toBe(whole);
+  });
+
+  it('is identical from an .abt file read in 7-event chunks (written in 5-event chunks)', () => {
+    const t = GENERATORS['kernel-mix']!.generate({ events: 4000, objects: 500, kmallocs: 200, pagecache: 900, phase: 333 }, 4);
+    const p = join(mkdtempSync(join(tmpdir(), 'allocbench-stream-')), 'k.abt');
+    const w = new BinaryTraceWriter(p, t.length);
+    for (const c of traceChunks(t, 5)) w.write(c);
+    w.finish(t);
+    expect(replayAll(t, openBinaryStream(p, { chunkEvents: 7 }))).toBe(replayAll(t, null));
   });
 
   it('is identical with processes and user heaps (malloc traces)', () => {

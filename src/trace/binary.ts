@@ -21,24 +21,28 @@
  * (no cpu/tid). A version-1 reader refuses version 2 files with "format version 2, this allocbench
  * reads version 1".
  *
- * The meta JSON holds name, source, caches, strings and stats. The extra side table is a raw
- * Float64 section rather than JSON: exact, and viewed in place like the columns.
+ * The meta JSON holds name, source, caches, strings, stats and opCounts (events per op code, so a
+ * streamed replay knows them before its first event; files written before it have none and a
+ * stream counts the op column first). The extra side table is a raw Float64 section rather than
+ * JSON: exact, and viewed in place like the columns. Sections may lie in any order: the streamed
+ * writer (binary-stream.ts) puts extra and meta last, after the columns it writes as they come.
  */
 import { closeSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { crc32, gunzipSync, gzipSync } from 'node:zlib';
 import { AllocbenchError } from '../errors.js';
 import { traceProblem } from './invariants.js';
-import type { CacheDef, Trace } from './trace.js';
+import { OP_COUNT } from './ops.js';
+import { opCounts, type CacheDef, type Trace } from './trace.js';
 
 export const BINARY_MAGIC = Uint8Array.of(0x89, 0x41, 0x42, 0x54, 0x0d, 0x0a, 0x1a, 0x0a);
 export const BINARY_VERSION = 2;
 export const HEADER_BYTES = 192;
-const SECTIONS = 9;
-const S_OP = 0, S_ID = 1, S_LO = 2, S_HI = 3, S_AUX = 4, S_EXTRA = 5, S_META = 6, S_CPU = 7, S_TID = 8;
+export const SECTIONS = 9;
+export const S_OP = 0, S_ID = 1, S_LO = 2, S_HI = 3, S_AUX = 4, S_EXTRA = 5, S_META = 6, S_CPU = 7, S_TID = 8;
 const SECTION_NAMES = ['op', 'id', 'lo', 'hi', 'aux', 'extra', 'meta', 'cpu', 'tid'];
 /** header flags */
-const FLAG_CPU = 1, FLAG_TID = 2;
+export const FLAG_CPU = 1, FLAG_TID = 2;
 /** Per readable version: its sections and header bytes (version 1: no cpu/tid). */
 const LAYOUTS: Record<number, { sections: number; headerBytes: number }> = {
   1: { sections: 7, headerBytes: 160 },
@@ -67,24 +71,45 @@ function checkHost(): void {
   if (endianness() !== 'LE') throw new AllocbenchError('the .abt binary trace format needs a little-endian host');
 }
 
-const align8 = (n: number): number => (n + 7) & ~7;
+export const align8 = (n: number): number => Math.ceil(n / 8) * 8; // not `& ~7`: offsets pass 2^31
 
-interface Meta {
+export interface Meta {
   name: string;
   source: string;
   caches: CacheDef[];
   strings: string[];
   stats?: Record<string, number>;
+  /** events per op code (OP_COUNT numbers); absent in files written before streaming */
+  opCounts?: number[];
+}
+
+/** A file's header, checked: what its sections are and where they lie. */
+export interface Layout {
+  version: number;
+  headerBytes: number;
+  flags: number;
+  fileBytes: number;
+  events: number;
+  idCount: number;
+  pidCount: number;
+  /** per section (SECTIONS of them; version 1: the cpu and tid sections are empty): offset and bytes */
+  off: number[];
+  len: number[];
+}
+
+/** The meta JSON's bytes for `t` (`counts`: its events per op code). */
+export function metaBytes(t: Omit<Meta, 'opCounts'>, counts: readonly number[]): Uint8Array {
+  const meta: Meta = { name: t.name, source: t.source, caches: t.caches, strings: t.strings, ...(t.stats ? { stats: t.stats } : {}), opCounts: [...counts] };
+  return new TextEncoder().encode(JSON.stringify(meta));
 }
 
 /** The whole .abt file of `t` as one buffer. */
 export function encodeBinaryTrace(t: Trace): Uint8Array {
   checkHost();
-  const meta: Meta = { name: t.name, source: t.source, caches: t.caches, strings: t.strings, ...(t.stats ? { stats: t.stats } : {}) };
-  const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
+  const meta = metaBytes(t, opCounts(t));
   const n = t.length;
   const none = new Int32Array(0);
-  const cols: ArrayBufferView[] = [t.op.subarray(0, n), t.id.subarray(0, n), t.lo.subarray(0, n), t.hi.subarray(0, n), t.aux.subarray(0, n), t.extra, metaBytes,
+  const cols: ArrayBufferView[] = [t.op.subarray(0, n), t.id.subarray(0, n), t.lo.subarray(0, n), t.hi.subarray(0, n), t.aux.subarray(0, n), t.extra, meta,
     t.cpu?.subarray(0, n) ?? none, t.tid?.subarray(0, n) ?? none];
   const offsets: number[] = [];
   let pos = HEADER_BYTES;
@@ -94,60 +119,53 @@ export function encodeBinaryTrace(t: Trace): Uint8Array {
   }
   const total = pos;
   const out = new Uint8Array(total);
-  const dv = new DataView(out.buffer);
-  out.set(BINARY_MAGIC, 0);
-  dv.setUint32(8, BINARY_VERSION, true);
-  dv.setUint32(16, HEADER_BYTES, true);
-  dv.setUint32(20, (t.cpu ? FLAG_CPU : 0) | (t.tid ? FLAG_TID : 0), true);
-  dv.setBigUint64(24, BigInt(total), true);
-  dv.setBigUint64(32, BigInt(n), true);
-  dv.setUint32(40, t.idCount, true);
-  dv.setUint32(44, t.pidCount, true);
+  writeHeader(out, { version: BINARY_VERSION, headerBytes: HEADER_BYTES, flags: (t.cpu ? FLAG_CPU : 0) | (t.tid ? FLAG_TID : 0), fileBytes: total,
+    events: n, idCount: t.idCount, pidCount: t.pidCount, off: offsets, len: cols.map((c) => c.byteLength) });
   for (let s = 0; s < SECTIONS; s++) {
     const c = cols[s]!;
-    dv.setBigUint64(48 + s * 16, BigInt(offsets[s]!), true);
-    dv.setBigUint64(56 + s * 16, BigInt(c.byteLength), true);
     out.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), offsets[s]!);
   }
-  dv.setUint32(12, crc32(out.subarray(16)), true);
+  new DataView(out.buffer).setUint32(12, crc32(out.subarray(16)), true);
   return out;
 }
 
-/**
- * Views a Trace over an .abt file's bytes (`buf` is the whole file, already gunzipped). No
- * per-event work: the columns are typed-array views over `buf` (copied once only when `buf` is not
- * 8-byte aligned). `file` names the file in errors. `name`, when given, replaces the stored name
- * (loadTrace names traces after their file, as for every format). Bad magic, unknown version, a
- * truncated file, a checksum mismatch, inconsistent or overlapping sections, or contents no loader
- * could have produced (invariants.ts: op codes, ids, pids, caches, indexes) → AllocbenchError (exit 2).
- */
-export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): Trace {
-  checkHost();
-  const bad = (why: string): AllocbenchError => new AllocbenchError(`cannot read binary trace ${file}: ${why}`);
-  if (!isBinaryTrace(buf)) throw bad('not an allocbench binary trace (bad magic bytes)');
-  if (buf.length < LAYOUTS[1]!.headerBytes) throw bad(`truncated: ${buf.length} bytes, shorter than any header`);
-  if (buf.byteOffset % 8 !== 0) {
-    // Views of Int32/Float64 need aligned offsets; only an odd caller's buffer gets here.
-    const shared = buf.buffer instanceof SharedArrayBuffer;
-    const copy = new Uint8Array(shared ? new SharedArrayBuffer(buf.length) : new ArrayBuffer(buf.length));
-    copy.set(buf);
-    buf = copy;
+/** Writes the header of `l` into `out`'s first HEADER_BYTES (all but the checksum at 12). */
+export function writeHeader(out: Uint8Array, l: Layout): void {
+  const dv = new DataView(out.buffer, out.byteOffset, HEADER_BYTES);
+  out.set(BINARY_MAGIC, 0);
+  dv.setUint32(8, l.version, true);
+  dv.setUint32(16, l.headerBytes, true);
+  dv.setUint32(20, l.flags, true);
+  dv.setBigUint64(24, BigInt(l.fileBytes), true);
+  dv.setBigUint64(32, BigInt(l.events), true);
+  dv.setUint32(40, l.idCount, true);
+  dv.setUint32(44, l.pidCount, true);
+  for (let s = 0; s < SECTIONS; s++) {
+    dv.setBigUint64(48 + s * 16, BigInt(l.off[s]!), true);
+    dv.setBigUint64(56 + s * 16, BigInt(l.len[s]!), true);
   }
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/**
+ * The header of a file of `fileBytes` bytes (`head`: at least its first HEADER_BYTES, or all of a
+ * shorter file), checked: magic, version, sizes, flags, and sections inside the file, of the sizes
+ * the event count gives, disjoint. `bad` words an error.
+ */
+export function parseLayout(head: Uint8Array, fileBytes: number, bad: (why: string) => AllocbenchError): Layout {
+  if (!isBinaryTrace(head)) throw bad('not an allocbench binary trace (bad magic bytes)');
+  if (fileBytes < LAYOUTS[1]!.headerBytes || head.length < LAYOUTS[1]!.headerBytes) throw bad(`truncated: ${fileBytes} bytes, shorter than any header`);
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const version = dv.getUint32(8, true);
   const layout = LAYOUTS[version];
   if (layout === undefined) throw bad(`format version ${version}, this allocbench reads versions 1 to ${BINARY_VERSION} (convert the original trace again)`);
   const headerBytes = dv.getUint32(16, true);
   if (headerBytes !== layout.headerBytes) throw bad(`header size ${headerBytes}, expected ${layout.headerBytes} for version ${version}`);
-  if (buf.length < headerBytes) throw bad(`truncated: ${buf.length} bytes, shorter than the ${headerBytes}-byte header`);
+  if (fileBytes < headerBytes || head.length < headerBytes) throw bad(`truncated: ${fileBytes} bytes, shorter than the ${headerBytes}-byte header`);
   const flags = version === 1 ? 0 : dv.getUint32(20, true);
   if ((flags & ~(FLAG_CPU | FLAG_TID)) !== 0) throw bad(`unknown header flags 0x${flags.toString(16)}`);
   const fileLen = Number(dv.getBigUint64(24, true));
-  if (buf.length < fileLen) throw bad(`truncated: the header says ${fileLen} bytes, the file has ${buf.length}`);
-  if (buf.length > fileLen) throw bad(`${buf.length - fileLen} bytes of trailing data after the ${fileLen} the header says`);
-  const want = dv.getUint32(12, true);
-  const got = crc32(buf.subarray(16));
-  if (got !== want) throw bad(`checksum mismatch (stored crc32 ${want.toString(16).padStart(8, '0')}, computed ${got.toString(16).padStart(8, '0')}): the file is corrupt`);
+  if (fileBytes < fileLen) throw bad(`truncated: the header says ${fileLen} bytes, the file has ${fileBytes}`);
+  if (fileBytes > fileLen) throw bad(`${fileBytes - fileLen} bytes of trailing data after the ${fileLen} the header says`);
   const n = Number(dv.getBigUint64(32, true));
   const idCount = dv.getUint32(40, true);
   const pidCount = dv.getUint32(44, true);
@@ -163,15 +181,21 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
     off.push(o);
     len.push(b);
   }
+  for (let s = layout.sections; s < SECTIONS; s++) { off.push(headerBytes); len.push(0); }
   // Sections are disjoint: two columns over the same bytes pass every size check above.
   const order = off.map((_, s) => s).filter((s) => len[s]! > 0).sort((a, b) => off[a]! - off[b]!);
   for (let k = 1; k < order.length; k++) {
     const a = order[k - 1]!, b = order[k]!;
     if (off[a]! + len[a]! > off[b]!) throw bad(`sections ${SECTION_NAMES[a]} and ${SECTION_NAMES[b]} overlap`);
   }
+  return { version, headerBytes, flags, fileBytes: fileLen, events: n, idCount, pidCount, off, len };
+}
+
+/** The meta JSON section's bytes, checked (but for opCounts: opCountsProblem). */
+export function parseMeta(bytes: Uint8Array, bad: (why: string) => AllocbenchError): Meta {
   let meta: Meta;
   try {
-    meta = JSON.parse(new TextDecoder().decode(buf.subarray(off[S_META]!, off[S_META]! + len[S_META]!))) as Meta;
+    meta = JSON.parse(new TextDecoder().decode(bytes)) as Meta;
   } catch (e) {
     throw bad(`metadata is not valid JSON (${(e as Error).message})`);
   }
@@ -181,6 +205,34 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
   if (meta.stats !== undefined && (typeof meta.stats !== 'object' || meta.stats === null || Array.isArray(meta.stats) || Object.values(meta.stats).some((v) => typeof v !== 'number'))) {
     throw bad('metadata stats are not a table of numbers');
   }
+  return meta;
+}
+
+/**
+ * Views a Trace over an .abt file's bytes (`buf` is the whole file, already gunzipped). No
+ * per-event work: the columns are typed-array views over `buf` (copied once only when `buf` is not
+ * 8-byte aligned). `file` names the file in errors. `name`, when given, replaces the stored name
+ * (loadTrace names traces after their file, as for every format). Bad magic, unknown version, a
+ * truncated file, a checksum mismatch, inconsistent or overlapping sections, or contents no loader
+ * could have produced (invariants.ts: op codes, ids, pids, caches, indexes) → AllocbenchError (exit 2).
+ */
+export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): Trace {
+  checkHost();
+  const bad = (why: string): AllocbenchError => new AllocbenchError(`cannot read binary trace ${file}: ${why}`);
+  if (!isBinaryTrace(buf)) throw bad('not an allocbench binary trace (bad magic bytes)');
+  if (buf.byteOffset % 8 !== 0) {
+    // Views of Int32/Float64 need aligned offsets; only an odd caller's buffer gets here.
+    const shared = buf.buffer instanceof SharedArrayBuffer;
+    const copy = new Uint8Array(shared ? new SharedArrayBuffer(buf.length) : new ArrayBuffer(buf.length));
+    copy.set(buf);
+    buf = copy;
+  }
+  const l = parseLayout(buf, buf.length, bad);
+  const want = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(12, true);
+  const got = crc32(buf.subarray(16));
+  if (got !== want) throw bad(`checksum mismatch (stored crc32 ${want.toString(16).padStart(8, '0')}, computed ${got.toString(16).padStart(8, '0')}): the file is corrupt`);
+  const { events: n, idCount, pidCount, flags, off, len } = l;
+  const meta = parseMeta(buf.subarray(off[S_META]!, off[S_META]! + len[S_META]!), bad);
   const ab = buf.buffer;
   const base = buf.byteOffset;
   const t: Trace = {
@@ -202,9 +254,17 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
     ...(meta.stats ? { stats: meta.stats } : {}),
   };
   // Beyond the checksum: a file written by hand or by a buggy tool can be consistent and wrong.
-  const problem = traceProblem(t);
+  const problem = traceProblem(t) ?? opCountsProblem(meta.opCounts, opCounts(t));
   if (problem !== undefined) throw bad(`corrupt contents: ${problem}`);
   return t;
+}
+
+/** Whether the op counts a file's metadata states (if any) are those of its op column. */
+export function opCountsProblem(stated: unknown, counted: readonly number[]): string | undefined {
+  if (stated === undefined) return undefined;
+  if (!Array.isArray(stated) || stated.length !== OP_COUNT) return `the metadata's opCounts are not ${OP_COUNT} counts`;
+  const k = counted.findIndex((c, o) => c !== stated[o]);
+  return k < 0 ? undefined : `the metadata says ${stated[k]} events of op code ${k}, the op column has ${counted[k]}`;
 }
 
 /**

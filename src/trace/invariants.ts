@@ -10,6 +10,7 @@ import {
   OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
 } from './ops.js';
 import type { CacheDef, Trace } from './trace.js';
+import type { EventChunk, TraceInfo } from './stream.js';
 
 /**
  * Linux's largest pid_max (include/linux/threads.h PID_MAX_LIMIT, 4 Mi on 64-bit): no recorded
@@ -49,6 +50,11 @@ function cacheProblem(c: CacheDef, k: number): string | undefined {
  * flags and orders in the loaders' ranges.
  */
 export function traceProblem(t: Trace): string | undefined {
+  return infoProblem(t) ?? eventsProblem(t, { ...t, start: 0 }, new Uint8Array(t.caches.length));
+}
+
+/** traceProblem's checks of everything but the events (a streamed trace's, before its first chunk). */
+export function infoProblem(t: TraceInfo): string | undefined {
   const n = t.length;
   if (!Number.isInteger(t.idCount) || t.idCount < 0 || t.idCount > maxIdCount(n)) return `idCount ${t.idCount}, more than its ${n} events can use`;
   if (!Number.isInteger(t.pidCount) || t.pidCount < 0 || t.pidCount > PID_MAX_LIMIT) return `pidCount ${t.pidCount}, expected at most ${PID_MAX_LIMIT} (pid_max)`;
@@ -67,11 +73,22 @@ export function traceProblem(t: Trace): string | undefined {
     if (!Number.isInteger(len) || len < 0 || len > 2 ** 48 - 1) return `side-table row ${r} has length ${len}`;
     if (!Number.isInteger(pf) || pf < 0 || pf >= TWO32) return `side-table row ${r} has prot/flags ${pf}`;
   }
-  if (eventsKeepRules(t, rows)) return undefined;
+  return undefined;
+}
+
+/**
+ * traceProblem's checks of the events of chunk `c` of trace `t` (infoProblem(t) passed). `created`
+ * marks the caches created so far (t.caches.length bytes): updated for the next chunk.
+ */
+export function eventsProblem(t: TraceInfo, c: EventChunk, created: Uint8Array): string | undefined {
+  const rows = t.extra.length / 2;
+  const before = created.slice();
+  if (eventsKeepRules(t, c, rows, created)) return undefined;
   // the first event that breaks a rule, in words
-  const created = new Uint8Array(t.caches.length);
+  created.set(before);
   const ids = t.idCount, pids = t.pidCount, caches = t.caches.length, strings = t.strings.length;
-  const op = t.op, id = t.id, aux = t.aux, lo = t.lo, hi = t.hi;
+  const op = c.op, id = c.id, aux = c.aux, lo = c.lo, hi = c.hi;
+  const n = c.length;
   for (let e = 0; e < n; e++) {
     const o = op[e]!;
     const i = id[e]!;
@@ -128,7 +145,7 @@ export function traceProblem(t: Trace): string | undefined {
       default:
         why = `op code ${o}, expected 0..${OP_COUNT - 1}`;
     }
-    if (why !== undefined) return `event ${e} (${OP_NAMES[o] ?? `op ${o}`}): ${why}`;
+    if (why !== undefined) return `event ${c.start + e} (${OP_NAMES[o] ?? `op ${o}`}): ${why}`;
   }
   return undefined;
 }
@@ -152,11 +169,10 @@ RULE[OP_EXTFRAG] = 10;
  * first broken one): the load-time pass, a few ns an event. Unsigned compares (x >>> 0) also catch
  * negative ids and indexes; the rule classes are literal cases, which V8 compiles to a jump table.
  */
-function eventsKeepRules(t: Trace, rows: number): boolean {
+function eventsKeepRules(t: TraceInfo, c: EventChunk, rows: number, created: Uint8Array): boolean {
   const ids = t.idCount, pids = t.pidCount, caches = t.caches.length, strings = t.strings.length;
-  const op = t.op, id = t.id, aux = t.aux, lo = t.lo, hi = t.hi;
-  const created = new Uint8Array(caches);
-  const n = t.length;
+  const op = c.op, id = c.id, aux = c.aux, lo = c.lo, hi = c.hi;
+  const n = c.length;
   for (let e = 0; e < n; e++) {
     const i = id[e]! >>> 0;
     switch (RULE[op[e]!]) {
