@@ -37,17 +37,22 @@ function load(name: string): { text: string; trace: Trace } {
   return { text, trace };
 }
 
-const KCOMPACTD_FREE = /^ *kcompactd\d+-\d+ .* mm_page_free: /m;
+/** a compaction isolation the kprobe on __isolate_free_page() recorded (scripts/kernel-init.sh) */
+const ISOLATION = / isolate_free_page: /;
+/** the return of an isolation that took its block (ret=0: refused by the watermark check) */
+const ISOLATED = / isolate_free_page_ret: .* ret=[1-9]/g;
 
 /**
- * 50,000 lines of a recording: its first ones, or, when kcompactd freed pages, the ones ending
- * 10,000 lines after its first such free (so the layer views have migration targets to add).
+ * 50,000 lines of a recording: its first ones, or, when compaction ran after them, its first
+ * 40,000 and the 10,000 from 1,000 before its first isolation on (so the excerpt has the early
+ * phases' faults and slab events, and migration targets with their pieces' frees).
  */
 function excerpt(text: string): string {
   const lines = text.split('\n');
-  const first = lines.findIndex((l) => KCOMPACTD_FREE.test(l));
-  const end = first < 0 ? 50_000 : first + 10_000;
-  return lines.slice(Math.max(0, end - 50_000), end).join('\n') + '\n';
+  const first = lines.findIndex((l) => ISOLATION.test(l));
+  const head = first >= 0 && first < 50_000 ? lines.slice(0, 50_000) : lines.slice(0, 40_000);
+  const tail = first >= 50_000 ? lines.slice(first - 1_000, first + 9_000) : [];
+  return [...head, ...tail].join('\n') + '\n';
 }
 
 /**
@@ -149,8 +154,9 @@ describe('bundled kernel recordings', () => {
         const { text, trace } = load(name);
         expect(trace.length).toBeGreaterThan(100_000);
         // the loader throws on a malformed line; nothing skipped as unknown except the two kmem
-        // events that are not replayed (mm_page_alloc_zone_locked, mm_page_pcpu_drain)
-        const notReplayed = (text.match(/ (mm_page_alloc_zone_locked|mm_page_pcpu_drain): /g) ?? []).length;
+        // events that are not replayed (mm_page_alloc_zone_locked, mm_page_pcpu_drain) and the
+        // compaction tracepoints (mm_compaction_begin, _end, _migratepages: when it ran)
+        const notReplayed = (text.match(/ (mm_page_alloc_zone_locked|mm_page_pcpu_drain|mm_compaction_\w+): /g) ?? []).length;
         expect(trace.stats!.skipped_unknown_events).toBe(notReplayed);
         // nothing lost means no implied frees, except for objects the kernel frees without a
         // tracepoint: kmem_cache_free_bulk() (mm/slub.c) has none, and the maple tree gives the
@@ -169,11 +175,28 @@ describe('bundled kernel recordings', () => {
         const { text, trace } = load(name);
         const c = independentPageCounts(text);
         expect(c.allocs).toBeGreaterThan(1000);
-        expect(countOps(trace, OP_PAGE_ALLOC)).toBe(c.allocs);
+        // plus one allocation per compaction isolation that took its block
+        expect(countOps(trace, OP_PAGE_ALLOC)).toBe(c.allocs + (text.match(ISOLATED) ?? []).length);
         expect(countOps(trace, OP_PAGE_FREE)).toBe(c.frees);
         // the kernel's double report of a list free is swallowed once per pair, not freed twice
         expect(trace.stats!.duplicate_batched_frees).toBe(c.batchedPaired);
         expect(c.batchedPaired).toBeGreaterThan(0);
+      });
+
+      it('records every compaction isolation (kprobes on a function the guest\'s kallsyms lists): the migrated pages had targets', () => {
+        const { trace } = load(name);
+        // a global text symbol: compaction.c calls it in another file, so the kprobe sees every call
+        expect(readFileSync(join(KERNEL_DIR, name, 'kallsyms'), 'utf8')).toMatch(/^[0-9a-f]{16} T __isolate_free_page$/m);
+        const vmstat = (s: string, key: string): number => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(join(KERNEL_DIR, name, s, 'vmstat'), 'utf8'))![1]);
+        const migrated = vmstat('after', 'pgmigrate_success') - vmstat('before', 'pgmigrate_success');
+        const st = trace.stats!;
+        expect(migrated).toBeGreaterThan(100);
+        // every migrated page went to an isolated target; the rest came back as pieces
+        expect(st.compaction_isolated_pages).toBeGreaterThanOrEqual(migrated);
+        expect(st.compaction_isolated_pages! - migrated).toBeLessThanOrEqual(st.compaction_isolated_pages! / 10);
+        expect(st.compaction_isolation_returns_unpaired).toBe(0);
+        expect(st.compaction_isolation_conflicts).toBe(0);
+        expect(st.compaction_target_pages_held_at_end).toBeLessThanOrEqual(migrated);
       });
 
       it('keeps slab allocations, faults, extfrag reports and phase marks', () => {
@@ -202,8 +225,10 @@ describe('bundled kernel recordings', () => {
         expect(countOps(trace, OP_FAULT)).toBeGreaterThan(1000);
         const pages = parseKernelTrace(text, tracePath(name), name, { layers: 'pages' });
         const objects = parseKernelTrace(text, tracePath(name), name, { layers: 'objects' });
-        if (KCOMPACTD_FREE.test(load(name).text)) expect(pages.stats!.compaction_targets).toBeGreaterThan(50); // 96 in fork-fragment's 50,000
-        // plus one synthetic allocation per kcompactd free: the migration target (attribution.ts layerView)
+        // recorded isolations are the migration targets: no synthetic ones from kcompactd's frees (attribution.ts layerView)
+        const isolations = (text.match(ISOLATED) ?? []).length;
+        expect(pages.stats!.compaction_isolations ?? 0).toBe(isolations);
+        if (isolations > 0) expect(pages.stats!.compaction_targets).toBe(0);
         expect(countOps(pages, OP_PAGE_ALLOC)).toBe(countOps(trace, OP_PAGE_ALLOC) + pages.stats!.compaction_targets!);
         // plus one free of a new id before the first sight of a pfn by an allocation or a pcp drain (kernel.ts pcpStartFree)
         expect(pages.stats!.pcp_start_frees).toBeGreaterThan(0);

@@ -72,13 +72,13 @@ describe('start state from a recording\'s before-state', () => {
 
   it('pages on per-CPU lists at the start (allocated in the snapshot, then allocated or drained with no free) return to the free pages', () => {
     const line = (ev: string, f: string, ts: number): string => `              sh-100     [000] d..3.     ${ts.toFixed(6)}: ${ev}: ${f}`;
-    // build-compress's before/kpageflags: 0x93d8 and 0x93d9 are LRU pages (not KPF_BUDDY), 0x9202 heads a free block
+    // build-compress's before/kpageflags: 0xa802 and 0xa803 are LRU pages (not KPF_BUDDY), 0xa840 heads a free block
     const text = [
-      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0x93d8 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 1),
-      line('mm_page_pcpu_drain', 'page=ffffea0000000000 pfn=0x93d9 order=0 migratetype=1', 2),
-      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0x9202 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 3),
-      line('mm_page_free', 'page=ffffea0000000000 pfn=0x93d8 order=0', 4),
-      line('mm_page_free', 'page=ffffea0000000000 pfn=0x9202 order=0', 5),
+      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0xa802 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 1),
+      line('mm_page_pcpu_drain', 'page=ffffea0000000000 pfn=0xa803 order=0 migratetype=1', 2),
+      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0xa840 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 3),
+      line('mm_page_free', 'page=ffffea0000000000 pfn=0xa802 order=0', 4),
+      line('mm_page_free', 'page=ffffea0000000000 pfn=0xa840 order=0', 5),
     ].join('\n');
     const tracePath = 'traces/kernel/build-compress/build-compress.ftrace.gz';
     const t = parseKernelTrace(text, 'pcp.ftrace', 'pcp', { layers: 'pages' });
@@ -92,7 +92,7 @@ describe('start state from a recording\'s before-state', () => {
     expect(r.trace_errors).toBe(0);
     expect((r.metrics.start as { pcp_start_pages: number }).pcp_start_pages).toBe(2);
     const before = startMachine(cfg, pageStrategyFactory('buddy-mobility:pcp=off'), NONE, input).machine.freePageCount();
-    // 0x93d8 and 0x93d9 were free to the kernel (on a pcp list) all along; 0x9202 came from the buddy lists and went back
+    // 0xa802 and 0xa803 were free to the kernel (on a pcp list) all along; 0xa840 came from the buddy lists and went back
     // (the simulated per-CPU lists hold some of the free pages at the end: free to the machine too)
     expect((r.metrics.free_pages as number) + (r.metrics.page_counters as { pcp_pages: number }).pcp_pages).toBe(before + 2);
     // without a start state the candidates are skipped silently (the recorded frees are no errors either)

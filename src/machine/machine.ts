@@ -200,6 +200,14 @@ export class Machine implements PageSource {
     zone.strategy.free(pfn - zone.startPfn, order);
   }
 
+  /** Frees part of an allocated block (PageStrategy.freePart); false when the zone's strategy cannot. */
+  freePart(pfn: number, order: number): boolean {
+    const zone = this.zoneOf(pfn);
+    if (zone.strategy.freePart === undefined) return false;
+    zone.strategy.freePart(pfn - zone.startPfn, order);
+    return true;
+  }
+
   zoneOf(pfn: number): Zone {
     const zs = this.zones;
     for (let i = zs.length - 1; i > 0; i--) if (pfn >= zs[i]!.startPfn) return zs[i]!;

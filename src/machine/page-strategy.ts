@@ -32,6 +32,13 @@ export interface PageStrategy {
   readonly pages: number;
   alloc(order: number, migratetype: number): number;
   free(pfn: number, order: number): void;
+  /**
+   * Frees the aligned 2^order pages at pfn, a part of a larger block alloc() handed out whose other
+   * pages stay allocated: the kernel frees such parts after split_page() (6.1 compaction's
+   * split_map_pages()) or compaction_alloc()'s cutting of an isolated block (6.9+). Strategies
+   * without it get the whole block back with its last part (run/replay.ts).
+   */
+  freePart?(pfn: number, order: number): void;
   /** free pages now */
   freePages(): number;
   /**

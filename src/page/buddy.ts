@@ -257,6 +257,31 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     this.freeOne(pfn, order, mt, handover);
   }
 
+  /**
+   * Frees the aligned 2^order pages at pfn inside a larger allocated block: the block is first cut
+   * as expand() would cut a free one, so that the halves not holding the part stay allocated
+   * blocks of their own (their type the block's), then the part is freed as any block is.
+   */
+  freePart(pfn: number, order: number): void {
+    const fstate = this.fstate;
+    let head = -1;
+    for (let o = order; o <= MAX_ORDER && head < 0; o++) {
+      const h = pfn & ~((1 << o) - 1);
+      const st = fstate[h]!;
+      if (st >= ALLOCATED && h + (1 << (st & ORDER_MASK)) > pfn) head = h;
+    }
+    if (head < 0) throw new InvariantError(`buddy: no allocated block holds the order-${order} part at ${pfn}`);
+    let ho = fstate[head]! & ORDER_MASK;
+    const tag = ALLOCATED | (fstate[head]! & (ALLOCATED - 1) & ~ORDER_MASK);
+    while (ho > order) {
+      ho--;
+      const upper = head + (1 << ho);
+      if (pfn >= upper) { fstate[head] = tag | ho; head = upper; } else fstate[upper] = tag | ho;
+    }
+    fstate[pfn] = tag | order;
+    this.free(pfn, order);
+  }
+
   /** __free_one_page(): merge, then list the block (6.10+: on its pageblock's type; 6.1: on `mt`). */
   private freeOne(pfn: number, order: number, mt: number, handover: boolean): void {
     this.fstate[pfn] = NIL;

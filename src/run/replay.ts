@@ -9,7 +9,7 @@ import type { CpuCursor } from '../machine/cpu-cursor.js';
 import type { PageSource } from '../machine/page-source.js';
 import { PAGEBLOCK_ORDER } from '../page/strategy.js';
 import {
-  OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
+  OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC, PAGE_PIECE,
 } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import { isTraceStream, traceChunks, type EventChunk, type TraceStream } from '../trace/stream.js';
@@ -417,15 +417,33 @@ class Replay {
     const i = this.id[e]!;
     const ref = this.ref, s = ref[i]!;
     if (s < 0) {
+      const v = this.lo[e]!;
+      if (v >= PAGE_PIECE) { this.pieceFree(e, i, v - PAGE_PIECE); return; }
       const ord = refOrder(s);
       this.machine.freePages(refPfn(s, ord), ord);
       this.blockPages -= 1 << ord;
       ref[i] = S_FREED;
-    } else if (s === S_FAILED || s === S_RECLAIMED) ref[i] = S_FREED;
+    } else if (s === S_FAILED || s === S_RECLAIMED) {
+      if (this.lo[e]! < PAGE_PIECE || this.aux[e]! < 0) ref[i] = S_FREED; // a block's last piece
+    }
     else if (s === S_FREED) this.doubleFree++;
     else if (this.aux[e]! < 0) return; // a pcp-at-start candidate the start state did not make pre-trace memory (trace/kernel.ts pcpStartFree)
     else this.unknownFree++; // never allocated, or a live object
   }
+
+  /**
+   * One aligned piece of live block i freed (ops.ts PAGE_PIECE: aux its offset, ~offset on the last
+   * piece); a strategy that cannot free part of a block (PageStrategy.freePart) gets it whole with
+   * its last piece.
+   */
+  private pieceFree(e: number, i: number, ord: number): void {
+    const a = this.aux[e]!, ref = this.ref, s = ref[i]!;
+    const order = refOrder(s), pfn = refPfn(s, order);
+    if (this.machine.freePart(pfn + (a >= 0 ? a : ~a), ord)) this.blockPages -= 1 << ord;
+    else if (a < 0) { this.machine.freePages(pfn, order); this.blockPages -= 1 << order; }
+    if (a < 0) ref[i] = S_FREED;
+  }
+
 
   private objectAlloc(e: number, o: number): void {
     const i = this.id[e]!;

@@ -33,7 +33,7 @@
  */
 import { GFP_HIGHUSER_MOVABLE } from '../machine/gfp.js';
 import {
-  OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_FAULT, OP_KFREE, OP_KMALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE,
+  OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_FAULT, OP_KFREE, OP_KMALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE,
 } from './ops.js';
 import type { Trace } from './trace.js';
 
@@ -129,7 +129,7 @@ export function attribute(t: Trace, input: AttributionInput, pfnKnown: boolean):
       if (o === OP_PAGE_ALLOC || o === OP_PAGE_FREE) {
         const pfn = input.hi[e]! * TWO32 + input.lo[e]!;
         if (pfn === 0 && o === OP_PAGE_FREE) continue;
-        const end = Math.min(maxPfn, pfn + (1 << lo[e]!));
+        const end = Math.min(maxPfn, pfn + (1 << (lo[e]! >= PAGE_PIECE ? lo[e]! - PAGE_PIECE : lo[e]!)));
         owner.fill(o === OP_PAGE_ALLOC ? id[e]! : -1, pfn, end);
       } else if (isObjectAlloc(o)) {
         const off = (input.hi[e]! - base[0]) * TWO32 + (input.lo[e]! - base[1]);

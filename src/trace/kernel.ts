@@ -24,15 +24,16 @@
  * given.
  */
 import { AllocbenchError, TraceFormatError } from '../errors.js';
-import { parseGfp, __GFP_RECLAIMABLE } from '../machine/gfp.js';
+import { parseGfp, __GFP_MOVABLE, __GFP_RECLAIMABLE } from '../machine/gfp.js';
 import {
   CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_EXTFRAG, OP_FAULT, OP_KFREE,
-  OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, packExtfrag,
+  OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE, packExtfrag,
 } from './ops.js';
+import { CompactionTargets } from './compaction-targets.js';
 import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
 import { AttributionInput, attribute, layerView, type KernelLayers } from './attribution.js';
 import {
-  AddrMap, PTR, PTR_BAD, PTR_NULL, TokenCache, bytesAt, bytesIs, fieldValueBytes as fieldValue, isBlank,
+  AddrMap, PTR, PTR_BAD, PTR_NULL, PTR_OK, TokenCache, bytesAt, bytesIs, fieldValueBytes as fieldValue, isBlank,
   parseDecBytes as parseDec, scanEnd, scanNum, scanPtr, skipBlankBytes as skipBlanks, tokenEndBytes as tokenEnd,
   type Bytes,
 } from './kernel-events.js';
@@ -52,7 +53,8 @@ const MAX_RECORDED_ORDER = 20;
 
 /** Events the parser handles (EV_NONE: any other name). */
 const EV_NONE = 0, EV_CACHE_ALLOC = 1, EV_CACHE_FREE = 2, EV_KMALLOC = 3, EV_KFREE = 4, EV_PAGE_ALLOC = 5,
-  EV_PAGE_FREE = 6, EV_PAGE_FREE_BATCHED = 7, EV_EXTFRAG = 8, EV_FAULT = 9, EV_MARK = 10, EV_PCPU_DRAIN = 11;
+  EV_PAGE_FREE = 6, EV_PAGE_FREE_BATCHED = 7, EV_EXTFRAG = 8, EV_FAULT = 9, EV_MARK = 10, EV_PCPU_DRAIN = 11,
+  EV_ISOLATE = 12, EV_ISOLATE_RET = 13;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -65,13 +67,15 @@ const EVENT_TOKENS = ['', 'kmem_cache_alloc:', 'kmem_cache_free:', 'kmalloc:', '
 /** Field keys the handlers read (K_* index them). */
 const KEYS = ['ptr=', 'bytes_req=', 'bytes_alloc=', 'gfp_flags=', 'name=', 'page=', 'pfn=', 'order=', 'address=',
   'error_code=', 'alloc_order=', 'fallback_order=', 'alloc_migratetype=', 'fallback_migratetype=', 'fragmenting=',
-  'change_ownership='];
+  'change_ownership=', 'vmemmap_base=', 'ret='];
 const KEY_BYTES = KEYS.map(ascii);
 /** per first byte of a field: the K_ codes of the keys starting with it */
 const KEYS_BY_FIRST: number[][] = Array.from({ length: 256 }, (_, c) => KEYS.flatMap((k, i) => (k.charCodeAt(0) === c ? [i] : [])));
 const K_PTR = 0, K_BYTES_REQ = 1, K_BYTES_ALLOC = 2, K_GFP = 3, K_NAME = 4, K_PAGE = 5, K_PFN = 6, K_ORDER = 7,
   K_ADDRESS = 8, K_ERROR_CODE = 9, K_ALLOC_ORDER = 10, K_FALLBACK_ORDER = 11, K_ALLOC_MT = 12, K_FALLBACK_MT = 13,
-  K_FRAGMENTING = 14, K_CHANGE = 15;
+  K_FRAGMENTING = 14, K_CHANGE = 15, K_VMEMMAP_BASE = 16, K_RET = 17;
+/** sizeof(struct page) on x86-64 (6.1 and 6.12): pfn = (page - vmemmap_base) / 64 */
+const STRUCT_PAGE_BYTES = 64;
 
 /** TokenCache call sites (TokenCache.getToken) */
 const SITE_KMALLOC = 0, SITE_CACHE_ALLOC = 1, SITE_PAGE_ALLOC = 2, SITE_CACHE_FREE = 3;
@@ -135,6 +139,7 @@ function eventCode(s: Bytes, ns: number, ne: number): number {
     case 21:
       if (is(s, ns, ne, 'kmem_cache_alloc_node')) return EV_CACHE_ALLOC;
       if (is(s, ns, ne, 'mm_page_alloc_extfrag')) return EV_EXTFRAG;
+      if (is(s, ns, ne, 'isolate_free_page_ret')) return EV_ISOLATE_RET;
       break;
     case 7:
       if (is(s, ns, ne, 'kmalloc')) return EV_KMALLOC;
@@ -161,6 +166,7 @@ function eventCode(s: Bytes, ns: number, ne: number): number {
       break;
     case 17:
       if (is(s, ns, ne, 'page_fault_kernel')) return EV_FAULT;
+      if (is(s, ns, ne, 'isolate_free_page')) return EV_ISOLATE;
       break;
     case 18:
       if (is(s, ns, ne, 'tracing_mark_write')) return EV_MARK;
@@ -243,6 +249,17 @@ class KernelParser {
   private nullFrees = 0;
   private callchainLines = 0;
   private unknownGfpNames = 0;
+  // compaction targets (isolate / isolateRet)
+  private readonly targets = new CompactionTargets();
+  /** per cpu + 1: the pfn and order of an __isolate_free_page() entry awaiting its return (-1: none) */
+  private isolatePfn = new Float64Array(8).fill(-1);
+  private isolateOrder = new Int32Array(8);
+  private isolations = 0;
+  private isolatedPages = 0;
+  private isolationsRefused = 0;
+  private isolationReturnsUnpaired = 0;
+  private isolationConflicts = 0;
+  private targetPieceFrees = 0;
 
   constructor(readonly text: Bytes, readonly file: string, name: string, private readonly layers?: KernelLayers) {
     const events = estimateLines(text);
@@ -370,7 +387,18 @@ class KernelParser {
       null_frees: this.nullFrees,
       callchain_lines: this.callchainLines,
       unknown_gfp_names: this.unknownGfpNames,
+      ...(this.isolations + this.isolationsRefused + this.isolationReturnsUnpaired > 0 ? {
+        compaction_isolations: this.isolations,
+        compaction_isolated_pages: this.isolatedPages,
+        compaction_isolations_refused: this.isolationsRefused,
+        compaction_isolation_returns_unpaired: this.isolationReturnsUnpaired,
+        compaction_isolation_conflicts: this.isolationConflicts,
+        compaction_target_piece_frees: this.targetPieceFrees,
+        compaction_target_pages_held_at_end: this.targets.heldPages(),
+      } : {}),
     };
+    // recorded isolations replace the layer views' guess of the targets from kcompactd's frees
+    if (this.isolations > 0 && this.attr !== null) this.attr.migration.length = 0;
     const t = b.finish();
     if (this.attr === null || this.layers === undefined) return t;
     return layerView(t, attribute(t, this.attr, this.pfnSeen), this.layers);
@@ -491,6 +519,8 @@ class KernelParser {
       case EV_FAULT: return this.fault(s, f, e);
       case EV_MARK: return this.mark(s, f, e);
       case EV_PCPU_DRAIN: return this.pcpuDrain(s, f, e);
+      case EV_ISOLATE: return this.isolate(s, f, e);
+      case EV_ISOLATE_RET: return this.isolateRet(s, f, e);
     }
     this.unknownEvents++;
   }
@@ -768,6 +798,11 @@ class KernelParser {
       if (r === PTR_NULL) { this.failedAllocs++; return; }
     }
     if (!this.pageKey(s, f, e)) { this.failedAllocs++; return; }
+    if (this.targets.liveBlocks > 0 && this.keyIsPfn && PTR[0] === 0 && this.targets.find(PTR[1]!, ord)) {
+      // pages a compaction target still holds are allocated again: their free was not seen
+      this.isolationConflicts++;
+      this.targetPieceFree(ord);
+    }
     const b = this.b;
     const pages = this.pages;
     const slot = pages.lookup(PTR[0]!, PTR[1]!);
@@ -818,6 +853,14 @@ class KernelParser {
       this.duplicateBatched++;
       return;
     }
+    if (this.targets.liveBlocks > 0 && this.keyIsPfn && PTR[0] === 0 && this.targets.find(PTR[1]!, ord)) {
+      // a piece of a compaction target: a migrated page freed, or an unused piece given back
+      this.targetPieceFrees++;
+      this.targetPieceFree(ord);
+      if (slot >= 0) pages.setAt(slot, freed);
+      else pages.insertAt(-1 - slot, PTR[0]!, PTR[1]!, freed);
+      return;
+    }
     // not live: still a free, of an id never allocated, which the replay counts as a trace error
     // a block the trace never allocated (allocated before tracing began): its pfn in aux, so a start
     // state from the before-snapshot can make it pre-trace memory and the free a real one (start-state.ts)
@@ -855,6 +898,91 @@ class KernelParser {
     if (slot >= 0) return;
     this.pcpStartFree(ord);
     this.pages.insertAt(-1 - slot, PTR[0]!, PTR[1]!, FREED_PAIRED);
+  }
+
+  /**
+   * A kprobe on __isolate_free_page()'s entry (scripts/kernel-init.sh): compaction is taking the
+   * free block at page= of order= off the free lists as migration targets, unless its return
+   * (isolateRet, the next event of this CPU: zone->lock is held with interrupts off in between)
+   * says the watermark check refused it. pfn = (page - vmemmap_base) / sizeof(struct page).
+   */
+  private isolate(s: Bytes, f: number, e: number): void {
+    const ord = this.order(s, K_ORDER, f, e);
+    if (this.ptr(s, K_PAGE, f, e) !== PTR_OK) this.fail('page= a struct page pointer');
+    const hi = PTR[0]!, lo = PTR[1]!;
+    if (this.ptr(s, K_VMEMMAP_BASE, f, e) !== PTR_OK) this.fail('vmemmap_base= the struct page array\'s address');
+    const off = (hi - PTR[0]!) * TWO32 + (lo - PTR[1]!);
+    const pfn = off / STRUCT_PAGE_BYTES;
+    if (!(pfn >= 0 && pfn < 0x80000000 && Number.isInteger(pfn))) this.fail(`page= a struct page (${STRUCT_PAGE_BYTES} bytes each) at or above vmemmap_base=`);
+    const k = this.cpuSlot();
+    if (this.isolatePfn[k]! >= 0) this.isolationReturnsUnpaired++; // the entry before had no return
+    this.isolatePfn[k] = pfn;
+    this.isolateOrder[k] = ord;
+  }
+
+  /** The kretprobe of __isolate_free_page(): ret= 2^order when the block was taken, 0 when refused. */
+  private isolateRet(s: Bytes, f: number, e: number): void {
+    const ret = this.num(s, K_RET, f, e);
+    const k = this.cpuSlot();
+    const pfn = this.isolatePfn[k]!;
+    if (pfn < 0) { this.isolationReturnsUnpaired++; return; }
+    this.isolatePfn[k] = -1;
+    const ord = this.isolateOrder[k]!;
+    if (ret === 0) { this.isolationsRefused++; return; }
+    if (ret !== 1 << ord) this.fail(`ret= 0 or ${1 << ord} (2^order of the isolate_free_page before it)`);
+    this.forgetIsolated(pfn, ord);
+    // the block is allocated now as the targets are (post_alloc_hook(page, order, __GFP_MOVABLE))
+    const b = this.b;
+    const id = b.newId();
+    this.setInfo(id, ord);
+    b.push(OP_PAGE_ALLOC, id, ord, __GFP_MOVABLE);
+    PTR[0] = 0; PTR[1] = pfn; this.keyIsPfn = true;
+    this.notePage(b.length - 1);
+    this.targets.add(id, pfn, ord);
+    this.isolations++;
+    this.isolatedPages += 1 << ord;
+  }
+
+  /** Index of the current line's CPU in the isolate arrays (0 for a layout without a cpu column). */
+  private cpuSlot(): number {
+    const k = this.lineCpu + 1;
+    if (k >= this.isolatePfn.length) {
+      const n = Math.max(k + 1, this.isolatePfn.length * 2);
+      const p = new Float64Array(n).fill(-1); p.set(this.isolatePfn); this.isolatePfn = p;
+      const o = new Int32Array(n); o.set(this.isolateOrder); this.isolateOrder = o;
+    }
+    return k;
+  }
+
+  /**
+   * The pages of a block compaction just isolated were free: what the pfn map remembers of them
+   * (freed states) goes, so their next frees pair with the target; a page the trace still has
+   * allocated, or a target still holds, lost its free: it is freed first (a conflict, counted).
+   */
+  private forgetIsolated(pfn: number, ord: number): void {
+    const pages = this.pages;
+    for (let q = pfn; q < pfn + (1 << ord); q++) {
+      const slot = pages.lookup(0, q);
+      if (slot >= 0) {
+        const v = pages.valueAt(slot);
+        if (v >= 0) { this.isolationConflicts++; this.b.push(OP_PAGE_FREE, v, this.info[v]!, 0); }
+        pages.removeAt(slot);
+      }
+      if (this.targets.find(q, 0)) {
+        this.isolationConflicts++;
+        PTR[0] = 0; PTR[1] = q; this.keyIsPfn = true;
+        this.targetPieceFree(0);
+      }
+    }
+  }
+
+  /** Frees the piece of a compaction target that targets.find() found (PTR holds its pfn). */
+  private targetPieceFree(ord: number): void {
+    const t = this.targets;
+    const id = t.foundId, off = t.foundOffset;
+    const last = t.take(ord);
+    this.b.push(OP_PAGE_FREE, id, PAGE_PIECE + ord, last ? ~off : off);
+    this.notePage(this.b.length - 1);
   }
 
   /** Records event e's pfn for attribution (the key pageKey just read, when it was a pfn). */

@@ -4,7 +4,7 @@
  */
 //                                   id            val              aux
 export const OP_PAGE_ALLOC = 0; //    block id      order            gfp flags
-export const OP_PAGE_FREE = 1; //     block id      order (recorded) -
+export const OP_PAGE_FREE = 1; //     block id      order (recorded) - (PAGE_PIECE: a part of the block)
 export const OP_KMALLOC = 2; //       object id     bytes requested  gfp flags
 export const OP_KFREE = 3; //         object id     -                -
 export const OP_CACHE_CREATE = 4; //  cache index   -                -          (definition in trace.caches)
@@ -23,6 +23,15 @@ export const OP_MARK = 16; //         -             -                string inde
 /** An mm_page_alloc_extfrag seen in a recording: kept to compare with the simulated fallbacks. */
 export const OP_EXTFRAG = 17; //      -             fallback order   packed, see packExtfrag
 export const OP_COUNT = 18;
+
+/**
+ * val of an OP_PAGE_FREE that frees one aligned piece of a live block, not all of it: PAGE_PIECE +
+ * the piece's order, with aux = the offset of its first page in the block, or ~offset (negative)
+ * when it is the last live piece (the block is then gone). A kernel recording's compaction targets
+ * are such blocks: compaction takes a free block off the free lists whole (__isolate_free_page())
+ * and its pages come back one piece at a time (trace/kernel.ts, trace/compaction-targets.ts).
+ */
+export const PAGE_PIECE = 32;
 
 export const OP_NAMES: readonly string[] = [
   'page_alloc', 'page_free', 'kmalloc', 'kfree', 'cache_create', 'cache_alloc', 'cache_free',
