@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { __GFP_MOVABLE } from '../src/machine/gfp.js';
+import { MIGRATE_MOVABLE, MIGRATE_UNMOVABLE } from '../src/machine/gfp.js';
+import { newSteps } from '../src/machine/steps.js';
+import { BuddyAllocator } from '../src/page/buddy.js';
 import { Machine } from '../src/machine/machine.js';
 import { loadMachine } from '../src/machine/memory-map.js';
 import { objectStrategyFactory } from '../src/object/registry.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
 import { objectPageSource, replay } from '../src/run/replay.js';
 import { parseKernelTrace } from '../src/trace/kernel.js';
-import { OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE } from '../src/trace/ops.js';
+import { GFP_COMPACTION_TARGET, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE } from '../src/trace/ops.js';
 import type { Trace } from '../src/trace/trace.js';
 
 // a made-up boot's vmemmap_base (KASLR places it per boot); struct page is 64 bytes
@@ -47,8 +49,8 @@ describe('compaction targets in a kernel recording (kprobes on __isolate_free_pa
   it('each isolation is a movable allocation of its block, and its pieces\' frees pair with it', () => {
     const t = parseKernelTrace(TEXT, 'compaction.ftrace');
     const allocs = rows(t, OP_PAGE_ALLOC);
-    // 0x101, the two isolations (order 2, order 0: __GFP_MOVABLE as post_alloc_hook gives targets), 0x101 again
-    expect(allocs.map(([, o, g]) => [o, g === __GFP_MOVABLE])).toEqual([[0, false], [2, true], [0, true], [0, false]]);
+    // 0x101, the two isolations (order 2, order 0: compaction targets), 0x101 again
+    expect(allocs.map(([, o, g]) => [o, g === GFP_COMPACTION_TARGET])).toEqual([[0, false], [2, true], [0, true], [0, false]]);
     const block = allocs[1]![0];
     const frees = rows(t, OP_PAGE_FREE);
     // 0x101 plain; pieces of the block: offset 1 order 0, offset 2 order 1, then the head, its last piece (~0);
@@ -89,5 +91,20 @@ describe('compaction targets in a kernel recording (kprobes on __isolate_free_pa
     expect(rows(t, OP_PAGE_FREE)[0]).toEqual([rows(t, OP_PAGE_ALLOC)[0]![0], PAGE_PIECE, 1]);
     expect(block).toBeGreaterThan(rows(t, OP_PAGE_ALLOC)[0]![0]);
     expect(t.stats).toMatchObject({ compaction_isolation_conflicts: 1, compaction_target_piece_frees: 1, compaction_target_pages_held_at_end: 0 });
+  });
+
+  it('buddy takes a target where the free scanner meets one: the top free block of a suitable pageblock', () => {
+    const b = new BuddyAllocator({ pages: 4096, steps: newSteps() }, true);
+    // pageblock 7 (3584..4095) Unmovable: its small free blocks are no targets (suitable_migration_target())
+    for (let pb = 0; pb < 8; pb++) b.setPageblockType(pb, pb === 7 ? MIGRATE_UNMOVABLE : MIGRATE_MOVABLE);
+    for (let p = 0; p < 4096; p += 1024) b.free(p, 10);
+    // no order-3 block: the highest order-10 block (order ≥ pageblock_order: suitable anywhere), cut from its top
+    expect(b.allocCompactionTarget(3)).toBe(4088);
+    // now 4080 (order 3) is free, but in the Unmovable pageblock; so are 4064 (4), 4032 (5) ... 3584 (9):
+    // the highest suitable one is the order-9 block at 3584, whole, then 3072's order-9 half below it
+    expect(b.allocCompactionTarget(3)).toBe(3584 - 8);
+    expect(b.allocCompactionTarget(9)).toBe(2048 + 512);
+    expect(b.freePages()).toBe(4096 - 8 - 8 - 512);
+    b.check();
   });
 });

@@ -200,6 +200,21 @@ export class Machine implements PageSource {
     zone.strategy.free(pfn - zone.startPfn, order);
   }
 
+  /**
+   * A compaction target of 2^order pages (trace/kernel.ts): where the zone's strategy says the
+   * free scanner finds it (PageStrategy.allocCompactionTarget), else as a movable allocation.
+   * isolate_freepages() scans the zone being compacted; the highest zone with the method is tried first.
+   */
+  allocCompactionTarget(order: number, gfp: number): number {
+    for (let z = this.byIndex.length - 1; z >= 0; z--) {
+      const zone = this.byIndex[z];
+      if (zone?.strategy.allocCompactionTarget === undefined) continue;
+      const p = zone.strategy.allocCompactionTarget(order);
+      if (p >= 0) return p + zone.startPfn;
+    }
+    return this.allocPages(order, gfp);
+  }
+
   /** Frees part of an allocated block (PageStrategy.freePart); false when the zone's strategy cannot. */
   freePart(pfn: number, order: number): boolean {
     const zone = this.zoneOf(pfn);

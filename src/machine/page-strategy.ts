@@ -39,6 +39,11 @@ export interface PageStrategy {
    * without it get the whole block back with its last part (run/replay.ts).
    */
   freePart?(pfn: number, order: number): void;
+  /**
+   * Takes a free block of 2^order pages as compaction's free scanner finds one (a migration
+   * target), or returns -1 (the machine then allocates it as any movable block).
+   */
+  allocCompactionTarget?(order: number): number;
   /** free pages now */
   freePages(): number;
   /**

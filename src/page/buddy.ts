@@ -258,6 +258,38 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
   }
 
   /**
+   * isolate_freepages(): compaction's free scanner walks the zone's pageblocks from the top down and
+   * takes the free blocks in those suitable as targets (suitable_migration_target(): a Movable
+   * pageblock, or a free block of pageblock order or more). So: the free block of this order
+   * with the highest pfn in a suitable pageblock, else the highest larger one, cut down from its
+   * top (the scanner would meet the top part first); -1 when none.
+   */
+  allocCompactionTarget(order: number): number {
+    let best = NIL, bestOrder = 0, bestMt = 0;
+    for (let o = order; o <= MAX_ORDER && best === NIL; o++) {
+      for (let mt = 0; mt < MIGRATE_TYPES; mt++) {
+        for (let p = this.head[mt * NR_ORDERS + o]!; p !== NIL; p = this.links[2 * p]!) {
+          this.steps[STEP_LIST]!++;
+          if (p > best && (o >= PAGEBLOCK_ORDER || !this.grouping || this.pbType[p >>> PAGEBLOCK_ORDER] === MIGRATE_MOVABLE)) { best = p; bestOrder = o; bestMt = mt; }
+        }
+      }
+    }
+    if (best === NIL) return NIL;
+    this.del(best, bestOrder, bestMt);
+    this.nFree -= 1 << order;
+    // the lower halves go back to the free lists (each on its pageblock's type: a block of pageblock
+    // order or more may span pageblocks of several types); the top 2^order pages are the target
+    while (bestOrder > order) {
+      bestOrder--;
+      this.addHead(best, bestOrder, this.grouping ? this.pbType[best >>> PAGEBLOCK_ORDER]! : bestMt);
+      best += 1 << bestOrder;
+      this.steps[STEP_SPLIT]!++;
+    }
+    this.fstate[best] = ALLOCATED | order | (MIGRATE_MOVABLE << MT_SHIFT);
+    return best;
+  }
+
+  /**
    * Frees the aligned 2^order pages at pfn inside a larger allocated block: the block is first cut
    * as expand() would cut a free one, so that the halves not holding the part stay allocated
    * blocks of their own (their type the block's), then the part is freed as any block is.

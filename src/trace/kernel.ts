@@ -24,10 +24,10 @@
  * given.
  */
 import { AllocbenchError, TraceFormatError } from '../errors.js';
-import { parseGfp, __GFP_MOVABLE, __GFP_RECLAIMABLE } from '../machine/gfp.js';
+import { parseGfp, __GFP_RECLAIMABLE } from '../machine/gfp.js';
 import {
   CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_EXTFRAG, OP_FAULT, OP_KFREE,
-  OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE, packExtfrag,
+  OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE, GFP_COMPACTION_TARGET, packExtfrag,
 } from './ops.js';
 import { CompactionTargets } from './compaction-targets.js';
 import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
@@ -935,7 +935,7 @@ class KernelParser {
     const b = this.b;
     const id = b.newId();
     this.setInfo(id, ord);
-    b.push(OP_PAGE_ALLOC, id, ord, __GFP_MOVABLE);
+    b.push(OP_PAGE_ALLOC, id, ord, GFP_COMPACTION_TARGET);
     PTR[0] = 0; PTR[1] = pfn; this.keyIsPfn = true;
     this.notePage(b.length - 1);
     this.targets.add(id, pfn, ord);

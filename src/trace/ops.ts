@@ -33,6 +33,14 @@ export const OP_COUNT = 18;
  */
 export const PAGE_PIECE = 32;
 
+/**
+ * aux (gfp) of an OP_PAGE_ALLOC that is a compaction target (trace/kernel.ts): the kernel's
+ * __GFP_MOVABLE (post_alloc_hook(page, order, __GFP_MOVABLE)) plus bit 30, which no kernel gfp
+ * flag uses (6.1 and 6.12 stop at bit 27): the replay takes such a block where compaction's free
+ * scanner finds one (Machine.allocCompactionTarget).
+ */
+export const GFP_COMPACTION_TARGET = 0x08 | 1 << 30;
+
 export const OP_NAMES: readonly string[] = [
   'page_alloc', 'page_free', 'kmalloc', 'kfree', 'cache_create', 'cache_alloc', 'cache_free',
   'malloc', 'free', 'realloc', 'mmap', 'munmap', 'brk', 'fault', 'fork', 'exit', 'mark', 'extfrag',
