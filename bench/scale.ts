@@ -1,85 +1,68 @@
-// npm run bench:scale — does the worker pool use both cores, and what does it cost per cell?
-// 16 equal cells (page-mix, 1 M events, seeds 1..16, buddy + slub, desktop) run in this thread,
-// on a pool of 1 worker and on a pool of 2, each after its start-up (reported separately), rounds
-// interleaved, best of 9.
-// Speed-up = time(1 worker) / time(2 workers); pool overhead per cell (trace sharing, task and
-// result transfer) = (time(1 worker) − time(in-thread)) / 16, against the mean cell time.
-// Sixteen rather than eight: with two workers the last cell of a round leaves one worker idle for
-// about half a cell (cells are equal in work, not in time, on a shared VM); more cells amortize that
-// tail, as a real matrix (195 cells by default) does.
+/**
+ * `npm run bench:scale [-- --events N] [--file PATH] [--keep] [--chunk EVENTS]`: a trace larger than
+ * memory, replayed from disk in chunks. Two child processes, so each peak RSS is its own:
+ *   1. write: page-churn (src/trace/generators/page-churn.ts) of N events (default 10^9) streamed to an
+ *      .abt file (default in the OS temp dir; skipped when the file already holds N events);
+ *   2. replay: the file opened as a stream (trace/binary-stream.ts) and replayed through runCell with
+ *      buddy + slub on `desktop` (latency, 100 time-series samples: the real cell path), chunk by chunk.
+ * Prints events, wall time, events/s and peak RSS (process.resourceUsage().maxRSS) of each. The file
+ * is removed at the end unless --keep. Disk: 15 bytes an event (10^9 events: 15 GB).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadMachine } from '../src/machine/memory-map.js';
-import { CellPool } from '../src/run/pool.js';
-import type { CellTask } from '../src/run/worker.js';
-import { GENERATORS } from '../src/trace/generators/index.js';
-import { shareTrace } from '../src/trace/share.js';
+import { fileURLToPath } from 'node:url';
 
-const CELLS = 16;
-const machine = loadMachine('desktop');
-const tasks: CellTask[] = [];
-for (let seed = 1; seed <= CELLS; seed++) {
-  const trace = shareTrace(GENERATORS['page-mix']!.generate({ events: 1_000_000 }, seed));
-  tasks.push({ cell: { trace: trace.name, machine: 'desktop', page: 'buddy', object: 'slub', seed }, trace, machine, check: false });
+const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] : undefined; };
+const EVENTS = Number(arg('--events') ?? 1e9);
+const CHUNK = Number(arg('--chunk') ?? 1 << 20);
+const FILE = arg('--file') ?? join(tmpdir(), `allocbench-scale-${EVENTS}.abt`);
+const SPEC = { events: EVENTS, mem: 4 * 1024 ** 3 };
+const SEED = 1;
+
+interface Figures { phase: string; events: number; wall_s: number; events_per_sec: number; max_rss_mib: number; id_count?: number; trace_errors?: number; failed_allocs?: number }
+const rssMiB = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
+
+async function phase(name: string): Promise<Figures> {
+  if (name === 'write') {
+    const { writePageChurn } = await import('../src/trace/generators/page-churn.js');
+    const t0 = performance.now();
+    const r = writePageChurn(FILE, SPEC, SEED, CHUNK);
+    const s = (performance.now() - t0) / 1000;
+    return { phase: 'write', events: r.events, wall_s: s, events_per_sec: Math.round(r.events / s), max_rss_mib: rssMiB(), id_count: r.idCount };
+  }
+  const { openBinaryStream } = await import('../src/trace/binary-stream.js');
+  const { runCell } = await import('../src/run/cell.js');
+  const { loadMachine } = await import('../src/machine/memory-map.js');
+  const t0 = performance.now();
+  const stream = openBinaryStream(FILE, { chunkEvents: CHUNK });
+  const r = runCell({ trace: stream.name, machine: 'desktop', page: 'buddy', object: 'slub', seed: SEED }, stream, loadMachine('desktop'));
+  const s = (performance.now() - t0) / 1000;
+  if (r.status !== 'ok') throw new Error(`replay failed: ${r.error}`);
+  return { phase: 'replay', events: r.events, wall_s: s, events_per_sec: Math.round(r.events / s), max_rss_mib: rssMiB(), id_count: stream.idCount, trace_errors: r.trace_errors, failed_allocs: r.failed_allocs };
 }
 
-// 9 rounds (~75 s) outlast most of this VM's slow spells (see bench/replay.ts); 5 sometimes did not
-const ROUNDS = 9;
-
-/**
- * Start-up (thread start, loading the code, a first cell to warm the JIT) of a pool of 0 (this
- * thread), 1 and 2 workers, then the cells on each pool in turn, ROUNDS times: interleaved, so a
- * slow spell of this shared VM hits every configuration alike. The fastest round of each counts.
- */
-async function timeAll(configs: number[]): Promise<{ startup: number; run: number }[]> {
-  let failed = 0;
-  const count = (r: { status: string }): void => { if (r.status !== 'ok') failed++; };
-  const pools: CellPool[] = [];
-  const out = configs.map(() => ({ startup: 0, run: Infinity }));
-  for (const [k, workers] of configs.entries()) {
-    const t0 = performance.now();
-    const pool = new CellPool({ workers, cellTimeout: 0 });
-    await pool.runAll(tasks.slice(0, Math.max(1, workers)), count);
-    out[k]!.startup = performance.now() - t0;
-    pools.push(pool);
-  }
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const [k, pool] of pools.entries()) {
-      const t1 = performance.now();
-      await pool.runAll(tasks, count);
-      out[k]!.run = Math.min(out[k]!.run, performance.now() - t1);
-    }
-  }
-  for (const pool of pools) await pool.close();
-  if (failed) throw new Error(`${failed} cells failed`);
-  return out;
-}
-
-/**
- * What two threads can gain here at all: a plain integer loop run alone, then twice in parallel.
- * On a shared 2-vCPU VM this varies from run to run; the pool's speed-up is bounded by it.
- */
-async function platformCeiling(): Promise<number> {
-  const { Worker } = await import('node:worker_threads');
-  const code = `const { parentPort } = require('node:worker_threads'); let x = 1;
-    for (let i = 0; i < 4e8; i++) x = (x * 1103515245 + 12345) | 0; parentPort.postMessage(x);`;
-  const run = async (n: number): Promise<number> => {
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: n }, () => new Promise((res) => new Worker(code, { eval: true }).on('message', res))));
-    return performance.now() - t0;
+const child = arg('--phase');
+if (child !== undefined) {
+  console.log(JSON.stringify(await phase(child)));
+} else {
+  const self = fileURLToPath(import.meta.url);
+  const run = (p: string): Figures => {
+    const outText = execFileSync(process.execPath, ['--import', 'tsx', self, '--phase', p, '--events', String(EVENTS), '--chunk', String(CHUNK), '--file', FILE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+    return JSON.parse(outText.trim().split('\n').pop()!) as Figures;
   };
-  const one = await run(1);
-  return (2 * one) / (await run(2));
+  const have = existsSync(FILE) ? (await import('../src/trace/binary-stream.js')).openBinaryStream(FILE).length : -1;
+  const figures: Figures[] = [];
+  if (have !== EVENTS) figures.push(run('write'));
+  else console.log(`${FILE}: already holds ${EVENTS} events, not rewritten`);
+  const bytes = statSync(FILE).size;
+  figures.push(run('replay'));
+  console.log(`page-churn (mem=4G), ${EVENTS} events, ${(bytes / 1e9).toFixed(2)} GB .abt in ${FILE}, chunks of ${CHUNK} events`);
+  for (const f of figures) {
+    console.log(`${f.phase.padEnd(7)} ${f.events} events in ${f.wall_s.toFixed(1)} s = ${(f.events_per_sec / 1e6).toFixed(2)} M events/s, peak RSS ${f.max_rss_mib} MiB`
+      + (f.id_count !== undefined ? `, ${f.id_count} ids (peak live)` : '') + (f.trace_errors !== undefined ? `, ${f.trace_errors} trace errors, ${f.failed_allocs} failed allocs` : ''));
+  }
+  if (!process.argv.includes('--keep')) rmSync(FILE, { force: true });
 }
-
-const [inThreadT, oneW, twoW] = await timeAll([0, 1, 2]);
-const inThread = inThreadT!.run, one = oneW!.run, two = twoW!.run;
-const perCell = inThread / CELLS;
-const overhead = (one - inThread) / CELLS;
-console.log(`${CELLS} cells of ${tasks[0]!.trace!.length} events (page-mix, buddy + slub, desktop)`);
-console.log(`in this thread  ${(inThread / 1000).toFixed(2)} s`);
-console.log(`1 worker        ${(one / 1000).toFixed(2)} s`);
-console.log(`2 workers       ${(two / 1000).toFixed(2)} s`);
-console.log(`pool start-up (once per run: threads, code, JIT warm-up): ${(oneW!.startup / 1000).toFixed(2)} s with 1 worker, ${(twoW!.startup / 1000).toFixed(2)} s with 2`);
-console.log(`the machine's own ceiling: two independent compute loops on 2 threads run ${(await platformCeiling()).toFixed(2)}x as fast as one`);
-console.log(`speed-up 2 vs 1 workers: ${(one / two).toFixed(2)}x (target >= 1.7x)`);
-console.log(`pool overhead per cell: ${overhead.toFixed(1)} ms = ${((overhead / perCell) * 100).toFixed(1)}% of a ${perCell.toFixed(0)} ms cell (target < 5%)`);

@@ -9,6 +9,7 @@ import { LatencyRecorder } from '../src/metrics/latency.js';
 import { objectStrategyFactory } from '../src/object/registry.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
 import { objectPageSource, replay, type ReplayOptions } from '../src/run/replay.js';
+import { runCell } from '../src/run/cell.js';
 import { GENERATORS } from '../src/trace/generators/index.js';
 import { traceChunks, traceStream, type TraceStream } from '../src/trace/stream.js';
 import { BinaryTraceWriter, openBinaryStream } from '../src/trace/binary-stream.js';
@@ -71,5 +72,27 @@ describe('chunked replay', () => {
   it('is identical with processes and user heaps (malloc traces)', () => {
     const t = GENERATORS['binary']!.generate({ events: 5000, n: 300 }, 1);
     expect(replayAll(t, 7, 'bitmap', 'kmalloc-pow2')).toBe(replayAll(t, null, 'bitmap', 'kmalloc-pow2'));
+  });
+
+  it('runCell on an .abt stream gives the whole trace\'s result (outside wall), with the cpu and tid columns read chunk by chunk', () => {
+    const k = GENERATORS['kernel-mix']!.generate({ events: 5000, objects: 600, kmallocs: 200, pagecache: 1000, phase: 777 }, 6);
+    const withCpu = { ...k, cpu: new Int32Array(k.length).map((_, e) => ((e * 2654435761) >>> 7) % 6 - 1) };
+    const u = GENERATORS['uniform']!.generate({ events: 5000, life: 200 }, 6);
+    const withTid = { ...u, tid: new Int32Array(u.length).map((_, e) => ((e * 40503) >>> 5) % 5) };
+    const dir = mkdtempSync(join(tmpdir(), 'allocbench-stream-cell-'));
+    for (const [t, object] of [[withCpu, 'slub'], [withTid, 'slub']] as const) {
+      const p = join(dir, `${t.name}.abt`);
+      const w = new BinaryTraceWriter(p, t.length, { cpu: t.cpu !== undefined, tid: t.tid !== undefined });
+      for (const c of traceChunks(t, 1000)) w.write(c);
+      w.finish(t);
+      const cell = { trace: t.name, machine: 'desktop', page: 'buddy', object, seed: 1 };
+      const strip = (r: ReturnType<typeof runCell>): string => { const { wall, ...rest } = r; delete rest.metrics.threads; return JSON.stringify(rest); };
+      const whole = runCell(cell, t, loadMachine('desktop'), { check: true, samples: 50 });
+      expect(whole.status).toBe('ok');
+      // the CPUs matter (SLUB's per-CPU slabs): a stream that dropped them would not pass
+      const noCpus = { ...t, cpu: undefined, tid: undefined };
+      expect(strip(runCell(cell, noCpus, loadMachine('desktop'), { samples: 50 }))).not.toBe(strip(runCell(cell, t, loadMachine('desktop'), { samples: 50 })));
+      expect(strip(runCell(cell, openBinaryStream(p, { chunkEvents: 7 }), loadMachine('desktop'), { check: true, samples: 50 }))).toBe(strip(whole));
+    }
   });
 });

@@ -13,6 +13,7 @@ import { objectStrategyFactory } from '../object/registry.js';
 import type { ObjectStrategy } from '../object/strategy.js';
 import { pageStrategyFactory } from '../page/registry.js';
 import { opCounts, type Trace } from '../trace/trace.js';
+import { isTraceStream, type TraceInfo, type TraceStream } from '../trace/stream.js';
 import { attributionMetrics, preTraceFrees } from '../trace/attribution.js';
 import { startMachine, type StartInput } from '../machine/start-state.js';
 import * as O from '../trace/ops.js';
@@ -20,7 +21,7 @@ import { Vm } from '../machine/vm.js';
 import { sizeClassHeapPages, UserHeaps } from '../object/process-heap.js';
 import { threadMetrics } from '../metrics/threads.js';
 import type { CpuCursor } from '../machine/cpu-cursor.js';
-import { eventCpus } from './event-cpu.js';
+import { chunkCpus, eventCpus } from './event-cpu.js';
 import { PAGE_SIZE } from '../page/strategy.js';
 import { objectPageSource, probeHighOrder, replay, type ReplayCounts } from './replay.js';
 
@@ -97,14 +98,14 @@ export function failedCell(cell: CellSpec, err: unknown): CellResult {
  * Throws only on bugs (InvariantError under --check, or a strategy error); the runner turns those
  * into a failed cell.
  */
-export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConfig, opts: CellOptions = {}): CellResult {
+export function runCell(cell: CellSpec, trace: Trace | TraceStream, machineConfig: MachineConfig, opts: CellOptions = {}): CellResult {
   const t0 = performance.now();
   keepArrays();
-  const started = opts.start === undefined ? undefined : startMachine(machineConfig, pageStrategyFactory(cell.page), preTraceFrees(trace), opts.start);
+  const started = opts.start === undefined ? undefined : startMachine(machineConfig, pageStrategyFactory(cell.page), preTraceFrees(whole(trace)), opts.start);
   const machine = started?.machine ?? new Machine(machineConfig, pageStrategyFactory(cell.page));
   const source = objectPageSource(machine);
   // the CPU of each event (kernel traces' CPU column, user traces' threads): SLUB's per-CPU slabs
-  const cpuOf = eventCpus(trace, machine.cpus);
+  const cpuOf = isTraceStream(trace) ? chunkCpus(trace, machine.cpus) : eventCpus(trace, machine.cpus);
   const cpuCursor = machine.cpuCursor; // the page layer's per-CPU lists read it too
   const objects = objectStrategyFactory(cell.object)({ pages: source, steps: machine.steps, cpus: machine.cpus, cpuCursor });
   const t1 = performance.now();
@@ -143,13 +144,13 @@ export function runCell(cell: CellSpec, trace: Trace, machineConfig: MachineConf
       utilization_resident: peakResident === 0 ? 0 : round6(u.peak_bytes_requested / (peakResident * PAGE_SIZE)),
     };
   }
-  const threads = threadMetrics(trace);
+  const threads = isTraceStream(trace) ? undefined : threadMetrics(trace); // per-thread counts need the whole tid column
   if (threads !== undefined) metrics.threads = threads;
   const attribution = attributionMetrics(trace);
   if (attribution !== undefined) metrics.attribution = attribution;
   if (started !== undefined) {
     metrics.start = started.stats;
-    metrics.start_empty = emptyStartZones(cell, trace, machineConfig);
+    metrics.start_empty = emptyStartZones(cell, whole(trace), machineConfig);
   }
   metrics.reclaim = counts.reclaim;
   metrics.page_counters = mergeCounters(machine);
@@ -252,7 +253,7 @@ function mergeCounters(machine: Machine): Record<string, number> {
  * User heaps use the cell's object strategy: dlmalloc on brk/mmap, the size-class strategies on
  * a compact mmap'd region (process-heap.ts).
  */
-function processesFor(cell: CellSpec, trace: Trace, machine: Machine, cpuCursor: CpuCursor): { vm: Vm; heaps: UserHeaps } | undefined {
+function processesFor(cell: CellSpec, trace: Trace | TraceStream, machine: Machine, cpuCursor: CpuCursor): { vm: Vm; heaps: UserHeaps } | undefined {
   const c = opCounts(trace);
   const user = c[O.OP_MALLOC]! + c[O.OP_REALLOC]!;
   const proc = c[O.OP_MMAP]! + c[O.OP_MUNMAP]! + c[O.OP_BRK]! + c[O.OP_FAULT]! + c[O.OP_FORK]! + c[O.OP_EXIT]!;
@@ -265,8 +266,14 @@ function processesFor(cell: CellSpec, trace: Trace, machine: Machine, cpuCursor:
 }
 
 /** Generated workloads (a generator spec as source) have page-cache-like movable pages that reclaim may drop. */
-function isGenerated(trace: Trace): boolean {
+function isGenerated(trace: TraceInfo): boolean {
   return trace.source.startsWith('gen:'); // generator.ts: source = gen:<spec>#<seed>
+}
+
+/** The trace in memory: a start state (and its start-empty twin) reads the whole trace up front. */
+function whole(trace: Trace | TraceStream): Trace {
+  if (isTraceStream(trace)) throw new AllocbenchError(`${trace.name}: a trace read in chunks cannot start from a recorded state`);
+  return trace;
 }
 
 /** --check, after the metrics: every process exits; all user and page-table pages must be back. */

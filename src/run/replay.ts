@@ -90,10 +90,10 @@ export interface ReplayOptions {
   preTrace?: { pages: number; ids: Int32Array; pfns: Int32Array; orders: Uint8Array };
   /**
    * per-event CPU (run/event-cpu.ts) written into the cursor the object strategies read (SLUB's
-   * per-CPU slabs): `of` indexed by the trace's event index, or `ofChunk` giving one chunk's
-   * (a streamed trace has no whole-trace array)
+   * per-CPU slabs): indexed by the trace's event index, or (a streamed trace has no whole-trace
+   * array) a function giving each chunk's, called once per chunk in order
    */
-  cpu?: { of?: Int32Array; ofChunk?: (c: EventChunk) => Int32Array | null; cursor: CpuCursor };
+  cpu?: { of: Int32Array | ((c: EventChunk) => Int32Array); cursor: CpuCursor };
 }
 
 /** User-heap figures of a replay with processes. */
@@ -315,11 +315,11 @@ class Replay {
     // counted from the current chunk's first event
     let nextSample = sampleEvery > 0 ? sampleEvery : -1;
     let nextCheck = checkEvery > 0 ? checkEvery : -1;
-    const cpuAll = opts.cpu?.of ?? null, cpuOfChunk = opts.cpu?.ofChunk ?? null, cursor = opts.cpu?.cursor ?? null;
+    const cpuAll = opts.cpu?.of ?? null, cursor = opts.cpu?.cursor ?? null;
     for (const c of this.chunks()) {
       const base = c.start, n = c.length, op = c.op;
       this.base = base; this.id = c.id; this.lo = c.lo; this.hi = c.hi; this.aux = c.aux;
-      const cpuOf = cpuOfChunk !== null ? cpuOfChunk(c) : cpuAll === null ? null : base === 0 && n === cpuAll.length ? cpuAll : cpuAll.subarray(base, base + n);
+      const cpuOf = cpuAll === null ? null : typeof cpuAll === 'function' ? cpuAll(c) : base === 0 && n === cpuAll.length ? cpuAll : cpuAll.subarray(base, base + n);
       nextSample -= base; nextCheck -= base;
       for (let e = 0; e < n; e++) {
         const o = op[e]!;

@@ -257,7 +257,7 @@ export function layerView(t: Trace, a: Attribution, layers: KernelLayers): Trace
 }
 
 /** The layers name of a loaded trace's stats (undefined when the loader applied none). */
-export function layersOf(t: Trace): KernelLayers | undefined {
+export function layersOf(t: Pick<Trace, 'stats'>): KernelLayers | undefined {
   const i = t.stats?.layers_mode;
   return i === undefined ? undefined : KERNEL_LAYERS[i];
 }
@@ -268,7 +268,7 @@ export function layersOf(t: Trace): KernelLayers | undefined {
  * events (the rest come from the object strategy or are not replayed). Undefined for a trace that
  * was not loaded as a layer view.
  */
-export function attributionMetrics(t: Trace): Record<string, number | string> | undefined {
+export function attributionMetrics(t: Pick<Trace, 'stats'>): Record<string, number | string> | undefined {
   const layers = layersOf(t);
   if (layers === undefined) return undefined;
   const s = t.stats!;

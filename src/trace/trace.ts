@@ -213,8 +213,9 @@ export function isStorableValue(v: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= MAX_VALUE;
 }
 
-/** Count of events per op code, for summaries and tests. */
-export function opCounts(t: Trace): number[] {
+/** Count of events per op code, for summaries and tests (a streamed trace's come with its header). */
+export function opCounts(t: Trace | { opCounts: readonly number[] }): number[] {
+  if ('opCounts' in t) return [...t.opCounts];
   const c = new Array<number>(OP_COUNT).fill(0);
   for (let i = 0; i < t.length; i++) c[t.op[i]!]!++;
   return c;

@@ -10,6 +10,7 @@ import { type Generator, parseNumber } from './generator.js';
 import { exponentialHeap, powerLawHeap, uniformHeap } from './heaps.js';
 import { highallocStress } from './highalloc-stress.js';
 import { kernelMix } from './kernel-mix.js';
+import { pageChurn } from './page-churn.js';
 import { pageMix } from './page-mix.js';
 
 export type { Generator, GeneratorParam } from './generator.js';
@@ -24,6 +25,7 @@ export const GENERATORS: Record<string, Generator> = {
   [buddyAdversarial.name]: buddyAdversarial,
   [binary.name]: binary,
   [highallocStress.name]: highallocStress,
+  [pageChurn.name]: pageChurn,
 };
 
 /**
