@@ -59,6 +59,12 @@ export interface CellOptions {
   sampleEvery?: number;
   /** start from a recorded before-state instead of an empty machine (machine/start-state.ts) */
   start?: StartInput;
+  /**
+   * with `start`: also replay the cell from an empty machine for metrics.start_empty (default true).
+   * false leaves it out: the pool runs that second replay as a task of its own (startEmptyMetrics)
+   * on another worker and puts it in with withStartEmpty().
+   */
+  startEmpty?: boolean;
 }
 
 let weights: CostWeights | null = null;
@@ -150,7 +156,7 @@ export function runCell(cell: CellSpec, trace: Trace | TraceStream, machineConfi
   if (attribution !== undefined) metrics.attribution = attribution;
   if (started !== undefined) {
     metrics.start = started.stats;
-    metrics.start_empty = emptyStartZones(cell, whole(trace), machineConfig);
+    if (opts.startEmpty !== false) metrics.start_empty = emptyStartZones(cell, whole(trace), machineConfig);
   }
   metrics.reclaim = counts.reclaim;
   metrics.page_counters = mergeCounters(machine);
@@ -236,6 +242,33 @@ function emptyStartZones(cell: CellSpec, trace: Trace, config: MachineConfig): R
   const zones: Record<string, unknown> = {};
   for (const z of m.freeState()) zones[z.zone] = zoneFragMetrics(z);
   return { zones, free_pages: m.freePageCount(), trace_errors: counts.trace_errors, extfrag_events: mergeCounters(m).extfrag_events ?? 0 };
+}
+
+/**
+ * The start-empty replay on its own (a pool task apart from its cell, which runs with startEmpty:
+ * false): the cell's metrics.start_empty. Its machine's arrays come from and go back to this
+ * thread's kept arrays, as a cell's do.
+ */
+export function startEmptyMetrics(cell: CellSpec, trace: Trace, config: MachineConfig): Record<string, unknown> {
+  keepArrays();
+  try {
+    return emptyStartZones(cell, trace, config);
+  } finally {
+    releaseKept();
+  }
+}
+
+/**
+ * A cell run with startEmpty: false, with its start-empty figures put where runCell puts them
+ * (right after metrics.start), so the result line is byte for byte the one of a single replay.
+ */
+export function withStartEmpty(r: CellResult, startEmpty: Record<string, unknown>): CellResult {
+  const metrics: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r.metrics)) {
+    metrics[k] = v;
+    if (k === 'start') metrics.start_empty = startEmpty;
+  }
+  return { ...r, metrics };
 }
 
 function mergeCounters(machine: Machine): Record<string, number> {

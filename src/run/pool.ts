@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { CellResult } from './cell.js';
-import { failedCell } from './cell.js';
+import { failedCell, withStartEmpty, type CellResult } from './cell.js';
 import type { Trace } from '../trace/trace.js';
 import type { CellTask, TaskOutput } from './worker.js';
 import { runCellInThread } from './in-thread.js';
@@ -11,6 +10,26 @@ export interface PoolOptions {
   workers: number;
   /** a cell running longer than this many seconds is stopped and recorded as failed (0 = no limit) */
   cellTimeout: number;
+}
+
+/** A task in the pool's queue. */
+interface Unit {
+  task: CellTask;
+  /** estimated cost: the costliest ready unit runs first */
+  cost: number;
+  /** the cell it is (a split cell: one of its two halves) */
+  cell: Joined;
+}
+
+/** A cell's result as its tasks bring it in. */
+interface Joined {
+  /** tasks still running or queued */
+  parts: number;
+  result?: CellResult;
+  /** the start-empty half's figures (metrics.start_empty) */
+  startEmpty?: Record<string, unknown>;
+  /** the start-empty half's failed result */
+  failed?: CellResult;
 }
 
 export const defaultWorkers = (): number => availableParallelism();
@@ -48,41 +67,78 @@ export class CellPool {
   }
 
   /**
-   * Runs every task, reporting each result as it arrives. Tasks that generate their trace (`gen`)
-   * share it: the first task of a spec and seed generates it in its worker and sends it back in
-   * shared memory; the other cells of that trace wait for it and replay it as given. The first tasks
-   * of all traces are queued first, so the workers generate the traces in parallel while the cells of
-   * the traces already made keep them busy. A task whose first cell brought no trace back (it timed
-   * out) generates its own.
+   * Runs every task, reporting each result as it arrives.
+   *
+   * Order: the queue hands a free worker the costliest task that can start (`cost`, the runner's
+   * estimate: cell-cost.ts; equal costs keep the given order), so the run does not end on one long
+   * cell with the other workers idle. Only as many tasks as workers are on the pool at a time, so
+   * a task that becomes ready late (below) still goes before cheaper ones.
+   *
+   * Split cells: a cell that starts from a recorded state is two replays (the cell, and the
+   * fidelity scorecard's start-empty replay of it); they run as two tasks, on two workers when
+   * both are free, and are joined into the one result line a single replay writes (withStartEmpty).
+   *
+   * Generated traces: tasks that generate their trace (`gen`) share it. The first task of a spec
+   * and seed generates it in its worker and sends it back in shared memory; the other tasks of that
+   * trace wait for it (the workers run other tasks meanwhile) and replay it as given. When the first
+   * brought no trace back (it timed out), each generates its own.
    */
-  async runAll(tasks: CellTask[], onResult: (r: CellResult) => void): Promise<void> {
-    const made = new Map<string, Promise<Trace | undefined>>();
-    const run = async (t: CellTask): Promise<void> => {
-      const key = t.gen === undefined || t.trace !== undefined ? undefined : `${t.gen.spec}#${t.gen.seed}`;
-      if (key === undefined) { this.report(await this.runOne(t), onResult); return; }
-      const first = made.get(key);
-      if (first === undefined) {
-        const out = this.runOne(t);
-        made.set(key, out.then((o) => o?.trace));
-        this.report(await out, onResult);
-        return;
+  async runAll(tasks: CellTask[], onResult: (r: CellResult) => void, cost: (t: CellTask) => number = () => 0): Promise<void> {
+    const queue: Unit[] = [];
+    for (const task of tasks) {
+      if (task.start === undefined || task.startEmpty !== undefined) {
+        queue.push({ task, cost: cost(task), cell: { parts: 1 } });
+        continue;
       }
-      const trace = await first;
-      this.report(await this.runOne(trace === undefined ? t : { ...t, trace }), onResult);
-    };
-    if (this.pool === null) {
-      for (const t of tasks) {
-        if (this.stopped) return;
-        await run(t);
-        await new Promise((r) => setImmediate(r)); // let Ctrl-C in
+      const cell: Joined = { parts: 2 };
+      for (const part of ['apart', 'only'] as const) {
+        const t: CellTask = { ...task, startEmpty: part };
+        queue.push({ task: t, cost: cost(t), cell });
       }
-      return;
     }
-    await Promise.all(tasks.map(run));
+    queue.sort((a, b) => b.cost - a.cost); // stable: equal costs keep the given order
+    /** per generated trace (spec#seed): being made, made, or null (not brought back: each task makes its own) */
+    const made = new Map<string, Trace | null | 'making'>();
+    const genKey = (t: CellTask): string | undefined => (t.gen === undefined || t.trace !== undefined ? undefined : `${t.gen.spec}#${t.gen.seed}`);
+    const ready = (u: Unit): boolean => { const k = genKey(u.task); return k === undefined || made.get(k) !== 'making'; };
+    const slots = this.pool === null ? 1 : this.opts.workers;
+    let running = 0;
+    await new Promise<void>((resolve, reject) => {
+      const next = (): void => {
+        while (!this.stopped && running < slots) {
+          const i = queue.findIndex(ready);
+          if (i < 0) break;
+          const u = queue.splice(i, 1)[0]!;
+          const key = genKey(u.task);
+          const m = key === undefined ? undefined : made.get(key);
+          const makes = key !== undefined && m === undefined;
+          if (makes) made.set(key, 'making');
+          const task = typeof m === 'object' && m !== null ? { ...u.task, trace: m } : u.task;
+          running++;
+          void this.runOne(task).then((o) => {
+            running--;
+            if (makes) made.set(key, o?.trace ?? null);
+            this.deliver(u, o, onResult);
+            // in this thread: let Ctrl-C in between cells
+            if (this.pool === null) setImmediate(next); else next();
+          }, reject);
+        }
+        if (running === 0) resolve(); // nothing left (or stopped): a queued task always waits on a running one
+      };
+      next();
+    });
   }
 
-  private report(o: TaskOutput | null, onResult: (r: CellResult) => void): void {
-    if (o !== null && !this.stopped) onResult(o.result);
+  /** Reports a unit's result, a split cell's once both of its halves are in. */
+  private deliver(u: Unit, o: TaskOutput | null, onResult: (r: CellResult) => void): void {
+    if (o === null || this.stopped) return;
+    const c = u.cell;
+    if (o.startEmpty !== undefined) c.startEmpty = o.startEmpty;
+    else if (u.task.startEmpty === 'only') c.failed = o.result; // the start-empty replay threw: the cell fails with its error
+    else c.result = o.result;
+    if (--c.parts > 0) return;
+    const r = c.result!;
+    onResult(r.status !== 'ok' ? r : c.failed ?? (c.startEmpty !== undefined ? withStartEmpty(r, c.startEmpty) : r));
   }
 
   /** One task on the pool (in this thread without workers); null once stopped. */

@@ -16,6 +16,7 @@ import type { StartInput } from '../machine/start-state.js';
 export const RECORDED = 'recorded';
 const FALLBACK_MACHINE = 'desktop';
 import { CellPool } from './pool.js';
+import { cellCost } from './cell-cost.js';
 import { newSteps } from '../machine/steps.js';
 import { objectStrategyFactory } from '../object/registry.js';
 import { pageStrategyFactory } from '../page/registry.js';
@@ -154,24 +155,23 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
   writeRunInfo(opts.out, info);
   const done = opts.resume ? sink.done() : new Set<string>();
   const startOf = startStates(opts.startFrom, new Map(traceFiles.map((f) => [fileName.get(f)!, f])));
-  // Largest traces first so a long cell does not start last (results are sorted at the end anyway).
   const tasks: CellTask[] = cells
     .filter((c) => !done.has(cellKey(c)))
-    .map((cell) => ({ cell, ...traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check, sampleEvery: opts.sampleEvery, ...startOf(cell) }))
-    .sort((a, b) => sample.get(b.cell.trace)!.length - sample.get(a.cell.trace)!.length);
+    .map((cell) => ({ cell, ...traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check, sampleEvery: opts.sampleEvery, ...startOf(cell) }));
   let n = cells.length - tasks.length;
   const largest = tasks.reduce((m, t) => Math.max(m, machineBytes(t.machine) + traceBytes(sample.get(t.cell.trace)!)), 0);
-  // as many workers as there are cells, and as fit in memory
-  const workers = workersThatFit(Math.min(opts.workers, tasks.length), largest, (msg) => process.stderr.write(`allocbench: ${msg}\n`));
+  // as many workers as there are pool tasks (a cell from a recorded state is two: pool.ts), and as fit in memory
+  const workers = workersThatFit(Math.min(opts.workers, tasks.length + tasks.filter((t) => t.start !== undefined).length), largest, (msg) => process.stderr.write(`allocbench: ${msg}\n`));
   const pool = early !== null && workers === opts.workers ? early : new CellPool({ workers, cellTimeout: opts.cellTimeout });
   if (pool !== early) await early?.close();
   ctrlC.pool = pool;
   if (ctrlC.interrupted) pool.stop();
   try {
+    // costliest first, so a long cell does not start last (results are sorted at the end anyway)
     await pool.runAll(tasks, (r) => {
       sink.add(r);
       opts.onCell?.(r, ++n, cells.length);
-    });
+    }, (t) => cellCost(t, sample.get(t.cell.trace)!.length));
   } finally {
     ctrlC.pool = null;
     if (pool !== early) await pool.close();

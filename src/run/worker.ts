@@ -2,7 +2,7 @@ import type { MachineConfig } from '../machine/memory-map.js';
 import type { Trace } from '../trace/trace.js';
 import type { StartInput } from '../machine/start-state.js';
 import { shareTrace } from '../trace/share.js';
-import { failedCell, runCell, type CellResult, type CellSpec } from './cell.js';
+import { failedCell, runCell, startEmptyMetrics, type CellResult, type CellSpec } from './cell.js';
 import { generateFromSpec } from './generate.js';
 
 export interface CellTask {
@@ -17,20 +17,32 @@ export interface CellTask {
   sampleEvery?: number;
   /** the recording's before-state to start from (runner: --start-from before) */
   start?: StartInput;
+  /**
+   * A cell with `start` is two replays, which the pool runs as two tasks: 'apart' is the cell
+   * without its start-empty replay, 'only' that replay alone (TaskOutput.startEmpty). Absent: both
+   * in this task.
+   */
+  startEmpty?: 'apart' | 'only';
 }
 
 export interface TaskOutput {
-  result: CellResult;
+  /** the cell's result; absent only from a startEmpty 'only' task that succeeded */
+  result?: CellResult;
+  /** a startEmpty 'only' task's figures: the cell's metrics.start_empty */
+  startEmpty?: Record<string, unknown>;
   /** the trace this task generated, in shared memory: the pool hands it to the other cells of that trace */
   trace?: Trace;
 }
 
-/** A piscina task: one cell. Never throws: a cell that fails is a failed result. */
+/** A piscina task: one cell (or its start-empty replay). Never throws: a cell that fails is a failed result. */
 export default function runTask(task: CellTask): TaskOutput {
   let made: Trace | undefined;
   try {
     const trace = task.trace ?? (made = shareTrace(generateFromSpec(task.gen!.spec, task.gen!.seed)));
-    return { result: runCell(task.cell, trace, task.machine, { check: task.check, sampleEvery: task.sampleEvery, ...(task.start ? { start: task.start } : {}) }), ...(made ? { trace: made } : {}) };
+    const out: TaskOutput = task.startEmpty === 'only'
+      ? { startEmpty: startEmptyMetrics(task.cell, trace, task.machine) }
+      : { result: runCell(task.cell, trace, task.machine, { check: task.check, sampleEvery: task.sampleEvery, ...(task.start ? { start: task.start } : {}), startEmpty: task.startEmpty !== 'apart' }) };
+    return { ...out, ...(made ? { trace: made } : {}) };
   } catch (e) {
     return { result: failedCell(task.cell, e), ...(made ? { trace: made } : {}) };
   }
