@@ -249,10 +249,10 @@ function emptyStartZones(cell: CellSpec, trace: Trace, config: MachineConfig): R
  * false): the cell's metrics.start_empty. Its machine's arrays come from and go back to this
  * thread's kept arrays, as a cell's do.
  */
-export function startEmptyMetrics(cell: CellSpec, trace: Trace, config: MachineConfig): Record<string, unknown> {
+export function startEmptyMetrics(cell: CellSpec, trace: Trace | TraceStream, config: MachineConfig): Record<string, unknown> {
   keepArrays();
   try {
-    return emptyStartZones(cell, trace, config);
+    return emptyStartZones(cell, whole(trace), config);
   } finally {
     releaseKept();
   }

@@ -1,7 +1,7 @@
 import type { MachineConfig } from '../machine/memory-map.js';
 import { checkPidCount } from '../machine/vm.js';
 import { BYTES_PER_PAGE, formatMiB, memoryBudget, requireMemory } from '../memory-budget.js';
-import type { Trace } from '../trace/trace.js';
+import type { TraceInfo } from '../trace/stream.js';
 
 /**
  * The run's resource policy: before any cell starts, each machine and trace is checked against
@@ -18,12 +18,12 @@ export function machineBytes(m: MachineConfig): number {
   return Math.ceil(end / 4096) * BYTES_PER_PAGE;
 }
 
-export function traceBytes(t: Trace): number {
+export function traceBytes(t: TraceInfo): number {
   return t.idCount * BYTES_PER_ID;
 }
 
 /** A trace is checked once where it enters: its pids bound the process tables. */
-export function checkTrace(t: Trace): void {
+export function checkTrace(t: TraceInfo): void {
   checkPidCount(t.pidCount, `trace ${t.source}`);
   requireMemory(`replaying trace ${t.source} (${t.idCount} ids)`, traceBytes(t));
 }

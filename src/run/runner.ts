@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { loadMachine, type MachineConfig } from '../machine/memory-map.js';
-import { loadTraceCached } from '../trace/cache.js';
+import { openTraceCached } from '../trace/cache.js';
+import { isTraceStream, type TraceInfo } from '../trace/stream.js';
 import type { Trace } from '../trace/trace.js';
 import { AllocbenchError } from '../errors.js';
 import { shareTrace } from '../trace/share.js';
@@ -97,20 +98,21 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
   // Recorded traces do not depend on the seed; generated ones are made once per seed.
   // Text traces are parsed once: a compiled copy next to the results makes the next run's load a read.
   const layers = opts.layers ?? DEFAULT_LAYERS;
-  /** per trace name: its trace for a seed, or (a generated trace other than its first seed) how a worker makes it */
-  const traceFor = new Map<string, (seed: number) => Pick<CellTask, 'trace' | 'gen'>>();
+  /** per trace name: its trace for a seed, or (a generated trace other than its first seed, a file read in chunks) how a worker gets it */
+  const traceFor = new Map<string, (seed: number) => Pick<CellTask, 'trace' | 'gen' | 'stream'>>();
   /** per trace name: the trace (a generated one: its first seed, which stands for the others' size) */
-  const sample = new Map<string, Trace>();
+  const sample = new Map<string, TraceInfo>();
   const fileName = new Map<string, string>(), genName = new Map<string, string>();
   // checked where they enter (pids, memory); two files of one name get distinct cell names (trace-names.ts)
   const loaded = uniqueTraceNames(traceFiles.map((f) => {
-    const t = loadTraceCached(f, join(opts.out, 'trace-cache'), { layers, layersIfKernel: true });
+    // an .abt too large to read whole is a stream: each worker replays it from disk in chunks
+    const t = openTraceCached(f, join(opts.out, 'trace-cache'), { layers, layersIfKernel: true });
     checkTrace(t);
-    return shareTrace(t);
+    return isTraceStream(t) ? t : shareTrace(t);
   }));
   loaded.forEach((t, i) => {
     fileName.set(traceFiles[i]!, t.name);
-    traceFor.set(t.name, () => ({ trace: t }));
+    traceFor.set(t.name, () => (isTraceStream(t) ? { stream: { path: traceFiles[i]!, name: t.name } } : { trace: t }));
     sample.set(t.name, t);
   });
   // A generator's first seed is made here (its name, the checks); the other seeds in the workers.
@@ -186,7 +188,7 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
  * recorded-machine.ts), else the desktop preset. Resolved per trace before sharding and resume, so
  * results name the machine the cell ran on.
  */
-function resolveRecorded(cells: CellSpec[], paths: string[], traces: Trace[], machines: Map<string, MachineConfig>): CellSpec[] {
+function resolveRecorded(cells: CellSpec[], paths: string[], traces: TraceInfo[], machines: Map<string, MachineConfig>): CellSpec[] {
   if (!cells.some((c) => c.machine === RECORDED)) return cells;
   const byName = new Map<string, string>();
   for (let i = 0; i < traces.length; i++) {

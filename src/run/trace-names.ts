@@ -1,4 +1,3 @@
-import type { Trace } from '../trace/trace.js';
 
 /**
  * Cell names must stay unique: two traces with the same file name in different folders
@@ -6,10 +5,10 @@ import type { Trace } from '../trace/trace.js';
  * collide are named by the shortest tail of their paths that tells them apart (`a/x`, `b/x`); a
  * name nobody else has is left alone. The same file given twice is one trace.
  */
-export function uniqueTraceNames(traces: Trace[]): Trace[] {
-  const bySource = new Map<string, Trace>();
+export function uniqueTraceNames<T extends { name: string; source: string }>(traces: T[]): T[] {
+  const bySource = new Map<string, T>();
   for (const t of traces) if (!bySource.has(t.source)) bySource.set(t.source, t);
-  const groups = new Map<string, Trace[]>();
+  const groups = new Map<string, T[]>();
   for (const t of bySource.values()) groups.set(t.name, [...(groups.get(t.name) ?? []), t]);
   const renamed = new Map<string, string>();
   for (const [name, group] of groups) {

@@ -2,6 +2,7 @@ import type { MachineConfig } from '../machine/memory-map.js';
 import type { Trace } from '../trace/trace.js';
 import type { StartInput } from '../machine/start-state.js';
 import { shareTrace } from '../trace/share.js';
+import { openBinaryStream } from '../trace/binary-stream.js';
 import { failedCell, runCell, startEmptyMetrics, type CellResult, type CellSpec } from './cell.js';
 import { generateFromSpec } from './generate.js';
 
@@ -9,6 +10,8 @@ export interface CellTask {
   cell: CellSpec;
   /** the trace to replay (shared memory); when absent, `gen` says how to generate it */
   trace?: Trace;
+  /** an .abt file too large to read whole (trace/cache.ts openTraceCached): the worker replays it from disk in chunks */
+  stream?: { path: string; name: string };
   /** a generated trace made in the worker: the generator spec and seed */
   gen?: { spec: string; seed: number };
   machine: MachineConfig;
@@ -38,7 +41,8 @@ export interface TaskOutput {
 export default function runTask(task: CellTask): TaskOutput {
   let made: Trace | undefined;
   try {
-    const trace = task.trace ?? (made = shareTrace(generateFromSpec(task.gen!.spec, task.gen!.seed)));
+    const trace = task.trace ?? (task.stream !== undefined ? openBinaryStream(task.stream.path, { name: task.stream.name })
+      : (made = shareTrace(generateFromSpec(task.gen!.spec, task.gen!.seed))));
     const out: TaskOutput = task.startEmpty === 'only'
       ? { startEmpty: startEmptyMetrics(task.cell, trace, task.machine) }
       : { result: runCell(task.cell, trace, task.machine, { check: task.check, sampleEvery: task.sampleEvery, ...(task.start ? { start: task.start } : {}), startEmpty: task.startEmpty !== 'apart' }) };

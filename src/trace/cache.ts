@@ -10,6 +10,9 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AllocbenchError } from '../errors.js';
 import { BINARY_VERSION, fileStartsWithMagic, readBinaryFile, writeBinaryFile } from './binary.js';
+import { openBinaryStream } from './binary-stream.js';
+import type { TraceStream } from './stream.js';
+import { memoryBudget } from '../memory-budget.js';
 import { loadTrace, traceName, type LoadOptions } from './load.js';
 import type { Trace } from './trace.js';
 
@@ -71,4 +74,29 @@ export function loadTraceCached(path: string, cacheDir: string, options: LoadOpt
     process.stderr.write(`allocbench: warning: trace cache not written: ${(e as Error).message}\n`);
   }
   return t;
+}
+
+/**
+ * Bytes above which an uncompressed .abt input is replayed from disk in chunks instead of read
+ * whole: a quarter of the memory budget (the whole file is one buffer, shared by the workers, beside
+ * each worker's machine and per-id state), and never above 2 GiB (one buffer of a 15 GB file is not
+ * even possible: V8 caps an ArrayBuffer below that on some hosts, and reading it would take minutes
+ * before the first event). ALLOCBENCH_MEMORY lowers it with the budget.
+ */
+export function streamThreshold(): number {
+  return Math.min(Math.floor(memoryBudget() / 4), 2 ** 31);
+}
+
+/**
+ * loadTraceCached, except that an uncompressed .abt input larger than streamThreshold() is opened
+ * as a TraceStream (binary-stream.ts: header and metadata read and checked now, the events as a
+ * replay asks for them).
+ */
+export function openTraceCached(path: string, cacheDir: string, options: LoadOptions = {}): Trace | TraceStream {
+  if (fileStartsWithMagic(path)) {
+    let size = 0;
+    try { size = statSync(path).size; } catch { /* loadTraceCached names the problem */ }
+    if (size > streamThreshold()) return openBinaryStream(path, { name: traceName(path) });
+  }
+  return loadTraceCached(path, cacheDir, options);
 }
