@@ -64,6 +64,7 @@ describe('parseCsv', () => {
       ['exit', 9, 0, 0],
       ['extfrag', 0, 2, O.packExtfrag(0, 0, 1, true, false)],
       ['mark', 0, 0, 1],
+      ['tick', 0, 0, 0],
     ]);
     expect(t.caches).toEqual([
       { name: 'dentry', size: 192, align: 8, flags: O.CACHE_RECLAIMABLE | O.CACHE_HWCACHE_ALIGN },

@@ -346,9 +346,10 @@ function synth(seed: number, lines: number): { text: string; expected: [string, 
   const names = ['dentry', 'inode_cache', 'kmalloc-64', 'filp', 'buffer_head'];
   const cacheIdx = new Map<string, number>();
   let nextPfn = 0x1000, nextPtr = 0x1000;
+  // one second of timestamps (a crossed second would add a tick event)
   const prefix = (): string => rnd(2) === 0
-    ? `  kworker/u16:${rnd(9)}-${100 + rnd(50)}     [00${rnd(4)}] d..1.  ${1000 + rnd(99)}.${100000 + rnd(899999)}: `
-    : `   Web Content ${100 + rnd(50)}/${200 + rnd(50)} [00${rnd(4)}] ${1000 + rnd(99)}.${100000 + rnd(899999)}: kmem:`;
+    ? `  kworker/u16:${rnd(9)}-${100 + rnd(50)}     [00${rnd(4)}] d..1.  1000.${100000 + rnd(899999)}: `
+    : `   Web Content ${100 + rnd(50)}/${200 + rnd(50)} [00${rnd(4)}] 1000.${100000 + rnd(899999)}: kmem:`;
   while (out.length < lines) {
     const k = rnd(10);
     if (k <= 1) {

@@ -41,6 +41,7 @@ const SECTION_PAGES = (128 * MiB) / PAGE;
 
 const WMARK_MIN = 0;
 const WMARK_LOW = 1;
+const WMARK_HIGH = 2;
 
 /**
  * The simulated machine below the object layer: boot (memblock reservations, the memmap, the
@@ -100,7 +101,7 @@ export class Machine implements PageSource {
     for (let z = 0; z < nz; z++) {
       for (let l = 0; l < 3; l++) this.wm[z * 3 + l] = this.watermarks.wmark[z]![l]!;
       for (let h = 0; h < nz; h++) this.reserve[z * nz + h] = this.watermarks.lowmemReserve[z]![h]!;
-      this.byIndex[z]?.strategy.setupPcp?.(this.byIndex[z]!.managed, this.wm[z * 3 + WMARK_LOW]!, this.cpus, this.cpuCursor);
+      this.byIndex[z]?.strategy.setupPcp?.(this.byIndex[z]!.managed, this.wm[z * 3 + WMARK_LOW]!, this.cpus, this.cpuCursor, this.wm[z * 3 + WMARK_HIGH]!);
     }
   }
 
@@ -148,6 +149,13 @@ export class Machine implements PageSource {
   pcpPageCount(): number {
     let n = 0;
     for (const z of this.zones) n += z.strategy.pcpPages?.() ?? 0;
+    return n;
+  }
+
+  /** vmstat_update() on every CPU (a tick of recorded time, sysctl_stat_interval = HZ): the per-CPU lists' periodic decay. */
+  vmstatTick(): number {
+    let n = 0;
+    for (const z of this.zones) n += z.strategy.decayPcp?.() ?? 0;
     return n;
   }
 

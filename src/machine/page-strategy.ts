@@ -65,9 +65,11 @@ export interface PageStrategy {
   /**
    * Per-CPU page lists (page/pcp.ts), for strategies that have them: set up once the zone's managed
    * pages and low watermark are known, after the boot hand-over; `cursor.cpu` names the CPU of the
-   * event being replayed.
+   * event being replayed; the high watermark sets 6.7+'s ZONE_BELOW_HIGH.
    */
-  setupPcp?(managed: number, lowWmark: number, cpus: number, cursor: CpuCursor): void;
+  setupPcp?(managed: number, lowWmark: number, cpus: number, cursor: CpuCursor, highWmark?: number): void;
+  /** vmstat_update() once a second of recorded time: 6.7+ decay_pcp_high(); returns the pages drained. */
+  decayPcp?(): number;
   /** drain_all_pages(): the per-CPU lists back to the free lists; returns the pages drained. */
   drainPcp?(): number;
   /** pages on the per-CPU lists now */

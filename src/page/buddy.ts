@@ -197,8 +197,13 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
    * setup_zone_pageset() once the zone's managed pages and low watermark are known (after the boot
    * hand-over, which frees straight to the free lists as __free_pages_core() does).
    */
-  setupPcp(managed: number, lowWmark: number, cpus: number, cursor: CpuCursor): void {
-    if (this.pcpWanted) this.pcp = new PerCpuPages(this, Math.max(1, cpus), managed, lowWmark, this.rules.pcp, cursor);
+  setupPcp(managed: number, lowWmark: number, cpus: number, cursor: CpuCursor, highWmark?: number): void {
+    if (this.pcpWanted) this.pcp = new PerCpuPages(this, Math.max(1, cpus), managed, lowWmark, this.rules.pcp, cursor, highWmark);
+  }
+
+  /** vmstat_update()'s decay_pcp_high() on every CPU (6.7+; nothing on 6.1); returns the pages drained. */
+  decayPcp(): number {
+    return this.pcp === null ? 0 : this.pcp.decay();
   }
 
   /** drain_all_pages(): every per-CPU list back to the free lists; returns the pages drained. */

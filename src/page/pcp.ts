@@ -81,6 +81,8 @@ export interface PcpBackend {
   pcpTake(order: number, mt: number): number;
   /** __free_one_page() of a drained block (the backend knows the migratetype it was listed under) */
   pcpGive(pfn: number, order: number): void;
+  /** NR_FREE_PAGES of the zone (buddy free lists only), for the ZONE_BELOW_HIGH test */
+  freePages(): number;
 }
 
 export class PerCpuPages {
@@ -98,6 +100,12 @@ export class PerCpuPages {
   private readonly freeFactor: Int32Array;
   private readonly allocFactor: Int32Array;
   private readonly prevFreeHigh: Uint8Array;
+  /**
+   * 6.7+ ZONE_BELOW_HIGH (zone->flags): set by get_page_from_freelist() when the zone fails
+   * zone_watermark_fast() against its high watermark, cleared by free_unref_page_commit() after a
+   * bulk free leaves it above (6.12 mm/page_alloc.c). While set, pcp->high only shrinks.
+   */
+  private belowHigh = false;
   refills = 0;
   refillBlocks = 0;
   drains = 0;
@@ -105,7 +113,7 @@ export class PerCpuPages {
 
   constructor(
     private readonly backend: PcpBackend, private readonly cpus: number, managed: number, lowWmark: number,
-    private readonly rules: PcpRules, private readonly cursor: CpuCursor,
+    private readonly rules: PcpRules, private readonly cursor: CpuCursor, private readonly highWmark = 0,
   ) {
     this.lists = LOWORDER_LISTS + rules.thpLists;
     const v = pagesetValues(managed, lowWmark, cpus, rules);
@@ -185,6 +193,7 @@ export class PerCpuPages {
   alloc(order: number, mt: number): number {
     const cpu = this.cpu();
     const li = cpu * this.lists + this.pindex(mt, order);
+    if (this.rules.autoTune && !this.belowHigh) this.noteWatermark(order);
     // 6.1: pcp->free_factor >>= 1; 6.7+: pcp->free_count >>= 1 (an allocation ends a run of frees)
     this.freeFactor[cpu]! >>= 1;
     if (this.len[li] === 0) {
@@ -205,6 +214,16 @@ export class PerCpuPages {
     return this.pop(li, false);
   }
 
+  /**
+   * 6.12 get_page_from_freelist(): "if (zone_watermark_fast(zone, order, high_wmark_pages(zone), …))
+   * goto try_this_zone; else set_bit(ZONE_BELOW_HIGH, …)" (the free pages that cannot serve the
+   * order left out, as __zone_watermark_ok() does; lowmem_reserve and the highatomic reserve are not
+   * modelled). Called for the orders the pcp lists serve: a request of another order skips the test.
+   */
+  noteWatermark(order: number): void {
+    if (this.backend.freePages() - ((1 << order) - 1) <= this.highWmark) this.belowHigh = true;
+  }
+
   /** Blocks one refill takes: 6.1 __rmqueue_pcplist(), 6.7+ nr_pcp_alloc(). */
   private refillSize(cpu: number, order: number): number {
     const base = this.batch;
@@ -213,8 +232,8 @@ export class PerCpuPages {
     let high = Math.min(Math.max(this.high[cpu]!, hmin), hmax);
     if (high < base) return 1;
     let batch = order === 0 ? base << this.allocFactor[cpu]! : base;
-    // a larger pcp->high would have avoided going to the zone (ZONE_BELOW_HIGH is not modelled)
-    if (hmin !== hmax) high = Math.min(high + batch, hmax);
+    // a larger pcp->high would have avoided going to the zone, unless the zone is below its high watermark
+    if (hmin !== hmax && !this.belowHigh) high = Math.min(high + batch, hmax);
     this.high[cpu] = high;
     if (order === 0) {
       const maxNr = Math.max(high - this.count[cpu]! - base, base);
@@ -264,6 +283,10 @@ export class PerCpuPages {
     if (high !== 0 && freeHigh) {
       this.high[cpu] = Math.max(high - (batch << BATCH_SCALE_MAX), hmin);
       high = 0;
+    } else if (hmin !== hmax && this.belowHigh) {
+      // ZONE_BELOW_HIGH: shrink pcp->high by the run of frees, and free down to it from here
+      this.high[cpu] = Math.max(high - Math.max(this.freeFactor[cpu]!, batch), hmin);
+      high = Math.max(count, hmin);
     } else if (hmin !== hmax && count >= high) {
       const need = this.freeFactor[cpu]! + batch;
       if (high < need) this.high[cpu] = Math.min(Math.max(need, hmin), hmax);
@@ -275,6 +298,31 @@ export class PerCpuPages {
     else if (high < batch) n = 1;
     else n = Math.min(Math.max(this.freeFactor[cpu]!, batch), high - batch);
     this.bulkFree(cpu, n, pindex);
+    // zone_watermark_ok(zone, 0, high_wmark_pages(zone), ZONE_MOVABLE, 0) clears ZONE_BELOW_HIGH
+    if (this.belowHigh && this.backend.freePages() > this.highWmark) this.belowHigh = false;
+  }
+
+  /**
+   * vmstat_update() → refresh_cpu_vm_stats(true), every sysctl_stat_interval (HZ) on each CPU: 6.7+
+   * decay_pcp_high() (6.12 mm/page_alloc.c) lowers pcp->high by an eighth towards high_min (never
+   * below count − (batch << CONFIG_PCP_BATCH_SCALE_MAX)) and frees what is above it. 6.1's
+   * refresh_cpu_vm_stats() drains only pagesets of remote NUMA nodes: nothing on one node.
+   * Returns the pages drained.
+   */
+  decay(): number {
+    if (!this.rules.autoTune) return 0;
+    let n = 0;
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      let high = this.high[cpu]!;
+      const count = this.count[cpu]!;
+      if (high > this.highMin) {
+        high = Math.max(count - (this.batch << BATCH_SCALE_MAX), high - (high >> 3), this.highMin);
+        this.high[cpu] = high;
+      }
+      const toDrain = count - high;
+      if (toDrain > 0) { this.bulkFree(cpu, toDrain, 0); n += toDrain; }
+    }
+    return n;
   }
 
   /** free_pcppages_bulk(): pages from the tails of the lists, round robin from pindex, whole lists at a time. */

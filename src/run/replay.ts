@@ -9,7 +9,7 @@ import type { CpuCursor } from '../machine/cpu-cursor.js';
 import type { PageSource } from '../machine/page-source.js';
 import { PAGEBLOCK_ORDER } from '../page/strategy.js';
 import {
-  OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC, PAGE_PIECE, GFP_COMPACTION_TARGET,
+  OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_TICK, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC, PAGE_PIECE, GFP_COMPACTION_TARGET,
 } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import { isTraceStream, traceChunks, type EventChunk, type TraceStream } from '../trace/stream.js';
@@ -574,6 +574,9 @@ class Replay {
         break;
       case OP_EXTFRAG:
         this.extfrag++;
+        break;
+      case OP_TICK:
+        this.machine.vmstatTick();
         break;
       case OP_MMAP:
         if (vm === null) { this.notModelled++; break; }

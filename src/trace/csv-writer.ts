@@ -37,6 +37,7 @@ OP_COLUMNS[O.OP_FORK] = [PID, CHILD];
 OP_COLUMNS[O.OP_EXIT] = [PID];
 OP_COLUMNS[O.OP_MARK] = [LABEL];
 OP_COLUMNS[O.OP_EXTFRAG] = [ORDER, AO, AM, FM, FRAG, CHG];
+OP_COLUMNS[O.OP_TICK] = [];
 
 /**
  * Writes any Trace in the native CSV format (csv.ts, docs/trace-formats.md), with the columns its

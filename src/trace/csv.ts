@@ -672,6 +672,9 @@ class CsvParser {
       case O.OP_MARK:
         b.push(op, 0, 0, b.intern(this.cell(col[14]!)));
         break;
+      case O.OP_TICK:
+        b.push(op, 0, 0, 0);
+        break;
       case O.OP_EXTFRAG: {
         const fallbackOrder = this.num(cOrder, 'order', -1, 15);
         const aux = O.packExtfrag(

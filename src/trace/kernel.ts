@@ -26,7 +26,7 @@
 import { AllocbenchError, TraceFormatError } from '../errors.js';
 import { parseGfp, __GFP_RECLAIMABLE } from '../machine/gfp.js';
 import {
-  CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_EXTFRAG, OP_FAULT, OP_KFREE,
+  CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_EXTFRAG, OP_FAULT, OP_TICK, OP_KFREE,
   OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE, GFP_COMPACTION_TARGET, packExtfrag,
 } from './ops.js';
 import { CompactionTargets } from './compaction-targets.js';
@@ -450,7 +450,7 @@ class KernelParser {
         for (let k = 0; k < 2 && t < e; k++) {
           const te = KernelParser.timestampEnd(s, t, e);
           if (te >= 0) {
-            this.prefixStart = p; this.prefixEnd = q;
+            this.prefixStart = p; this.prefixEnd = q; this.tsStart = t;
             this.lineCpu = cpu <= 0x7fffffff ? cpu : -1;
             return te;
           }
@@ -475,7 +475,7 @@ class KernelParser {
           // latency column: cpu digit(s) then irq flag chars, e.g. `0d.h1`, `3...1`
           if (c0 >= 48 && c0 <= 57 && !(c1 >= 48 && c1 <= 57) && c1 !== 47) pe = prevStart;
         }
-        this.prefixStart = p; this.prefixEnd = pe;
+        this.prefixStart = p; this.prefixEnd = pe; this.tsStart = t;
         this.lineCpu = -1;
         return te;
       }
@@ -500,6 +500,7 @@ class KernelParser {
       this.fail(EXPECT_PREFIX);
     }
     this.noteCpuTid();
+    this.noteSecond(s);
     const q = skipBlanks(s, ts, e);
     let ev = this.knownEvent(s, q, e);
     let f = this.nameEnd; // the fields' start: a blank or the line end, as field() needs (no key starts at it)
@@ -527,6 +528,33 @@ class KernelParser {
 
   private nameEnd = 0;
   private nameEvent = EV_NONE;
+  /** where the current line's timestamp starts (findTimestamp) */
+  private tsStart = 0;
+  /** the whole second of the last timestamp, -1 before the first */
+  private second = -1;
+
+  /**
+   * One OP_TICK per whole second the timestamps cross (before this line's events): the kernel's
+   * vmstat_update() runs every sysctl_stat_interval (HZ) on each busy CPU, at whole seconds
+   * (round_jiffies_relative()), and decays the per-CPU page lists there on 6.7+. A clock that
+   * goes back (per-CPU buffers merged out of order) emits nothing.
+   */
+  private noteSecond(s: Bytes): void {
+    let sec = 0;
+    for (let i = this.tsStart; ; i++) {
+      const c = s[i]!;
+      if (c < 48 || c > 57) break;
+      sec = sec * 10 + c - 48;
+    }
+    if (sec <= this.second) return;
+    if (this.second >= 0) {
+      const cpu = this.b.curCpu;
+      this.b.curCpu = -1;
+      for (let k = this.second; k < sec; k++) this.b.push(OP_TICK, 0, 0, 0);
+      this.b.curCpu = cpu;
+    }
+    this.second = sec;
+  }
   /** the `[cpu]` column of the current line, -1 when its layout has none (findTimestamp) */
   private lineCpu = -1;
 

@@ -22,7 +22,13 @@ export const OP_EXIT = 15; //         pid           -                -
 export const OP_MARK = 16; //         -             -                string index (label)
 /** An mm_page_alloc_extfrag seen in a recording: kept to compare with the simulated fallbacks. */
 export const OP_EXTFRAG = 17; //      -             fallback order   packed, see packExtfrag
-export const OP_COUNT = 18;
+/**
+ * A second of recorded time has passed (kernel recordings: the loader emits one at each whole second
+ * of the timestamps): the kernel's periodic per-CPU work, vmstat_update() every sysctl_stat_interval
+ * (HZ), which on 6.7+ decays the per-CPU page lists (page/pcp.ts decay()).
+ */
+export const OP_TICK = 18; //         -             -                -
+export const OP_COUNT = 19;
 
 /**
  * val of an OP_PAGE_FREE that frees one aligned piece of a live block, not all of it: PAGE_PIECE +
@@ -43,7 +49,7 @@ export const GFP_COMPACTION_TARGET = 0x08 | 1 << 30;
 
 export const OP_NAMES: readonly string[] = [
   'page_alloc', 'page_free', 'kmalloc', 'kfree', 'cache_create', 'cache_alloc', 'cache_free',
-  'malloc', 'free', 'realloc', 'mmap', 'munmap', 'brk', 'fault', 'fork', 'exit', 'mark', 'extfrag',
+  'malloc', 'free', 'realloc', 'mmap', 'munmap', 'brk', 'fault', 'fork', 'exit', 'mark', 'extfrag', 'tick',
 ];
 
 export function opByName(name: string): number {

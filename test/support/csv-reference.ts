@@ -266,6 +266,9 @@ export function parseCsvReference(text: string, file: string, name: string = def
         b.push(op, 0, fallbackOrder, aux);
         break;
       }
+      case O.OP_TICK:
+        b.push(op, 0, 0, 0);
+        break;
       default:
         fail(`an op name (${O.OP_NAMES.join(', ')})`);
     }
