@@ -548,10 +548,13 @@ class KernelParser {
     }
     if (sec <= this.second) return;
     if (this.second >= 0) {
-      const cpu = this.b.curCpu;
-      this.b.curCpu = -1;
-      for (let k = this.second; k < sec; k++) this.b.push(OP_TICK, 0, 0, 0);
-      this.b.curCpu = cpu;
+      // no CPU and no task: the work runs on every CPU, in no traced task
+      const b = this.b, cpu = b.curCpu, tid = b.curTid;
+      b.curCpu = -1;
+      b.curTid = -1;
+      for (let k = this.second; k < sec; k++) b.push(OP_TICK, 0, 0, 0);
+      b.curCpu = cpu;
+      b.curTid = tid;
     }
     this.second = sec;
   }
