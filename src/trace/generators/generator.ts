@@ -24,6 +24,11 @@ export interface Generator {
   params: Record<string, GeneratorParam>;
   /** missing params take their defaults */
   generate(params: Record<string, number | string>, seed: number): Trace;
+  /**
+   * Writes the same trace to an .abt file chunk by chunk, in memory bounded whatever the event
+   * count (only generators whose state between chunks is bounded: page-churn)
+   */
+  write?(path: string, params: Record<string, number | string>, seed: number): { events: number };
 }
 
 // mmap prot and flags as in include/uapi/asm-generic/mman-common.h and mman.h (x86-64 values).

@@ -41,6 +41,7 @@ export const pageChurn: Generator = {
     g.fill(cols, n);
     return { ...traceInfo(given, seed, g), ...cols };
   },
+  write: (path, given, seed) => writePageChurn(path, given, seed),
 };
 
 /** Column buffers fill writes into. */
