@@ -6,6 +6,15 @@ import type { Steps } from './steps.js';
  * this contract and src/page/ implements it (page strategies import it through page/strategy.ts).
  */
 
+/** One CPU's pageset of a zone as /proc/zoneinfo prints it (zoneinfo_show_print(), mm/vmstat.c). */
+export interface Pageset {
+  /** pcp->count: pages on the CPU's lists */
+  count: number;
+  /** pcp->high now (6.7+: auto-tuned between high_min and high_max) */
+  high: number;
+  batch: number;
+}
+
 export interface PageStrategyOptions {
   /** pages spanned by the zone; the strategy's pfns are zone-local, 0..pages-1 */
   pages: number;
@@ -74,6 +83,8 @@ export interface PageStrategy {
   drainPcp?(): number;
   /** pages on the per-CPU lists now */
   pcpPages?(): number;
+  /** each CPU's per-CPU list state (/proc/zoneinfo's pagesets); empty without per-CPU lists */
+  pagesets?(): Pageset[];
   /** Strategy-specific deterministic counters (fallbacks, steals, ...), merged into a cell's metrics. */
   counters(): Record<string, number>;
   /** Verifies internal invariants; throws InvariantError. May be slow. */

@@ -12,7 +12,8 @@
  */
 import { TraceFormatError } from '../errors.js';
 import { MIGRATE_NAMES, MIGRATE_TYPES, MIGRATE_UNMOVABLE } from '../machine/gfp.js';
-import { NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from '../page/strategy.js';
+import type { Machine } from '../machine/machine.js';
+import { NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES, type Pageset } from '../page/strategy.js';
 import { fillContigPageInfo, fragmentationIndex, unusableFreeIndex, zoneNrFree, type ExtraMigratetype, type ZoneFreeState } from './fragmentation.js';
 
 /** pagetypeinfo_showfree_print() stops counting a free list at this many entries and prints ">100000". */
@@ -287,4 +288,54 @@ export function parsePagetypeinfo(text: string, file: string): ZoneFreeState[] {
       i++;
     }
   }
+}
+
+// ---- /proc/zoneinfo ----------------------------------------------------------------------------
+
+/** What zoneinfo prints of one zone (the lines the model has). */
+export interface ZoneinfoZone {
+  node: number;
+  zone: string;
+  /** NR_FREE_PAGES: the buddy free lists, pages on per-CPU lists left out */
+  free: number;
+  min: number;
+  low: number;
+  high: number;
+  spanned: number;
+  present: number;
+  managed: number;
+  startPfn: number;
+  pagesets: readonly Pageset[];
+}
+
+/**
+ * /proc/zoneinfo as zoneinfo_show_print() (mm/vmstat.c, 6.1 and 6.12) prints a populated zone,
+ * limited to the lines the model has: pages free, the min/low/high watermarks, spanned/present/
+ * managed, each CPU's pageset (count, high, batch) and start_pfn. Left out: boost, promo, cma,
+ * protection, the vm counters, "vm stats threshold" and node_unreclaimable.
+ */
+export function formatZoneinfo(zones: readonly ZoneinfoZone[]): string {
+  let s = '';
+  for (const z of zones) {
+    if (z.present === 0) continue;
+    s += `Node ${z.node}, zone ${rj(z.zone, 8)}\n  pages free     ${z.free}\n`;
+    s += `        min      ${z.min}\n        low      ${z.low}\n        high     ${z.high}\n`;
+    s += `        spanned  ${z.spanned}\n        present  ${z.present}\n        managed  ${z.managed}\n  pagesets\n`;
+    z.pagesets.forEach((p, cpu) => {
+      s += `    cpu: ${cpu}\n              count: ${p.count}\n              high:  ${p.high}\n              batch: ${p.batch}\n`;
+    });
+    s += `  start_pfn:           ${z.startPfn}\n`;
+  }
+  return s;
+}
+
+/** The zoneinfo lines of a simulated machine's zones (watermarks as integers, as the kernel keeps them). */
+export function machineZoneinfo(m: Machine): ZoneinfoZone[] {
+  return m.zones.map((z) => {
+    const wm = m.watermarks.wmark[z.index]!;
+    return {
+      node: 0, zone: z.name, free: z.strategy.freePages(), min: Math.floor(wm[0]!), low: Math.floor(wm[1]!), high: Math.floor(wm[2]!),
+      spanned: z.spanned, present: z.present, managed: z.managed, startPfn: z.startPfn, pagesets: z.strategy.pagesets?.() ?? [],
+    };
+  });
 }

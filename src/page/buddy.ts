@@ -11,7 +11,7 @@ import type { CpuCursor } from '../machine/cpu-cursor.js';
 import { PerCpuPages, type PcpBackend } from './pcp.js';
 import {
   MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES,
-  type PageStrategy, type PageStrategyOptions,
+  type Pageset, type PageStrategy, type PageStrategyOptions,
 } from './strategy.js';
 
 const NIL = -1;
@@ -213,6 +213,10 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
 
   pcpPages(): number {
     return this.pcp === null ? 0 : this.pcp.pages();
+  }
+
+  pagesets(): Pageset[] {
+    return this.pcp === null ? [] : this.pcp.pagesets();
   }
 
   /** rmqueue_bulk()'s __rmqueue() of one block, which then sits on a pcp list (not free, not allocated). */

@@ -1,6 +1,6 @@
 import type { CpuCursor } from '../machine/cpu-cursor.js';
 import { MIGRATE_MOVABLE } from '../machine/gfp.js';
-import { PAGEBLOCK_ORDER } from './strategy.js';
+import { PAGEBLOCK_ORDER, type Pageset } from './strategy.js';
 
 /**
  * Per-CPU page lists (struct per_cpu_pages, mm/page_alloc.c): order-0..3 blocks (and THP-sized
@@ -370,6 +370,13 @@ export class PerCpuPages {
       const order = PerCpuPages.orderOf(li % this.lists);
       for (let p = this.head[li]!; p !== NIL; p = links[2 * p]!) fn(p, order);
     }
+  }
+
+  /** Each CPU's count, high and batch (/proc/zoneinfo's pagesets). */
+  pagesets(): Pageset[] {
+    const out: Pageset[] = [];
+    for (let cpu = 0; cpu < this.cpus; cpu++) out.push({ count: this.count[cpu]!, high: this.high[cpu]!, batch: this.batch });
+    return out;
   }
 
   /** pcp->high of a CPU now (zoneinfo's "high"). */

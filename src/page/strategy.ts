@@ -3,5 +3,5 @@
  * machine's, which drives one strategy per zone (machine/page-strategy.ts), and so are the orders
  * and pageblocks a strategy works in (machine/page-geometry.ts).
  */
-export type { PageStrategy, PageStrategyFactory, PageStrategyOptions } from '../machine/page-strategy.js';
+export type { Pageset, PageStrategy, PageStrategyFactory, PageStrategyOptions } from '../machine/page-strategy.js';
 export { MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES, PAGE_SHIFT, PAGE_SIZE } from '../machine/page-geometry.js';
