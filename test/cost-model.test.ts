@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AllocbenchError } from '../src/errors.js';
 import { GFP_KERNEL, MIGRATE_MOVABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE } from '../src/machine/gfp.js';
 import { loadCostTable } from '../src/machine/cost.js';
@@ -20,6 +21,7 @@ import type { PageSource } from '../src/machine/page-source.js';
 import { runCell } from '../src/run/cell.js';
 import { OP_KFREE, OP_KMALLOC } from '../src/trace/ops.js';
 import { TraceBuilder } from '../src/trace/trace.js';
+import { GENERATORS } from '../src/trace/generators/index.js';
 
 /**
  * Issue 8: the cost model turns step counts into simulated time, so the step counts of small,
@@ -380,6 +382,34 @@ describe('cost model end to end', () => {
     expect(metrics.latency.kmalloc).toMatchObject({ count: 3, total_ns: 439, p50: fast, max: slow });
     expect(metrics.latency.kfree).toMatchObject({ count: 2, total_ns: 11, p50: fast, max: fast });
     expect(metrics.sim_total_ns).toBe(slow + 4 * fast); // 450
+  });
+});
+
+describe('the priced total', () => {
+  // Every counted step adds its price to one total as it is counted (machine/steps.ts tick), and an
+  // event's latency is that total's change: a count made without its price would show here.
+  const table = loadCostTable();
+  const priced = (steps: Record<string, number>): number => STEP_NAMES.reduce((t, n, k) => t + steps[n]! * table[k]!, 0);
+  const traces = [GENERATORS['kernel-mix']!.generate({ events: 4000 }, 5), GENERATORS['fork-cow']!.generate({ events: 2000 }, 5)];
+  const pages = ['buddy', 'buddy-mobility', 'bitmap', 'bitmap2', 'freelist'];
+  const objects = ['slub', 'kmalloc-pow2', 'dlmalloc'];
+  it('no source file counts a step without pricing it (a write to a STEP_ counter outside machine/steps.ts)', () => {
+    const src = fileURLToPath(new URL('../src', import.meta.url));
+    const offenders = readdirSync(src, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts') && f !== join('machine', 'steps.ts'))
+      .flatMap((f) => readFileSync(join(src, f), 'utf8').split('\n').map((line, i) => ({ at: `${f}:${i + 1}`, line })))
+      .filter(({ line }) => /\[STEP_[A-Z_]+\]!?\s*(\+\+|--|[-+]?=(?!=))/.test(line))
+      .map(({ at }) => at);
+    expect(offenders).toEqual([]);
+  });
+  it.each(pages.flatMap((p) => objects.map((o) => [p, o] as const)))('%s + %s: sim_total_ns is the step counts priced by the cost table', (page, object) => {
+    for (const t of traces) {
+      const r = runCell({ trace: t.name, machine: 'mem=64M', page, object, seed: 5 }, t, loadMachine('mem=64M'), { samples: 0 });
+      expect(r.status).toBe('ok');
+      const m = r.metrics as { steps: Record<string, number>; sim_total_ns: number };
+      expect(Object.values(m.steps).some((v) => v > 0)).toBe(true);
+      expect(m.sim_total_ns).toBe(Math.round(priced(m.steps)));
+    }
   });
 });
 

@@ -6,7 +6,7 @@ import type { CpuCursor } from './cpu-cursor.js';
 import type { PageSource } from './page-source.js';
 import { Memblock, type Region } from './memblock.js';
 import type { MachineConfig } from './memory-map.js';
-import { newSteps, STEP_ZONE, type Steps } from './steps.js';
+import { newSteps, STEP_ZONE, type Steps, tick } from './steps.js';
 import { computeWatermarks, watermarksFor, type Watermarks } from './watermarks.js';
 import { presentPages, zoneSpans } from './zones.js';
 import type { ZoneFreeState } from './zone-free-state.js';
@@ -171,7 +171,7 @@ export class Machine implements PageSource {
     for (let z = highest; z >= 0; z--) {
       const zone = this.byIndex[z];
       if (zone === undefined) continue;
-      this.steps[STEP_ZONE]!++;
+      tick(this.steps, STEP_ZONE);
       let mark = this.wm[z * 3 + level]!;
       if (halveMin) mark -= Math.floor(mark / 2);
       // __zone_watermark_ok(): free pages minus the (1 << order) - 1 that cannot serve this request

@@ -1,7 +1,7 @@
 /**
  * Primitive step counters (DESIGN.md §6). Strategies only count; the cost model (a JSON table of
  * nanoseconds per step) turns counts into simulated time. One Float64Array per machine, indexed by
- * these constants, is shared by every layer so a replay can read the delta of one event cheaply.
+ * these constants, is shared by every layer.
  */
 export const STEP_CALL = 0; //        one entry into an allocator (fixed overhead)
 export const STEP_WORD = 1; //        one bitmap/summary word read
@@ -24,8 +24,35 @@ export const STEP_NAMES: readonly string[] = [
   'pt_page', 'zero', 'copy', 'fault', 'zone',
 ];
 
+/**
+ * The counters, then at STEP_NS the priced total (simulated ns) and at STEP_PRICE + k the price of
+ * step k. Every count goes through tick()/ticks(), which add the step's price to the total as well,
+ * so an event's simulated latency is the change of one number (a replay used to take the dot product
+ * of all the counters with the cost table after every event: a tenth of a buddy replay). The prices
+ * are zero until a replay that records latency sets them (setPrices); the counters alone are what the
+ * strategies' tests and the cells' `steps` read.
+ */
 export type Steps = Float64Array;
+export const STEP_NS = STEP_COUNT;
+export const STEP_PRICE = STEP_COUNT + 1;
 
 export function newSteps(): Steps {
-  return new Float64Array(STEP_COUNT);
+  return new Float64Array(STEP_PRICE + STEP_COUNT);
+}
+
+/** One step of kind k. */
+export function tick(s: Steps, k: number): void {
+  s[k]!++;
+  s[STEP_NS]! += s[STEP_PRICE + k]!;
+}
+
+/** n steps of kind k. */
+export function ticks(s: Steps, k: number, n: number): void {
+  s[k]! += n;
+  s[STEP_NS]! += n * s[STEP_PRICE + k]!;
+}
+
+/** Prices the steps from now on (ns per step, indexed like the counters: machine/cost.ts). */
+export function setPrices(s: Steps, ns: Float64Array): void {
+  s.set(ns.subarray(0, STEP_COUNT), STEP_PRICE);
 }

@@ -3,7 +3,7 @@ import { GFP_HIGHUSER_MOVABLE } from './gfp.js';
 import { KERNEL_IMAGE_BYTES, type Machine } from './machine.js';
 import { GFP_PGTABLE_USER, PageTable, PTE_SHARED, PTE_WRITE, pteEntry, ptePfn, PTRS_PER_TABLE, type TablePages } from './page-table.js';
 import { MMAP_TOP, Process, STACK_GUARD_GAP, VM_ANON, VM_GROWSDOWN, VM_HEAP, VM_READ, VM_SHARED, VM_WRITE } from './process.js';
-import { STEP_COPY, STEP_FAULT, STEP_PT_PAGE, STEP_ZERO, type Steps } from './steps.js';
+import { STEP_COPY, STEP_FAULT, STEP_PT_PAGE, STEP_ZERO, type Steps, tick } from './steps.js';
 
 // mmap prot/flags (include/uapi/asm-generic/mman-common.h, x86-64 values; as generators write them)
 const PROT_READ = 0x1;
@@ -117,14 +117,14 @@ export class Vm implements TablePages {
   allocTable(): number {
     const pfn = this.machine.allocPages(0, GFP_PGTABLE_USER);
     if (pfn < 0) return -1;
-    this.steps[STEP_PT_PAGE]!++;
+    tick(this.steps, STEP_PT_PAGE);
     this.ptAllocs++;
     if (++this.ptLive > this.ptPeak) this.ptPeak = this.ptLive;
     return pfn;
   }
 
   freeTable(pfn: number): void {
-    this.steps[STEP_PT_PAGE]!++;
+    tick(this.steps, STEP_PT_PAGE);
     this.ptFrees++;
     this.ptLive--;
     this.machine.freePages(pfn, 0);
@@ -288,7 +288,7 @@ export class Vm implements TablePages {
   }
 
   faultIn(p: Process, addr: number, write: boolean): number {
-    this.steps[STEP_FAULT]!++;
+    tick(this.steps, STEP_FAULT);
     let v = p.find(addr);
     if (v < 0) {
       v = this.noVma(p, addr);
@@ -330,7 +330,7 @@ export class Vm implements TablePages {
     }
     const pfn = this.machine.allocPages(0, GFP_HIGHUSER_MOVABLE);
     if (pfn < 0) return this.count(FAULT_OOM);
-    this.steps[STEP_COPY]!++;
+    tick(this.steps, STEP_COPY);
     if (++this.userPages > this.userPeak) this.userPeak = this.userPages;
     this.mapCount[pfn] = 1;
     this.mapCount[old]!--;
@@ -368,7 +368,7 @@ export class Vm implements TablePages {
   private newPage(p: Process): number {
     const pfn = this.machine.allocPages(0, GFP_HIGHUSER_MOVABLE);
     if (pfn < 0) return -1;
-    this.steps[STEP_ZERO]!++;
+    tick(this.steps, STEP_ZERO);
     this.mapCount[pfn] = 1;
     if (++this.userPages > this.userPeak) this.userPeak = this.userPages;
     p.rss++;

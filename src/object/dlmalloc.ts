@@ -1,5 +1,5 @@
 import { InvariantError } from '../errors.js';
-import { STEP_CALL, STEP_LIST, STEP_MERGE, STEP_SPLIT, type Steps } from '../machine/steps.js';
+import { STEP_CALL, STEP_LIST, STEP_MERGE, STEP_SPLIT, type Steps, tick } from '../machine/steps.js';
 import type { CacheDef } from '../trace/trace.js';
 import { HEAP_PAGE, PageBackedHeapMemory, type HeapMemory } from './heap-memory.js';
 import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
@@ -167,14 +167,14 @@ export class Dlmalloc implements ObjectStrategy {
   // ---------------------------------------------------------------- public contract
 
   alloc(bytes: number, _gfp: number): number {
-    this.steps[STEP_CALL]!++;
+    tick(this.steps, STEP_CALL);
     const mem = this.malloc(bytes);
     if (mem < 0) this.nFailed++;
     return mem;
   }
 
   free(addr: number): void {
-    this.steps[STEP_CALL]!++;
+    tick(this.steps, STEP_CALL);
     this.internalFree(addr);
   }
 
@@ -185,7 +185,7 @@ export class Dlmalloc implements ObjectStrategy {
    * block live unless a new address is returned.
    */
   realloc(addr: number, newBytes: number, _gfp: number): number {
-    this.steps[STEP_CALL]!++;
+    tick(this.steps, STEP_CALL);
     if (newBytes >= MAX_REQUEST) { this.nFailed++; return -1; }
     const nb = request2size(newBytes);
     if (this.inBrk(addr)) {
@@ -337,7 +337,7 @@ export class Dlmalloc implements ObjectStrategy {
     if (h !== NONE) this.bk[h] = p;
     this.smallHead[i] = p;
     this.smallmap |= 1 << i;
-    this.steps[STEP_LIST]!++;
+    tick(this.steps, STEP_LIST);
   }
 
   private unlinkSmallChunk(p: number, s: number): void {
@@ -346,7 +346,7 @@ export class Dlmalloc implements ObjectStrategy {
     if (b === NONE) this.smallHead[i] = f; else this.fd[b] = f;
     if (f !== NONE) this.bk[f] = b;
     if (this.smallHead[i] === NONE) this.smallmap &= ~(1 << i);
-    this.steps[STEP_LIST]!++;
+    tick(this.steps, STEP_LIST);
   }
 
   /** insert_large_chunk(): descend the trie on the size's bits below the bin's fixed ones. */
@@ -354,7 +354,7 @@ export class Dlmalloc implements ObjectStrategy {
     const i = treeIndex(s);
     this.tix[x] = i;
     this.c0[x] = NONE; this.c1[x] = NONE;
-    this.steps[STEP_LIST]!++;
+    tick(this.steps, STEP_LIST);
     if ((this.treemap & (1 << i)) === 0) {
       this.treemap |= 1 << i;
       this.treeRoot[i] = x;
@@ -365,7 +365,7 @@ export class Dlmalloc implements ObjectStrategy {
     let t = this.treeRoot[i]!;
     let pos = treeTopBit(i);
     for (;;) {
-      this.steps[STEP_LIST]!++;
+      tick(this.steps, STEP_LIST);
       if (this.csz[t]! * 16 !== s) {
         const right = bitOf(s, pos--);
         const c = right ? this.c1[t]! : this.c0[t]!;
@@ -391,7 +391,7 @@ export class Dlmalloc implements ObjectStrategy {
   private unlinkLargeChunk(x: number): void {
     const xp = this.par[x]!;
     let r: number;
-    this.steps[STEP_LIST]!++;
+    tick(this.steps, STEP_LIST);
     if (this.bk[x] !== x) {
       const f = this.fd[x]!;
       r = this.bk[x]!;
@@ -402,7 +402,7 @@ export class Dlmalloc implements ObjectStrategy {
       if (r === NONE) { rpRight = false; r = this.c0[x]!; }
       if (r !== NONE) {
         for (;;) {
-          this.steps[STEP_LIST]!++;
+          tick(this.steps, STEP_LIST);
           if (this.c1[r] !== NONE) { rpNode = r; rpRight = true; r = this.c1[r]!; }
           else if (this.c0[r] !== NONE) { rpNode = r; rpRight = false; r = this.c0[r]!; }
           else break;
@@ -452,9 +452,9 @@ export class Dlmalloc implements ObjectStrategy {
     let v = this.treeRoot[i]!;
     let t = v;
     let rsize = this.csz[t]! * 16 - nb;
-    this.steps[STEP_LIST]!++;
+    tick(this.steps, STEP_LIST);
     while ((t = this.leftmostChild(t)) !== NONE) {
-      this.steps[STEP_LIST]!++;
+      tick(this.steps, STEP_LIST);
       const trem = this.csz[t]! * 16 - nb;
       if (trem < rsize) { rsize = trem; v = t; }
     }
@@ -465,7 +465,7 @@ export class Dlmalloc implements ObjectStrategy {
       const r = v + nb / 16;
       this.setSizeAndPinuseOfFreeChunk(r, rsize);
       this.replaceDv(r, rsize);
-      this.steps[STEP_SPLIT]!++;
+      tick(this.steps, STEP_SPLIT);
     }
     return this.give(v);
   }
@@ -480,7 +480,7 @@ export class Dlmalloc implements ObjectStrategy {
       let pos = treeTopBit(idx);
       let rst = NONE; // the deepest untaken right subtree
       for (;;) {
-        this.steps[STEP_LIST]!++;
+        tick(this.steps, STEP_LIST);
         const trem = this.csz[t]! * 16 - nb;
         if (trem >= 0 && trem < rsize) {
           v = t;
@@ -498,7 +498,7 @@ export class Dlmalloc implements ObjectStrategy {
       if (leftbits !== 0) t = this.treeRoot[31 - Math.clz32(leftbits & -leftbits)]!;
     }
     while (t !== NONE) {
-      this.steps[STEP_LIST]!++;
+      tick(this.steps, STEP_LIST);
       const trem = this.csz[t]! * 16 - nb;
       if (trem >= 0 && trem < rsize) { rsize = trem; v = t; }
       t = this.leftmostChild(t);
@@ -512,7 +512,7 @@ export class Dlmalloc implements ObjectStrategy {
       const r = v + nb / 16;
       this.setSizeAndPinuseOfFreeChunk(r, rsize);
       this.insertChunk(r, rsize);
-      this.steps[STEP_SPLIT]!++;
+      tick(this.steps, STEP_SPLIT);
     }
     return this.give(v);
   }
@@ -549,7 +549,7 @@ export class Dlmalloc implements ObjectStrategy {
             const r = p + nb / 16;
             this.setSizeAndPinuseOfFreeChunk(r, rsize);
             this.replaceDv(r, rsize);
-            this.steps[STEP_SPLIT]!++;
+            tick(this.steps, STEP_SPLIT);
           }
           return this.give(p);
         }
@@ -574,7 +574,7 @@ export class Dlmalloc implements ObjectStrategy {
         this.dvsize = rsize;
         this.setSizeAndPinuseOfFreeChunk(r, rsize);
         this.setSizeAndPinuseOfInuseChunk(p, nb);
-        this.steps[STEP_SPLIT]!++;
+        tick(this.steps, STEP_SPLIT);
       } else { // exhaust dv
         const dvs = this.dvsize;
         this.dvsize = 0;
@@ -594,7 +594,7 @@ export class Dlmalloc implements ObjectStrategy {
     this.top = r;
     this.csz[r] = rsize / 16; this.flg[r] = PINUSE;
     this.setSizeAndPinuseOfInuseChunk(p, nb);
-    this.steps[STEP_SPLIT]!++;
+    tick(this.steps, STEP_SPLIT);
     return this.give(p);
   }
 
@@ -692,7 +692,7 @@ export class Dlmalloc implements ObjectStrategy {
       const prevsize = this.pft[p]! * 16;
       p -= prevsize / 16;
       psize += prevsize;
-      this.steps[STEP_MERGE]!++;
+      tick(this.steps, STEP_MERGE);
       if (p !== this.dv) this.unlinkChunk(p, prevsize);
       else if ((this.flg[next]! & INUSE_BITS) === INUSE_BITS) {
         this.dvsize = psize;
@@ -701,7 +701,7 @@ export class Dlmalloc implements ObjectStrategy {
       }
     }
     if ((this.flg[next]! & CINUSE) === 0) {
-      this.steps[STEP_MERGE]!++;
+      tick(this.steps, STEP_MERGE);
       if (next === this.top) {
         const tsize = (this.topsize += psize);
         this.top = p;
@@ -758,7 +758,7 @@ export class Dlmalloc implements ObjectStrategy {
         const r = p + nb / 16;
         this.setInuse(p, nb);
         this.setInuse(r, rsize);
-        this.steps[STEP_SPLIT]!++;
+        tick(this.steps, STEP_SPLIT);
         this.disposeChunk(r, rsize);
       }
       return true;
@@ -771,14 +771,14 @@ export class Dlmalloc implements ObjectStrategy {
       this.csz[newtop] = newtopsize / 16; this.flg[newtop] = PINUSE;
       this.top = newtop;
       this.topsize = newtopsize;
-      this.steps[STEP_MERGE]!++;
+      tick(this.steps, STEP_MERGE);
       return true;
     }
     if (next === this.dv) { // extend into dv
       const dvs = this.dvsize;
       if (oldsize + dvs < nb) return false;
       const dsize = oldsize + dvs - nb;
-      this.steps[STEP_MERGE]!++;
+      tick(this.steps, STEP_MERGE);
       if (dsize >= MIN_CHUNK_SIZE) {
         const r = p + nb / 16;
         const n = r + dsize / 16;
@@ -787,7 +787,7 @@ export class Dlmalloc implements ObjectStrategy {
         this.flg[n] = this.flg[n]! & ~PINUSE;
         this.dvsize = dsize;
         this.dv = r;
-        this.steps[STEP_SPLIT]!++;
+        tick(this.steps, STEP_SPLIT);
       } else { // exhaust dv
         this.setInuse(p, oldsize + dvs);
         this.dvsize = 0;
@@ -800,13 +800,13 @@ export class Dlmalloc implements ObjectStrategy {
       if (oldsize + nextsize < nb) return false;
       const rsize = oldsize + nextsize - nb;
       this.unlinkChunk(next, nextsize);
-      this.steps[STEP_MERGE]!++;
+      tick(this.steps, STEP_MERGE);
       if (rsize < MIN_CHUNK_SIZE) this.setInuse(p, oldsize + nextsize);
       else {
         const r = p + nb / 16;
         this.setInuse(p, nb);
         this.setInuse(r, rsize);
-        this.steps[STEP_SPLIT]!++;
+        tick(this.steps, STEP_SPLIT);
         this.disposeChunk(r, rsize);
       }
       return true;

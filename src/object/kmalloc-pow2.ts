@@ -22,7 +22,7 @@
  */
 import { AllocbenchError, InvariantError } from '../errors.js';
 import { __GFP_COMP, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM, __GFP_MOVABLE, __GFP_RECLAIMABLE } from '../machine/gfp.js';
-import { STEP_CALL, STEP_LIST, STEP_OBJ_FAST, STEP_OBJ_SLOW, type Steps } from '../machine/steps.js';
+import { STEP_CALL, STEP_LIST, STEP_OBJ_FAST, STEP_OBJ_SLOW, type Steps, tick, ticks } from '../machine/steps.js';
 import type { CacheDef } from '../trace/trace.js';
 import { getOrder, PAGE_SIZE } from './slab-geometry.js';
 import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
@@ -162,13 +162,13 @@ class KmallocPow2 implements ObjectStrategy {
 
   private bucketAlloc(b: number, gfp: number): number {
     if (this.head[b]! < 0) {
-      this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
+      tick(this.steps, STEP_OBJ_SLOW);
       if (!this.refill(b, gfp)) {
         this.ctr.oom++;
         return -1;
       }
     } else {
-      this.steps[STEP_OBJ_FAST] = this.steps[STEP_OBJ_FAST]! + 1;
+      tick(this.steps, STEP_OBJ_FAST);
     }
     const n = this.head[b]!;
     const next = this.nodeNext[n]!;
@@ -190,7 +190,7 @@ class KmallocPow2 implements ObjectStrategy {
       this.ctr.oom++;
       return -1;
     }
-    this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
+    tick(this.steps, STEP_OBJ_SLOW);
     this.pageChunk[pfn] = -(order + 1);
     const npg = 1 << order;
     this.pagesHeld += npg;
@@ -206,12 +206,12 @@ class KmallocPow2 implements ObjectStrategy {
   }
 
   alloc(bytes: number, gfp: number): number {
-    this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
+    tick(this.steps, STEP_CALL);
     return this.mallocBytes(bytes, gfp);
   }
 
   free(addr: number): void {
-    this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
+    tick(this.steps, STEP_CALL);
     const pfn = Math.floor(addr / PAGE_SIZE);
     const v = pfn >= 0 && pfn < this.pageChunk.length ? this.pageChunk[pfn]! : 0;
     if (v > 0) {
@@ -228,7 +228,7 @@ class KmallocPow2 implements ObjectStrategy {
       this.live[b] = this.live[b]! - 1;
       this.bytesReserved -= 1 << b;
       this.ctr.frees++;
-      this.steps[STEP_OBJ_FAST] = this.steps[STEP_OBJ_FAST]! + 1;
+      tick(this.steps, STEP_OBJ_FAST);
       const nfree = this.chunkFree[c]! + 1;
       this.chunkFree[c] = nfree;
       if (nfree === this.elm[b]! && this.giveBack) this.returnChunk(c, b);
@@ -241,7 +241,7 @@ class KmallocPow2 implements ObjectStrategy {
       this.largePages -= npg;
       this.bytesReserved -= npg * PAGE_SIZE;
       this.ctr.large_frees++;
-      this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
+      tick(this.steps, STEP_OBJ_SLOW);
     } else {
       this.ctr.unknown_free++;
     }
@@ -262,8 +262,8 @@ class KmallocPow2 implements ObjectStrategy {
       if (q >= 0) pv[q] = p;
       else this.tail[b] = p;
     }
-    this.steps[STEP_LIST] = this.steps[STEP_LIST]! + elm;
-    this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
+    ticks(this.steps, STEP_LIST, elm);
+    tick(this.steps, STEP_OBJ_SLOW);
     const order = this.chunkOrderOf[b]!;
     const pfn = this.chunkPfn[c]!;
     for (let i = 0; i < 1 << order; i++) this.pageChunk[pfn + i] = 0;
@@ -294,7 +294,7 @@ class KmallocPow2 implements ObjectStrategy {
   }
 
   cacheAlloc(index: number, gfp: number): number {
-    this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
+    tick(this.steps, STEP_CALL);
     const size = this.cacheSize[index];
     if (size === undefined) {
       this.ctr.unknown_cache++;

@@ -1,4 +1,4 @@
-import { STEP_CALL, type Steps } from '../machine/steps.js';
+import { STEP_CALL, type Steps, tick } from '../machine/steps.js';
 
 /** What a size-class allocator gives the shared realloc rule. */
 export interface SizeClassHeap {
@@ -17,7 +17,7 @@ export function reallocInSizeClass(
   addr: number, usable: number, newBytes: number, gfp: number,
 ): number {
   if (usable >= 0 && newBytes <= usable) {
-    steps[STEP_CALL] = steps[STEP_CALL]! + 1;
+    tick(steps, STEP_CALL);
     ctr.realloc_in_place++;
     return addr;
   }

@@ -38,7 +38,7 @@ import {
   __GFP_NOMEMALLOC, __GFP_NORETRY, __GFP_NOWARN, __GFP_RECLAIM, __GFP_RECLAIMABLE, __GFP_RETRY_MAYFAIL,
   __GFP_THISNODE,
 } from '../machine/gfp.js';
-import { STEP_CALL, STEP_LIST, STEP_OBJ_FAST, STEP_OBJ_SLOW, type Steps } from '../machine/steps.js';
+import { STEP_CALL, STEP_LIST, STEP_OBJ_FAST, STEP_OBJ_SLOW, type Steps, tick } from '../machine/steps.js';
 import { CACHE_HWCACHE_ALIGN, CACHE_RECLAIMABLE } from '../trace/ops.js';
 import type { CacheDef } from '../trace/trace.js';
 import {
@@ -274,7 +274,7 @@ class Slub implements ObjectStrategy {
     else c.partialHead = r;
     c.partialTail = r;
     c.nrPartial++;
-    this.steps[STEP_LIST] = this.steps[STEP_LIST]! + 1;
+    tick(this.steps, STEP_LIST);
   }
 
   private removePartial(c: SlubCache, r: number): void {
@@ -285,7 +285,7 @@ class Slub implements ObjectStrategy {
     if (n >= 0) this.slabPrev[n] = p;
     else c.partialTail = p;
     c.nrPartial--;
-    this.steps[STEP_LIST] = this.steps[STEP_LIST]! + 1;
+    tick(this.steps, STEP_LIST);
   }
 
   // ---- alloc / free -------------------------------------------------------------------------
@@ -296,10 +296,10 @@ class Slub implements ObjectStrategy {
     const cpu = this.cursor.cpu % c.cpuSlab.length;
     let r = c.cpuSlab[cpu]!;
     if (r >= 0 && this.slabFree[r]! >= 0) {
-      this.steps[STEP_OBJ_FAST] = this.steps[STEP_OBJ_FAST]! + 1;
+      tick(this.steps, STEP_OBJ_FAST);
       this.ctr.alloc_fast++;
     } else {
-      this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
+      tick(this.steps, STEP_OBJ_SLOW);
       this.ctr.alloc_slow++;
       // the exhausted cpu slab is unfrozen as a full slab (get_freelist() returned NULL)
       if (r >= 0) this.slabState[r] = S_FULL;
@@ -342,17 +342,17 @@ class Slub implements ObjectStrategy {
     const state = this.slabState[r]!;
     if (state === S_CPU) {
       if (c.cpuSlab[this.cursor.cpu % c.cpuSlab.length] === r) {
-        this.steps[STEP_OBJ_FAST] = this.steps[STEP_OBJ_FAST]! + 1;
+        tick(this.steps, STEP_OBJ_FAST);
         this.ctr.free_fast++;
       } else {
         // another CPU's frozen slab: __slab_free() puts the object on its free list, nothing else
-        this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
+        tick(this.steps, STEP_OBJ_SLOW);
         this.ctr.free_slow++;
         this.freeRemote++;
       }
       return;
     }
-    this.steps[STEP_OBJ_SLOW] = this.steps[STEP_OBJ_SLOW]! + 1;
+    tick(this.steps, STEP_OBJ_SLOW);
     this.ctr.free_slow++;
     // __slab_free(): an empty slab goes when the node already has min_partial partial slabs
     if (inuse === 0 && c.nrPartial >= c.minPartial) {
@@ -388,13 +388,13 @@ class Slub implements ObjectStrategy {
   }
 
   alloc(bytes: number, gfp: number): number {
-    this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
+    tick(this.steps, STEP_CALL);
     if (bytes > KMALLOC_MAX_CACHE_SIZE) return this.largeAlloc(bytes, gfp);
     return this.slabAlloc(this.kmallocCache(bytes, gfp), gfp);
   }
 
   free(addr: number): void {
-    this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
+    tick(this.steps, STEP_CALL);
     const pfn = Math.floor(addr / PAGE_SIZE);
     const v = pfn >= 0 && pfn < this.pageSlab.length ? this.pageSlab[pfn]! : 0;
     if (v > 0) {
@@ -436,7 +436,7 @@ class Slub implements ObjectStrategy {
   }
 
   cacheAlloc(index: number, gfp: number): number {
-    this.steps[STEP_CALL] = this.steps[STEP_CALL]! + 1;
+    tick(this.steps, STEP_CALL);
     const c = this.named[index];
     if (c === undefined || c.order < 0) {
       this.ctr.unknown_cache++;

@@ -1,6 +1,6 @@
 import { mutation } from '../mutation.js';
 import { keptArray } from '../machine/kept-arrays.js';
-import { STEP_CALL, STEP_WORD, type Steps } from '../machine/steps.js';
+import { STEP_CALL, STEP_WORD, type Steps, tick, ticks } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { NR_ORDERS, type PageStrategy, type PageStrategyOptions } from './strategy.js';
@@ -43,7 +43,7 @@ export class BitmapStrategy implements PageStrategy {
 
   alloc(order: number, _migratetype: number): number {
     const st = this.steps;
-    st[STEP_CALL]!++;
+    tick(st, STEP_CALL);
     const size = 1 << order;
     if (this.nfree < size) return -1;
     const words = this.words;
@@ -59,7 +59,7 @@ export class BitmapStrategy implements PageStrategy {
           if (m !== 0) {
             const b = ctz32(m);
             words[w] = v & ~(GROUP_MASK[order]! << b);
-            st[STEP_WORD]! += reads;
+            ticks(st, STEP_WORD, reads);
             return this.took((w << 5) + b, order);
           }
         }
@@ -80,13 +80,13 @@ export class BitmapStrategy implements PageStrategy {
         }
         if (j === nw) {
           words.fill(0, base, base + nw);
-          st[STEP_WORD]! += reads;
+          ticks(st, STEP_WORD, reads);
           return this.took(base << 5, order);
         }
         if (++g === groups) g = 0;
       }
     }
-    st[STEP_WORD]! += reads;
+    ticks(st, STEP_WORD, reads);
     return -1;
   }
 
@@ -101,17 +101,17 @@ export class BitmapStrategy implements PageStrategy {
 
   free(pfn: number, order: number): void {
     const st = this.steps;
-    st[STEP_CALL]!++;
+    tick(st, STEP_CALL);
     const size = 1 << order;
     if (order <= 5) {
       const w = pfn >>> 5;
       this.words[w] = this.words[w]! | (GROUP_MASK[order]! << (pfn & 31));
-      st[STEP_WORD]!++;
+      tick(st, STEP_WORD);
     } else {
       const w = pfn >>> 5;
       const nw = 1 << (order - 5);
       this.words.fill(0xffffffff, w, w + nw);
-      st[STEP_WORD]! += nw;
+      ticks(st, STEP_WORD, nw);
     }
     this.nfree += size;
     updateFreeBlocks(this.words, this.pages, this.nrFree, pfn, order, 1);

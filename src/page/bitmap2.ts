@@ -1,6 +1,6 @@
 import { mutation } from '../mutation.js';
 import { keptArray } from '../machine/kept-arrays.js';
-import { STEP_CALL, STEP_WORD, type Steps } from '../machine/steps.js';
+import { STEP_CALL, STEP_WORD, type Steps, tick, ticks } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { NR_ORDERS, PAGEBLOCK_PAGES, type PageStrategy, type PageStrategyOptions } from './strategy.js';
@@ -60,7 +60,7 @@ export class Bitmap2Strategy implements PageStrategy {
 
   alloc(order: number, _migratetype: number): number {
     const st = this.steps;
-    st[STEP_CALL]!++;
+    tick(st, STEP_CALL);
     const size = 1 << order;
     if (this.nfree < size) return -1;
     this.reads = 0;
@@ -78,7 +78,7 @@ export class Bitmap2Strategy implements PageStrategy {
       pfn = this.scanGroups(order, g, groups);
       if (pfn < 0) pfn = this.scanGroups(order, 0, g);
     }
-    st[STEP_WORD]! += this.reads;
+    ticks(st, STEP_WORD, this.reads);
     if (pfn < 0) return -1;
     this.nfree -= size;
     updateFreeBlocks(this.words, this.pages, this.nrFree, pfn, order, -1);
@@ -225,7 +225,7 @@ export class Bitmap2Strategy implements PageStrategy {
 
   free(pfn: number, order: number): void {
     const st = this.steps;
-    st[STEP_CALL]!++;
+    tick(st, STEP_CALL);
     const size = 1 << order;
     const w = pfn >>> 5;
     if (order <= 5) {
@@ -233,17 +233,17 @@ export class Bitmap2Strategy implements PageStrategy {
       const nv = v | (GROUP_MASK[order]! << (pfn & 31));
       this.words[w] = nv;
       this.account(w >>> BLOCK_WORDS_SHIFT, size, fullBytes(nv) - fullBytes(v));
-      st[STEP_WORD]! += 3; // bitmap word, block and super-block summaries
+      ticks(st, STEP_WORD, 3); // bitmap word, block and super-block summaries
     } else {
       const nw = 1 << (order - 5);
       this.words.fill(0xffffffff, w, w + nw);
       if (nw <= BLOCK_WORDS) {
         this.account(w >>> BLOCK_WORDS_SHIFT, size, nw << 2);
-        st[STEP_WORD]! += nw + 2;
+        ticks(st, STEP_WORD, nw + 2);
       } else {
         const nb = nw >>> BLOCK_WORDS_SHIFT;
         for (let j = 0; j < nb; j++) this.account((w >>> BLOCK_WORDS_SHIFT) + j, PAGEBLOCK_PAGES, PAGEBLOCK_PAGES >>> 3);
-        st[STEP_WORD]! += nw + 2 * nb;
+        ticks(st, STEP_WORD, nw + 2 * nb);
       }
     }
     this.nfree += size;

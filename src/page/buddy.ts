@@ -2,7 +2,7 @@ import { InvariantError } from '../errors.js';
 import { keptArray } from '../machine/kept-arrays.js';
 import { MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import {
-  STEP_CALL, STEP_FALLBACK, STEP_LIST, STEP_MERGE, STEP_PAGEBLOCK, STEP_SPLIT, type Steps,
+  STEP_CALL, STEP_FALLBACK, STEP_LIST, STEP_MERGE, STEP_PAGEBLOCK, STEP_SPLIT, tick, ticks, type Steps,
 } from '../machine/steps.js';
 import { mutation } from '../mutation.js';
 import { canStealFallback, FALLBACKS, shouldClaimBlock } from './fallback.js';
@@ -112,7 +112,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     this.head[li] = pfn;
     this.fstate[pfn] = order | (mt << MT_SHIFT);
     this.nrFree[li]!++;
-    this.steps[STEP_LIST]!++;
+    tick(this.steps, STEP_LIST);
   }
 
   private addTail(pfn: number, order: number, mt: number): void {
@@ -125,7 +125,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     this.tail[li] = pfn;
     this.fstate[pfn] = order | (mt << MT_SHIFT);
     this.nrFree[li]!++;
-    this.steps[STEP_LIST]!++;
+    tick(this.steps, STEP_LIST);
   }
 
   /** Unlinks a free head from list (order, mt). */
@@ -139,7 +139,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     if (this.head[li] === NIL) this.mask[mt]! &= ~(1 << order);
     this.fstate[pfn] = NIL;
     this.nrFree[li]!--;
-    this.steps[STEP_LIST]!++;
+    tick(this.steps, STEP_LIST);
   }
 
   /** expand(): split [pfn, pfn + 2^high) down to 2^low, keeping the low half, listing the upper halves. */
@@ -147,7 +147,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     while (high > low) {
       high--;
       this.addHead(pfn + (1 << high), high, mt);
-      this.steps[STEP_SPLIT]!++;
+      tick(this.steps, STEP_SPLIT);
     }
   }
 
@@ -155,11 +155,11 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
   private rmqueueSmallest(order: number, mt: number): number {
     const m = this.mask[mt]! >>> order;
     if (m === 0) {
-      this.steps[STEP_LIST]! += NR_ORDERS - order;
+      ticks(this.steps, STEP_LIST, NR_ORDERS - order);
       return NIL;
     }
     const cur = order + 31 - Math.clz32(m & -m);
-    this.steps[STEP_LIST]! += cur - order; // the empty lists looked at on the way up
+    ticks(this.steps, STEP_LIST, cur - order); // the empty lists looked at on the way up
     const pfn = this.head[mt * NR_ORDERS + cur]!;
     this.del(pfn, cur, mt);
     this.expand(pfn, order, cur, mt);
@@ -169,7 +169,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
   // ---- the contract -----------------------------------------------------------------------------
 
   alloc(order: number, migratetype: number): number {
-    this.steps[STEP_CALL]!++;
+    tick(this.steps, STEP_CALL);
     if (order < 0 || order > MAX_ORDER) return NIL;
     // gfp_migratetype() returns Unmovable when grouping is disabled; only the three PCP types have
     // lists with fallbacks (HighAtomic reserves are not modelled, so such a request is Unmovable).
@@ -252,7 +252,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
   }
 
   free(pfn: number, order: number): void {
-    this.steps[STEP_CALL]!++;
+    tick(this.steps, STEP_CALL);
     // A block alloc() never handed out comes from the boot hand-over: __free_pages_core() frees with
     // FPI_TO_TAIL so that early allocations are served from the blocks freed first.
     const handover = this.fstate[pfn]! < ALLOCATED;
@@ -278,7 +278,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     for (let o = order; o <= MAX_ORDER && best === NIL; o++) {
       for (let mt = 0; mt < MIGRATE_TYPES; mt++) {
         for (let p = this.head[mt * NR_ORDERS + o]!; p !== NIL; p = this.links[2 * p]!) {
-          this.steps[STEP_LIST]!++;
+          tick(this.steps, STEP_LIST);
           if (p > best && (o >= PAGEBLOCK_ORDER || !this.grouping || this.pbType[p >>> PAGEBLOCK_ORDER] === MIGRATE_MOVABLE)) { best = p; bestOrder = o; bestMt = mt; }
         }
       }
@@ -292,7 +292,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
       bestOrder--;
       this.addHead(best, bestOrder, this.grouping ? this.pbType[best >>> PAGEBLOCK_ORDER]! : bestMt);
       best += 1 << bestOrder;
-      this.steps[STEP_SPLIT]!++;
+      tick(this.steps, STEP_SPLIT);
     }
     this.fstate[best] = ALLOCATED | order | (MIGRATE_MOVABLE << MT_SHIFT);
     return best;
@@ -341,7 +341,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
       // Only at order ≥ pageblock_order can the buddy's type differ; 6.10+ retypes it ("match buddy
       // type") so later expand()s list the halves correctly. 6.1 leaves the pageblock types alone.
       if (retype && bmt !== mt) this.pbType[buddy >>> PAGEBLOCK_ORDER] = mt;
-      this.steps[STEP_MERGE]!++;
+      tick(this.steps, STEP_MERGE);
       pfn &= buddy;
       order++;
     }
@@ -373,7 +373,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     const m0 = mask[f0]!;
     const m1 = mask[f1]!;
     for (let cur = MAX_ORDER; cur >= order; cur--) {
-      steps[STEP_LIST]!++;
+      tick(steps, STEP_LIST);
       // find_suitable_fallback(): the first type in the table with a block of this order
       let fmt: number;
       if ((m0 >>> cur) & 1) fmt = f0;
@@ -383,7 +383,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
       if (!canSteal && mt === MIGRATE_MOVABLE && cur > order) {
         // find_smallest: from the requested order up
         for (cur = order; ; cur++) {
-          steps[STEP_LIST]!++;
+          tick(steps, STEP_LIST);
           if ((m0 >>> cur) & 1) { fmt = f0; break; }
           if ((m1 >>> cur) & 1) { fmt = f1; break; }
         }
@@ -395,7 +395,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
 
   /** steal_suitable_fallback(): take the block, maybe claiming its pageblock (6.1 and 6.10+ rules). */
   private stealSuitableFallback(cur: number, order: number, mt: number, fmt: number, canSteal: boolean): number {
-    this.steps[STEP_FALLBACK]!++;
+    tick(this.steps, STEP_FALLBACK);
     let page = this.head[fmt * NR_ORDERS + cur]!;
     // 6.10+: a free block is always on its pageblock's type list; 6.1: get_pageblock_migratetype()
     const blockType = this.pbType[page >>> PAGEBLOCK_ORDER]!;
@@ -481,7 +481,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
       pfn++; // hole, reserved page or a tail whose head is before start
       looked++;
     }
-    this.steps[STEP_PAGEBLOCK]! += looked;
+    ticks(this.steps, STEP_PAGEBLOCK, looked);
     return free | (movable << 16);
   }
 
@@ -499,7 +499,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
       this.addTail(pfn, o, newMt);
       pfn += 1 << o;
     }
-    this.steps[STEP_PAGEBLOCK]! += looked;
+    ticks(this.steps, STEP_PAGEBLOCK, looked);
   }
 
   freePages(): number {

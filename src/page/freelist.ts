@@ -1,6 +1,6 @@
 import { mutation } from '../mutation.js';
 import { keptArray } from '../machine/kept-arrays.js';
-import { STEP_CALL, STEP_LIST, type Steps } from '../machine/steps.js';
+import { STEP_CALL, STEP_LIST, type Steps, tick, ticks } from '../machine/steps.js';
 import { AllocbenchError, InvariantError } from '../errors.js';
 import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import { MAX_ORDER, NR_ORDERS, type PageStrategy, type PageStrategyOptions } from './strategy.js';
@@ -346,7 +346,7 @@ export class FreelistStrategy implements PageStrategy {
 
   alloc(order: number, _migratetype: number): number {
     const st = this.steps;
-    st[STEP_CALL]!++;
+    tick(st, STEP_CALL);
     const z = 1 << order;
     if (this.nfree < z) return -1;
     const edge = this.edge;
@@ -388,7 +388,7 @@ export class FreelistStrategy implements PageStrategy {
       const len = s < 0 ? 0 : this.edge[s]! >> 4;
       visited = len === z ? this.rank(s) + 1 : this.nextents;
     }
-    st[STEP_LIST]! += visited;
+    ticks(st, STEP_LIST, visited);
     if (s < 0) return -1;
 
     // carve the aligned 2^order block at a (by default the extent's first) out of [s, s+len)
@@ -407,14 +407,14 @@ export class FreelistStrategy implements PageStrategy {
     } else {
       edge[s] = 0;
       this.setLeaf(s, v & 15, -1, -1);
-      st[STEP_LIST]!++; // unlinked
+      tick(st, STEP_LIST); // unlinked
     }
     if (tail > 0) {
       const c = extentCapacity(tailStart, tail);
       edge[tailStart] = (tail << 4) | c;
       if (tail > 1) edge[tailStart + tail - 1] = -tail;
       this.setLeaf(tailStart, -1, c, 1);
-      st[STEP_LIST]!++; // linked after the head
+      tick(st, STEP_LIST); // linked after the head
     }
     this.recount(head === 0 ? s : -1, tail > 0 ? tailStart : -1);
     this.clearFree(a, z);
@@ -426,7 +426,7 @@ export class FreelistStrategy implements PageStrategy {
 
   free(pfn: number, order: number): void {
     const st = this.steps;
-    st[STEP_CALL]!++;
+    tick(st, STEP_CALL);
     const edge = this.edge;
     const z = 1 << order;
     let ms = pfn;
@@ -477,10 +477,10 @@ export class FreelistStrategy implements PageStrategy {
     // the merged extent first: its capacity covers the right neighbour's, so unlinking that one
     // afterwards never lowers the max of a chunk the two share
     this.setLeaf(ms, oldLeft, c, hasLeft ? 0 : 1);
-    if (!hasLeft) st[STEP_LIST]!++; // linked
+    if (!hasLeft) tick(st, STEP_LIST); // linked
     if (hasRight) {
       this.setLeaf(right, ms >>> 5 === right >>> 5 ? -1 : oldRight, -1, -1);
-      st[STEP_LIST]!++; // right neighbour unlinked
+      tick(st, STEP_LIST); // right neighbour unlinked
     }
     this.recount(hasRight ? right : -1, hasLeft ? -1 : ms);
     updateFreeBlocks(this.fbits, this.pages, this.nrFree, pfn, order, 1);

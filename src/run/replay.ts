@@ -3,7 +3,7 @@ import { GFP_KERNEL, GFP_USER, __GFP_COMP, GFP_HIGHUSER_MOVABLE } from '../machi
 import type { UserHeaps } from '../object/process-heap.js';
 import type { Vm } from '../machine/vm.js';
 import type { Machine } from '../machine/machine.js';
-import { STEP_COUNT } from '../machine/steps.js';
+import { setPrices, STEP_NS } from '../machine/steps.js';
 import type { ObjectStrategy } from '../object/strategy.js';
 import type { CpuCursor } from '../machine/cpu-cursor.js';
 import type { PageSource } from '../machine/page-source.js';
@@ -305,10 +305,12 @@ class Replay {
     const opts = this.opts;
     const machine = this.machine, source = this.source, objects = this.objects, vm = this.vm, heaps = this.heaps;
     const steps = machine.steps;
-    // Simulated latency of an event = the priced steps it took: the change of the weighted step sum.
+    // Simulated latency of an event = the priced steps it took: the change of the priced total
+    // (machine/steps.ts: every step adds its price to it).
     const weights = opts.latency?.weights ?? null;
     const recorder = opts.latency?.recorder ?? null;
-    let priced = weights === null ? 0 : dot(steps, weights);
+    if (weights !== null) setPrices(steps, weights);
+    let priced = steps[STEP_NS]!;
     const checkEvery = opts.checkEvery ?? 0;
     const sampleEvery = opts.onSample ? opts.sampleEvery ?? 0 : 0;
     // event counts at which the next sample / check is due (countdowns: no division per event),
@@ -339,9 +341,9 @@ class Replay {
           const held = source.pages + vm.heapRss;
           if (held > this.heldPeak) this.heldPeak = held;
         }
-        if (weights !== null) {
-          const now = dot(steps, weights);
-          recorder!.record(o, now - priced);
+        if (recorder !== null) {
+          const now = steps[STEP_NS]!;
+          recorder.record(o, now - priced);
           priced = now;
         }
         if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(base + e + 1, this.phase, this.reqLive); }
@@ -678,13 +680,6 @@ class Replay {
 function isPageCache(gfp: number): boolean {
   return (gfp & GFP_HIGHUSER_MOVABLE) === GFP_HIGHUSER_MOVABLE && (gfp & __GFP_COMP) === 0;
 }
-
-/** The priced step total. Written out: it runs once per event, and the loop form was measurably slower. */
-function dot(s: Float64Array, w: Float64Array): number {
-  return s[0]! * w[0]! + s[1]! * w[1]! + s[2]! * w[2]! + s[3]! * w[3]! + s[4]! * w[4]! + s[5]! * w[5]! + s[6]! * w[6]!
-    + s[7]! * w[7]! + s[8]! * w[8]! + s[9]! * w[9]! + s[10]! * w[10]! + s[11]! * w[11]! + s[12]! * w[12]! + s[13]! * w[13]!;
-}
-if (STEP_COUNT !== 14) throw new Error('replay.ts dot() prices 14 step kinds: update it with steps.ts');
 
 /** --check: every layer's own invariants, the object layer's page account, conservation of pages. */
 function verify(machine: Machine, objects: ObjectStrategy, source: CountingPageSource, blockPages: number, vm: Vm | null = null, heaps: UserHeaps | null = null): void {
