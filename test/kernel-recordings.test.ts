@@ -211,11 +211,19 @@ describe('bundled kernel recordings', () => {
         for (let p = 0; p < n; p++) st[p] = (before.readUInt32LE(p * 8) >> 10) & 1;
         const set = (pfn: number, o: number, v: number): void => { st.fill(v, pfn, pfn + 2 ** o); };
         const pending = new Map<string, [number, number]>();
+        let isolatedNotFree = 0;
         const re = /\[(\d+)\] .*? (mm_page_alloc|mm_page_free|mm_page_pcpu_drain|mm_page_alloc_zone_locked|isolate_free_page|isolate_free_page_ret): (?:page=\S+ pfn=0x([0-9a-f]+) order=(\d+)(.*)|.*?(?:page=0x([0-9a-f]+) order=(\d+) vmemmap_base=0x([0-9a-f]+)|ret=(\d+)))$/gm;
         for (const m of text.matchAll(re)) {
           const ev = m[2]!;
           if (ev === 'isolate_free_page') { pending.set(m[1]!, [Number((BigInt(`0x${m[6]}`) - BigInt(`0x${m[8]}`)) / 64n), Number(m[7])]); continue; }
-          if (ev === 'isolate_free_page_ret') { const [pfn, o] = pending.get(m[1]!)!; if (Number(m[9]) > 0) set(pfn, o, 0); continue; }
+          if (ev === 'isolate_free_page_ret') {
+            const [pfn, o] = pending.get(m[1]!)!;
+            if (Number(m[9]) === 0) continue;
+            // the kprobe's pfn, (page - vmemmap_base) / 64, is a block on the free lists at that moment
+            for (let q = pfn; q < pfn + 2 ** o; q++) if (st[q] !== 1) isolatedNotFree++;
+            set(pfn, o, 0);
+            continue;
+          }
           const pfn = parseInt(m[3]!, 16), o = Number(m[4]);
           if (pfn === 0) continue;
           if (ev === 'mm_page_alloc') set(pfn, o, 0);
@@ -223,6 +231,7 @@ describe('bundled kernel recordings', () => {
           else if (ev === 'mm_page_pcpu_drain') set(pfn, o, 1);
           else if (m[5]!.includes('percpu_refill=1')) set(pfn, o, 2);
         }
+        expect(isolatedNotFree).toBe(0);
         let onlyReplay = 0, onlyReal = 0;
         for (let p = 0; p < n; p++) {
           const free = (after.readUInt32LE(p * 8) >> 10) & 1;
