@@ -5,24 +5,17 @@
  * so a trace of any length replays in memory bounded by the chunk size and the trace's peak of live
  * ids. An in-memory Trace is one chunk (traceChunks).
  */
-import { opCounts, type Trace } from './trace.js';
+import { opCounts, type EventColumns, type Trace } from './trace.js';
 
 /** Events [start, start + length) of a trace, as column views (trace.ts says what each column is). */
-export interface EventChunk {
+export interface EventChunk extends EventColumns {
   /** the trace's event index of row 0 */
   start: number;
   length: number;
-  op: Uint8Array;
-  id: Int32Array;
-  lo: Uint32Array;
-  hi: Uint16Array;
-  aux: Int32Array;
-  cpu?: Int32Array;
-  tid?: Int32Array;
 }
 
 /** What a replay needs of a trace before its first event: a Trace without its columns. */
-export type TraceInfo = Omit<Trace, 'op' | 'id' | 'lo' | 'hi' | 'aux' | 'cpu' | 'tid'>;
+export type TraceInfo = Omit<Trace, keyof EventColumns>;
 
 /** A trace whose events come in chunks. */
 export interface TraceStream extends TraceInfo {

@@ -27,21 +27,12 @@ export interface CacheDef {
  * which the replay then counts as a trace error.
  * The columns may sit on SharedArrayBuffers so workers read them without copying.
  */
-export interface Trace {
+export interface Trace extends EventColumns {
   /** short name used in results (file name without directories and extensions) */
   name: string;
   /** where it came from: a path or a generator spec */
   source: string;
   length: number;
-  op: Uint8Array;
-  id: Int32Array;
-  lo: Uint32Array;
-  hi: Uint16Array;
-  aux: Int32Array;
-  /** optional: the CPU of each event, -1 where unknown (undefined when the source has no CPUs) */
-  cpu?: Int32Array;
-  /** optional: the thread id of each event, -1 where unknown (undefined when the source has no threads) */
-  tid?: Int32Array;
   /** number of distinct ids used (arrays indexed by id have this length) */
   idCount: number;
   /** highest pid + 1 (0 when the trace has no process events) */
@@ -52,6 +43,19 @@ export interface Trace {
   extra: Float64Array;
   /** optional loader side counts (e.g. skipped_unknown_events, recorded_failed_allocs); not replayed */
   stats?: Record<string, number>;
+}
+
+/** A trace's per-event columns (all of them, or a chunk's rows: stream.ts). */
+export interface EventColumns {
+  op: Uint8Array;
+  id: Int32Array;
+  lo: Uint32Array;
+  hi: Uint16Array;
+  aux: Int32Array;
+  /** optional: the CPU of each event, -1 where unknown (undefined when the source has no CPUs) */
+  cpu?: Int32Array;
+  /** optional: the thread id of each event, -1 where unknown (undefined when the source has no threads) */
+  tid?: Int32Array;
 }
 
 const TWO32 = 4294967296;
