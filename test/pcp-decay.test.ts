@@ -6,7 +6,11 @@ import { MIGRATE_MOVABLE } from '../src/machine/gfp.js';
 import { newSteps } from '../src/machine/steps.js';
 import { BuddyAllocator } from '../src/page/buddy.js';
 import { RULES_6_1, RULES_6_12, type BuddyRules } from '../src/page/kernel-version.js';
-import { OP_PAGE_ALLOC, OP_TICK } from '../src/trace/ops.js';
+import { GFP_KERNEL } from '../src/machine/gfp.js';
+import { loadMachine } from '../src/machine/memory-map.js';
+import { runCell } from '../src/run/cell.js';
+import { OP_PAGE_ALLOC, OP_PAGE_FREE, OP_TICK } from '../src/trace/ops.js';
+import { TraceBuilder } from '../src/trace/trace.js';
 import { loadTrace } from '../src/trace/load.js';
 
 /** 4 pageblocks handed over; pcp batch 3, high_min 40 (6.12: high_max 2048), 1 CPU; high watermark `highWmark`. */
@@ -66,6 +70,22 @@ describe('6.7+ decay_pcp_high() once a second (vmstat_update)', () => {
 });
 
 describe('tick events of a kernel recording', () => {
+  it('the replay runs vmstat_update() at each tick: the lists of a 6.12 model shrink, a 6.1 model keeps them', () => {
+    const pcpPages = (page: string, ticks: number): number => {
+      const b = new TraceBuilder('ticks', 'test', 8000);
+      const ids: number[] = [];
+      for (let i = 0; i < 3000; i++) { const id = b.newId(); ids.push(id); b.push(OP_PAGE_ALLOC, id, 0, GFP_KERNEL); }
+      for (const id of ids) b.push(OP_PAGE_FREE, id, 0, 0);
+      for (let i = 0; i < ticks; i++) b.push(OP_TICK, 0, 0, 0);
+      const t = b.finish();
+      const r = runCell({ trace: t.name, machine: 'small', page, object: 'slub', seed: 1 }, t, loadMachine('small'), { samples: 0 });
+      return (r.metrics.page_counters as Record<string, number>).pcp_pages!;
+    };
+    const kept = pcpPages('buddy:6.12', 0);
+    expect(pcpPages('buddy:6.12', 40)).toBeLessThan(kept);
+    expect(pcpPages('buddy:6.1', 40)).toBe(pcpPages('buddy:6.1', 0));
+  });
+
   it('the loader emits one tick per whole second its timestamps cross, before the line that crosses it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tick-'));
     const f = join(dir, 't.ftrace');
@@ -80,5 +100,14 @@ describe('tick events of a kernel recording', () => {
     const ops = Array.from(t.op.subarray(0, t.length));
     expect(ops).toEqual([OP_PAGE_ALLOC, OP_PAGE_ALLOC, OP_TICK, OP_PAGE_ALLOC, OP_TICK, OP_TICK, OP_PAGE_ALLOC]);
     expect(t.cpu![2]).toBe(-1); // a tick runs on every CPU
+    expect(t.tid![2]).toBe(-1); // in no traced task
+    // a gap of a million seconds: at most 64 ticks, enough for any decay to reach high_min
+    writeFileSync(f, [
+      '  sh-1 [000] ..... 1.500000: mm_page_alloc: page=fffff84c400040c0 pfn=0x100 order=0 migratetype=1 gfp_flags=GFP_KERNEL',
+      '  sh-1 [000] ..... 1000001.5: mm_page_alloc: page=fffff84c400041c0 pfn=0x101 order=0 migratetype=1 gfp_flags=GFP_KERNEL',
+      '',
+    ].join('\n'));
+    const g = loadTrace(f);
+    expect(Array.from(g.op.subarray(0, g.length)).filter((o) => o === OP_TICK).length).toBe(64);
   });
 });

@@ -51,6 +51,13 @@ const TWO32 = 4294967296;
 /** Orders above this are not a real buddy order on any architecture (arm64 tops out near 13). */
 const MAX_RECORDED_ORDER = 20;
 
+/**
+ * Ticks emitted for one gap between timestamps: 64 decay_pcp_high() steps of an eighth take pcp->high
+ * from high_max to high_min for any high_max/high_min below (8/7)^64 ≈ 5000 (a 1 TiB zone's is ~800),
+ * after which further ticks change nothing.
+ */
+const MAX_TICKS = 64;
+
 /** Events the parser handles (EV_NONE: any other name). */
 const EV_NONE = 0, EV_CACHE_ALLOC = 1, EV_CACHE_FREE = 2, EV_KMALLOC = 3, EV_KFREE = 4, EV_PAGE_ALLOC = 5,
   EV_PAGE_FREE = 6, EV_PAGE_FREE_BATCHED = 7, EV_EXTFRAG = 8, EV_FAULT = 9, EV_MARK = 10, EV_PCPU_DRAIN = 11,
@@ -537,7 +544,8 @@ class KernelParser {
    * One OP_TICK per whole second the timestamps cross (before this line's events): the kernel's
    * vmstat_update() runs every sysctl_stat_interval (HZ) on each busy CPU, at whole seconds
    * (round_jiffies_relative()), and decays the per-CPU page lists there on 6.7+. A clock that
-   * goes back (per-CPU buffers merged out of order) emits nothing.
+   * goes back (per-CPU buffers merged out of order) emits nothing; a gap emits at most MAX_TICKS
+   * (a hostile timestamp must not make billions of events).
    */
   private noteSecond(s: Bytes): void {
     let sec = 0;
@@ -552,7 +560,7 @@ class KernelParser {
       const b = this.b, cpu = b.curCpu, tid = b.curTid;
       b.curCpu = -1;
       b.curTid = -1;
-      for (let k = this.second; k < sec; k++) b.push(OP_TICK, 0, 0, 0);
+      for (let k = this.second, n = 0; k < sec && n < MAX_TICKS; k++, n++) b.push(OP_TICK, 0, 0, 0);
       b.curCpu = cpu;
       b.curTid = tid;
     }
