@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { recordedMachine } from '../src/machine/recorded-machine.js';
 import { startInputFor } from '../src/metrics/fidelity.js';
 import { runCell, type CellResult } from '../src/run/cell.js';
 import { CellPool } from '../src/run/pool.js';
+import { AllocbenchError } from '../src/errors.js';
 import { generateFromSpec, RECORDED, runMatrix } from '../src/run/runner.js';
 import type { CellTask } from '../src/run/worker.js';
 import { DEFAULT_LAYERS } from '../src/trace/attribution.js';
@@ -69,4 +70,20 @@ describe('a cell from a recorded before-state on the pool', () => {
       expect(lines.join('\n')).toBe(expected);
     }
   }, 120000);
+});
+
+describe('run inputs made on the workers', () => {
+  it('a bad trace file is refused with its one-line error and exit 2 as in this thread; the first bad one in the order given', async () => {
+    const d = tmp();
+    const good = 'test/fixtures/csv/minimal.csv', bad1 = join(d, 'bad1.csv'), bad2 = join(d, 'bad2.csv');
+    writeFileSync(bad1, 'op,id,size\nalloc,1,64\n');
+    writeFileSync(bad2, 'op,id,size\nalloc,1,64\n');
+    for (const workers of [0, 2]) {
+      const run = runMatrix({ traces: [good, bad1, bad2], gens: ['page-mix:events=2000'], pages: ['buddy'], objects: ['slub'], machines: ['small'], seeds: [1], out: join(d, `o${workers}`), check: false, resume: false, workers, cellTimeout: 0 });
+      const e = await run.then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(AllocbenchError);
+      expect((e as AllocbenchError).exitCode).toBe(2);
+      expect((e as Error).message).toMatch(/bad1\.csv:2/);
+    }
+  }, 60000);
 });

@@ -2,8 +2,10 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { failedCell, withStartEmpty, type CellResult } from './cell.js';
 import type { Trace } from '../trace/trace.js';
+import type { TraceStream } from '../trace/stream.js';
 import type { CellTask, TaskOutput } from './worker.js';
 import { runCellInThread } from './in-thread.js';
+import { inputTrace, makeInput, type InputOutput, type InputRequest } from './input-task.js';
 
 export interface PoolOptions {
   /** worker threads; 0 runs cells in this thread (debugging, tiny runs) */
@@ -139,6 +141,11 @@ export class CellPool {
     if (--c.parts > 0) return;
     const r = c.result!;
     onResult(r.status !== 'ok' ? r : c.failed ?? (c.startEmpty !== undefined ? withStartEmpty(r, c.startEmpty) : r));
+  }
+
+  /** A run's input (a trace file, a generated trace) made on a worker, in this thread without workers; throws its error. */
+  async input(req: InputRequest): Promise<Trace | TraceStream> {
+    return inputTrace(req, this.pool === null ? makeInput(req) : ((await this.pool.run(req, { name: 'input' })) as InputOutput));
   }
 
   /** One task on the pool (in this thread without workers); null once stopped. */

@@ -1,12 +1,9 @@
 import { join } from 'node:path';
 import { loadMachine, type MachineConfig } from '../machine/memory-map.js';
-import { openTraceCached } from '../trace/cache.js';
 import { isTraceStream, type TraceInfo } from '../trace/stream.js';
 import type { Trace } from '../trace/trace.js';
 import { AllocbenchError } from '../errors.js';
-import { shareTrace } from '../trace/share.js';
 import { cellKey, type CellResult, type CellSpec } from './cell.js';
-import { generateFromSpec } from './generate.js';
 import type { CellTask } from './worker.js';
 import { recordedMachine } from '../machine/recorded-machine.js';
 import { DEFAULT_LAYERS, type KernelLayers } from '../trace/attribution.js';
@@ -103,27 +100,32 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
   /** per trace name: the trace (a generated one: its first seed, which stands for the others' size) */
   const sample = new Map<string, TraceInfo>();
   const fileName = new Map<string, string>(), genName = new Map<string, string>();
+  // Inputs are made on the workers, all at once (in this thread without workers): input-task.ts.
+  const maker = early ?? new CellPool({ workers: 0, cellTimeout: 0 });
+  const seed0 = (spec: string): number => groups.find((g) => g.gens.includes(spec))!.seeds[0] ?? 1;
+  const made = await Promise.allSettled([
+    ...traceFiles.map((path) => maker.input({ load: { path, cacheDir: join(opts.out, 'trace-cache'), options: { layers, layersIfKernel: true } } })),
+    ...genSpecs.map((spec) => maker.input({ gen: { spec, seed: seed0(spec) } })),
+  ]);
+  // the first bad input in the order given is the one reported, whichever failed first
+  const inputs = made.map((m) => { if (m.status === 'rejected') throw m.reason; return m.value; });
+  const files = inputs.slice(0, traceFiles.length), firsts = inputs.slice(traceFiles.length) as Trace[]; // a generated trace is never a stream
   // checked where they enter (pids, memory); two files of one name get distinct cell names (trace-names.ts)
-  const loaded = uniqueTraceNames(traceFiles.map((f) => {
-    // an .abt too large to read whole is a stream: each worker replays it from disk in chunks
-    const t = openTraceCached(f, join(opts.out, 'trace-cache'), { layers, layersIfKernel: true });
-    checkTrace(t);
-    return isTraceStream(t) ? t : shareTrace(t);
-  }));
+  // (an .abt too large to read whole is a stream: each worker replays it from disk in chunks)
+  const loaded = uniqueTraceNames(files.map((t) => { checkTrace(t); return t; }));
   loaded.forEach((t, i) => {
     fileName.set(traceFiles[i]!, t.name);
     traceFor.set(t.name, () => (isTraceStream(t) ? { stream: { path: traceFiles[i]!, name: t.name } } : { trace: t }));
     sample.set(t.name, t);
   });
-  // A generator's first seed is made here (its name, the checks); the other seeds in the workers.
-  for (const spec of genSpecs) {
-    const seed0 = groups.find((g) => g.gens.includes(spec))!.seeds[0] ?? 1;
-    const first = shareTrace(generateFromSpec(spec, seed0));
+  // A generator's first seed is made up front (its name, the checks); the other seeds by the cells' tasks.
+  genSpecs.forEach((spec, i) => {
+    const first = firsts[i]!, s0 = seed0(spec);
     checkTrace(first);
     genName.set(spec, first.name);
     sample.set(first.name, first);
-    traceFor.set(first.name, (seed) => (seed === seed0 ? { trace: first } : { gen: { spec, seed } }));
-  }
+    traceFor.set(first.name, (seed) => (seed === s0 ? { trace: first } : { gen: { spec, seed } }));
+  });
   const expanded = expandGroups(groups, (f) => fileName.get(f)!, (s) => genName.get(s)!, () => RECORDED);
   const machines = new Map<string, MachineConfig>([...new Set(expanded.cells.map((c) => c.machine))].filter((m) => m !== RECORDED).map((m) => [m, loadMachine(m)]));
   const all = resolveRecorded(expanded.cells, traceFiles, loaded, machines);

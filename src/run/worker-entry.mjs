@@ -8,3 +8,4 @@ import { register } from 'tsx/esm/api';
 register();
 const worker = await import('./worker.ts');
 export default worker.default;
+export const input = worker.input;

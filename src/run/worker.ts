@@ -5,6 +5,7 @@ import { shareTrace } from '../trace/share.js';
 import { openBinaryStream } from '../trace/binary-stream.js';
 import { failedCell, runCell, startEmptyMetrics, type CellResult, type CellSpec } from './cell.js';
 import { generateFromSpec } from './generate.js';
+import { makeInput, type InputOutput, type InputRequest } from './input-task.js';
 
 export interface CellTask {
   cell: CellSpec;
@@ -50,4 +51,9 @@ export default function runTask(task: CellTask): TaskOutput {
   } catch (e) {
     return { result: failedCell(task.cell, e), ...(made ? { trace: made } : {}) };
   }
+}
+
+/** The piscina task `input` (CellPool.input): a run's input made on this worker. */
+export function input(req: InputRequest): InputOutput {
+  return makeInput(req);
 }
