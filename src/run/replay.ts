@@ -229,7 +229,7 @@ class Replay {
   private pcRing: Int32Array | null;
   private pcHead = 0;
   private pcTail = 0;
-  /** events per op code (the trace's, counted once up front) */
+  /** events per op code (counted as they replay) */
   private readonly opCount = new Float64Array(OP_COUNT);
 
   private unknownFree = 0;
@@ -266,22 +266,13 @@ class Replay {
     kept: Scratch | null,
   ) {
     const ids = trace.idCount;
-    const opCount = this.opCount;
-    let pageCache = 0;
+    // The events are counted per op as they replay (no pass over the trace before the replay); the
+    // page-cache ring starts small and grows as page-cache blocks arrive.
     if (isTraceStream(trace)) {
-      // a stream's op counts come with its header; its page-cache ring grows as blocks arrive
       const s = trace;
-      for (let k = 0; k < OP_COUNT; k++) opCount[k] = s.opCounts[k] ?? 0;
-      pageCache = opCount[OP_PAGE_ALLOC]! > 0 ? Math.min(opCount[OP_PAGE_ALLOC]!, 1024) : 0;
       this.chunks = () => s.chunks();
     } else {
-      // One look at the ops: their counts, and the size of the page-cache ring.
-      const t = trace, op = t.op, aux = t.aux;
-      for (let e = 0; e < t.length; e++) {
-        const o = op[e]!;
-        opCount[o]!++;
-        if (o === OP_PAGE_ALLOC && isPageCache(aux[e]!)) pageCache++;
-      }
+      const t = trace;
       this.chunks = () => traceChunks(t);
     }
     this.id = new Int32Array(0); this.lo = new Uint32Array(0); this.hi = new Uint16Array(0); this.aux = new Int32Array(0);
@@ -293,7 +284,7 @@ class Replay {
     this.spare = kept?.spare ?? new Int32Array(1024);
     this.vm = opts.processes?.vm ?? null;
     this.heaps = opts.processes?.heaps ?? null;
-    this.pcRing = opts.pageCacheReclaim && pageCache > 0 ? new Int32Array(pageCache) : null;
+    this.pcRing = opts.pageCacheReclaim ? new Int32Array(1024) : null;
     const pre = opts.preTrace;
     if (pre !== undefined) {
       this.blockPages = pre.pages;
@@ -317,6 +308,7 @@ class Replay {
     // counted from the current chunk's first event
     let nextSample = sampleEvery > 0 ? sampleEvery : -1;
     let nextCheck = checkEvery > 0 ? checkEvery : -1;
+    const opCount = this.opCount;
     const cpuAll = opts.cpu?.of ?? null, cursor = opts.cpu?.cursor ?? null;
     for (const c of this.chunks()) {
       const base = c.start, n = c.length, op = c.op;
@@ -325,6 +317,7 @@ class Replay {
       nextSample -= base; nextCheck -= base;
       for (let e = 0; e < n; e++) {
         const o = op[e]!;
+        opCount[o]!++;
         if (cpuOf !== null) cursor!.cpu = cpuOf[e]!;
         switch (o) {
           case OP_PAGE_ALLOC: this.pageAlloc(e); break;
