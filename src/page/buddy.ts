@@ -253,17 +253,18 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
 
   free(pfn: number, order: number): void {
     tick(this.steps, STEP_CALL);
-    // A block alloc() never handed out comes from the boot hand-over: __free_pages_core() frees with
-    // FPI_TO_TAIL so that early allocations are served from the blocks freed first.
-    const handover = this.fstate[pfn]! < ALLOCATED;
     // get_pfnblock_migratetype() at free time (free_unref_page(), __free_pages_ok())
     const mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
     if (this.pcp !== null && PerCpuPages.allowed(order)) {
+      // only stores to the block's state here: a freed block's state is usually not cached, and a
+      // store that misses does not stall the replay as the load of the hand-over test below would
       this.fstate[pfn] = PCP_BASE - mt;
       this.pcp.free(pfn, order, mt);
       return;
     }
-    this.freeOne(pfn, order, mt, handover);
+    // A block alloc() never handed out comes from the boot hand-over: __free_pages_core() frees with
+    // FPI_TO_TAIL so that early allocations are served from the blocks freed first.
+    this.freeOne(pfn, order, mt, this.fstate[pfn]! < ALLOCATED);
   }
 
   /**
