@@ -4,7 +4,6 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { renderHtml } from '../report/html.js';
 import { loadResults } from '../report/load-results.js';
 import { buildSpecs } from '../report/specs.js';
-import { writeSvgs } from '../report/svg.js';
 
 interface ReportArgs { dir: string; out?: string; svg?: string }
 
@@ -16,6 +15,8 @@ export async function writeReport(dir: string, out?: string, svgDir?: string, lo
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, renderHtml(run, charts));
   if (svgDir) {
+    // vega renders only for --svg: loading it costs `start` and `report` ~0.3 s of start-up otherwise
+    const { writeSvgs } = await import('../report/svg.js');
     for (const s of await writeSvgs(charts, svgDir)) log(`${s.file}: ${s.marks} marks`);
   }
   return file;

@@ -1,10 +1,10 @@
-import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { failedCell, withStartEmpty, type CellResult } from './cell.js';
 import type { Trace } from '../trace/trace.js';
 import type { TraceStream } from '../trace/stream.js';
 import type { CellTask, TaskOutput } from './worker.js';
 import { runCellInThread } from './in-thread.js';
+import { threadsFor } from './threads.js';
 import { inputTrace, makeInput, type InputOutput, type InputRequest } from './input-task.js';
 
 export interface PoolOptions {
@@ -34,14 +34,7 @@ interface Joined {
   failed?: CellResult;
 }
 
-export const defaultWorkers = (): number => availableParallelism();
-
-/**
- * The module each worker thread loads: worker.js beside this file when it runs compiled (dist/, the
- * CLI); when this file runs as TypeScript source (vitest, the benches under tsx), worker-entry.mjs,
- * which loads worker.ts through tsx, so tests exercise the sources they import, never a stale build.
- */
-const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url).href;
+export { defaultWorkers } from './threads.js';
 
 /**
  * Runs cell tasks on a piscina pool and reports each result as it completes. A cell past its
@@ -54,18 +47,7 @@ export class CellPool {
   private readonly aborts = new Set<AbortController>();
 
   constructor(private readonly opts: PoolOptions) {
-    this.pool = opts.workers > 0
-      ? new Piscina({
-        filename: WORKER_FILE,
-        minThreads: opts.workers,
-        maxThreads: opts.workers,
-        idleTimeout: 1000,
-        // worker-entry.mjs registers the TypeScript loader itself; dist/ needs none
-        execArgv: [],
-        // results and traces are small next to the default; workers need room for big machines
-        resourceLimits: { maxOldGenerationSizeMb: 8192 },
-      })
-      : null;
+    this.pool = opts.workers > 0 ? threadsFor(opts.workers) : null;
   }
 
   /**
