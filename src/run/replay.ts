@@ -351,14 +351,26 @@ class Replay {
     return { ref: this.refAll, rec: this.rec, spare: this.spare };
   }
 
-  /** Room at the ring's tail: the reclaimed head is dropped, and the ring doubled if that is not enough. */
+  /**
+   * Room at the ring's tail. Entries whose id is no longer a live page block (freed by the trace or
+   * reclaimed since) are dropped first: reclaim would skip them, and a trace that never gives a
+   * freed id to a new block (every generator but page-churn) never makes them live again, so the
+   * results are those of a ring that keeps every page-cache block ever allocated, in the memory of
+   * the live ones (a 10^9-event page-churn replay would keep ~150 M). The ring doubles when more
+   * than half of it is still live.
+   */
   private growRing(): void {
-    const ring = this.pcRing!, live = this.pcTail - this.pcHead;
+    const ring = this.pcRing!, ref = this.ref;
+    let live = 0;
+    for (let k = this.pcHead; k < this.pcTail; k++) {
+      const b = ring[k]!;
+      if (ref[b]! < 0) ring[live++] = b; // a live page block (the reclaim loop's test)
+    }
     if (live * 2 > ring.length) {
-      const out = new Int32Array(Math.max(1024, ring.length * 2));
-      out.set(ring.subarray(this.pcHead, this.pcTail));
+      const out = new Int32Array(ring.length * 2);
+      out.set(ring.subarray(0, live));
       this.pcRing = out;
-    } else ring.copyWithin(0, this.pcHead, this.pcTail);
+    }
     this.pcTail = live; this.pcHead = 0;
   }
 
