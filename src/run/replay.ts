@@ -21,9 +21,10 @@ import { round6 } from '../metrics/waste.js';
 // frees of a trace reach back to ids allocated long before, at random: with 4 bytes an id (what the
 // native reference replayer keeps) the window of ids still live is half what it was with a state and
 // a payload side by side, so a free finds its reference in the L2 cache far more often (buddy on
-// the 1 M-event page trace: about a third of the replay was waiting on that load). Objects' records
-// live in slots reused as objects die, so a replay touches 4 fresh bytes per new id instead of a
-// whole record (first touches of fresh memory are page faults), and the live records stay compact.
+// the 1 M-event page trace: about a third of the replay was waiting on that load). A live object's
+// address and requested bytes sit beside it by id (Replay.obj), so an object free's two loads do not
+// wait for each other; the owner of a cache or user-heap object is in a record slot reused as
+// objects die, so the live records stay compact.
 const S_NONE = 0; //   never allocated
 const S_FREED = 1; //  freed
 const S_FAILED = 2; // its allocation failed (out of memory): a later free is silently dropped
@@ -57,8 +58,8 @@ function refPfn(v: number, order: number): number {
 const K_KMALLOC = 0;
 const K_CACHE = 1;
 const K_USER = 2;
-/** numbers per record in Replay.rec: 4 doubles, 32 bytes, so one never straddles a cache line */
-const REC_STRIDE = 4;
+/** numbers per record in Replay.rec: 2 doubles, 16 bytes, so one never straddles a cache line */
+const REC_STRIDE = 2;
 
 export interface ReplayOptions {
   /** nanoseconds per step (machine/cost.ts); with it, every event's simulated latency is recorded */
@@ -184,7 +185,7 @@ export function replay(trace: Trace | TraceStream, machine: Machine, objects: Ob
 }
 
 /** A replay's per-id and record arrays, handed to the next replay in this thread. */
-interface Scratch { ref: Int32Array; rec: Float64Array; spare: Int32Array }
+interface Scratch { ref: Int32Array; obj: Float64Array; rec: Float64Array; spare: Int32Array }
 
 /**
  * A worker replays cell after cell: the arrays are kept for the next one (grown when its trace has
@@ -214,9 +215,15 @@ class Replay {
   /** ref is a view of this (kept from an earlier replay, maybe longer) */
   private readonly refAll: Int32Array;
   /**
-   * per live object's record slot, REC_STRIDE numbers in one cache line: its address, its requested
-   * bytes, its owner (the cache of a cache object, the pid of a user object) and, for a user object,
-   * its heap's generation at allocation (a heap gone with its process is not freed into)
+   * per id i, a live object's address at 2i and its requested bytes at 2i + 1: read by id, as the
+   * reference is, so a free's two cache misses (its reference, its address) are fetched at once
+   * instead of one after the other through a record slot (written before read: never cleared)
+   */
+  private readonly obj: Float64Array;
+  /**
+   * per record slot of a live cache object or user-heap object, REC_STRIDE numbers: its owner (the
+   * cache of a cache object, the pid of a user object) and, for a user object, its heap's generation
+   * at allocation (a heap gone with its process is not freed into). kmalloc objects have none.
    */
   private rec: Float64Array;
   /** record slots freed for reuse (a stack), and the slots ever used */
@@ -279,6 +286,7 @@ class Replay {
     // payloads and records are written before they are read (the state says when); clearing it all is one memset
     this.refAll = kept !== null && kept.ref.length >= ids ? kept.ref : new Int32Array(ids);
     this.ref = this.refAll.subarray(0, ids).fill(S_NONE);
+    this.obj = kept !== null && kept.obj.length >= 2 * ids ? kept.obj : new Float64Array(2 * ids);
     // grown by doubling to the peak of live objects
     this.rec = kept?.rec ?? new Float64Array(REC_STRIDE * 1024);
     this.spare = kept?.spare ?? new Int32Array(1024);
@@ -348,7 +356,7 @@ class Replay {
   }
 
   scratch(): Scratch {
-    return { ref: this.refAll, rec: this.rec, spare: this.spare };
+    return { ref: this.refAll, obj: this.obj, rec: this.rec, spare: this.spare };
   }
 
   /**
@@ -389,9 +397,14 @@ class Replay {
     return s;
   }
 
-  /** Ends live object i's life: its record slot is reused. */
-  private release(i: number): void {
-    this.spare[this.nSpare++] = (this.ref[i]! - S_OBJECT) >>> 2;
+  /** Does a live object of this kind have a record (an owner)? Cache objects, and user objects in process heaps. */
+  private hasRecord(kind: number): boolean {
+    return kind === K_CACHE || (kind === K_USER && this.heaps !== null);
+  }
+
+  /** Ends live object i's life (reference s): its record slot, if any, is reused. */
+  private release(i: number, s: number): void {
+    if (this.hasRecord((s - S_OBJECT) & 3)) this.spare[this.nSpare++] = (s - S_OBJECT) >>> 2;
     this.ref[i] = S_FREED;
   }
 
@@ -494,10 +507,13 @@ class Replay {
   }
 
   private liveObject(i: number, kind: number, addr: number, bytes: number, owner: number, gen: number): void {
-    const slot = this.takeSlot();
-    const rec = this.rec, r = REC_STRIDE * slot;
+    let slot = 0;
+    if (this.hasRecord(kind)) {
+      slot = this.takeSlot();
+      this.rec[REC_STRIDE * slot] = owner; this.rec[REC_STRIDE * slot + 1] = gen;
+    }
     this.ref[i] = S_OBJECT + ((slot << 2) | kind);
-    rec[r] = addr; rec[r + 1] = bytes; rec[r + 2] = owner; rec[r + 3] = gen;
+    this.obj[2 * i] = addr; this.obj[2 * i + 1] = bytes;
     this.reqLive += bytes;
     if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
   }
@@ -505,19 +521,20 @@ class Replay {
   private objectFree(e: number): void {
     const i = this.id[e]!;
     const s = this.ref[i]!;
+    // loaded before the state is known (stale if the id is not a live object): the two loads miss together
+    const addr = this.obj[2 * i]!, req = this.obj[2 * i + 1]!;
     if (s >= S_OBJECT) {
       const k = (s - S_OBJECT) & 3;
       const rec = this.rec, r = REC_STRIDE * ((s - S_OBJECT) >>> 2);
-      const addr = rec[r]!, req = rec[r + 1]!;
-      if (k === K_CACHE) this.objects.cacheFree(rec[r + 2]!, addr);
+      if (k === K_CACHE) this.objects.cacheFree(rec[r]!, addr);
       else if (k === K_USER && this.heaps !== null) {
-        const pid = rec[r + 2]!;
-        if (this.heaps.gen[pid] === rec[r + 3]!) this.heaps.heaps[pid]!.free(addr);
+        const pid = rec[r]!;
+        if (this.heaps.gen[pid] === rec[r + 1]!) this.heaps.heaps[pid]!.free(addr);
         else this.droppedAfterExit++; // its process exited: the memory went with it
         this.userLive -= req;
       } else this.objects.free(addr);
       this.reqLive -= req;
-      this.release(i);
+      this.release(i, s);
     } else if (s === S_FAILED) this.ref[i] = S_FREED;
     else if (s === S_FREED) this.doubleFree++;
     else this.unknownFree++; // never allocated, or a live page block
@@ -530,12 +547,12 @@ class Replay {
     if (s >= S_OBJECT) {
       const user = ((s - S_OBJECT) & 3) === K_USER;
       const rec = this.rec, r = REC_STRIDE * ((s - S_OBJECT) >>> 2);
-      const old = rec[r]!, req = rec[r + 1]!;
+      const old = this.obj[2 * i]!, req = this.obj[2 * i + 1]!;
       let addr: number;
       if (user && this.heaps !== null) {
         const heaps = this.heaps;
-        const pid = rec[r + 2]!;
-        if (heaps.gen[pid] !== rec[r + 3]!) { this.droppedAfterExit++; return; }
+        const pid = rec[r]!;
+        if (heaps.gen[pid] !== rec[r + 1]!) { this.droppedAfterExit++; return; }
         addr = heaps.heaps[pid]!.realloc(old, bytes, GFP_USER);
         if (addr < 0) { this.failedObjects++; return; }
         // the new block is written: the copied bytes (or the grown tail in place)
@@ -546,8 +563,8 @@ class Replay {
         addr = this.objects.realloc(old, bytes, user ? GFP_USER : GFP_KERNEL);
       }
       if (addr < 0) { this.failedObjects++; return; } // the old block stays live, as realloc() leaves it
-      rec[r] = addr;
-      rec[r + 1] = bytes;
+      this.obj[2 * i] = addr;
+      this.obj[2 * i + 1] = bytes;
       this.reqLive += bytes - req;
       if (this.reqLive > this.reqPeak) this.reqPeak = this.reqLive;
     } else {
