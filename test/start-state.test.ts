@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { recordedMachine } from '../src/machine/recorded-machine.js';
 import { startMachine } from '../src/machine/start-state.js';
 import { startInputFor } from '../src/metrics/fidelity.js';
-import { formatPagetypeinfo } from '../src/metrics/procfs.js';
+import { formatPagetypeinfo, parsePagesets } from '../src/metrics/procfs.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
 import { runCell } from '../src/run/cell.js';
 import { parseKernelTrace } from '../src/trace/kernel.js';
@@ -39,7 +39,16 @@ describe('start state from a recording\'s before-state', () => {
           expect(missing).toBe(s.stats.unplaced_blocks);
           expect(s.stats.unplaced_blocks).toBeLessThanOrEqual(4);
         }
-        expect(s.preTrace.pages + s.machine.freePageCount()).toBe(s.machine.managedPages());
+        expect(s.preTrace.pages + s.machine.freePageCount() + s.machine.pcpPageCount()).toBe(s.machine.managedPages());
+        if (!kpage) return;
+        // the per-CPU lists start as before/zoneinfo has them: each CPU's count and high, every zone
+        const real = parsePagesets(readFileSync(join('traces/kernel', name, 'before', 'zoneinfo'), 'utf8'));
+        for (const z of s.machine.zones) {
+          if (real[z.name] === undefined) continue;
+          expect(z.strategy.pagesets!().map((p) => ({ count: p.count, high: p.high })), `${name} ${z.name}`).toEqual(real[z.name]);
+        }
+        expect(s.stats.pcp_seeded_pages).toBe(Object.values(real).flat().reduce((a, p) => a + p.count, 0));
+        expect(s.stats.pcp_seeded_pages).toBeGreaterThan(0);
       });
     }
   }
@@ -95,6 +104,11 @@ describe('start state from a recording\'s before-state', () => {
     // 0xa802 and 0xa803 were free to the kernel (on a pcp list) all along; 0xa840 came from the buddy lists and went back
     // (the simulated per-CPU lists hold some of the free pages at the end: free to the machine too)
     expect((r.metrics.free_pages as number) + (r.metrics.page_counters as { pcp_pages: number }).pcp_pages).toBe(before + 2);
+    // with per-CPU lists, the two candidates start on CPU 0's list (before/zoneinfo: 77 pages there):
+    // no longer pre-trace memory, their recorded frees are skipped and the allocation takes from the list
+    const pcp = runCell({ ...cell, page: 'buddy-mobility' }, t, cfg, { check: true, start: input });
+    expect(pcp.trace_errors).toBe(0);
+    expect(pcp.metrics.start).toMatchObject({ pcp_start_pages: 0, pcp_seeded_pages: 77 });
     // without a start state the candidates are skipped silently (the recorded frees are no errors either)
     const empty = runCell(cell, t, cfg, { check: true });
     expect(empty.trace_errors).toBe(0);

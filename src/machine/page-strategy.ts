@@ -83,6 +83,10 @@ export interface PageStrategy {
   drainPcp?(): number;
   /** pages on the per-CPU lists now */
   pcpPages?(): number;
+  /** a pre-trace block (zone-local pfn) onto `cpu`'s per-CPU list at the start of a recording; false if not cached */
+  seedPcp?(cpu: number, pfn: number, order: number): boolean;
+  /** `cpu`'s pcp->high as a recording's start had it */
+  setPcpHigh?(cpu: number, high: number): void;
   /** each CPU's per-CPU list state (/proc/zoneinfo's pagesets); empty without per-CPU lists */
   pagesets?(): Pageset[];
   /** Strategy-specific deterministic counters (fallbacks, steals, ...), merged into a cell's metrics. */

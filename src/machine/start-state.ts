@@ -52,6 +52,8 @@ export interface StartInput {
   pagetypeinfo: ZoneFreeState[];
   /** before/kpageflags.gz digested to one KP_* class per pfn (undefined when the recording has none) */
   kpage?: Uint8Array;
+  /** before/zoneinfo's pagesets by zone name: each CPU's pcp->count and pcp->high */
+  pagesets?: Record<string, { count: number; high: number }[]>;
 }
 
 /** /proc/kpageflags (u64 little-endian per pfn) → one KP_* class per pfn. */
@@ -85,7 +87,7 @@ export function reservedRanges(kpage: Uint8Array): { start: number; end: number;
 }
 
 /** The pre-trace blocks a trace frees (trace/attribution.ts preTraceFrees): ids with their recorded pfn and order. */
-export interface PreTraceBlocks { ids: Int32Array; pfns: Int32Array; orders: Uint8Array }
+export interface PreTraceBlocks { ids: Int32Array; pfns: Int32Array; orders: Uint8Array; cpus?: Int32Array }
 
 /** Counts of how the start state was built (metrics.start). */
 export interface StartStats {
@@ -98,6 +100,8 @@ export interface StartStats {
   pre_trace_blocks: number;
   /** pages of pre-trace blocks the trace takes or drains from a per-CPU list before freeing them (kernel.ts pcpStartFree) */
   pcp_start_pages: number;
+  /** pages of those put on the per-CPU lists at the start (pagesets of before/zoneinfo), not pre-trace memory */
+  pcp_seeded_pages: number;
   /** free blocks of the snapshot that could not be placed (placement) or conflicted with a pre-trace free */
   unplaced_blocks: number;
   /** sum over types and orders of |free blocks - pagetypeinfo's| after the pageblock typing (kpageflags) */
@@ -116,8 +120,10 @@ export interface StartedMachine {
  * zone name; a zone the snapshot lacks starts empty of free memory), pre-trace memory elsewhere.
  */
 export function startMachine(config: MachineConfig, page: PageStrategyFactory, pre: PreTraceBlocks, input: StartInput): StartedMachine {
-  const stats: StartStats = { from: 'before', method: input.kpage ? 'kpageflags' : 'placement', free_pages: 0, pre_trace_pages: 0, pre_trace_blocks: 0, pcp_start_pages: 0, unplaced_blocks: 0, type_mismatch_blocks: 0 };
+  const stats: StartStats = { from: 'before', method: input.kpage ? 'kpageflags' : 'placement', free_pages: 0, pre_trace_pages: 0, pre_trace_blocks: 0, pcp_start_pages: 0, pcp_seeded_pages: 0, unplaced_blocks: 0, type_mismatch_blocks: 0 };
   const registered: number[] = [];
+  /** per zone: 1 = managed and neither free in the snapshot nor a pre-trace block the trace frees (after the hand-over) */
+  const usable = new Map<string, Uint8Array>();
   const hand: HandOver = (strategy, startPfn, endPfn, free, zoneName) => {
     const span = endPfn - startPfn;
     // 1 = managed and free to use, 0 = not managed or pre-trace memory
@@ -142,6 +148,7 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
       avail.fill(2, s, s + n);
       registered.push(i);
     }
+    usable.set(zoneName, avail);
     const real = input.pagetypeinfo.find((z) => z.zone === zoneName);
     if (real === undefined) return managed;
     const { blocks, types, unplaced, mismatch } = input.kpage
@@ -157,15 +164,57 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
     return managed;
   };
   const machine = new Machine(config, page, undefined, hand);
-  const keep = Int32Array.from(registered);
+  const seeded = input.pagesets !== undefined && input.kpage !== undefined ? seedPagesets(machine, input.pagesets, pre, registered, input.kpage, usable) : null;
+  stats.pcp_seeded_pages = machine.pcpPageCount();
+  const keep = Int32Array.from(seeded === null ? registered : registered.filter((_, k) => seeded[k] === 0));
   const preTrace = {
-    pages: machine.managedPages() - machine.freePageCount(),
+    pages: machine.managedPages() - machine.freePageCount() - stats.pcp_seeded_pages,
     ids: keep.map((i) => pre.ids[i]!), pfns: keep.map((i) => Math.abs(pre.pfns[i]!)), orders: Uint8Array.from(keep, (i) => pre.orders[i]!),
   };
   stats.pre_trace_pages = preTrace.pages;
   stats.pre_trace_blocks = keep.length;
   stats.pcp_start_pages = keep.reduce((a, i) => a + (pre.pfns[i]! < 0 ? 1 << pre.orders[i]! : 0), 0);
   return { machine, preTrace, stats };
+}
+
+/**
+ * The per-CPU lists of the start (before/zoneinfo's pagesets): each CPU's pcp->high as recorded,
+ * and on its lists the pre-trace blocks the trace shows were on them (allocated or drained from a
+ * pcp list before any free: kernel.ts pcpStartFree), in the order the trace first uses them, on the
+ * CPU of that event, while the CPU's recorded count has room. Those blocks are no longer
+ * registered (the trace's free of one is then skipped, and its allocation takes from the list).
+ * The rest of each count are pages the trace never touches: kpageflags cannot tell them from kernel
+ * allocations (a pcp page has no flag and no mapping, like 19k other pages of build-compress's
+ * DMA32 against 77 on its lists), so they are the lowest unflagged (KP_OTHER) pre-trace order-0
+ * pages of the zone, a deterministic guess (measured: the lowest ones score best of the lowest and
+ * the highest, movable pageblocks first or not, docs/fidelity.md). Returns 1 per entry of
+ * `registered` seeded.
+ */
+function seedPagesets(machine: Machine, pagesets: Record<string, { count: number; high: number }[]>, pre: PreTraceBlocks, registered: readonly number[], kpage: Uint8Array, usable: Map<string, Uint8Array>): Uint8Array {
+  const seeded = new Uint8Array(registered.length);
+  for (const z of machine.zones) {
+    const sets = pagesets[z.name], s = z.strategy;
+    if (sets === undefined || s.seedPcp === undefined) continue;
+    const room = sets.map((p) => p.count);
+    sets.forEach((p, cpu) => s.setPcpHigh?.(cpu, p.high));
+    for (let k = 0; k < registered.length; k++) {
+      const i = registered[k]!, pfn = -pre.pfns[i]!, order = pre.orders[i]!, cpu = pre.cpus?.[i] ?? 0;
+      const n = 1 << order;
+      if (pfn <= 0 || pfn < z.startPfn || pfn >= z.startPfn + z.spanned || !(room[cpu]! >= n)) continue;
+      if (!s.seedPcp(cpu, pfn - z.startPfn, order)) continue;
+      room[cpu]! -= n;
+      seeded[k] = 1;
+    }
+    // the rest of each CPU's count: unflagged pre-trace order-0 pages, first fit from the bottom
+    const avail = usable.get(z.name)!;
+    for (let cpu = 0, p = 0; cpu < room.length; cpu++) {
+      for (; p < z.spanned && room[cpu]! > 0; p++) {
+        if (avail[p] !== 1 || kpage[z.startPfn + p] !== KP_OTHER) continue;
+        if (s.seedPcp(cpu, p, 0)) room[cpu]!--;
+      }
+    }
+  }
+  return seeded;
 }
 
 interface ZonePlan {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { digestKpageflags, type StartInput } from '../machine/start-state.js';
-import { parseBuddyinfo, parsePagetypeinfo } from './procfs.js';
+import { parseBuddyinfo, parsePagesets, parsePagetypeinfo } from './procfs.js';
 import { zoneFragMetrics, type ZoneFragMetrics, type ZoneFreeState } from './fragmentation.js';
 import { findSnapshots } from '../trace/snapshots.js';
 
@@ -16,7 +16,8 @@ export const START_FROM: readonly StartFrom[] = ['before', 'empty'];
 
 /**
  * The before-state of the recording at `tracePath` (before/pagetypeinfo, and before/kpageflags.gz
- * when `withKpage` and present), or undefined when it has no before/pagetypeinfo.
+ * and before/zoneinfo's pagesets when `withKpage` (the recorded machine) and present), or undefined
+ * when it has no before/pagetypeinfo.
  */
 export function startInputFor(tracePath: string, withKpage = true): StartInput | undefined {
   const dir = join(dirname(tracePath), 'before');
@@ -24,7 +25,10 @@ export function startInputFor(tracePath: string, withKpage = true): StartInput |
   if (!existsSync(pti)) return undefined;
   const pagetypeinfo = parsePagetypeinfo(readFileSync(pti, 'utf8'), pti);
   const kp = join(dir, 'kpageflags.gz');
-  return withKpage && existsSync(kp) ? { pagetypeinfo, kpage: digestKpageflags(gunzipSync(readFileSync(kp))) } : { pagetypeinfo };
+  if (!withKpage || !existsSync(kp)) return { pagetypeinfo };
+  const zi = join(dir, 'zoneinfo');
+  const pagesets = existsSync(zi) ? parsePagesets(readFileSync(zi, 'utf8')) : undefined;
+  return { pagetypeinfo, kpage: digestKpageflags(gunzipSync(readFileSync(kp))), ...(pagesets ? { pagesets } : {}) };
 }
 
 /** The per-zone figures the scorecard reads (a cell's metrics.zones.*, or a parsed snapshot's). */

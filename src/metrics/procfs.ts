@@ -292,6 +292,26 @@ export function parsePagetypeinfo(text: string, file: string): ZoneFreeState[] {
 
 // ---- /proc/zoneinfo ----------------------------------------------------------------------------
 
+/**
+ * Each populated zone's pagesets from a /proc/zoneinfo text: per CPU, pcp->count (pages on its
+ * lists) and pcp->high, by zone name (zoneinfo_show_print(), 6.1 and 6.12). A zone without pagesets
+ * lines is left out.
+ */
+export function parsePagesets(text: string): Record<string, { count: number; high: number }[]> {
+  const out: Record<string, { count: number; high: number }[]> = {};
+  let sets: { count: number; high: number }[] | null = null;
+  for (const line of text.split('\n')) {
+    const zone = /^Node\s+\d+,\s+zone\s+(\S+)/.exec(line);
+    if (zone) { sets = []; out[zone[1]!] = sets; continue; }
+    const m = /^\s+(cpu|count|high):\s+(\d+)/.exec(line);
+    if (sets === null || m === null) continue;
+    if (m[1] === 'cpu') sets.push({ count: 0, high: 0 });
+    else if (sets.length > 0) sets[sets.length - 1]![m[1] as 'count' | 'high'] = Number(m[2]);
+  }
+  for (const z of Object.keys(out)) if (out[z]!.length === 0) delete out[z];
+  return out;
+}
+
 /** What zoneinfo prints of one zone (the lines the model has). */
 export interface ZoneinfoZone {
   node: number;

@@ -219,6 +219,23 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     return this.pcp === null ? [] : this.pcp.pagesets();
   }
 
+  /**
+   * A pre-trace block (never handed over, never freed) put on `cpu`'s per-CPU list under its
+   * pageblock's type, as the recording's start had it (machine/start-state.ts); false without pcp
+   * lists or for an order they do not cache.
+   */
+  seedPcp(cpu: number, pfn: number, order: number): boolean {
+    if (this.pcp === null || !PerCpuPages.allowed(order) || cpu < 0 || cpu >= this.pcp.cpus) return false;
+    const mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
+    this.fstate[pfn] = PCP_BASE - mt;
+    this.pcp.seed(cpu, pfn, order, mt);
+    return true;
+  }
+
+  setPcpHigh(cpu: number, high: number): void {
+    if (this.pcp !== null && cpu >= 0 && cpu < this.pcp.cpus) this.pcp.setHigh(cpu, high);
+  }
+
   /** rmqueue_bulk()'s __rmqueue() of one block, which then sits on a pcp list (not free, not allocated). */
   pcpTake(order: number, mt: number): number {
     const pfn = this.rmqueue(order, mt);

@@ -112,7 +112,7 @@ export class PerCpuPages {
   drainBlocks = 0;
 
   constructor(
-    private readonly backend: PcpBackend, private readonly cpus: number, managed: number, lowWmark: number,
+    private readonly backend: PcpBackend, readonly cpus: number, managed: number, lowWmark: number,
     private readonly rules: PcpRules, private readonly cursor: CpuCursor, private readonly highWmark = 0,
   ) {
     this.lists = LOWORDER_LISTS + rules.thpLists;
@@ -377,6 +377,21 @@ export class PerCpuPages {
     const out: Pageset[] = [];
     for (let cpu = 0; cpu < this.cpus; cpu++) out.push({ count: this.count[cpu]!, high: this.high[cpu]!, batch: this.batch });
     return out;
+  }
+
+  /**
+   * A block that was on `cpu`'s list when a recording began (machine/start-state.ts): appended at
+   * the tail, so blocks seeded in the order the trace first uses them come off the head in that
+   * order. The caller has marked it as on a pcp list in the backend.
+   */
+  seed(cpu: number, pfn: number, order: number, mt: number): void {
+    this.push(cpu * this.lists + this.pindex(mt, order), pfn, true);
+    this.count[cpu]! += 1 << order;
+  }
+
+  /** pcp->high of `cpu` as a recording's zoneinfo shows it (its uses clamp it to [high_min, high_max], nr_pcp_high()). */
+  setHigh(cpu: number, high: number): void {
+    this.high[cpu] = high;
   }
 
   /** pcp->high of a CPU now (zoneinfo's "high"). */

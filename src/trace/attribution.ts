@@ -280,15 +280,18 @@ export function attributionMetrics(t: Pick<Trace, 'stats'>): Record<string, numb
 /**
  * The blocks a trace frees without having allocated them (allocated before tracing began), with the
  * pfn the loader put in aux (kernel.ts): pre-trace memory for a start state (machine/start-state.ts).
- * A negative pfn is a block possibly on a per-CPU list at the start (kernel.ts pcpStartFree).
+ * A negative pfn is a block possibly on a per-CPU list at the start (kernel.ts pcpStartFree); `cpus`
+ * the CPU of each free's event (-1 without a cpu column): the list that block was on.
  */
-export function preTraceFrees(t: Trace): { ids: Int32Array; pfns: Int32Array; orders: Uint8Array } {
+export function preTraceFrees(t: Trace): { ids: Int32Array; pfns: Int32Array; orders: Uint8Array; cpus: Int32Array } {
   const seen = new Uint8Array(t.idCount);
-  const ids: number[] = [], pfns: number[] = [], orders: number[] = [];
+  const ids: number[] = [], pfns: number[] = [], orders: number[] = [], cpus: number[] = [];
   for (let e = 0; e < t.length; e++) {
     const o = t.op[e]!, id = t.id[e]!;
-    if (o === OP_PAGE_FREE && seen[id] === 0 && t.aux[e]! !== 0 && t.lo[e]! <= 10) { ids.push(id); pfns.push(t.aux[e]!); orders.push(t.lo[e]!); }
+    if (o === OP_PAGE_FREE && seen[id] === 0 && t.aux[e]! !== 0 && t.lo[e]! <= 10) {
+      ids.push(id); pfns.push(t.aux[e]!); orders.push(t.lo[e]!); cpus.push(t.cpu?.[e] ?? -1);
+    }
     seen[id] = 1;
   }
-  return { ids: Int32Array.from(ids), pfns: Int32Array.from(pfns), orders: Uint8Array.from(orders) };
+  return { ids: Int32Array.from(ids), pfns: Int32Array.from(pfns), orders: Uint8Array.from(orders), cpus: Int32Array.from(cpus) };
 }
