@@ -10,8 +10,11 @@ import { PAGEBLOCK_ORDER, type Pageset } from './strategy.js';
  * view: not in nr_free (buddyinfo), not in NR_FREE_PAGES.
  *
  * Mechanism only; the buddy (page/buddy.ts) is the backend that takes blocks from and returns them
- * to its free lists. The lists are doubly linked through the backend's per-page links (a page on a
- * pcp list is on no buddy free list), so this costs no per-page memory.
+ * to its free lists. Each list is a ring of pfns (a deque: LIFO at the head, refills appended and
+ * drains taken at the tail, as the kernel's list_add/list_add_tail/list_last_entry use it) rather
+ * than links through the per-page array: a list's pfns sit together, so a refill, an allocation, a
+ * free and a drain touch one small array instead of the scattered pages' links (issue 14: pcp must
+ * cost little). A ring doubles when full (rare: a list holds at most about high + batch pages).
  */
 
 /** PAGE_ALLOC_COSTLY_ORDER (include/linux/mmzone.h) */
@@ -24,7 +27,8 @@ const LOWORDER_LISTS = PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1);
 const BATCH_SCALE_MAX = 5;
 /** MIN_PERCPU_PAGELIST_HIGH_FRACTION: pcp->high_max of 6.7+ is managed / 8 split over the CPUs */
 const MIN_HIGH_FRACTION = 8;
-const NIL = -1;
+/** first ring size of a list (a power of two) */
+const RING_START = 64;
 
 /** The per-CPU list rules of one kernel version. */
 export interface PcpRules {
@@ -75,8 +79,6 @@ export function pagesetValues(managed: number, lowWmark: number, cpus: number, r
 
 /** What the pcp lists need from the buddy allocator of their zone. */
 export interface PcpBackend {
-  /** per-page links, next at 2 * pfn, prev at 2 * pfn + 1 (free for pages on pcp lists) */
-  readonly links: Int32Array;
   /** __rmqueue(): one block from the free lists (fallback included), -1 if none; marks it as on a pcp list */
   pcpTake(order: number, mt: number): number;
   /** __free_one_page() of a drained block (the backend knows the migratetype it was listed under) */
@@ -90,9 +92,9 @@ export class PerCpuPages {
   readonly batch: number;
   readonly highMin: number;
   readonly highMax: number;
-  private readonly head: Int32Array;
-  private readonly tail: Int32Array;
-  /** per CPU × list: blocks on the list */
+  /** per CPU × list: the ring of pfns (power-of-two size), the head's slot, blocks on the list */
+  private readonly ring: Int32Array[];
+  private readonly first: Int32Array;
   private readonly len: Int32Array;
   /** per CPU: pcp->count (pages), pcp->high, free_factor (6.1) / free_count (6.7+), alloc_factor, flags */
   private readonly count: Int32Array;
@@ -121,8 +123,8 @@ export class PerCpuPages {
     this.highMin = v.highMin;
     this.highMax = v.highMax;
     const n = cpus * this.lists;
-    this.head = new Int32Array(n).fill(NIL);
-    this.tail = new Int32Array(n).fill(NIL);
+    this.ring = Array.from({ length: n }, () => new Int32Array(RING_START));
+    this.first = new Int32Array(n);
     this.len = new Int32Array(n);
     this.count = new Int32Array(cpus);
     this.high = new Int32Array(cpus).fill(v.highMin);
@@ -152,41 +154,37 @@ export class PerCpuPages {
     return c > 0 && c < this.cpus ? c : c > 0 ? c % this.cpus : 0;
   }
 
+  /** Adds at the head (a free: LIFO reuse) or the tail (a refill, as rmqueue_bulk()'s list_add_tail()). */
   private push(li: number, pfn: number, atTail: boolean): void {
-    const links = this.backend.links;
-    if (atTail) {
-      const t = this.tail[li]!;
-      links[2 * pfn] = NIL;
-      links[2 * pfn + 1] = t;
-      if (t === NIL) this.head[li] = pfn; else links[2 * t] = pfn;
-      this.tail[li] = pfn;
-    } else {
-      const h = this.head[li]!;
-      links[2 * pfn] = h;
-      links[2 * pfn + 1] = NIL;
-      if (h === NIL) this.tail[li] = pfn; else links[2 * h + 1] = pfn;
-      this.head[li] = pfn;
-    }
-    this.len[li]!++;
+    let r = this.ring[li]!;
+    const n = this.len[li]!;
+    if (n === r.length) r = this.grow(li);
+    const m = r.length - 1;
+    if (atTail) r[(this.first[li]! + n) & m] = pfn;
+    else r[this.first[li] = (this.first[li]! - 1) & m] = pfn;
+    this.len[li] = n + 1;
   }
 
-  /** Unlinks the head (LIFO reuse) or the tail (the oldest, drained first). */
+  /** Doubles a full ring, its blocks in order from slot 0. */
+  private grow(li: number): Int32Array {
+    const old = this.ring[li]!, f = this.first[li]!;
+    const r = new Int32Array(old.length * 2);
+    r.set(old.subarray(f));
+    r.set(old.subarray(0, f), old.length - f);
+    this.ring[li] = r;
+    this.first[li] = 0;
+    return r;
+  }
+
+  /** Takes the head (LIFO reuse) or the tail (the oldest, drained first). */
   private pop(li: number, fromTail: boolean): number {
-    const links = this.backend.links;
-    let pfn: number;
-    if (fromTail) {
-      pfn = this.tail[li]!;
-      const p = links[2 * pfn + 1]!;
-      this.tail[li] = p;
-      if (p === NIL) this.head[li] = NIL; else links[2 * p] = NIL;
-    } else {
-      pfn = this.head[li]!;
-      const nx = links[2 * pfn]!;
-      this.head[li] = nx;
-      if (nx === NIL) this.tail[li] = NIL; else links[2 * nx + 1] = NIL;
-    }
-    this.len[li]!--;
-    return pfn;
+    const r = this.ring[li]!, m = r.length - 1;
+    const n = this.len[li]! - 1;
+    this.len[li] = n;
+    if (fromTail) return r[(this.first[li]! + n) & m]!;
+    const f = this.first[li]!;
+    this.first[li] = (f + 1) & m;
+    return r[f]!;
   }
 
   /** rmqueue_pcplist(): the head of this CPU's list, refilled by rmqueue_bulk() when empty; -1 if the zone has nothing. */
@@ -365,10 +363,10 @@ export class PerCpuPages {
 
   /** Calls fn for each block on a list (check()). */
   forEach(fn: (pfn: number, order: number) => void): void {
-    const links = this.backend.links;
-    for (let li = 0; li < this.head.length; li++) {
+    for (let li = 0; li < this.ring.length; li++) {
       const order = PerCpuPages.orderOf(li % this.lists);
-      for (let p = this.head[li]!; p !== NIL; p = links[2 * p]!) fn(p, order);
+      const r = this.ring[li]!, m = r.length - 1;
+      for (let k = 0; k < this.len[li]!; k++) fn(r[(this.first[li]! + k) & m]!, order);
     }
   }
 
@@ -399,7 +397,11 @@ export class PerCpuPages {
     return this.high[cpu]!;
   }
 
+  /**
+   * The kernel's struct per_cpu_pages of each CPU (a list head per list and the counters), as before
+   * the rings: the model's figure, not this simulator's arrays (which vary with the rings' growth).
+   */
   metadataBytes(): number {
-    return this.head.byteLength * 3 + this.count.byteLength * 4 + this.prevFreeHigh.byteLength;
+    return this.len.byteLength * 3 + this.count.byteLength * 4 + this.prevFreeHigh.byteLength;
   }
 }
