@@ -176,12 +176,10 @@ export class PerCpuPages {
     return r;
   }
 
-  /** Takes the head (LIFO reuse) or the tail (the oldest, drained first). */
-  private pop(li: number, fromTail: boolean): number {
+  /** Takes the head (LIFO reuse; drains take the tail in bulkFree()). */
+  private pop(li: number): number {
     const r = this.ring[li]!, m = r.length - 1;
-    const n = this.len[li]! - 1;
-    this.len[li] = n;
-    if (fromTail) return r[(this.first[li]! + n) & m]!;
+    this.len[li]!--;
     const f = this.first[li]!;
     this.first[li] = (f + 1) & m;
     return r[f]!;
@@ -197,19 +195,24 @@ export class PerCpuPages {
     if (this.len[li] === 0) {
       const want = this.refillSize(cpu, order);
       let got = 0;
-      // rmqueue_bulk(): blocks taken one by one with __rmqueue(), appended to the tail
+      // rmqueue_bulk(): blocks taken one by one with __rmqueue(), appended to the tail (of an empty
+      // list: from slot 0 of a ring made large enough once)
+      let r = this.ring[li]!;
+      if (r.length < want) r = this.ring[li] = new Int32Array(1 << (32 - Math.clz32(want - 1)));
+      this.first[li] = 0;
       for (; got < want; got++) {
         const p = this.backend.pcpTake(order, mt);
         if (p < 0) break;
-        this.push(li, p, true);
+        r[got] = p;
       }
+      this.len[li] = got;
       if (got === 0) return -1;
       this.refills++;
       this.refillBlocks += got;
       this.count[cpu]! += got << order;
     }
     this.count[cpu]! -= 1 << order;
-    return this.pop(li, false);
+    return this.pop(li);
   }
 
   /**
@@ -334,13 +337,17 @@ export class PerCpuPages {
       do { if (++pi > this.lists - 1) pi = 0; } while (this.len[base + pi] === 0);
       const order = PerCpuPages.orderOf(pi);
       const li = base + pi;
+      // pops from the tail, the list's length written once
+      const r = this.ring[li]!, m = r.length - 1, f = this.first[li]!, had = this.len[li]!;
+      let n = had;
       do {
-        const pfn = this.pop(li, true);
+        n--;
         left -= 1 << order;
-        this.count[cpu]! -= 1 << order;
-        this.drainBlocks++;
-        this.backend.pcpGive(pfn, order);
-      } while (left > 0 && this.len[li]! > 0);
+        this.backend.pcpGive(r[(f + n) & m]!, order);
+      } while (left > 0 && n > 0);
+      this.len[li] = n;
+      this.count[cpu]! -= (had - n) << order;
+      this.drainBlocks += had - n;
     }
   }
 
