@@ -52,7 +52,7 @@ export interface PageStrategy {
    * Takes a free block of 2^order pages as compaction's free scanner finds one (a migration
    * target), or returns -1 (the machine then allocates it as any movable block).
    */
-  allocCompactionTarget?(order: number): number;
+  allocCompactionTarget?(order: number, large?: boolean): number;
   /** free pages now */
   freePages(): number;
   /**

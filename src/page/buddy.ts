@@ -286,18 +286,21 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
 
   /**
    * isolate_freepages(): compaction's free scanner walks the zone's pageblocks from the top down and
-   * takes the free blocks in those suitable as targets (suitable_migration_target(): a Movable
-   * pageblock, or a free block of pageblock order or more). So: the free block of this order
-   * with the highest pfn in a suitable pageblock, else the highest larger one, cut down from its
-   * top (the scanner would meet the top part first); -1 when none.
+   * takes the free blocks in those suitable as targets (6.1/6.12 suitable_migration_target(): a
+   * Movable pageblock whose first page does not head a free block of pageblock order or more).
+   * So: the free block of this order with the highest pfn in a suitable pageblock, else the
+   * highest larger one, cut down from its top (the scanner would meet the top part first); -1
+   * when none. `large`: a free block of pageblock order or more may serve when nothing smaller
+   * does (a recorded target the kernel did take: its placement, not the kernel's rule; the
+   * model's own compaction, run/compaction-replay.ts, passes false, as the kernel's rule says).
    */
-  allocCompactionTarget(order: number): number {
+  allocCompactionTarget(order: number, large = true): number {
     let best = NIL, bestOrder = 0, bestMt = 0;
     for (let o = order; o <= MAX_ORDER && best === NIL; o++) {
       for (let mt = 0; mt < MIGRATE_TYPES; mt++) {
         for (let p = this.head[mt * NR_ORDERS + o]!; p !== NIL; p = this.links[2 * p]!) {
           tick(this.steps, STEP_LIST);
-          if (p > best && (o >= PAGEBLOCK_ORDER || !this.grouping || this.pbType[p >>> PAGEBLOCK_ORDER] === MIGRATE_MOVABLE)) { best = p; bestOrder = o; bestMt = mt; }
+          if (p > best && (o >= PAGEBLOCK_ORDER ? large : !this.grouping || this.pbType[p >>> PAGEBLOCK_ORDER] === MIGRATE_MOVABLE)) { best = p; bestOrder = o; bestMt = mt; }
         }
       }
     }

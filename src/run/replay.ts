@@ -16,6 +16,7 @@ import { isTraceStream, traceChunks, type EventChunk, type TraceStream } from '.
 import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
 import { round6 } from '../metrics/waste.js';
+import { ModelCompaction } from './compaction-replay.js';
 
 // Per id, one Int32 in Replay.ref: its state, and for a live page block or object its payload. The
 // frees of a trace reach back to ids allocated long before, at random: with 4 bytes an id (what the
@@ -212,6 +213,8 @@ class Replay {
   private readonly chunks: () => Iterable<EventChunk>;
   /** per id: its state, with a live page block's global pfn and order or a live object's record slot and kind (S_*) */
   private readonly ref: Int32Array;
+  /** the model's own compaction, for a trace with recorded compaction (run/compaction-replay.ts) */
+  private readonly compaction: ModelCompaction | null;
   /** ref is a view of this (kept from an earlier replay, maybe longer) */
   private readonly refAll: Int32Array;
   /**
@@ -293,6 +296,7 @@ class Replay {
     this.vm = opts.processes?.vm ?? null;
     this.heaps = opts.processes?.heaps ?? null;
     this.pcRing = opts.pageCacheReclaim ? new Int32Array(1024) : null;
+    this.compaction = (trace.stats?.compaction_isolations ?? 0) > 0 ? ModelCompaction.create(machine) : null;
     const pre = opts.preTrace;
     if (pre !== undefined) {
       this.blockPages = pre.pages;
@@ -427,6 +431,7 @@ class Replay {
     if (pfn < 0) { this.failedPages++; this.ref[i] = S_FAILED; return; }
     this.ref[i] = alignedPageRef(pfn, ord);
     this.blockPages += 1 << ord;
+    if (this.compaction !== null) this.compaction.allocated(i, pfn, ord, gfp, gfp === GFP_COMPACTION_TARGET, this.ref, alignedPageRef);
     if (this.pcRing !== null && isPageCache(gfp)) {
       if (this.pcTail === this.pcRing.length) this.growRing();
       this.pcRing[this.pcTail++] = i;
@@ -439,8 +444,9 @@ class Replay {
     if (s < 0) {
       const v = this.lo[e]!;
       if (v >= PAGE_PIECE) { this.pieceFree(e, i, v - PAGE_PIECE); return; }
-      const ord = refOrder(s);
-      this.machine.freePages(refPfn(s, ord), ord);
+      const ord = refOrder(s), pfn = refPfn(s, ord);
+      this.machine.freePages(pfn, ord);
+      if (this.compaction !== null) this.compaction.freed(pfn);
       this.blockPages -= 1 << ord;
       ref[i] = S_FREED;
     } else if (s === S_FAILED || s === S_RECLAIMED) {

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { NR_ORDERS } from '../src/machine/page-geometry.js';
+import { newSteps } from '../src/machine/steps.js';
+import { BuddyAllocator } from '../src/page/buddy.js';
+import { Machine } from '../src/machine/machine.js';
+import { loadMachine } from '../src/machine/memory-map.js';
+import { objectStrategyFactory } from '../src/object/registry.js';
+import { pageStrategyFactory } from '../src/page/registry.js';
+import { objectPageSource, replay } from '../src/run/replay.js';
+import { parseKernelTrace } from '../src/trace/kernel.js';
+
+// the handmade kernel recording's lines (as in kernel-recordings-compaction.test.ts)
+const VMEMMAP = 0xfffffc8b00000000n;
+const page = (pfn: number): string => `0x${(VMEMMAP + BigInt(pfn) * 64n).toString(16)}`;
+let ts = 0;
+const line = (ev: string, fields: string): string => `      kcompactd0-28      [000] d..1.  ${(10 + ++ts / 1e6).toFixed(6)}: ${ev}: ${fields}`;
+const alloc = (pfn: number): string => line('mm_page_alloc', `page=${page(pfn)} pfn=0x${pfn.toString(16)} order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE`);
+const free = (pfn: number): string => line('mm_page_free', `page=${page(pfn)} pfn=0x${pfn.toString(16)} order=0`);
+const isolate = (pfn: number): string => [
+  line('isolate_free_page', `(__isolate_free_page+0x0/0x2b0) page=${page(pfn)} order=0 vmemmap_base=0x${VMEMMAP.toString(16)}`),
+  line('isolate_free_page_ret', '(isolate_freepages_block+0x261/0x410 <- __isolate_free_page) ret=1'),
+].join('\n');
+
+/**
+ * 1024 movable pages fill two pageblocks of the model's layout, the lower (P1) first; P1 keeps its
+ * first 128, P2 every other page (256 single free pages, buddies of held ones: no merging). Then
+ * 128 recorded order-0 isolations: each takes a hole of P2 as its target, and the model's compaction
+ * moves as many pages, from the bottom: P1's 128, into P2's other holes. P1 is then free whole.
+ */
+const TRACE = [
+  ...Array.from({ length: 1024 }, (_, k) => alloc(0x1000 + k)),
+  ...Array.from({ length: 384 }, (_, k) => free(0x1000 + 128 + k)),
+  ...Array.from({ length: 256 }, (_, k) => free(0x1000 + 512 + 2 * k + 1)),
+  ...Array.from({ length: 128 }, (_, k) => isolate(0x8000 + k)),
+].join('\n') + '\n';
+
+function freeBlocks(withModel: boolean): { perOrder: number[]; free: number; live: number } {
+  const t = parseKernelTrace(TRACE, 'compaction.ftrace');
+  expect(t.stats).toMatchObject({ compaction_isolations: 128 });
+  if (!withModel) delete t.stats!.compaction_isolations;
+  const m = new Machine(loadMachine('small'), pageStrategyFactory('buddy-mobility:pcp=off'));
+  const source = objectPageSource(m);
+  const objects = objectStrategyFactory('slub')({ pages: source, steps: m.steps, cpus: m.cpus, cpuCursor: m.cpuCursor });
+  const counts = replay(t, m, objects, source, { checkEvery: 64 });
+  const top = m.freeState().at(-1)!;
+  const perOrder = Array.from({ length: NR_ORDERS }, (_, o) => {
+    let n = 0;
+    for (let i = o; i < top.freeArea.length; i += NR_ORDERS) n += top.freeArea[i]!;
+    return n;
+  });
+  return { perOrder, free: m.freePageCount(), live: counts.page_block_pages_live! };
+}
+
+describe('the model\'s own compaction for a recording with compaction (run/compaction-replay.ts)', () => {
+  it('moves as many pages as the recording isolated from the low pageblock to the top holes: the low pageblock becomes free whole', () => {
+    const on = freeBlocks(true), off = freeBlocks(false);
+    // the pages in use do not change: blocks only move
+    expect(on.free).toBe(off.free);
+    expect(on.live).toBe(off.live);
+    // P2's 256 holes are all taken (128 recorded targets, 128 model targets); without the model's
+    // compaction the recorded targets take half of them
+    expect(off.perOrder[0]! - on.perOrder[0]!).toBe(128);
+    expect(on.perOrder[0]).toBe(0);
+    // P1 is free whole: 512 more pages in free blocks of pageblock order or more (it merged with its free buddy)
+    const large = (r: { perOrder: number[] }): number => r.perOrder[9]! * 512 + r.perOrder[10]! * 1024;
+    expect(large(on) - large(off)).toBe(512);
+  });
+
+  it('its free scanner never takes a free block of pageblock order or more (suitable_migration_target())', () => {
+    const b = new BuddyAllocator({ pages: 2048, steps: newSteps() }, true);
+    for (let p = 0; p < 2048; p += 1024) b.free(p, 10);
+    expect(b.allocCompactionTarget(3, false)).toBe(-1);
+    // a recorded target (large: the kernel did take a block there) is cut from the top of one
+    expect(b.allocCompactionTarget(3)).toBe(2040);
+    expect(b.allocCompactionTarget(3, false)).toBe(2032);
+    b.check();
+  });
+});
