@@ -1,3 +1,4 @@
+import { keptArray } from '../machine/kept-arrays.js';
 import { InvariantError } from '../errors.js';
 import { STEP_CALL, STEP_LIST, STEP_MERGE, STEP_SPLIT, type Steps, tick } from '../machine/steps.js';
 import type { CacheDef } from '../trace/trace.js';
@@ -296,9 +297,11 @@ export class Dlmalloc implements ObjectStrategy {
     if (granules <= this.cap) return;
     let n = Math.max(1024, this.cap);
     while (n < granules) n *= 2;
-    const grow32 = (a: Uint32Array): Uint32Array => { const t = new Uint32Array(n); t.set(a); return t; };
-    const growI = (a: Int32Array): Int32Array => { const t = new Int32Array(n); t.set(a); return t; };
-    const grow8 = (a: Uint8Array): Uint8Array => { const t = new Uint8Array(n); t.set(a); return t; };
+    // kept arrays (machine/kept-arrays.ts): a worker's next dlmalloc cell reuses these instead of
+    // faulting in fresh zeroed memory (a kernel-mix heap's metadata doubles up to ~0.5 GB)
+    const grow32 = (a: Uint32Array): Uint32Array => { const t = keptArray(Uint32Array, n); t.set(a); return t; };
+    const growI = (a: Int32Array): Int32Array => { const t = keptArray(Int32Array, n); t.set(a); return t; };
+    const grow8 = (a: Uint8Array): Uint8Array => { const t = keptArray(Uint8Array, n); t.set(a); return t; };
     this.csz = grow32(this.csz); this.pft = grow32(this.pft);
     this.flg = grow8(this.flg); this.tix = grow8(this.tix);
     this.fd = growI(this.fd); this.bk = growI(this.bk);
