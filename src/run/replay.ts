@@ -235,8 +235,16 @@ class Replay {
   private slotsUsed = 0;
   private readonly vm: Vm | null;
   private readonly heaps: UserHeaps | null;
-  /** page-cache blocks in allocation order (a FIFO ring: the oldest is reclaimed first; grown when a streamed trace's count is not known) */
+  /**
+   * page-cache blocks in allocation order (a FIFO ring: the oldest is reclaimed first; grown when a
+   * streamed trace's count is not known), two Int32 an entry: the id and the block's page-cache
+   * sequence number. With recycled ids (page-churn) an id freed and given to a new block leaves a
+   * stale entry: pcSeq[id] names the block the id holds now (0: not a page-cache block), so reclaim
+   * takes an entry only while its block is still the one that was pushed.
+   */
   private pcRing: Int32Array | null;
+  private pcSeq: Int32Array | null;
+  private pcNext = 0;
   private pcHead = 0;
   private pcTail = 0;
   /** events per op code (counted as they replay) */
@@ -295,7 +303,8 @@ class Replay {
     this.spare = kept?.spare ?? new Int32Array(1024);
     this.vm = opts.processes?.vm ?? null;
     this.heaps = opts.processes?.heaps ?? null;
-    this.pcRing = opts.pageCacheReclaim ? new Int32Array(1024) : null;
+    this.pcRing = opts.pageCacheReclaim ? new Int32Array(2 * 1024) : null;
+    this.pcSeq = opts.pageCacheReclaim ? new Int32Array(ids) : null;
     this.compaction = (trace.stats?.compaction_isolations ?? 0) > 0 ? ModelCompaction.create(machine) : null;
     const pre = opts.preTrace;
     if (pre !== undefined) {
@@ -374,13 +383,15 @@ class Replay {
   private growRing(): void {
     const ring = this.pcRing!, ref = this.ref;
     let live = 0;
+    const seq = this.pcSeq!;
     for (let k = this.pcHead; k < this.pcTail; k++) {
-      const b = ring[k]!;
-      if (ref[b]! < 0) ring[live++] = b; // a live page block (the reclaim loop's test)
+      const b = ring[2 * k]!, q = ring[2 * k + 1]!;
+      // still the live page-cache block that was pushed (the reclaim loop's test)
+      if (ref[b]! < 0 && seq[b] === q) { ring[2 * live] = b; ring[2 * live + 1] = q; live++; }
     }
-    if (live * 2 > ring.length) {
+    if (live * 4 > ring.length) {
       const out = new Int32Array(ring.length * 2);
-      out.set(ring.subarray(0, live));
+      out.set(ring.subarray(0, 2 * live));
       this.pcRing = out;
     }
     this.pcTail = live; this.pcHead = 0;
@@ -432,9 +443,14 @@ class Replay {
     this.ref[i] = alignedPageRef(pfn, ord);
     this.blockPages += 1 << ord;
     if (this.compaction !== null) this.compaction.allocated(i, pfn, ord, gfp, gfp === GFP_COMPACTION_TARGET, this.ref, alignedPageRef);
-    if (this.pcRing !== null && isPageCache(gfp)) {
-      if (this.pcTail === this.pcRing.length) this.growRing();
-      this.pcRing[this.pcTail++] = i;
+    if (this.pcRing !== null) {
+      if (isPageCache(gfp)) {
+        if (2 * this.pcTail === this.pcRing.length) this.growRing();
+        const q = this.pcNext = this.pcNext === 0x7fffffff ? 1 : this.pcNext + 1;
+        this.pcSeq![i] = q;
+        this.pcRing[2 * this.pcTail] = i; this.pcRing[2 * this.pcTail + 1] = q;
+        this.pcTail++;
+      } else this.pcSeq![i] = 0;
     }
   }
 
@@ -652,9 +668,10 @@ class Replay {
     let got = 0;
     const ring = this.pcRing;
     while (ring !== null && this.pcHead < this.pcTail && got < want) {
-      const b = ring[this.pcHead++]!;
+      const b = ring[2 * this.pcHead]!, q = ring[2 * this.pcHead + 1]!;
+      this.pcHead++;
       const s = this.ref[b]!;
-      if (s >= 0) continue; // freed by the trace since
+      if (s >= 0 || this.pcSeq![b] !== q) continue; // freed by the trace since (its id may hold another block now)
       const ord = refOrder(s), pages = 1 << ord;
       this.machine.freePages(refPfn(s, ord), ord);
       got += pages;
