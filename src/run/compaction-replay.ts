@@ -23,6 +23,7 @@
 import { gfpMigratetype, MIGRATE_MOVABLE } from '../machine/gfp.js';
 import type { Machine } from '../machine/machine.js';
 import type { PageStrategy } from '../machine/page-strategy.js';
+import { alignedPageRef, refOrder, refPfn } from './page-ref.js';
 
 export class ModelCompaction {
   /** per pfn: 1 + the id of the live movable block whose head it is, 0 when none */
@@ -50,11 +51,11 @@ export class ModelCompaction {
 
   /**
    * Block `id` was placed at pfn (order `order`, allocated with `gfp`); a recorded compaction target
-   * (`target`) runs the model's compaction for as many pages. `ref` is the replay's per-id state and
-   * `pageRef` its encoding of a live block (run/replay.ts).
+   * (`target`) runs the model's compaction for as many pages. `ref` is the replay's per-id state
+   * (a live block's reference: run/page-ref.ts).
    */
-  allocated(id: number, pfn: number, order: number, gfp: number, target: boolean, ref: Int32Array, pageRef: (pfn: number, order: number) => number): void {
-    if (target) this.migrate(1 << order, ref, pageRef);
+  allocated(id: number, pfn: number, order: number, gfp: number, target: boolean, ref: Int32Array): void {
+    if (target) this.migrate(1 << order, ref);
     else if (pfn >= this.start && gfpMigratetype(gfp) === MIGRATE_MOVABLE) this.rev[pfn] = id + 1;
   }
 
@@ -69,7 +70,7 @@ export class ModelCompaction {
    * scanner finds no target above the block, the scanners have met: the run is complete and the
    * next starts again from the bottom (__reset_isolation_suitable()).
    */
-  private migrate(pages: number, ref: Int32Array, pageRef: (pfn: number, order: number) => number): void {
+  private migrate(pages: number, ref: Int32Array): void {
     const rev = this.rev, machine = this.machine;
     let p = this.cursor;
     while (pages > 0) {
@@ -77,9 +78,8 @@ export class ModelCompaction {
       if (p >= rev.length) break;
       const id = rev[p]! - 1;
       const s = ref[id]!;
-      // the block's order from its live reference (the lowest set bit of -s, replay.ts)
-      const order = 31 - Math.clz32(-s & s);
-      if (s >= 0 || s !== pageRef(p, order)) { rev[p] = 0; continue; } // not live there any more
+      if (s >= 0 || refPfn(s, refOrder(s)) !== p) { rev[p] = 0; continue; } // not live there any more
+      const order = refOrder(s);
       // isolate_freepages() of this zone only, and never a free block of pageblock order or more
       const t = this.strategy.allocCompactionTarget!(order, false);
       const to = t < 0 ? -1 : t + this.start;
@@ -91,7 +91,7 @@ export class ModelCompaction {
       machine.freePages(p, order);
       rev[p] = 0;
       rev[to] = id + 1;
-      ref[id] = pageRef(to, order);
+      ref[id] = alignedPageRef(to, order);
       this.migrated += 1 << order;
       pages -= 1 << order;
       p += 1 << order;

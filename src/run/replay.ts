@@ -17,6 +17,7 @@ import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
 import { round6 } from '../metrics/waste.js';
 import { ModelCompaction } from './compaction-replay.js';
+import { alignedPageRef, refOrder, refPfn } from './page-ref.js';
 
 // Per id, one Int32 in Replay.ref: its state, and for a live page block or object its payload. The
 // frees of a trace reach back to ids allocated long before, at random: with 4 bytes an id (what the
@@ -40,20 +41,6 @@ const S_OBJECT = 4;
 /** live records addressable by a slot: S_OBJECT + (slot << 2 | kind) stays a positive Int32 */
 const MAX_SLOTS = 2 ** 29 - 2;
 
-/** A live page block's reference; a block that is not naturally aligned is a page strategy's bug. */
-function alignedPageRef(pfn: number, order: number): number {
-  if ((pfn & ((1 << order) - 1)) !== 0) throw new InvariantError(`page block ${pfn} of order ${order} is not naturally aligned`);
-  return -(2 * pfn + (1 << order));
-}
-/** The order of a live page block's reference v (< 0): the lowest set bit of -v. */
-function refOrder(v: number): number {
-  const c = -v;
-  return 31 - Math.clz32(c & -c);
-}
-/** The pfn of a live page block's reference v (< 0) of order `order`. */
-function refPfn(v: number, order: number): number {
-  return (-v - (1 << order)) >>> 1;
-}
 
 /** How the object was allocated, for the matching free. */
 const K_KMALLOC = 0;
@@ -442,7 +429,7 @@ class Replay {
     if (pfn < 0) { this.failedPages++; this.ref[i] = S_FAILED; return; }
     this.ref[i] = alignedPageRef(pfn, ord);
     this.blockPages += 1 << ord;
-    if (this.compaction !== null) this.compaction.allocated(i, pfn, ord, gfp, gfp === GFP_COMPACTION_TARGET, this.ref, alignedPageRef);
+    if (this.compaction !== null) this.compaction.allocated(i, pfn, ord, gfp, gfp === GFP_COMPACTION_TARGET, this.ref);
     if (this.pcRing !== null) {
       if (isPageCache(gfp)) {
         if (2 * this.pcTail === this.pcRing.length) this.growRing();
