@@ -187,8 +187,35 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
 
   /** __rmqueue(): the request's own lists, then a fallback. */
   private rmqueue(order: number, mt: number): number {
-    const pfn = this.rmqueueSmallest(order, mt);
-    return pfn === NIL && this.grouping ? this.rmqueueFallback(order, mt) : pfn;
+    let pfn = this.rmqueueSmallest(order, mt);
+    const fallback = pfn === NIL && this.grouping;
+    if (fallback) pfn = this.rmqueueFallback(order, mt);
+    if (this.onTake !== null && pfn !== NIL) this.onTake(pfn, order, mt, fallback);
+    return pfn;
+  }
+
+  /** Sees every block taken off the free lists (the model's mm_page_alloc_zone_locked), for diagnostics (run/take-divergence.ts). */
+  onTake: ((pfn: number, order: number, mt: number, fallback: boolean) => void) | null = null;
+
+  /**
+   * Where page `pfn` is now, for diagnostics: `free o mt #i` (in a free block of order o listed on
+   * type mt, the block i-th from its list's head; `+k` when pfn is k pages into it), `pcp`,
+   * `allocated o` or `pre-trace` (never handed over, or not managed).
+   */
+  locate(pfn: number): string {
+    for (let o = 0; o <= MAX_ORDER; o++) {
+      const h = pfn & ~((1 << o) - 1), st = this.fstate[h]!;
+      if (st < PCP_BASE + 1 && h === pfn) return 'pcp';
+      if (st < 0 || h + (1 << (st & ORDER_MASK)) <= pfn) continue;
+      if (st >= ALLOCATED) return `allocated ${st & ORDER_MASK}${h === pfn ? '' : ` +${pfn - h}`}`;
+      const mt = st >>> MT_SHIFT, fo = st & ORDER_MASK;
+      let i = 0;
+      for (let p = this.head[mt * NR_ORDERS + fo]!; p !== NIL && p !== h; p = this.links[2 * p]!) i++;
+      return `free ${fo} mt${mt} #${i}${h === pfn ? '' : ` +${pfn - h}`}`;
+    }
+    let on = '';
+    this.pcp?.forEach((p, o) => { if (pfn > p && pfn < p + (1 << o)) on = `pcp +${pfn - p}`; });
+    return on === '' ? 'pre-trace' : on;
   }
 
   // ---- per-CPU lists ----------------------------------------------------------------------------
