@@ -9,6 +9,7 @@ import { PAGE_STRATEGIES } from '../page/registry.js';
 import { pageSpecForKernel } from '../page/kernel-version.js';
 import { recordedPcpTraffic } from '../metrics/pcp-traffic.js';
 import { runCell } from '../run/cell.js';
+import { formatDivergence, takeDivergence, type TakeDivergence } from '../run/take-divergence.js';
 import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
 import { loadTrace } from '../trace/load.js';
 import { out } from './output.js';
@@ -72,7 +73,29 @@ export function formatScorecard(lines: ScoreLine[]): string {
     + `nothing = "after = before" predictor, empty = the same replay from an empty machine. Lower is better.\n\n${detail.join('\n')}`;
 }
 
-interface FidelityArgs { dirs: string[]; page?: string[]; object: string; layers: string; json: boolean }
+/**
+ * `--diverge N`: per recording, the model's buddy-level takes beside the recorded ones and the first
+ * N that differ (run/take-divergence.ts), for each buddy page strategy of `pages`.
+ */
+export function fidelityDivergence(dirs: string[], o: FidelityOptions, n: number): TakeDivergence[] {
+  const out: TakeDivergence[] = [];
+  for (const dir of dirs) {
+    const tracePath = recordingTrace(dir);
+    const trace = loadTrace(tracePath, { layers: o.layers, layersIfKernel: true });
+    const rec = recordedMachine(tracePath, trace.name);
+    const config = rec?.config ?? loadMachine('desktop');
+    const start = startInputFor(tracePath, rec !== undefined);
+    if (start === undefined) throw new AllocbenchError(`fidelity: ${dir}: no before/pagetypeinfo to start from`);
+    for (const page of o.pages.filter((p) => p.startsWith('buddy'))) {
+      const cell = { trace: trace.name, machine: config.name, page: pageSpecForKernel(page, rec?.kernelVersion), object: o.object, seed: 1 };
+      const d = takeDivergence(tracePath, basename(dir.replace(/\/+$/, '')), cell, trace, config, start, n);
+      if (d !== undefined) out.push(d);
+    }
+  }
+  return out;
+}
+
+interface FidelityArgs { dirs: string[]; page?: string[]; object: string; layers: string; json: boolean; diverge: number }
 
 /** `allocbench fidelity DIR...`: the fidelity scorecard of recording folders. */
 export const fidelityCommand: CommandModule<object, FidelityArgs> = {
@@ -81,10 +104,16 @@ export const fidelityCommand: CommandModule<object, FidelityArgs> = {
     .option('page', { type: 'string', array: true, describe: `page strategies (${Object.keys(PAGE_STRATEGIES).join(', ')}); default: all` })
     .option('object', { type: 'string', default: 'slub', describe: 'object strategy for the object events (--layers all)' })
     .option('layers', { type: 'string', choices: [...KERNEL_LAYERS], default: DEFAULT_LAYERS, describe: 'layer view replayed (see run --help)' })
-    .option('json', { type: 'boolean', default: false, describe: 'one JSON object per recording × zone × strategy, one per line' }) as unknown as Argv<FidelityArgs>,
+    .option('json', { type: 'boolean', default: false, describe: 'one JSON object per recording × zone × strategy, one per line' })
+    .option('diverge', { type: 'number', default: 0, describe: 'instead of the scorecard: the model\'s buddy-level takes against the recorded mm_page_alloc_zone_locked ones, with the first N that differ (docs/fidelity.md)' }) as unknown as Argv<FidelityArgs>,
   handler: (a) => {
     const dirs = a.dirs.filter((d) => existsSync(d) && statSync(d).isDirectory() && existsSync(join(d, 'after')));
     if (dirs.length === 0) throw new AllocbenchError(`fidelity: none of ${a.dirs.join(', ')} is a recording folder with after/`);
+    if (a.diverge > 0) {
+      const ds = fidelityDivergence(dirs, { pages: list(a.page).length ? list(a.page) : ['buddy-mobility'], object: a.object, layers: a.layers as KernelLayers }, a.diverge);
+      out(a.json ? ds.map((d) => JSON.stringify(d)).join('\n') : ds.map(formatDivergence).join('\n\n'));
+      return;
+    }
     const lines = fidelityScorecard(dirs, { pages: list(a.page).length ? list(a.page) : Object.keys(PAGE_STRATEGIES), object: a.object, layers: a.layers as KernelLayers });
     out(a.json ? lines.map((l) => JSON.stringify(l)).join('\n') : formatScorecard(lines));
   },

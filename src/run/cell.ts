@@ -50,6 +50,8 @@ export interface CellOptions {
   check?: boolean;
   /** sees the machine and object layer at the end of the replay, before the high-order probe (fraginfo, slabinfo) */
   inspect?: (machine: Machine, objects: ObjectStrategy) => void;
+  /** sees the machine before the first event (diagnostics: run/take-divergence.ts) */
+  onStart?: (machine: Machine) => void;
   /**
    * time-series samples per cell besides the one at every mark (default 100). A sample decomposes
    * every zone's free state, which for the bitmap strategies is a scan of the whole bitmap.
@@ -109,6 +111,7 @@ export function runCell(cell: CellSpec, trace: Trace | TraceStream, machineConfi
   keepArrays();
   const started = opts.start === undefined ? undefined : startMachine(machineConfig, pageStrategyFactory(cell.page), preTraceFrees(whole(trace)), opts.start);
   const machine = started?.machine ?? new Machine(machineConfig, pageStrategyFactory(cell.page));
+  opts.onStart?.(machine);
   const source = objectPageSource(machine);
   // the CPU of each event (kernel traces' CPU column, user traces' threads): SLUB's per-CPU slabs
   const cpuOf = isTraceStream(trace) ? chunkCpus(trace, machine.cpus) : eventCpus(trace, machine.cpus);

@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import type { MachineConfig } from '../machine/memory-map.js';
+import type { StartInput } from '../machine/start-state.js';
+import { recordedBuddyTakes, type BuddyTakes } from '../metrics/pcp-traffic.js';
+import { BuddyAllocator } from '../page/buddy.js';
+import type { Trace } from '../trace/trace.js';
+import { runCell, type CellSpec } from './cell.js';
+
+/**
+ * The divergence diagnostic of a kernel recording (`allocbench fidelity --diverge N`): the model
+ * replays the recording from its before-state and every block its buddy takes off the free lists
+ * (a per-CPU refill's or a direct allocation's __rmqueue()) is set beside the recording's take of
+ * the same rank (`mm_page_alloc_zone_locked`, in trace order). Once one take differs the states
+ * differ, so the first divergences say which rule is wrong: for each, the recorded block's place
+ * in the model at that moment (`free o mtM #i`: on the model's order-o list of type M, i-th from
+ * the head; `pcp`; `allocated`) and the recording's last event on that pfn before the take.
+ */
+export interface TakeDivergence {
+  recording: string;
+  page: string;
+  real_takes: number;
+  model_takes: number;
+  /** recorded takes whose pfn the model's take of the same rank within the same (order, migratetype) has */
+  same_rank: number;
+  /** recorded takes whose pfn the model also took within ±window ranks */
+  near: number;
+  window: number;
+  /** rank of the first take that differs (-1: none) */
+  first: number;
+  /** takes per class `o<order>/mt<type>`: [real, model] */
+  by_class: Record<string, [number, number]>;
+  /** the first N differing takes, one line each */
+  examples: string[];
+}
+
+interface ModelTake { pfn: number; order: number; mt: number; fallback: boolean; where: string }
+
+const RELEASE = /^[^\n]*?\[(\d+)\][^\n]*?(mm_page_free|mm_page_pcpu_drain|mm_page_alloc|mm_page_alloc_zone_locked|mm_page_free_batched): page=\S+ pfn=0x([0-9a-f]+) order=(\d+)/gm;
+
+/** Per pfn, the trace lines (ascending) of the page events naming it, with the event's name. */
+function pfnHistory(tracePath: string): Map<number, { line: number; what: string }[]> {
+  const raw = readFileSync(tracePath);
+  const text = (tracePath.endsWith('.gz') ? gunzipSync(raw) : raw).toString('latin1');
+  const out = new Map<number, { line: number; what: string }[]>();
+  let line = 1, at = 0;
+  for (const m of text.matchAll(RELEASE)) {
+    for (let i = text.indexOf('\n', at); i >= 0 && i < m.index; i = text.indexOf('\n', i + 1)) { line++; at = i + 1; }
+    const pfn = parseInt(m[3]!, 16);
+    let l = out.get(pfn);
+    if (l === undefined) out.set(pfn, (l = []));
+    l.push({ line, what: `${m[2]!.replace('mm_page_', '')} o${m[4]} cpu${Number(m[1])}` });
+  }
+  return out;
+}
+
+/** A take's class: the model and the kernel are compared within each (order, migratetype). */
+const classOf = (order: number, mt: number): number => order * 8 + mt;
+
+export function takeDivergence(
+  tracePath: string, recording: string, cell: CellSpec, trace: Trace, config: MachineConfig, start: StartInput, n: number, window = 256,
+): TakeDivergence | undefined {
+  const real = recordedBuddyTakes(tracePath);
+  if (real === undefined) return undefined;
+  // per class, the recorded takes' indexes in trace order; model takes are matched to them by rank
+  const byClass = new Map<number, number[]>();
+  for (let k = 0; k < real.pfn.length; k++) {
+    const c = classOf(real.order[k]!, real.migratetype[k]!);
+    let l = byClass.get(c);
+    if (l === undefined) byClass.set(c, (l = []));
+    l.push(k);
+  }
+  const seen = new Map<number, number>();
+  /** per recorded take: the model's take of the same class and rank (undefined: the model made fewer) */
+  const paired: (ModelTake | undefined)[] = new Array(real.pfn.length);
+  const modelPfns: number[] = [];
+  let modelTakes = 0, described = 0, done = false;
+  const onStart = (machine: { zones: { startPfn: number; spanned: number; strategy: unknown }[] }): void => {
+    const buddies = machine.zones.map((z) => ({ z, b: z.strategy instanceof BuddyAllocator ? z.strategy : null }));
+    for (const { z, b } of buddies) {
+      if (b === null) continue;
+      b.onTake = (pfn, order, mt, fallback) => {
+        if (done) return;
+        const c = classOf(order, mt), r = seen.get(c) ?? 0;
+        seen.set(c, r + 1);
+        modelTakes++;
+        modelPfns.push(z.startPfn + pfn);
+        const k = byClass.get(c)?.[r];
+        if (k === undefined) return;
+        let where = '';
+        if (real.pfn[k] !== z.startPfn + pfn && described < n) {
+          described++;
+          const rp = real.pfn[k]!;
+          const owner = buddies.find((x) => x.b !== null && rp >= x.z.startPfn && rp < x.z.startPfn + x.z.spanned);
+          where = owner === undefined ? 'outside the zones' : owner.b!.locate(rp - owner.z.startPfn);
+        }
+        paired[k] = { pfn: z.startPfn + pfn, order, mt, fallback, where };
+      };
+    }
+  };
+  // inspect: the replay has ended (the high-order probe after it is no take of the recording)
+  runCell(cell, trace, config, { start, samples: 0, startEmpty: false, onStart, inspect: () => { done = true; } });
+  let same = 0, first = -1, pairs = 0;
+  for (let k = 0; k < real.pfn.length; k++) {
+    const m = paired[k];
+    if (m === undefined) continue;
+    pairs++;
+    if (m.pfn === real.pfn[k]) same++;
+    else if (first < 0) first = k;
+  }
+  // near: the recorded pfn is among the model's takes within ±window of the same overall rank
+  const ranks = new Map<number, number[]>();
+  modelPfns.forEach((p, k) => { let l = ranks.get(p); if (l === undefined) ranks.set(p, (l = [])); l.push(k); });
+  let near = 0;
+  for (let k = 0; k < real.pfn.length; k++) if (ranks.get(real.pfn[k]!)?.some((r) => Math.abs(r - k) <= window)) near++;
+  const history = n > 0 ? pfnHistory(tracePath) : new Map<number, { line: number; what: string }[]>();
+  const examples: string[] = [];
+  for (let k = 0; k < real.pfn.length && examples.length < n; k++) {
+    const m = paired[k];
+    if (m !== undefined && m.where !== '') examples.push(describe(real, k, m, history));
+  }
+  const by_class: Record<string, [number, number]> = {};
+  for (const c of [...new Set([...byClass.keys(), ...seen.keys()])].sort((a, b) => a - b)) by_class[`o${c >> 3}/mt${c & 7}`] = [byClass.get(c)?.length ?? 0, seen.get(c) ?? 0];
+  return {
+    recording, page: cell.page, real_takes: real.pfn.length, model_takes: modelTakes, by_class,
+    same_rank: pairs === 0 ? 0 : same / pairs, near: real.pfn.length === 0 ? 0 : near / real.pfn.length, window, first, examples,
+  };
+}
+
+const hex = (p: number): string => `0x${p.toString(16)}`;
+
+function describe(real: BuddyTakes, k: number, m: ModelTake, history: Map<number, { line: number; what: string }[]>): string {
+  const line = real.line[k]!, rp = real.pfn[k]!;
+  const before = (history.get(rp) ?? []).filter((h) => h.line < line);
+  const last = before.length === 0 ? 'none (free at the start)' : `${before[before.length - 1]!.what} at line ${before[before.length - 1]!.line}`;
+  return `#${k} line ${line} cpu${real.cpu[k]} order ${real.order[k]} mt${real.migratetype[k]}: real ${hex(rp)} [model: ${m.where}; recording's last event on it: ${last}]`
+    + ` model ${hex(m.pfn)} order ${m.order} mt${m.mt}${m.fallback ? ' (fallback)' : ''}`;
+}
+
+/** The text of a divergence report. */
+export function formatDivergence(d: TakeDivergence): string {
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  return `${d.recording} ${d.page}: buddy-level takes real ${d.real_takes} model ${d.model_takes}; same pfn at the same rank of its (order, type) ${pct(d.same_rank)}`
+    + ` (first difference at take #${d.first}); recorded takes the model also makes within ±${d.window} ranks ${pct(d.near)}\n`
+    + `  takes per order/type real/model: ${Object.entries(d.by_class).map(([c, [r, m]]) => `${c} ${r}/${m}`).join(', ')}\n`
+    + d.examples.map((e) => `  ${e}`).join('\n');
+}

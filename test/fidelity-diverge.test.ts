@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { fidelityDivergence } from '../src/cli/fidelity.js';
+import { recordedBuddyTakes } from '../src/metrics/pcp-traffic.js';
+
+describe('fidelity --diverge: the model\'s buddy-level takes against the recording\'s', () => {
+  it('build-compress: every recorded take counted, most matched by rank, the first differences described', () => {
+    const [d] = fidelityDivergence(['traces/kernel/build-compress'], { pages: ['buddy-mobility'], object: 'slub', layers: 'all' }, 3);
+    const real = recordedBuddyTakes('traces/kernel/build-compress/build-compress.ftrace.gz')!;
+    expect(d!.real_takes).toBe(real.pfn.length);
+    expect(d!.real_takes).toBe(12906); // recording.txt: mm_page_alloc_zone_locked lines
+    expect(Object.values(d!.by_class).reduce((a, [r]) => a + r, 0)).toBe(d!.real_takes);
+    expect(Object.values(d!.by_class).reduce((a, [, m]) => a + m, 0)).toBe(d!.model_takes);
+    expect(d!.same_rank).toBeGreaterThan(0.8);
+    expect(d!.same_rank).toBeLessThan(1);
+    expect(d!.first).toBeGreaterThanOrEqual(0);
+    expect(d!.examples).toHaveLength(3);
+    for (const e of d!.examples) expect(e).toMatch(/^#\d+ line \d+ cpu\d+ order \d+ mt\d: real 0x[0-9a-f]+ \[model: .+; recording's last event on it: .+\] model 0x[0-9a-f]+ order \d+ mt\d/);
+  }, 60_000);
+});
