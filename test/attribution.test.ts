@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseKernelTrace } from '../src/trace/kernel.js';
-import { OP_CACHE_ALLOC, OP_FAULT, OP_KMALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';
+import { CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_FAULT, OP_KMALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';
 import { attributionMetrics, layersOf } from '../src/trace/attribution.js';
 import type { Trace } from '../src/trace/trace.js';
 
@@ -71,6 +71,17 @@ describe('attribution of a kernel recording', () => {
     expect(count(objects, OP_PAGE_ALLOC) + count(objects, OP_PAGE_FREE) + count(objects, OP_FAULT)).toBe(0);
     expect(count(objects, OP_CACHE_ALLOC) + count(objects, OP_KMALLOC)).toBe(4);
     expect(attributionMetrics(objects)!.recorded_pages_replayed).toBe(0);
+  });
+
+  it('a cache whose objects lie in recorded __GFP_RECLAIMABLE slab pages is reclaimable (SLAB_RECLAIM_ACCOUNT)', () => {
+    const obj = (p: string, bytes: number): string => line('sh-100', 'kmem_cache_alloc', `call_site=f+0x1/0x2 ptr=${p} bytes_req=${bytes} bytes_alloc=${bytes} gfp_flags=GFP_KERNEL node=-1 accounted=false`);
+    const text = [
+      alloc('sh-100', 0x2000, 1, '__GFP_IO|__GFP_FS|__GFP_COMP|__GFP_RECLAIMABLE'), obj(ptr(0x2000, 0xc0), 192), obj(ptr(0x2001, 0x180), 192),
+      alloc('sh-100', 0x2400, 0, 'GFP_KERNEL'), obj(ptr(0x2400, 0x40), 64),
+    ].join('\n') + '\n';
+    const t = parseKernelTrace(text, 'rcl.ftrace', 'rcl', { layers: 'all' });
+    expect(t.stats).toMatchObject({ reclaimable_caches_inferred: 1 });
+    expect(t.caches.map((c) => [c.name, c.flags & CACHE_RECLAIMABLE])).toEqual([['cache-192', CACHE_RECLAIMABLE], ['cache-64', 0]]);
   });
 
   it('a free of a block never allocated in the trace carries its pfn (pre-trace memory)', () => {

@@ -31,9 +31,9 @@
  * Frees of pages allocated before tracing began are kept in `all` and `pages` (a start state from
  * the before-snapshot makes them real frees, start-state.ts).
  */
-import { GFP_HIGHUSER_MOVABLE } from '../machine/gfp.js';
+import { GFP_HIGHUSER_MOVABLE, __GFP_RECLAIMABLE } from '../machine/gfp.js';
 import {
-  OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_FAULT, OP_KFREE, OP_KMALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE,
+  CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_FAULT, OP_KFREE, OP_KMALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE,
 } from './ops.js';
 import type { Trace } from './trace.js';
 
@@ -123,6 +123,10 @@ export function attribute(t: Trace, input: AttributionInput, pfnKnown: boolean):
   if (base !== undefined && maxPfn <= 2 ** 26) { // up to 256 GiB of pfns in one Int32Array
     // 2. slab pages: who owns each pfn while the trace runs; an object pointer marks its owner
     const owner = new Int32Array(maxPfn).fill(-1);
+    // per recorded block id: its allocation asked for __GFP_RECLAIMABLE; per cache: objects found in
+    // such slab pages minus those found in others
+    const reclaimable = new Uint8Array(t.idCount);
+    const votes = new Int32Array(t.caches.length);
     let hits = 0;
     for (let e = 0; e < n; e++) {
       const o = op[e]!;
@@ -131,15 +135,30 @@ export function attribute(t: Trace, input: AttributionInput, pfnKnown: boolean):
         if (pfn === 0 && o === OP_PAGE_FREE) continue;
         const end = Math.min(maxPfn, pfn + (1 << (lo[e]! >= PAGE_PIECE ? lo[e]! - PAGE_PIECE : lo[e]!)));
         owner.fill(o === OP_PAGE_ALLOC ? id[e]! : -1, pfn, end);
+        if (o === OP_PAGE_ALLOC) reclaimable[id[e]!] = (aux[e]! & __GFP_RECLAIMABLE) !== 0 ? 1 : 0;
       } else if (isObjectAlloc(o)) {
         const off = (input.hi[e]! - base[0]) * TWO32 + (input.lo[e]! - base[1]);
         const pfn = Math.floor(off / 4096);
         if (pfn < 0 || pfn >= maxPfn) continue;
         const b = owner[pfn]!;
-        if (b >= 0) { hits++; if (cls[b] !== CLASS_NONE) cls[b] = CLASS_SLAB; }
+        if (b >= 0) {
+          hits++;
+          if (cls[b] !== CLASS_NONE) cls[b] = CLASS_SLAB;
+          if (o === OP_CACHE_ALLOC && aux[e]! < votes.length) votes[aux[e]!]! += reclaimable[b] === 1 ? 1 : -1;
+        }
       }
     }
     stats.attributed_objects_in_recorded_pages = hits;
+    // A SLAB_RECLAIM_ACCOUNT cache's slab pages are allocated with __GFP_RECLAIMABLE (6.1/6.12
+    // mm/slub.c calculate_sizes(): s->allocflags |= __GFP_RECLAIMABLE; allocate_slab() ORs it in),
+    // but kmem_cache_alloc's own gfp_flags never show it: the recorded slab pages holding a cache's
+    // objects do. A cache is reclaimable when most of its objects found in recorded pages lie in
+    // reclaimable ones.
+    let inferred = 0;
+    for (let c = 0; c < votes.length; c++) {
+      if (votes[c]! > 0 && (t.caches[c]!.flags & CACHE_RECLAIMABLE) === 0) { t.caches[c]!.flags |= CACHE_RECLAIMABLE; inferred++; }
+    }
+    stats.reclaimable_caches_inferred = inferred;
     stats.direct_map_base_gib = (base[0] - 0xffff8000) * (TWO32 / GIB) + base[1] / GIB; // GiB above 0xffff800000000000
   }
   const names = ['', 'fault', 'slab', 'other'];
