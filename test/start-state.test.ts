@@ -2,7 +2,8 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordedMachine } from '../src/machine/recorded-machine.js';
-import { startMachine } from '../src/machine/start-state.js';
+import { listOrder, startMachine } from '../src/machine/start-state.js';
+import { BuddyAllocator } from '../src/page/buddy.js';
 import { startInputFor } from '../src/metrics/fidelity.js';
 import { formatPagetypeinfo, parsePagesets } from '../src/metrics/procfs.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
@@ -41,14 +42,28 @@ describe('start state from a recording\'s before-state', () => {
         }
         expect(s.preTrace.pages + s.machine.freePageCount() + s.machine.pcpPageCount()).toBe(s.machine.managedPages());
         if (!kpage) return;
-        // the per-CPU lists start as before/zoneinfo has them: each CPU's count and high, every zone
+        // without the recording's refills, the per-CPU lists start as before/zoneinfo has them: each
+        // CPU's count and high, every zone
         const real = parsePagesets(readFileSync(join('traces/kernel', name, 'before', 'zoneinfo'), 'utf8'));
-        for (const z of s.machine.zones) {
+        const all = startMachine(recordedMachine(trace, name)!.config, pageStrategyFactory('buddy-mobility'), NONE, { ...input, refilled: [] });
+        for (const z of all.machine.zones) {
           if (real[z.name] === undefined) continue;
           expect(z.strategy.pagesets!().map((p) => ({ count: p.count, high: p.high })), `${name} ${z.name}`).toEqual(real[z.name]);
         }
-        expect(s.stats.pcp_seeded_pages).toBe(Object.values(real).flat().reduce((a, p) => a + p.count, 0));
-        expect(s.stats.pcp_seeded_pages).toBeGreaterThan(0);
+        expect(all.stats.pcp_seeded_pages).toBe(Object.values(real).flat().reduce((a, p) => a + p.count, 0));
+        expect(all.stats.pcp_seeded_pages).toBeGreaterThan(0);
+        // with them, no page the trace never shows starts on a list the recording refills (here no
+        // candidate is given, so a CPU whose three order-0 lists are all refilled starts empty)
+        const refilled = new Set(input.refilled);
+        expect(refilled.size).toBeGreaterThan(0);
+        for (const z of s.machine.zones) {
+          if (real[z.name] === undefined) continue;
+          z.strategy.pagesets!().forEach((p, cpu) => {
+            expect(p.high).toBe(real[z.name]![cpu]!.high);
+            expect(p.count).toBeLessThanOrEqual(real[z.name]![cpu]!.count);
+            if ([0, 1, 2].every((mt) => refilled.has(cpu * 64 + mt))) expect(p.count, `${name} ${z.name} cpu ${cpu}`).toBe(0);
+          });
+        }
       });
     }
   }
@@ -92,7 +107,8 @@ describe('start state from a recording\'s before-state', () => {
     const tracePath = 'traces/kernel/build-compress/build-compress.ftrace.gz';
     const t = parseKernelTrace(text, 'pcp.ftrace', 'pcp', { layers: 'pages' });
     expect(t.stats?.pcp_start_frees).toBe(3);
-    const input = startInputFor(tracePath, true)!;
+    // the recording's own takes and refills say nothing of this handmade trace
+    const input = { ...startInputFor(tracePath, true)!, takes: undefined, refilled: undefined };
     expect(input.kpage).toBeDefined();
     const cfg = recordedMachine(tracePath, 'build-compress')!.config;
     // pcp=off: the frees go straight to the free lists, so free_pages counts them
@@ -112,5 +128,44 @@ describe('start state from a recording\'s before-state', () => {
     // without a start state the candidates are skipped silently (the recorded frees are no errors either)
     const empty = runCell(cell, t, cfg, { check: true });
     expect(empty.trace_errors).toBe(0);
+  });
+});
+
+describe('the order of the start\'s free lists', () => {
+  it('listOrder(): the blocks the recording takes first come first, the others after in pfn order', () => {
+    // zone from pfn 100: blocks at local 0 (order 3), 8 (3), 16 (4), 64 (0)
+    const blocks = [0, 3, 8, 3, 16, 4, 64, 0];
+    // takes: a page outside any head (ignored), then 164, 116, 164 again, 108
+    expect(Array.from(listOrder(blocks, 100, Int32Array.from([101, 164, 116, 164, 108])))).toEqual([3, 2, 1, 0]);
+    expect(Array.from(listOrder(blocks, 100, new Int32Array(0)))).toEqual([0, 1, 2, 3]);
+  });
+
+  it('on a recording, the blocks of each start list are in the order the kernel first takes them', () => {
+    const name = 'fork-fragment', trace = join('traces/kernel', name, `${name}.ftrace.gz`);
+    const input = startInputFor(trace, true)!;
+    const where = (takes: Int32Array | undefined): { at: string[]; head: string[] } => {
+      const s = startMachine(recordedMachine(trace, name)!.config, pageStrategyFactory('buddy-mobility:6.1'), NONE, { ...input, takes });
+      const z = s.machine.zones.find((x) => x.name === 'DMA32')!;
+      const b = z.strategy as BuddyAllocator;
+      // each start block the recording takes (its head), in the order of its first take, and where it is listed
+      const seen = new Set<number>(), at: string[] = [];
+      for (const p of input.takes!) {
+        if (p < z.startPfn || seen.has(p)) continue;
+        const w = b.locate(p - z.startPfn);
+        if (/^free \d+ mt\d #\d+$/.test(w)) { seen.add(p); at.push(w); }
+      }
+      return { at, head: at.map((w) => w.replace(/ #\d+$/, '')) };
+    };
+    const ordered = where(input.takes);
+    expect(ordered.at.length).toBeGreaterThan(20);
+    // per list (order, type): the k-th block taken is k-th from the head
+    const next = new Map<string, number>();
+    ordered.at.forEach((w, k) => {
+      const list = ordered.head[k]!, i = next.get(list) ?? 0;
+      expect(w).toBe(`${list} #${i}`);
+      next.set(list, i + 1);
+    });
+    // the hand-over in pfn order (no takes) lists some of them elsewhere
+    expect(where(undefined).at).not.toEqual(ordered.at);
   });
 });

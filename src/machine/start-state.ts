@@ -54,6 +54,18 @@ export interface StartInput {
   kpage?: Uint8Array;
   /** before/zoneinfo's pagesets by zone name: each CPU's pcp->count and pcp->high */
   pagesets?: Record<string, { count: number; high: number }[]>;
+  /**
+   * The pfns of the blocks the recorded kernel took off its free lists, in trace order
+   * (`mm_page_alloc_zone_locked`, metrics/pcp-traffic.ts recordedBuddyTakes): with kpageflags, the
+   * order of the start's free lists (listOrder()).
+   */
+  takes?: Int32Array;
+  /**
+   * The per-CPU lists the recording refills (a `percpu_refill=1` take), as cpu * 64 + order * 4 +
+   * migratetype: such a list was empty then, so it held no page at the start that the trace never
+   * shows (seedPagesets()).
+   */
+  refilled?: number[];
 }
 
 /** /proc/kpageflags (u64 little-endian per pfn) → one KP_* class per pfn. */
@@ -124,6 +136,8 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
   const registered: number[] = [];
   /** per zone: 1 = managed and neither free in the snapshot nor a pre-trace block the trace frees (after the hand-over) */
   const usable = new Map<string, Uint8Array>();
+  /** per zone: the start's pageblock types */
+  const pbTypes = new Map<string, Uint8Array>();
   const hand: HandOver = (strategy, startPfn, endPfn, free, zoneName) => {
     const span = endPfn - startPfn;
     // 1 = managed and free to use, 0 = not managed or pre-trace memory
@@ -156,15 +170,18 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
       : placeZone(span, avail, real);
     stats.unplaced_blocks += unplaced;
     stats.type_mismatch_blocks += mismatch;
+    pbTypes.set(zoneName, types);
     if (strategy.setPageblockType) for (let b = 0; b < types.length; b++) strategy.setPageblockType(b, types[b]!);
-    for (let i = 0; i < blocks.length; i += 2) {
+    const order = input.kpage && input.takes ? listOrder(blocks, startPfn, input.takes) : null;
+    for (let k = 0; k < blocks.length; k += 2) {
+      const i = order === null ? k : 2 * order[k >> 1]!;
       strategy.free(blocks[i]!, blocks[i + 1]!);
       stats.free_pages += 1 << blocks[i + 1]!;
     }
     return managed;
   };
   const machine = new Machine(config, page, undefined, hand);
-  const seeded = input.pagesets !== undefined && input.kpage !== undefined ? seedPagesets(machine, input.pagesets, pre, registered, input.kpage, usable) : null;
+  const seeded = input.pagesets !== undefined && input.kpage !== undefined ? seedPagesets(machine, input, pre, registered, usable, pbTypes) : null;
   stats.pcp_seeded_pages = machine.pcpPageCount();
   const keep = Int32Array.from(seeded === null ? registered : registered.filter((_, k) => seeded[k] === 0));
   const preTrace = {
@@ -190,7 +207,9 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
  * the highest, movable pageblocks first or not, docs/fidelity.md). Returns 1 per entry of
  * `registered` seeded.
  */
-function seedPagesets(machine: Machine, pagesets: Record<string, { count: number; high: number }[]>, pre: PreTraceBlocks, registered: readonly number[], kpage: Uint8Array, usable: Map<string, Uint8Array>): Uint8Array {
+function seedPagesets(machine: Machine, input: StartInput, pre: PreTraceBlocks, registered: readonly number[], usable: Map<string, Uint8Array>, pbTypes: Map<string, Uint8Array>): Uint8Array {
+  const pagesets = input.pagesets!, kpage = input.kpage!;
+  const refilled = new Set(input.refilled ?? []);
   const seeded = new Uint8Array(registered.length);
   for (const z of machine.zones) {
     const sets = pagesets[z.name], s = z.strategy;
@@ -205,16 +224,45 @@ function seedPagesets(machine: Machine, pagesets: Record<string, { count: number
       room[cpu]! -= n;
       seeded[k] = 1;
     }
-    // the rest of each CPU's count: unflagged pre-trace order-0 pages, first fit from the bottom
-    const avail = usable.get(z.name)!;
-    for (let cpu = 0, p = 0; cpu < room.length; cpu++) {
-      for (; p < z.spanned && room[cpu]! > 0; p++) {
+    // The rest of each CPU's count: unflagged pre-trace order-0 pages, first fit from the bottom,
+    // only where the recording shows no refill of the list the page would be on (its pageblock's
+    // type): a pcp list is a stack that rmqueue_pcplist() refills only once empty (6.1/6.12
+    // __rmqueue_pcplist()), so a start page the trace never shows cannot have been on a list the
+    // recording refills (it left untraced, by __alloc_pages_bulk(), and stays pre-trace memory).
+    const avail = usable.get(z.name)!, types = pbTypes.get(z.name);
+    for (let cpu = 0; cpu < room.length; cpu++) {
+      for (let p = 0; p < z.spanned && room[cpu]! > 0; p++) {
         if (avail[p] !== 1 || kpage[z.startPfn + p] !== KP_OTHER) continue;
-        if (s.seedPcp(cpu, p, 0)) room[cpu]!--;
+        if (types !== undefined && refilled.has(cpu * 64 + types[p >>> PAGEBLOCK_ORDER]!)) continue;
+        if (s.seedPcp(cpu, p, 0)) { room[cpu]!--; avail[p] = 3; } // 3: on a pcp list
       }
     }
   }
   return seeded;
+}
+
+/**
+ * The order of the start's free blocks on their lists, reconstructed from the recording. The
+ * kernel's free lists are LIFO (6.1/6.12 __rmqueue_smallest() takes get_page_from_free_area()'s
+ * list head) and no snapshot says their order, but the recording shows the order in which the
+ * kernel took the blocks: a block of the start that the kernel took (whole, or split by expand(),
+ * which keeps the block's first pages) was at its list's head then, so the blocks of one list are
+ * in the order of their first recorded take. Frees during the trace put other blocks before them
+ * and do not reorder them. The hand-over frees to the tail (FPI_TO_TAIL), so it frees in that
+ * order: first the blocks the trace takes, by their first take, then the others in ascending pfn
+ * order. Returns the block indexes (into the [pfn, order] pairs of `blocks`) in hand-over order.
+ */
+export function listOrder(blocks: readonly number[], startPfn: number, takes: Int32Array): Int32Array {
+  const n = blocks.length >> 1;
+  const rank = new Float64Array(n).fill(Infinity);
+  // zone-local pfn → block index, for the heads of the start's blocks
+  const at = new Map<number, number>();
+  for (let k = 0; k < n; k++) at.set(blocks[2 * k]!, k);
+  for (let t = 0; t < takes.length; t++) {
+    const k = at.get(takes[t]! - startPfn);
+    if (k !== undefined && rank[k] === Infinity) rank[k] = t;
+  }
+  return Int32Array.from({ length: n }, (_, k) => k).sort((a, b) => rank[a]! - rank[b]! || a - b);
 }
 
 interface ZonePlan {

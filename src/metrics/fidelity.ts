@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { digestKpageflags, type StartInput } from '../machine/start-state.js';
+import { recordedBuddyTakes, type BuddyTakes } from './pcp-traffic.js';
 import { parseBuddyinfo, parsePagesets, parsePagetypeinfo } from './procfs.js';
 import { zoneFragMetrics, type ZoneFragMetrics, type ZoneFreeState } from './fragmentation.js';
 import { findSnapshots } from '../trace/snapshots.js';
@@ -28,7 +29,16 @@ export function startInputFor(tracePath: string, withKpage = true): StartInput |
   if (!withKpage || !existsSync(kp)) return { pagetypeinfo };
   const zi = join(dir, 'zoneinfo');
   const pagesets = existsSync(zi) ? parsePagesets(readFileSync(zi, 'utf8')) : undefined;
-  return { pagetypeinfo, kpage: digestKpageflags(gunzipSync(readFileSync(kp))), ...(pagesets ? { pagesets } : {}) };
+  const t = recordedBuddyTakes(tracePath);
+  const takes = t === undefined ? {} : { takes: t.pfn, refilled: refilledLists(t) };
+  return { pagetypeinfo, kpage: digestKpageflags(gunzipSync(readFileSync(kp))), ...(pagesets ? { pagesets } : {}), ...takes };
+}
+
+/** The per-CPU lists a recording refills, as cpu * 64 + order * 4 + migratetype (StartInput.refilled). */
+function refilledLists(t: BuddyTakes): number[] {
+  const out = new Set<number>();
+  for (let k = 0; k < t.pfn.length; k++) if (t.refill[k] === 1) out.add(t.cpu[k]! * 64 + t.order[k]! * 4 + t.migratetype[k]!);
+  return [...out].sort((a, b) => a - b);
 }
 
 /** The per-zone figures the scorecard reads (a cell's metrics.zones.*, or a parsed snapshot's). */
