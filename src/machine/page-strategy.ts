@@ -84,7 +84,7 @@ export interface PageStrategy {
   /** pages on the per-CPU lists now */
   pcpPages?(): number;
   /** a pre-trace block (zone-local pfn) onto `cpu`'s per-CPU list at the start of a recording; false if not cached */
-  seedPcp?(cpu: number, pfn: number, order: number): boolean;
+  seedPcp?(cpu: number, pfn: number, order: number, type?: number): boolean;
   /** `cpu`'s pcp->high as a recording's start had it */
   setPcpHigh?(cpu: number, high: number): void;
   /** each CPU's per-CPU list state (/proc/zoneinfo's pagesets); empty without per-CPU lists */

@@ -199,13 +199,14 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
 
   /**
    * Where page `pfn` is now, for diagnostics: `free o mt #i` (in a free block of order o listed on
-   * type mt, the block i-th from its list's head; `+k` when pfn is k pages into it), `pcp`,
-   * `allocated o` or `pre-trace` (never handed over, or not managed).
+   * type mt, the block i-th from its list's head; `+k` when pfn is k pages into it),
+   * `pcp mtM` (heads a block on a per-CPU list of type M; `pcp +k` inside one), `allocated o` or
+   * `pre-trace` (never handed over, or not managed).
    */
   locate(pfn: number): string {
     for (let o = 0; o <= MAX_ORDER; o++) {
       const h = pfn & ~((1 << o) - 1), st = this.fstate[h]!;
-      if (st < PCP_BASE + 1 && h === pfn) return 'pcp';
+      if (st < PCP_BASE + 1 && h === pfn) return `pcp mt${PCP_BASE - st}`;
       if (st < 0 || h + (1 << (st & ORDER_MASK)) <= pfn) continue;
       if (st >= ALLOCATED) return `allocated ${st & ORDER_MASK}${h === pfn ? '' : ` +${pfn - h}`}`;
       const mt = st >>> MT_SHIFT, fo = st & ORDER_MASK;
@@ -247,13 +248,13 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
   }
 
   /**
-   * A pre-trace block (never handed over, never freed) put on `cpu`'s per-CPU list under its
-   * pageblock's type, as the recording's start had it (machine/start-state.ts); false without pcp
+   * A pre-trace block (never handed over, never freed) put on `cpu`'s per-CPU list under `type`
+   * (the list the recording shows it on; default its pageblock's type), as the recording's start had it (machine/start-state.ts); false without pcp
    * lists or for an order they do not cache.
    */
-  seedPcp(cpu: number, pfn: number, order: number): boolean {
+  seedPcp(cpu: number, pfn: number, order: number, type?: number): boolean {
     if (this.pcp === null || !PerCpuPages.allowed(order) || cpu < 0 || cpu >= this.pcp.cpus) return false;
-    const mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
+    const mt = this.grouping && type !== undefined && type < 3 ? type : this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
     this.fstate[pfn] = PCP_BASE - mt;
     this.pcp.seed(cpu, pfn, order, mt);
     return true;
