@@ -169,3 +169,22 @@ describe('the order of the start\'s free lists', () => {
     expect(where(undefined).at).not.toEqual(ordered.at);
   });
 });
+
+describe('the start\'s per-CPU lists follow the recording', () => {
+  it('a pcp candidate goes on the list of the type its first recorded event names', () => {
+    const trace = 'traces/kernel/build-compress/build-compress.ftrace.gz';
+    const input = startInputFor(trace, true)!;
+    const cfg = recordedMachine(trace, 'build-compress')!.config;
+    const dma32 = 4096; // DMA32's first pfn on the 256 MiB guests
+    // a pre-trace order-0 page of DMA32 that is neither free nor flagged: a candidate on CPU 0
+    const pfn = Array.from(input.kpage!.keys()).find((p) => p > 0xa000 && input.kpage![p] === 0)!;
+    const pre = { ids: Int32Array.of(1), pfns: Int32Array.of(-pfn), orders: Uint8Array.of(0), cpus: Int32Array.of(0) };
+    const where = (type: number): string => {
+      const s = startMachine(cfg, pageStrategyFactory('buddy-mobility'), pre, { ...input, pcpTypes: { pfn: Int32Array.of(pfn), type: Uint8Array.of(type) } });
+      return (s.machine.zones.find((z) => z.name === 'DMA32')!.strategy as BuddyAllocator).locate(pfn - dma32);
+    };
+    expect(where(2)).toBe('pcp mt2');
+    expect(where(0)).toBe('pcp mt0');
+    expect(input.pcpTypes!.pfn.length).toBeGreaterThan(0); // the recording's own types are read
+  });
+});

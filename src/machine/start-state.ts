@@ -66,6 +66,12 @@ export interface StartInput {
    * shows (seedPagesets()).
    */
   refilled?: number[];
+  /**
+   * The per-CPU list type of each pcp candidate, from the recording's event that first names it
+   * (metrics/pcp-traffic.ts pcpStartTypes(); pfns ascending): the start's lists put it there
+   * instead of under its pageblock's type, which the start infers (seedPagesets()).
+   */
+  pcpTypes?: { pfn: Int32Array; type: Uint8Array };
 }
 
 /** /proc/kpageflags (u64 little-endian per pfn) → one KP_* class per pfn. */
@@ -210,6 +216,17 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
 function seedPagesets(machine: Machine, input: StartInput, pre: PreTraceBlocks, registered: readonly number[], usable: Map<string, Uint8Array>, pbTypes: Map<string, Uint8Array>): Uint8Array {
   const pagesets = input.pagesets!, kpage = input.kpage!;
   const refilled = new Set(input.refilled ?? []);
+  const types = input.pcpTypes;
+  const typeOf = (pfn: number): number | undefined => {
+    if (types === undefined) return undefined;
+    let lo = 0, hi = types.pfn.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1, p = types.pfn[mid]!;
+      if (p === pfn) return types.type[mid];
+      if (p < pfn) lo = mid + 1; else hi = mid - 1;
+    }
+    return undefined;
+  };
   const seeded = new Uint8Array(registered.length);
   for (const z of machine.zones) {
     const sets = pagesets[z.name], s = z.strategy;
@@ -220,7 +237,7 @@ function seedPagesets(machine: Machine, input: StartInput, pre: PreTraceBlocks, 
       const i = registered[k]!, pfn = -pre.pfns[i]!, order = pre.orders[i]!, cpu = pre.cpus?.[i] ?? 0;
       const n = 1 << order;
       if (pfn <= 0 || pfn < z.startPfn || pfn >= z.startPfn + z.spanned || !(room[cpu]! >= n)) continue;
-      if (!s.seedPcp(cpu, pfn - z.startPfn, order)) continue;
+      if (!s.seedPcp(cpu, pfn - z.startPfn, order, typeOf(pfn))) continue;
       room[cpu]! -= n;
       seeded[k] = 1;
     }
@@ -229,11 +246,11 @@ function seedPagesets(machine: Machine, input: StartInput, pre: PreTraceBlocks, 
     // type): a pcp list is a stack that rmqueue_pcplist() refills only once empty (6.1/6.12
     // __rmqueue_pcplist()), so a start page the trace never shows cannot have been on a list the
     // recording refills (it left untraced, by __alloc_pages_bulk(), and stays pre-trace memory).
-    const avail = usable.get(z.name)!, types = pbTypes.get(z.name);
+    const avail = usable.get(z.name)!, pbType = pbTypes.get(z.name);
     for (let cpu = 0; cpu < room.length; cpu++) {
       for (let p = 0; p < z.spanned && room[cpu]! > 0; p++) {
         if (avail[p] !== 1 || kpage[z.startPfn + p] !== KP_OTHER) continue;
-        if (types !== undefined && refilled.has(cpu * 64 + types[p >>> PAGEBLOCK_ORDER]!)) continue;
+        if (pbType !== undefined && refilled.has(cpu * 64 + pbType[p >>> PAGEBLOCK_ORDER]!)) continue;
         if (s.seedPcp(cpu, p, 0)) { room[cpu]!--; avail[p] = 3; } // 3: on a pcp list
       }
     }

@@ -58,3 +58,25 @@ function count(text: string, needle: string): number {
   for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) n++;
   return n;
 }
+
+const SIGHT = /(mm_page_alloc|mm_page_free|mm_page_pcpu_drain|mm_page_alloc_zone_locked): page=\S+ pfn=0x([0-9a-f]+) order=\d+(?: migratetype=(\d+))?/g;
+
+/**
+ * The per-CPU list of a recording's start each pcp candidate was on (kernel.ts pcpStartFree: a pfn
+ * first seen by `mm_page_alloc` or `mm_page_pcpu_drain`): the migratetype that event names. An
+ * allocation from a per-CPU list takes the list of its request's type (6.1/6.12
+ * order_to_pindex()); a drain names the type of the list it empties (6.1 get_pcppage_migratetype())
+ * or the page's pageblock type then (6.12). Pairs pfn → type for those pfns only, ascending pfn.
+ */
+export function pcpStartTypes(tracePath: string): { pfn: Int32Array; type: Uint8Array } | undefined {
+  const text = ftraceText(tracePath);
+  if (text === undefined) return undefined;
+  const seen = new Map<number, number>(); // pfn → type of a candidate's first sight, -1 otherwise
+  for (const m of text.matchAll(SIGHT)) {
+    const pfn = parseInt(m[2]!, 16);
+    if (seen.has(pfn)) continue;
+    seen.set(pfn, (m[1] === 'mm_page_alloc' || m[1] === 'mm_page_pcpu_drain') && m[3] !== undefined ? Number(m[3]) : -1);
+  }
+  const pairs = [...seen].filter(([, t]) => t >= 0).sort((a, b) => a[0] - b[0]);
+  return { pfn: Int32Array.from(pairs, (p) => p[0]), type: Uint8Array.from(pairs, (p) => p[1]) };
+}
