@@ -51,6 +51,25 @@ describe('cell pool queue', () => {
   }, 60000);
 });
 
+describe('a worker thread past --cell-timeout', () => {
+  it('is ended and its cell recorded as failed; its lane starts another thread for the next cell', async () => {
+    const small = loadMachine('small');
+    const trace = generateFromSpec('page-mix:events=2000', 1);
+    const long: CellTask = { cell: { trace: 'long', machine: 'small', page: 'freelist', object: 'slub', seed: 1 }, gen: { spec: 'page-mix:events=20000000', seed: 1 }, machine: small, check: true };
+    const short: CellTask = { cell: { trace: trace.name, machine: 'small', page: 'buddy', object: 'slub', seed: 1 }, trace, machine: small, check: false };
+    const pool = new CellPool({ workers: 1, cellTimeout: 3 });
+    const results: CellResult[] = [];
+    try {
+      await pool.runAll([long, short], (r) => results.push(r), (t) => (t === long ? 2 : 1));
+    } finally {
+      await pool.close();
+    }
+    expect(results.map((r) => [r.cell.page, r.status])).toEqual([['freelist', 'failed'], ['buddy', 'ok']]);
+    expect(results[0]!.error).toMatch(/cell exceeded --cell-timeout 3s/);
+    expect(withoutWall(results[1]!)).toBe(withoutWall(runCell(short.cell, trace, small)));
+  }, 60000);
+});
+
 describe('a cell from a recorded before-state on the pool', () => {
   it('runs its start-empty replay as a task apart and writes the line of one runCell, for 1 and 2 workers', async () => {
     const path = 'traces/kernel/build-compress/build-compress.ftrace.gz';

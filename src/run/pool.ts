@@ -4,7 +4,8 @@ import type { Trace } from '../trace/trace.js';
 import type { TraceStream } from '../trace/stream.js';
 import type { CellTask, TaskOutput } from './worker.js';
 import { runCellInThread } from './in-thread.js';
-import { threadsFor } from './threads.js';
+import { lanesFor } from './threads.js';
+import { homeThreads } from './affinity.js';
 import { inputTrace, makeInput, type InputOutput, type InputRequest } from './input-task.js';
 
 export interface PoolOptions {
@@ -21,6 +22,8 @@ interface Unit {
   cost: number;
   /** the cell it is (a split cell: one of its two halves) */
   cell: Joined;
+  /** the thread whose strategies it runs (affinity.ts): it goes there unless that thread is busy and another has none of its own left */
+  home: number;
 }
 
 /** A cell's result as its tasks bring it in. */
@@ -36,31 +39,43 @@ interface Joined {
 
 export { defaultWorkers } from './threads.js';
 
+/** A job on a lane: a cell task, or a run input (CellPool.input). */
+type Job = { task: CellTask; done: (o: TaskOutput) => void } | { req: InputRequest; done: (o: InputOutput) => void; fail: (e: unknown) => void };
+
 /**
- * Runs cell tasks on a piscina pool and reports each result as it completes. A cell past its
- * timeout is aborted, which ends its worker thread; the pool starts another.
+ * Runs cell tasks on worker threads and reports each result as it completes. Each thread is a lane
+ * (threads.ts) this pool hands one task at a time, so it chooses which thread runs which task. A
+ * cell past its timeout is aborted, which ends its thread; the lane starts another.
  */
 export class CellPool {
-  private readonly pool: Piscina | null;
+  /** the worker threads; null: tasks run in this thread */
+  private readonly lanes: Piscina[] | null;
+  private readonly busy: boolean[];
+  /** run inputs waiting for a free lane (they go before cells) */
+  private readonly inputs: Job[] = [];
+  /** runAll's choice of the next cell task for a free lane, while runAll runs */
+  private next: ((lane: number) => Job | null) | null = null;
   private stopped = false;
   private closed = false;
   private readonly aborts = new Set<AbortController>();
 
   constructor(private readonly opts: PoolOptions) {
-    this.pool = opts.workers > 0 ? threadsFor(opts.workers) : null;
+    this.lanes = opts.workers > 0 ? lanesFor(opts.workers) : null;
+    this.busy = new Array<boolean>(this.lanes?.length ?? 1).fill(false);
   }
 
   /**
    * Runs every task, reporting each result as it arrives.
    *
-   * Order: the queue hands a free worker the costliest task that can start (`cost`, the runner's
-   * estimate: cell-cost.ts; equal costs keep the given order), so the run does not end on one long
-   * cell with the other workers idle. Only as many tasks as workers are on the pool at a time, so
-   * a task that becomes ready late (below) still goes before cheaper ones.
+   * Order: a free thread gets the costliest task that can start (`cost`, the runner's estimate:
+   * cell-cost.ts; equal costs keep the given order) among those of its own strategies (affinity.ts),
+   * so each thread compiles and tunes the code of some strategies only; with none of its own left, the
+   * costliest of any other, so the run does not end on one long cell with a thread idle. One task per
+   * thread at a time, so a task that becomes ready late (below) still goes before cheaper ones.
    *
    * Split cells: a cell that starts from a recorded state is two replays (the cell, and the
-   * fidelity scorecard's start-empty replay of it); they run as two tasks, on two workers when
-   * both are free, and are joined into the one result line a single replay writes (withStartEmpty).
+   * fidelity scorecard's start-empty replay of it); they run as two tasks, and are joined into the
+   * one result line a single replay writes (withStartEmpty).
    *
    * Generated traces: tasks that generate their trace (`gen`) share it. The first task of a spec
    * and seed generates it in its worker and sends it back in shared memory; the other tasks of that
@@ -71,51 +86,56 @@ export class CellPool {
     const queue: Unit[] = [];
     for (const task of tasks) {
       if (task.start === undefined || task.startEmpty !== undefined) {
-        queue.push({ task, cost: cost(task), cell: { parts: 1 } });
+        queue.push({ task, cost: cost(task), cell: { parts: 1 }, home: 0 });
         continue;
       }
       const cell: Joined = { parts: 2 };
       for (const part of ['apart', 'only'] as const) {
         const t: CellTask = { ...task, startEmpty: part };
-        queue.push({ task: t, cost: cost(t), cell });
+        queue.push({ task: t, cost: cost(t), cell, home: 0 });
       }
     }
+    homeThreads(queue, this.busy.length).forEach((k, i) => { queue[i]!.home = k; });
     queue.sort((a, b) => b.cost - a.cost); // stable: equal costs keep the given order
     /** per generated trace (spec#seed): being made, made, or null (not brought back: each task makes its own) */
     const made = new Map<string, Trace | null | 'making'>();
     const genKey = (t: CellTask): string | undefined => (t.gen === undefined || t.trace !== undefined ? undefined : `${t.gen.spec}#${t.gen.seed}`);
     const ready = (u: Unit): boolean => { const k = genKey(u.task); return k === undefined || made.get(k) !== 'making'; };
-    const slots = this.pool === null ? 1 : this.opts.workers;
     let running = 0;
     await new Promise<void>((resolve, reject) => {
-      const next = (): void => {
-        while (!this.stopped && running < slots) {
-          const i = queue.findIndex(ready);
-          if (i < 0) break;
-          const u = queue.splice(i, 1)[0]!;
-          const key = genKey(u.task);
-          const m = key === undefined ? undefined : made.get(key);
-          const makes = key !== undefined && m === undefined;
-          if (makes) made.set(key, 'making');
-          const task = typeof m === 'object' && m !== null ? { ...u.task, trace: m } : u.task;
-          running++;
-          void this.runOne(task).then((o) => {
+      this.next = (lane) => {
+        if (this.stopped) return null;
+        let i = queue.findIndex((u) => u.home === lane && ready(u));
+        if (i < 0) i = queue.findIndex(ready);
+        if (i < 0) return null;
+        const u = queue.splice(i, 1)[0]!;
+        const key = genKey(u.task);
+        const m = key === undefined ? undefined : made.get(key);
+        const makes = key !== undefined && m === undefined;
+        if (makes) made.set(key, 'making');
+        running++;
+        return {
+          task: typeof m === 'object' && m !== null ? { ...u.task, trace: m } : u.task,
+          done: (o: TaskOutput) => {
             running--;
-            if (makes) made.set(key, o?.trace ?? null);
-            this.deliver(u, o, onResult);
-            // in this thread: let Ctrl-C in between cells
-            if (this.pool === null) setImmediate(next); else next();
-          }, reject);
-        }
-        if (running === 0) resolve(); // nothing left (or stopped): a queued task always waits on a running one
+            if (makes) made.set(key, o.trace ?? null);
+            try {
+              if (!this.stopped) this.deliver(u, o, onResult);
+            } catch (e) {
+              reject(e);
+            }
+            // nothing running: nothing left (or stopped), since a queued task always waits on a running one
+            if (running === 0 && (this.stopped || !queue.some(ready))) { this.next = null; resolve(); }
+          },
+        };
       };
-      next();
+      this.dispatch();
+      if (running === 0) { this.next = null; resolve(); }
     });
   }
 
   /** Reports a unit's result, a split cell's once both of its halves are in. */
-  private deliver(u: Unit, o: TaskOutput | null, onResult: (r: CellResult) => void): void {
-    if (o === null || this.stopped) return;
+  private deliver(u: Unit, o: TaskOutput, onResult: (r: CellResult) => void): void {
     const c = u.cell;
     if (o.startEmpty !== undefined) c.startEmpty = o.startEmpty;
     else if (u.task.startEmpty === 'only') c.failed = o.result; // the start-empty replay threw: the cell fails with its error
@@ -127,22 +147,43 @@ export class CellPool {
 
   /** A run's input (a trace file, a generated trace) made on a worker, in this thread without workers; throws its error. */
   async input(req: InputRequest): Promise<Trace | TraceStream> {
-    return inputTrace(req, this.pool === null ? makeInput(req) : ((await this.pool.run(req, { name: 'input' })) as InputOutput));
+    if (this.lanes === null) return inputTrace(req, makeInput(req));
+    const o = await new Promise<InputOutput>((done, fail) => { this.inputs.push({ req, done, fail }); this.dispatch(); });
+    return inputTrace(req, o);
   }
 
-  /** One task on the pool (in this thread without workers); null once stopped. */
-  private async runOne(t: CellTask): Promise<TaskOutput | null> {
-    if (this.stopped) return null;
-    if (this.pool === null) {
-      // in-thread, with --cell-timeout and Ctrl-C still honoured (in-thread.ts)
-      const o = runCellInThread(t, this.opts.cellTimeout, () => { process.emit('SIGINT', 'SIGINT'); this.stop(); });
-      return this.stopped ? null : o;
+  /** Gives each free lane its next job: a waiting input first, else runAll's choice of cell. */
+  private dispatch(): void {
+    for (let lane = 0; lane < this.busy.length; lane++) {
+      if (this.busy[lane]) continue;
+      const job = this.inputs.shift() ?? this.next?.(lane) ?? null;
+      if (job === null) continue;
+      this.busy[lane] = true;
+      const free = (): void => { this.busy[lane] = false; this.dispatch(); };
+      if ('req' in job) {
+        this.lanes![lane]!.run(job.req, { name: 'input' }).then((o) => { free(); job.done(o as InputOutput); }, (e: unknown) => { free(); job.fail(e); });
+      } else if (this.lanes === null) {
+        // in this thread: one cell per turn of the event loop, so Ctrl-C gets in between cells
+        setImmediate(() => { const o = this.runHere(job.task); this.busy[lane] = false; job.done(o); this.dispatch(); });
+      } else {
+        void this.runOn(this.lanes[lane]!, job.task).then((o) => { this.busy[lane] = false; job.done(o); this.dispatch(); });
+      }
     }
+  }
+
+  /** One task in this thread, with --cell-timeout and Ctrl-C still honoured (in-thread.ts). */
+  private runHere(t: CellTask): TaskOutput {
+    if (this.stopped) return {};
+    return runCellInThread(t, this.opts.cellTimeout, () => { process.emit('SIGINT', 'SIGINT'); this.stop(); });
+  }
+
+  /** One task on a lane; a task that threw or was aborted is a failed result. */
+  private async runOn(lane: Piscina, t: CellTask): Promise<TaskOutput> {
     const ac = new AbortController();
     this.aborts.add(ac);
     const timer = this.opts.cellTimeout > 0 ? setTimeout(() => ac.abort(new Error(`cell exceeded --cell-timeout ${this.opts.cellTimeout}s`)), this.opts.cellTimeout * 1000) : null;
     try {
-      return (await this.pool.run(t, { signal: ac.signal })) as TaskOutput;
+      return (await lane.run(t, { signal: ac.signal })) as TaskOutput;
     } catch (e) {
       return { result: failedCell(t.cell, ac.signal.aborted && ac.signal.reason instanceof Error ? ac.signal.reason : e) };
     } finally {
@@ -160,6 +201,6 @@ export class CellPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.pool) await this.pool.destroy();
+    if (this.lanes) await Promise.all(this.lanes.map((l) => l.destroy()));
   }
 }

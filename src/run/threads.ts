@@ -17,11 +17,16 @@ export const defaultWorkers = (): number => availableParallelism();
  */
 const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url).href;
 
-function newThreads(workers: number): Piscina {
+/**
+ * One worker thread: a piscina pool of exactly one thread (a "lane"), so that the run's pool, not
+ * piscina, chooses which thread runs which task (pool.ts keeps the tasks of one code family on one
+ * thread). A lane whose task is aborted (--cell-timeout) ends its thread and starts another.
+ */
+function newLane(): Piscina {
   return new Piscina({
     filename: WORKER_FILE,
-    minThreads: workers,
-    maxThreads: workers,
+    minThreads: 1,
+    maxThreads: 1,
     idleTimeout: 1000,
     // worker-entry.mjs registers the TypeScript loader itself; dist/ needs none
     execArgv: [],
@@ -30,27 +35,29 @@ function newThreads(workers: number): Piscina {
   });
 }
 
-/** threads started by startThreadsEarly() that no pool has taken yet */
-let early: { threads: Piscina; workers: number } | null = null;
+const newLanes = (workers: number): Piscina[] => Array.from({ length: workers }, newLane);
 
-/** Starts `workers` threads now; the next pool of as many workers takes them (threadsFor). */
+/** lanes started by startThreadsEarly() that no pool has taken yet */
+let early: Piscina[] | null = null;
+
+/** Starts `workers` threads now; the next pool of as many workers takes them (lanesFor). */
 export function startThreadsEarly(workers: number): void {
-  if (workers > 0 && early === null) early = { threads: newThreads(workers), workers };
+  if (workers > 0 && early === null) early = newLanes(workers);
 }
 
 /** Ends threads started early that no pool took (a run refused before it began). */
 export async function dropEarlyThreads(): Promise<void> {
   const e = early;
   early = null;
-  await e?.threads.destroy();
+  await Promise.all((e ?? []).map((l) => l.destroy()));
 }
 
-/** `workers` threads for a pool: those started early when their number matches, else new ones. */
-export function threadsFor(workers: number): Piscina {
-  if (early !== null && early.workers === workers) {
-    const t = early.threads;
+/** `workers` lanes for a pool: those started early when their number matches, else new ones. */
+export function lanesFor(workers: number): Piscina[] {
+  if (early !== null && early.length === workers) {
+    const l = early;
     early = null;
-    return t;
+    return l;
   }
-  return newThreads(workers);
+  return newLanes(workers);
 }
