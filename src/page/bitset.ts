@@ -9,10 +9,10 @@ import { AllocbenchError, InvariantError } from '../errors.js';
  * set, so a word-at-a-time scan needs no bounds check on the tail word.
  */
 
-/** For order ≤ 5, the bit positions where a naturally aligned group of 2^order pages may start. */
-export const ALIGN_MASK = new Uint32Array([0xffffffff, 0x55555555, 0x11111111, 0x01010101, 0x00010001, 0x00000001]);
+/** For order ≤ 5, the bit positions (Int32 arrays, as the words: loads stay small integers) where a naturally aligned group of 2^order pages may start. */
+export const ALIGN_MASK = new Int32Array([0xffffffff, 0x55555555, 0x11111111, 0x01010101, 0x00010001, 0x00000001]);
 /** For order ≤ 5, 2^order low bits set (the group at bit 0). */
-export const GROUP_MASK = new Uint32Array([0x1, 0x3, 0xf, 0xff, 0xffff, 0xffffffff]);
+export const GROUP_MASK = new Int32Array([0x1, 0x3, 0xf, 0xff, 0xffff, 0xffffffff]);
 
 /**
  * The aligned start bits of the fully free groups of 2^order pages inside word v (order ≤ 5).
@@ -20,14 +20,33 @@ export const GROUP_MASK = new Uint32Array([0x1, 0x3, 0xf, 0xff, 0xffff, 0xffffff
  * masking with ALIGN_MASK keeps only the naturally aligned starts. (An int32: test it against 0.)
  */
 export function alignedFreeMask(v: number, order: number): number {
-  let m = v;
-  for (let s = 1; s < 1 << order; s <<= 1) m &= m >>> s;
+  // every fold step, unconditionally (no loop whose trip count changes with the order): a step
+  // the order does not need ORs in all ones, (order - k - 1) >> 31 being -1 for order ≤ k
+  let m = v & ((v >>> 1) | ((order - 1) >> 31));
+  m &= (m >>> 2) | ((order - 2) >> 31);
+  m &= (m >>> 4) | ((order - 3) >> 31);
+  m &= (m >>> 8) | ((order - 4) >> 31);
+  m &= (m >>> 16) | ((order - 5) >> 31);
   return m & ALIGN_MASK[order]!;
 }
 
 /** Index of the lowest set bit of a non-zero 32-bit value. */
 export function ctz32(x: number): number {
   return 31 - Math.clz32(x & -x);
+}
+
+/**
+ * The order (0..5) of the largest naturally aligned all-ones block of word u that holds bit b (bit b
+ * set); 5 when u is all ones. The block of order k around b is all ones iff no zero bit shares b's
+ * top 5 - k bits; the zero bits nearest b above and below share the most, so k + 1 is the smaller of
+ * their bit lengths of (p ^ b). Branch-free (bitset.ts updateFreeBlocks walks instead).
+ */
+export function freeOrderAround(u: number, b: number): number {
+  const z = ~u;
+  // ctz32(0) and the top bit of 0 are -1: (-1 ^ b) has bit length 32
+  const above = ctz32(z & (-2 << b));
+  const below = 31 - Math.clz32(z & ~(-1 << b));
+  return Math.min(32 - Math.clz32(above ^ b), 32 - Math.clz32(below ^ b), 6) - 1;
 }
 
 export function popcount32(x: number): number {
@@ -113,7 +132,7 @@ export function checkFreeBlocks(name: string, words: Uint32Array | Int32Array, c
 }
 
 /** Recounts the free bits and checks that no bit past the zone's end is set. */
-export function checkBitmap(name: string, words: Uint32Array, pages: number, free: number): void {
+export function checkBitmap(name: string, words: Uint32Array | Int32Array, pages: number, free: number): void {
   let count = 0;
   for (let w = 0; w < words.length; w++) count += popcount32(words[w]!);
   if (count !== free) throw new InvariantError(`${name}: ${count} free bits but freePages() says ${free}`);
@@ -134,7 +153,7 @@ export function rejectVariant(name: string, variant: string | undefined): void {
 }
 
 /** One byte per page, 1 = free: a plain view of the bitmap for tests and debugging (not hot). */
-export function bitmapFreeMap(words: Uint32Array, pages: number): Uint8Array {
+export function bitmapFreeMap(words: Uint32Array | Int32Array, pages: number): Uint8Array {
   const out = new Uint8Array(pages);
   for (let p = 0; p < pages; p++) out[p] = (words[p >>> 5]! >>> (p & 31)) & 1;
   return out;
