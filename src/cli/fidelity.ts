@@ -2,8 +2,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { AllocbenchError } from '../errors.js';
-import { loadMachine } from '../machine/memory-map.js';
-import { recordedMachine } from '../machine/recorded-machine.js';
+import { loadMachine, type MachineConfig } from '../machine/memory-map.js';
+import { recordedMachine, type RecordedMachine } from '../machine/recorded-machine.js';
+import type { StartInput } from '../machine/start-state.js';
 import { recordingState, scoreCell, startInputFor, type ScoreLine } from '../metrics/fidelity.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
 import { pageSpecForKernel } from '../page/kernel-version.js';
@@ -12,6 +13,7 @@ import { runCell } from '../run/cell.js';
 import { formatDivergence, takeDivergence, type TakeDivergence } from '../run/take-divergence.js';
 import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
 import { loadTrace } from '../trace/load.js';
+import type { Trace } from '../trace/trace.js';
 import { out } from './output.js';
 import { list } from './run.js';
 import { formatTable } from './table.js';
@@ -28,6 +30,17 @@ export function recordingTrace(dir: string): string {
 
 export interface FidelityOptions { pages: string[]; object: string; layers: KernelLayers }
 
+/** A recording folder's layer view, its machine (machine.json, else `desktop`) and its before-state. */
+function openRecording(dir: string, layers: KernelLayers): { tracePath: string; trace: Trace; rec: RecordedMachine | undefined; config: MachineConfig; start: StartInput } {
+  const tracePath = recordingTrace(dir);
+  const trace = loadTrace(tracePath, { layers, layersIfKernel: true });
+  const rec = recordedMachine(tracePath, trace.name);
+  const config = rec?.config ?? loadMachine('desktop');
+  const start = startInputFor(tracePath, rec !== undefined);
+  if (start === undefined) throw new AllocbenchError(`fidelity: ${dir}: no before/pagetypeinfo to start from`);
+  return { tracePath, trace, rec, config, start };
+}
+
 /**
  * The scorecard of each recording folder: every page strategy replays the recording on its own
  * machine from its before-state (with the start-empty replay beside it), scored per zone against
@@ -36,14 +49,9 @@ export interface FidelityOptions { pages: string[]; object: string; layers: Kern
 export function fidelityScorecard(dirs: string[], o: FidelityOptions): ScoreLine[] {
   const lines: ScoreLine[] = [];
   for (const dir of dirs) {
-    const tracePath = recordingTrace(dir);
+    const { tracePath, trace, rec, config, start } = openRecording(dir, o.layers);
     const real = recordingState(tracePath);
     if (real === undefined) throw new AllocbenchError(`fidelity: ${dir}: no after/pagetypeinfo or after/buddyinfo to score against`);
-    const trace = loadTrace(tracePath, { layers: o.layers, layersIfKernel: true });
-    const rec = recordedMachine(tracePath, trace.name);
-    const config = rec?.config ?? loadMachine('desktop');
-    const start = startInputFor(tracePath, rec !== undefined);
-    if (start === undefined) throw new AllocbenchError(`fidelity: ${dir}: no before/pagetypeinfo to start from`);
     const traffic = recordedPcpTraffic(tracePath);
     for (const page of o.pages) {
       // the buddy models follow the rule set of the kernel that was recorded (machine.json kernel_version)
@@ -80,12 +88,7 @@ export function formatScorecard(lines: ScoreLine[]): string {
 export function fidelityDivergence(dirs: string[], o: FidelityOptions, n: number): TakeDivergence[] {
   const out: TakeDivergence[] = [];
   for (const dir of dirs) {
-    const tracePath = recordingTrace(dir);
-    const trace = loadTrace(tracePath, { layers: o.layers, layersIfKernel: true });
-    const rec = recordedMachine(tracePath, trace.name);
-    const config = rec?.config ?? loadMachine('desktop');
-    const start = startInputFor(tracePath, rec !== undefined);
-    if (start === undefined) throw new AllocbenchError(`fidelity: ${dir}: no before/pagetypeinfo to start from`);
+    const { tracePath, trace, rec, config, start } = openRecording(dir, o.layers);
     for (const page of o.pages.filter((p) => p.startsWith('buddy'))) {
       const cell = { trace: trace.name, machine: config.name, page: pageSpecForKernel(page, rec?.kernelVersion), object: o.object, seed: 1 };
       const d = takeDivergence(tracePath, basename(dir.replace(/\/+$/, '')), cell, trace, config, start, n);

@@ -15,7 +15,7 @@ export function recordedPcpTraffic(tracePath: string): { refill_blocks: number; 
 }
 
 /** The text of an ftrace recording (.ftrace or .ftrace.gz), undefined for another format. */
-function ftraceText(tracePath: string): string | undefined {
+export function ftraceText(tracePath: string): string | undefined {
   if (!/\.ftrace(\.gz)?$/.test(tracePath)) return undefined;
   const raw = readFileSync(tracePath);
   return (tracePath.endsWith('.gz') ? gunzipSync(raw) : raw).toString('latin1');
@@ -33,6 +33,15 @@ export interface BuddyTakes {
   line: Int32Array;
 }
 
+/** For offsets given in ascending order: the 1-based line of each in `text`. */
+export function lineCounter(text: string): (offset: number) => number {
+  let line = 1, at = 0;
+  return (offset) => {
+    for (let i = text.indexOf('\n', at); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) { line++; at = i + 1; }
+    return line;
+  };
+}
+
 const TAKE = /\[(\d+)\][^\n]*?mm_page_alloc_zone_locked: page=\S+ pfn=0x([0-9a-f]+) order=(\d+) migratetype=(\d+) percpu_refill=(\d)/g;
 
 /**
@@ -45,9 +54,9 @@ export function recordedBuddyTakes(tracePath: string): BuddyTakes | undefined {
   const text = ftraceText(tracePath);
   if (text === undefined) return undefined;
   const pfn: number[] = [], order: number[] = [], mt: number[] = [], refill: number[] = [], cpu: number[] = [], line: number[] = [];
-  let ln = 1, at = 0;
+  const lineOf = lineCounter(text);
   for (const m of text.matchAll(TAKE)) {
-    for (let i = text.indexOf('\n', at); i >= 0 && i < m.index; i = text.indexOf('\n', i + 1)) { ln++; at = i + 1; }
+    const ln = lineOf(m.index);
     cpu.push(Number(m[1])); pfn.push(parseInt(m[2]!, 16)); order.push(Number(m[3])); mt.push(Number(m[4])); refill.push(Number(m[5])); line.push(ln);
   }
   return { pfn: Int32Array.from(pfn), order: Uint8Array.from(order), migratetype: Uint8Array.from(mt), refill: Uint8Array.from(refill), cpu: Int32Array.from(cpu), line: Int32Array.from(line) };

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import type { MachineConfig } from '../machine/memory-map.js';
 import type { StartInput } from '../machine/start-state.js';
-import { recordedBuddyTakes, type BuddyTakes } from '../metrics/pcp-traffic.js';
+import { ftraceText, lineCounter, recordedBuddyTakes, type BuddyTakes } from '../metrics/pcp-traffic.js';
 import { BuddyAllocator } from '../page/buddy.js';
 import type { Trace } from '../trace/trace.js';
 import { runCell, type CellSpec } from './cell.js';
@@ -36,16 +34,15 @@ export interface TakeDivergence {
 
 interface ModelTake { pfn: number; order: number; mt: number; fallback: boolean; where: string }
 
-const RELEASE = /^[^\n]*?\[(\d+)\][^\n]*?(mm_page_free|mm_page_pcpu_drain|mm_page_alloc|mm_page_alloc_zone_locked|mm_page_free_batched): page=\S+ pfn=0x([0-9a-f]+) order=(\d+)/gm;
+const EVENT = /^[^\n]*?\[(\d+)\][^\n]*?(mm_page_free|mm_page_pcpu_drain|mm_page_alloc|mm_page_alloc_zone_locked|mm_page_free_batched): page=\S+ pfn=0x([0-9a-f]+) order=(\d+)/gm;
 
 /** Per pfn, the trace lines (ascending) of the page events naming it, with the event's name. */
 function pfnHistory(tracePath: string): Map<number, { line: number; what: string }[]> {
-  const raw = readFileSync(tracePath);
-  const text = (tracePath.endsWith('.gz') ? gunzipSync(raw) : raw).toString('latin1');
+  const text = ftraceText(tracePath) ?? '';
   const out = new Map<number, { line: number; what: string }[]>();
-  let line = 1, at = 0;
-  for (const m of text.matchAll(RELEASE)) {
-    for (let i = text.indexOf('\n', at); i >= 0 && i < m.index; i = text.indexOf('\n', i + 1)) { line++; at = i + 1; }
+  const lineOf = lineCounter(text);
+  for (const m of text.matchAll(EVENT)) {
+    const line = lineOf(m.index);
     const pfn = parseInt(m[3]!, 16);
     let l = out.get(pfn);
     if (l === undefined) out.set(pfn, (l = []));
@@ -88,7 +85,9 @@ export function takeDivergence(
         const k = byClass.get(c)?.[r];
         if (k === undefined) return;
         let where = '';
-        if (real.pfn[k] !== z.startPfn + pfn && described < n) {
+        // differences are described as the model meets them, which is not the recording's order:
+        // describe up to 50 N, print the first N in the recording's order
+        if (real.pfn[k] !== z.startPfn + pfn && described < 50 * n) {
           described++;
           const rp = real.pfn[k]!;
           const owner = buddies.find((x) => x.b !== null && rp >= x.z.startPfn && rp < x.z.startPfn + x.z.spanned);
@@ -132,7 +131,7 @@ const hex = (p: number): string => `0x${p.toString(16)}`;
 function describe(real: BuddyTakes, k: number, m: ModelTake, history: Map<number, { line: number; what: string }[]>): string {
   const line = real.line[k]!, rp = real.pfn[k]!;
   const before = (history.get(rp) ?? []).filter((h) => h.line < line);
-  const last = before.length === 0 ? 'none (free at the start)' : `${before[before.length - 1]!.what} at line ${before[before.length - 1]!.line}`;
+  const last = before.length === 0 ? 'none before' : `${before[before.length - 1]!.what} at line ${before[before.length - 1]!.line}`;
   return `#${k} line ${line} cpu${real.cpu[k]} order ${real.order[k]} mt${real.migratetype[k]}: real ${hex(rp)} [model: ${m.where}; recording's last event on it: ${last}]`
     + ` model ${hex(m.pfn)} order ${m.order} mt${m.mt}${m.fallback ? ' (fallback)' : ''}`;
 }
