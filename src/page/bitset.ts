@@ -37,16 +37,18 @@ export function ctz32(x: number): number {
 
 /**
  * The order (0..5) of the largest naturally aligned all-ones block of word u that holds bit b (bit b
- * set); 5 when u is all ones. The block of order k around b is all ones iff no zero bit shares b's
- * top 5 - k bits; the zero bits nearest b above and below share the most, so k + 1 is the smaller of
- * their bit lengths of (p ^ b). Branch-free (bitset.ts updateFreeBlocks walks instead).
+ * set); 5 when u is all ones. The blocks around b are nested, so that order is the number of orders
+ * 1..5 whose block is all ones: five independent tests summed, no walk and no branch (bitset.ts
+ * updateFreeBlocks walks up instead, a mispredicted exit a call). (x - 1) >>> 31 is 1 iff x = 0 for
+ * 0 ≤ x < 2^31.
  */
 export function freeOrderAround(u: number, b: number): number {
-  const z = ~u;
-  // ctz32(0) and the top bit of 0 are -1: (-1 ^ b) has bit length 32
-  const above = ctz32(z & (-2 << b));
-  const below = 31 - Math.clz32(z & ~(-1 << b));
-  return Math.min(32 - Math.clz32(above ^ b), 32 - Math.clz32(below ^ b), 6) - 1;
+  const z = ~u; // 1 = used
+  return ((((z >>> (b & -2)) & 0x3) - 1) >>> 31)
+    + ((((z >>> (b & -4)) & 0xf) - 1) >>> 31)
+    + ((((z >>> (b & -8)) & 0xff) - 1) >>> 31)
+    + ((((z >>> (b & -16)) & 0xffff) - 1) >>> 31)
+    + ((((z >>> 1) | (z & 1)) - 1) >>> 31);
 }
 
 export function popcount32(x: number): number {
