@@ -20,11 +20,20 @@
  *    construction); bitmap2 reads 4.2-5.5 (the hint word, then summaries) and pays summary upkeep.
  * 2. mix: a 4 GiB zone (1,048,576 pages), orders 0-3 (70/15/10/5 %), random lifetimes, steady state
  *    at about 50% fill: events/s of alloc+free events for every strategy.
+ * 3. trace FILE [SPECS] [ROUNDS]: a page trace's page_alloc/page_free events (e.g. the native 1 M-event
+ *    trace that bench:native makes: ../shared/native, `./gen page -n 1000000 -s 1`, native2csv.py)
+ *    replayed straight into one 4 GiB zone of each strategy, without the machine, the replay loop or
+ *    the metrics: the strategy's own cost. `null` is a strategy that does nothing (a bump pointer), so
+ *    strategy minus null is what the strategy adds. Rounds interleave the strategies; the figure is
+ *    the best CPU time of a round (this VM is shared: CPU time moves less than wall time under load).
+ *    Each strategy has a loop of its own (new Function), so no call site sees two classes.
  */
 import { newSteps, STEP_LIST, STEP_WORD } from '../src/machine/steps.js';
 import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import type { PageStrategy } from '../src/page/strategy.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
+import { loadTrace } from '../src/trace/load.js';
+import { OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';
 
 /** xorshift32: deterministic and allocation-free */
 function rng(seed: number): () => number {
@@ -182,6 +191,75 @@ function churn(
   return fails;
 }
 
+/** A page strategy that does nothing but hand out pfns from a bump pointer: the loop's own cost. */
+function nullStrategy(pages: number): PageStrategy {
+  let next = 0;
+  return {
+    name: 'null', pages,
+    alloc: (order: number): number => (next = (next + (1 << order)) & (pages - 1)) & -(1 << order),
+    free: (): void => {},
+    freePages: () => pages, freeArea: () => {}, pageblockTypes: () => {}, counters: () => ({}), check: () => {}, metadataBytes: () => 0,
+  };
+}
+
+/** The events of a page trace as flat arrays: alloc (1) or free (0), order, id. */
+function pageEvents(file: string): { isAlloc: Uint8Array; order: Uint8Array; id: Int32Array; ids: number } {
+  const t = loadTrace(file);
+  let n = 0;
+  for (let e = 0; e < t.length; e++) if (t.op[e] === OP_PAGE_ALLOC || t.op[e] === OP_PAGE_FREE) n++;
+  const isAlloc = new Uint8Array(n), order = new Uint8Array(n), id = new Int32Array(n);
+  for (let e = 0, k = 0; e < t.length; e++) {
+    const op = t.op[e]!;
+    if (op !== OP_PAGE_ALLOC && op !== OP_PAGE_FREE) continue;
+    isAlloc[k] = op === OP_PAGE_ALLOC ? 1 : 0;
+    order[k] = t.lo[e]!;
+    id[k++] = t.id[e]!;
+  }
+  return { isAlloc, order, id, ids: t.idCount };
+}
+
+/** One replay of the events into s; returns the failed allocations. A fresh Function per strategy: a loop of its own. */
+const LOOP = `let fails = 0;
+  for (let i = 0; i < n; i++) {
+    if (isAlloc[i] === 1) { const p = s.alloc(order[i], 0); if (p < 0) fails++; pfn[id[i]] = p; }
+    else { const p = pfn[id[i]]; if (p >= 0) s.free(p, order[i]); }
+  }
+  return fails;`;
+type Loop = (s: PageStrategy, n: number, isAlloc: Uint8Array, order: Uint8Array, id: Int32Array, pfn: Int32Array) => number;
+
+function traceReplay(): void {
+  const file = process.argv[3];
+  if (file === undefined) throw new Error('usage: page-search.ts trace FILE [SPECS] [ROUNDS]');
+  const specs = (process.argv[4] ?? 'null,bitmap,bitmap2,buddy').split(',');
+  const rounds = Number(process.argv[5] ?? 15);
+  const ev = pageEvents(file);
+  const n = ev.isAlloc.length;
+  const pages = 1 << 20;
+  const pfn = new Int32Array(ev.ids);
+  const runs = specs.map((spec) => ({ spec, loop: new Function('s', 'n', 'isAlloc', 'order', 'id', 'pfn', LOOP) as Loop, best: Infinity, words: 0, fails: 0 }));
+  for (let r = 0; r < rounds; r++) {
+    for (const run of runs) {
+      const steps = newSteps();
+      const s = run.spec === 'null' ? nullStrategy(pages) : pageStrategyFactory(run.spec)({ pages, steps });
+      forEachAlignedBlock(0, pages, (p, o) => s.free(p, o));
+      steps.fill(0);
+      const c0 = process.cpuUsage();
+      run.fails = run.loop(s, n, ev.isAlloc, ev.order, ev.id, pfn);
+      const c = process.cpuUsage(c0);
+      run.best = Math.min(run.best, ((c.user + c.system) * 1000) / n);
+      run.words = (steps[STEP_WORD]! + steps[STEP_LIST]!) / n;
+      if (r === 0) s.check();
+    }
+  }
+  console.log(`trace ${file}: ${n} page events into a 4 GiB zone, best CPU of ${rounds} interleaved rounds`);
+  const floor = runs.find((r) => r.spec === 'null')?.best ?? 0;
+  for (const r of runs) {
+    const own = r.spec === 'null' ? '' : `  (${(r.best - floor).toFixed(1)} over null)`;
+    console.log(`  ${r.spec.padEnd(14)} ${r.best.toFixed(1).padStart(6)} ns/event${own}  ${r.words.toFixed(2)} words+list steps/event, ${r.fails} failed`);
+  }
+}
+
 const what = process.argv[2];
 if (what === undefined || what === 'search') search();
 if (what === undefined || what === 'mix') mix();
+if (what === 'trace') traceReplay();
