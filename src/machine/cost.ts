@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { AllocbenchError } from '../errors.js';
-import { STEP_COUNT, STEP_NAMES } from './steps.js';
+import { PRICE_SCALE, STEP_COUNT, STEP_NAMES } from './steps.js';
 
 const DEFAULT_TABLE = new URL('./cost-table.json', import.meta.url);
 
@@ -23,6 +23,8 @@ export function loadCostTable(file?: string): CostWeights {
   STEP_NAMES.forEach((name, k) => {
     const v = json.ns?.[name];
     if (typeof v !== 'number' || !(v >= 0)) throw new AllocbenchError(`cost table ${String(path)}: "ns.${name}" must be a non-negative number`);
+    // the replay prices in whole tenths of a ns (steps.ts PRICE_SCALE)
+    if (Math.abs(v * PRICE_SCALE - Math.round(v * PRICE_SCALE)) > 1e-9) throw new AllocbenchError(`cost table ${String(path)}: "ns.${name}" must be a multiple of ${1 / PRICE_SCALE} ns, got ${v}`);
     w[k] = v;
   });
   return w;

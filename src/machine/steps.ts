@@ -25,14 +25,20 @@ export const STEP_NAMES: readonly string[] = [
 ];
 
 /**
- * The counters, then at STEP_NS the priced total (simulated ns) and at STEP_PRICE + k the price of
- * step k. Every count goes through tick()/ticks(), which add the step's price to the total as well,
+ * The counters, then at STEP_NS the priced total (tenths of a simulated ns, PRICE_SCALE) and at
+ * STEP_PRICE + k the price of step k in those units. Every count goes through tick()/ticks(), which add the step's price to the total as well,
  * so an event's simulated latency is the change of one number (a replay used to take the dot product
  * of all the counters with the cost table after every event: a tenth of a buddy replay). The prices
  * are zero until a replay that records latency sets them (setPrices); the counters alone are what the
  * strategies' tests and the cells' `steps` read.
  */
 export type Steps = Float64Array;
+/**
+ * Priced units per simulated ns: the cost tables price steps in multiples of a tenth of a ns (5.5,
+ * 0.5), so an event's priced change is a whole number a latency histogram takes as it is, without a
+ * rounding per event (and sums of whole numbers are exact).
+ */
+export const PRICE_SCALE = 10;
 export const STEP_NS = STEP_COUNT;
 export const STEP_PRICE = STEP_COUNT + 1;
 
@@ -52,7 +58,7 @@ export function ticks(s: Steps, k: number, n: number): void {
   s[STEP_NS]! += n * s[STEP_PRICE + k]!;
 }
 
-/** Prices the steps from now on (ns per step, indexed like the counters: machine/cost.ts). */
+/** Prices the steps from now on (ns per step, indexed like the counters: machine/cost.ts), rounded to PRICE_SCALE units. */
 export function setPrices(s: Steps, ns: Float64Array): void {
-  s.set(ns.subarray(0, STEP_COUNT), STEP_PRICE);
+  for (let k = 0; k < STEP_COUNT; k++) s[STEP_PRICE + k] = Math.round(ns[k]! * PRICE_SCALE);
 }

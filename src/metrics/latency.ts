@@ -1,5 +1,6 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
+import { PRICE_SCALE } from '../machine/steps.js';
 import { OP_COUNT, OP_NAMES } from '../trace/ops.js';
 
 /** Per-op summary of simulated latency (nanoseconds) and the op's total simulated time. */
@@ -14,8 +15,8 @@ export interface LatencySummary {
   max: number;
 }
 
-/** Histograms store tenths of a nanosecond: cost-table prices like 5.5 ns stay exact. */
-const SCALE = 10;
+/** Histograms store tenths of a nanosecond (the priced steps' units): cost-table prices like 5.5 ns stay exact. */
+const SCALE = PRICE_SCALE;
 
 /**
  * Values below this (in tenths of a ns: up to 409.5 ns, most events' prices) are counted in a plain
@@ -36,6 +37,7 @@ const EMPTY = -1;
  */
 export class LatencyRecorder {
   private readonly hist: (Histogram | null)[] = new Array<Histogram | null>(OP_COUNT).fill(null);
+  /** per op, tenths of a ns of the values in the histogram and the table (the direct counts' join at the end) */
   private readonly total = new Float64Array(OP_COUNT);
   private readonly keys = new Float64Array(OP_COUNT * TABLE).fill(EMPTY);
   private readonly counts = new Float64Array(OP_COUNT * TABLE);
@@ -44,9 +46,13 @@ export class LatencyRecorder {
   private readonly direct = new Float64Array(OP_COUNT * DIRECT);
 
   record(op: number, ns: number): void {
-    this.total[op]! += ns;
-    const v = Math.round(ns * SCALE);
+    this.recordUnits(op, Math.round(ns * SCALE));
+  }
+
+  /** An event of `v` tenths of a ns (a whole number: the replay's priced steps, machine/steps.ts). */
+  recordUnits(op: number, v: number): void {
     if (v < DIRECT) { this.direct[op * DIRECT + v]!++; return; }
+    this.total[op]! += v;
     const base = op * TABLE;
     const keys = this.keys;
     let slot = (v * 40503) & (TABLE - 1);
@@ -69,15 +75,21 @@ export class LatencyRecorder {
     return (this.hist[op] ??= hdr.build({ numberOfSignificantValueDigits: 3, useWebAssembly: false }));
   }
 
-  /** The direct counts into the histogram (once, at the end: they never overflow). */
+  /** The direct counts into the histogram and the total (at the end: they never overflow). */
   private flushDirect(op: number): void {
     const d = this.direct, base = op * DIRECT;
     for (let v = 0; v < DIRECT; v++) {
       const c = d[base + v]!;
       if (c === 0) continue;
       this.histogram(op).recordValueWithCount(v, c);
+      this.total[op]! += v * c;
       d[base + v] = 0;
     }
+  }
+
+  /** Every count into its histogram and total (what totalNs() and summary() read). */
+  private settle(): void {
+    for (let op = 0; op < OP_COUNT; op++) { this.flush(op); this.flushDirect(op); }
   }
 
   private flush(op: number): void {
@@ -94,22 +106,25 @@ export class LatencyRecorder {
     this.used[op] = 0;
   }
 
+  /** (the totals are sums of whole tenths: exact, and divided once) */
   totalNs(): number {
+    this.settle();
     let t = 0;
     for (let i = 0; i < OP_COUNT; i++) t += this.total[i]!;
-    return t;
+    return t / SCALE;
   }
 
   summary(): Record<string, LatencySummary> {
-    for (let op = 0; op < OP_COUNT; op++) { this.flush(op); this.flushDirect(op); }
+    this.settle();
     const out: Record<string, LatencySummary> = {};
     this.hist.forEach((h, op) => {
       if (!h || h.totalCount === 0) return;
       const p = (q: number): number => h.getValueAtPercentile(q) / SCALE;
+      const total = this.total[op]! / SCALE;
       out[OP_NAMES[op]!] = {
         count: h.totalCount,
-        total_ns: Math.round(this.total[op]!),
-        mean_ns: Math.round((this.total[op]! / h.totalCount) * 10) / 10,
+        total_ns: Math.round(total),
+        mean_ns: Math.round((total / h.totalCount) * 10) / 10,
         p50: p(50), p90: p(90), p99: p(99), p999: p(99.9), max: h.maxValue / SCALE,
       };
     });

@@ -309,7 +309,7 @@ class Replay {
     const machine = this.machine, source = this.source, objects = this.objects, vm = this.vm, heaps = this.heaps;
     const steps = machine.steps;
     // Simulated latency of an event = the priced steps it took: the change of the priced total
-    // (machine/steps.ts: every step adds its price to it).
+    // (machine/steps.ts: every step adds its price to it, in whole tenths of a ns).
     const weights = opts.latency?.weights ?? null;
     const recorder = opts.latency?.recorder ?? null;
     if (weights !== null) setPrices(steps, weights);
@@ -361,7 +361,7 @@ class Replay {
         }
         if (recorder !== null) {
           const now = steps[STEP_NS]!;
-          recorder.record(o, now - priced);
+          recorder.recordUnits(o, now - priced);
           priced = now;
         }
         if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(base + e + 1, this.phase, this.reqLive); }
