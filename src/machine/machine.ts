@@ -42,6 +42,10 @@ const SECTION_PAGES = (128 * MiB) / PAGE;
 const WMARK_MIN = 0;
 const WMARK_LOW = 1;
 const WMARK_HIGH = 2;
+/** the min watermark halved for __GFP_HIGH (ALLOC_MIN_RESERVE) */
+const MIN_HALVED = 3;
+/** floors per zone of a zonelist: WMARK_MIN, WMARK_LOW, WMARK_HIGH, MIN_HALVED */
+const FLOORS = 4;
 
 /**
  * The simulated machine below the object layer: boot (memblock reservations, the memmap, the
@@ -65,9 +69,17 @@ export class Machine implements PageSource {
   reclaim: ReclaimHook | null = null;
   /** the CPU of the event being replayed (the replay writes it): per-CPU page lists and SLUB's per-CPU slabs */
   readonly cpuCursor: CpuCursor = { cpu: 0 };
-  /** flattened [zone][level] watermark and [zone][highest] lowmem_reserve tables for the hot path */
+  /** flattened [zone][level] watermark and [zone][highest] lowmem_reserve tables */
   private readonly wm: Float64Array;
   private readonly reserve: Float64Array;
+  /** per highest zone a request may use: the populated zones it tries, highest first (its zonelist) */
+  private readonly zonelists: Zone[][];
+  /**
+   * per highest zone h and k-th zone of its zonelist, FLOORS numbers: the free pages the zone must
+   * exceed (watermark + lowmem_reserve[h]) at WMARK_MIN, WMARK_LOW, WMARK_HIGH and MIN_HALVED, so
+   * the allocation path compares with one number per zone tried
+   */
+  private readonly floors: Float64Array;
 
   constructor(readonly config: MachineConfig, page: PageStrategyFactory, steps: Steps = newSteps(), hand: HandOver = handOver) {
     this.steps = steps;
@@ -103,6 +115,22 @@ export class Machine implements PageSource {
       for (let h = 0; h < nz; h++) this.reserve[z * nz + h] = this.watermarks.lowmemReserve[z]![h]!;
       this.byIndex[z]?.strategy.setupPcp?.(this.byIndex[z]!.managed, this.wm[z * 3 + WMARK_LOW]!, this.cpus, this.cpuCursor, this.wm[z * 3 + WMARK_HIGH]!);
     }
+    this.zonelists = [];
+    this.floors = new Float64Array(nz * nz * FLOORS);
+    for (let h = 0; h < nz; h++) {
+      const list: Zone[] = [];
+      for (let z = h; z >= 0; z--) {
+        const zone = this.byIndex[z];
+        if (zone === undefined) continue;
+        const at = (h * nz + list.length) * FLOORS, reserve = this.reserve[z * nz + h]!;
+        for (let l = 0; l < 3; l++) this.floors[at + l] = this.wm[z * 3 + l]! + reserve;
+        // ALLOC_MIN_RESERVE (__GFP_HIGH): min - min / 2
+        const min = this.wm[z * 3 + WMARK_MIN]!;
+        this.floors[at + MIN_HALVED] = min - Math.floor(min / 2) + reserve;
+        list.push(zone);
+      }
+      this.zonelists.push(list);
+    }
   }
 
   /** The kernel image and the memmap, as a distribution kernel reserves them (a recorded machine may give its own). */
@@ -127,19 +155,23 @@ export class Machine implements PageSource {
     if (!(order >= 0 && order <= MAX_ORDER)) return -1;
     const highest = gfpZone(gfp);
     const mt = gfpMigratetype(gfp);
-    let pfn = this.tryZones(order, mt, highest, WMARK_LOW, false);
-    if (pfn >= 0) return pfn;
-    const high = (gfp & __GFP_HIGH) !== 0;
-    pfn = this.tryZones(order, mt, highest, WMARK_MIN, high);
+    const pfn = this.tryZones(order, mt, highest, WMARK_LOW);
+    return pfn >= 0 ? pfn : this.allocSlow(order, gfp, mt, highest);
+  }
+
+  /** __alloc_pages_slowpath(): the min watermark, a drain of the per-CPU lists, reclaim. */
+  private allocSlow(order: number, gfp: number, mt: number, highest: number): number {
+    const level = (gfp & __GFP_HIGH) !== 0 ? MIN_HALVED : WMARK_MIN;
+    let pfn = this.tryZones(order, mt, highest, level);
     if (pfn >= 0) return pfn;
     // __alloc_pages_direct_reclaim(): drain_all_pages() once before giving up or reclaiming more
     if (this.drainPcp() > 0) {
-      pfn = this.tryZones(order, mt, highest, WMARK_MIN, high);
+      pfn = this.tryZones(order, mt, highest, level);
       if (pfn >= 0) return pfn;
     }
     if (this.reclaim === null) return pfn;
     while (this.reclaim(order, gfp) > 0) {
-      pfn = this.tryZones(order, mt, highest, WMARK_MIN, high);
+      pfn = this.tryZones(order, mt, highest, level);
       if (pfn >= 0) return pfn;
     }
     return -1;
@@ -166,17 +198,15 @@ export class Machine implements PageSource {
     return n;
   }
 
-  private tryZones(order: number, mt: number, highest: number, level: number, halveMin: boolean): number {
-    const nz = this.byIndex.length;
-    for (let z = highest; z >= 0; z--) {
-      const zone = this.byIndex[z];
-      if (zone === undefined) continue;
-      tick(this.steps, STEP_ZONE);
-      let mark = this.wm[z * 3 + level]!;
-      if (halveMin) mark -= Math.floor(mark / 2);
+  /** get_page_from_freelist(): each zone of the zonelist whose free pages pass `level` (FLOORS index). */
+  private tryZones(order: number, mt: number, highest: number, level: number): number {
+    const list = this.zonelists[highest]!, steps = this.steps, floors = this.floors;
+    const at = highest * this.byIndex.length * FLOORS + level;
+    for (let k = 0; k < list.length; k++) {
+      const zone = list[k]!;
+      tick(steps, STEP_ZONE);
       // __zone_watermark_ok(): free pages minus the (1 << order) - 1 that cannot serve this request
-      const free = zone.strategy.freePages() - ((1 << order) - 1);
-      if (free <= mark + this.reserve[z * nz + highest]!) continue;
+      if (zone.strategy.freePages() - ((1 << order) - 1) <= floors[at + k * FLOORS]!) continue;
       const p = zone.strategy.alloc(order, mt);
       if (p >= 0) return p + zone.startPfn;
     }
