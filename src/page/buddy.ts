@@ -264,21 +264,28 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     if (this.pcp !== null && cpu >= 0 && cpu < this.pcp.cpus) this.pcp.setHigh(cpu, high);
   }
 
-  /** rmqueue_bulk()'s __rmqueue() of one block, which then sits on a pcp list (not free, not allocated). */
-  pcpTake(order: number, mt: number): number {
-    const pfn = this.rmqueue(order, mt);
-    if (pfn !== NIL) {
-      this.nFree -= 1 << order;
-      this.fstate[pfn] = PCP_BASE - mt;
+  /** rmqueue_bulk(): __rmqueue() block by block; each then sits on a pcp list (not free, not allocated). */
+  pcpTakeBulk(order: number, mt: number, out: Int32Array, want: number): number {
+    const fstate = this.fstate;
+    let got = 0;
+    for (; got < want; got++) {
+      const pfn = this.rmqueue(order, mt);
+      if (pfn === NIL) break;
+      fstate[pfn] = PCP_BASE - mt;
+      out[got] = pfn;
     }
-    return pfn;
+    this.nFree -= got << order;
+    return got;
   }
 
-  /** free_pcppages_bulk()'s __free_one_page() with the type the page was listed under (6.1: get_pcppage_migratetype()). */
-  pcpGive(pfn: number, order: number): void {
-    // 6.10+: get_pfnblock_migratetype() at drain time; 6.1: the type recorded when it was listed
-    const mt = this.rules.freeToBlockType ? this.pbType[pfn >>> PAGEBLOCK_ORDER]! : PCP_BASE - this.fstate[pfn]!;
-    this.freeOne(pfn, order, mt, false);
+  /** free_pcppages_bulk()'s __free_one_page() of each block with the type it was listed under (6.1: get_pcppage_migratetype()). */
+  pcpGiveTail(ring: Int32Array, first: number, len: number, k: number, order: number): void {
+    const m = ring.length - 1, byBlock = this.rules.freeToBlockType;
+    for (let j = len - 1; j >= len - k; j--) {
+      const pfn = ring[(first + j) & m]!;
+      // 6.10+: get_pfnblock_migratetype() at drain time; 6.1: the type recorded when it was listed
+      this.freeOne(pfn, order, byBlock ? this.pbType[pfn >>> PAGEBLOCK_ORDER]! : PCP_BASE - this.fstate[pfn]!, false);
+    }
   }
 
   /** The pcp-list counters; zeros with pcp off, so every buddy result has the same keys. */

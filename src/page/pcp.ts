@@ -29,6 +29,13 @@ const BATCH_SCALE_MAX = 5;
 const MIN_HIGH_FRACTION = 8;
 /** first ring size of a list (a power of two) */
 const RING_START = 64;
+/** PerCpuPages.pc: numbers per CPU and their offsets */
+const PC = 8;
+const P_COUNT = 0;
+const P_HIGH = 1;
+const P_FREE = 2;
+const P_ALLOC = 3;
+const P_PREV_HIGH = 4;
 
 /** The per-CPU list rules of one kernel version. */
 export interface PcpRules {
@@ -79,10 +86,17 @@ export function pagesetValues(managed: number, lowWmark: number, cpus: number, r
 
 /** What the pcp lists need from the buddy allocator of their zone. */
 export interface PcpBackend {
-  /** __rmqueue(): one block from the free lists (fallback included), -1 if none; marks it as on a pcp list */
-  pcpTake(order: number, mt: number): number;
-  /** __free_one_page() of a drained block (the backend knows the migratetype it was listed under) */
-  pcpGive(pfn: number, order: number): void;
+  /**
+   * rmqueue_bulk(): up to `want` blocks, each from the free lists by __rmqueue() (fallback included),
+   * written to out[0..] and marked as on a pcp list; returns how many (fewer when the zone runs out)
+   */
+  pcpTakeBulk(order: number, mt: number, out: Int32Array, want: number): number;
+  /**
+   * free_pcppages_bulk()'s __free_one_page() of `k` blocks of one list, from its tail: the blocks at
+   * ring[(first + j) & (ring.length - 1)] for j = len - 1 down to len - k (the backend knows the
+   * migratetype each was listed under)
+   */
+  pcpGiveTail(ring: Int32Array, first: number, len: number, k: number, order: number): void;
   /** NR_FREE_PAGES of the zone (buddy free lists only), for the ZONE_BELOW_HIGH test */
   freePages(): number;
 }
@@ -92,22 +106,25 @@ export class PerCpuPages {
   readonly batch: number;
   readonly highMin: number;
   readonly highMax: number;
-  /** per CPU × list: the ring of pfns (power-of-two size), the head's slot, blocks on the list */
+  /** per CPU × list: the ring of pfns (power-of-two size) */
   private readonly ring: Int32Array[];
-  private readonly first: Int32Array;
-  private readonly len: Int32Array;
-  /** per CPU: pcp->count (pages), pcp->high, free_factor (6.1) / free_count (6.7+), alloc_factor, flags */
-  private readonly count: Int32Array;
-  private readonly high: Int32Array;
-  private readonly freeFactor: Int32Array;
-  private readonly allocFactor: Int32Array;
-  private readonly prevFreeHigh: Uint8Array;
+  /** per CPU × list li: the head's slot in its ring at 2 li, the blocks on the list at 2 li + 1 */
+  private readonly ls: Int32Array;
+  /**
+   * per CPU, PC numbers (P_*): pcp->count (pages), pcp->high, free_factor (6.1) / free_count (6.7+),
+   * alloc_factor and the PCPF_PREV_FREE_HIGH_ORDER flag, side by side: an allocation or a free
+   * reads and writes one array
+   */
+  private readonly pc: Int32Array;
   /**
    * 6.7+ ZONE_BELOW_HIGH (zone->flags): set by get_page_from_freelist() when the zone fails
    * zone_watermark_fast() against its high watermark, cleared by free_unref_page_commit() after a
    * bulk free leaves it above (6.12 mm/page_alloc.c). While set, pcp->high only shrinks.
    */
   private belowHigh = false;
+  /** rules.autoTune and rules.thpLists > 1, read on every operation */
+  private readonly autoTune: boolean;
+  private readonly thpByType: boolean;
   refills = 0;
   refillBlocks = 0;
   drains = 0;
@@ -118,19 +135,17 @@ export class PerCpuPages {
     private readonly rules: PcpRules, private readonly cursor: CpuCursor, private readonly highWmark = 0,
   ) {
     this.lists = LOWORDER_LISTS + rules.thpLists;
+    this.autoTune = rules.autoTune;
+    this.thpByType = rules.thpLists > 1;
     const v = pagesetValues(managed, lowWmark, cpus, rules);
     this.batch = v.batch;
     this.highMin = v.highMin;
     this.highMax = v.highMax;
     const n = cpus * this.lists;
     this.ring = Array.from({ length: n }, () => new Int32Array(RING_START));
-    this.first = new Int32Array(n);
-    this.len = new Int32Array(n);
-    this.count = new Int32Array(cpus);
-    this.high = new Int32Array(cpus).fill(v.highMin);
-    this.freeFactor = new Int32Array(cpus);
-    this.allocFactor = new Int32Array(cpus);
-    this.prevFreeHigh = new Uint8Array(cpus);
+    this.ls = new Int32Array(2 * n);
+    this.pc = new Int32Array(cpus * PC);
+    for (let cpu = 0; cpu < cpus; cpu++) this.pc[cpu * PC + P_HIGH] = v.highMin;
   }
 
   /** pcp_allowed_order() with THP: orders 0..PAGE_ALLOC_COSTLY_ORDER and pageblock_order. */
@@ -140,7 +155,7 @@ export class PerCpuPages {
 
   /** order_to_pindex(): (MIGRATE_PCPTYPES * order) + mt below the costly order; THP lists after. */
   private pindex(mt: number, order: number): number {
-    if (order > PAGE_ALLOC_COSTLY_ORDER) return LOWORDER_LISTS + (this.rules.thpLists > 1 && mt === MIGRATE_MOVABLE ? 1 : 0);
+    if (order > PAGE_ALLOC_COSTLY_ORDER) return LOWORDER_LISTS + (this.thpByType && mt === MIGRATE_MOVABLE ? 1 : 0);
     return PCPTYPES * order + mt;
   }
 
@@ -154,65 +169,56 @@ export class PerCpuPages {
     return c > 0 && c < this.cpus ? c : c > 0 ? c % this.cpus : 0;
   }
 
-  /** Adds at the head (a free: LIFO reuse) or the tail (a refill, as rmqueue_bulk()'s list_add_tail()). */
+  /** Adds at the head (a free: LIFO reuse) or the tail (a seeded block, in the order given). */
   private push(li: number, pfn: number, atTail: boolean): void {
+    const ls = this.ls;
     let r = this.ring[li]!;
-    const n = this.len[li]!;
+    const n = ls[2 * li + 1]!;
     if (n === r.length) r = this.grow(li);
     const m = r.length - 1;
-    if (atTail) r[(this.first[li]! + n) & m] = pfn;
-    else r[this.first[li] = (this.first[li]! - 1) & m] = pfn;
-    this.len[li] = n + 1;
+    if (atTail) r[(ls[2 * li]! + n) & m] = pfn;
+    else r[ls[2 * li] = (ls[2 * li]! - 1) & m] = pfn;
+    ls[2 * li + 1] = n + 1;
   }
 
   /** Doubles a full ring, its blocks in order from slot 0. */
   private grow(li: number): Int32Array {
-    const old = this.ring[li]!, f = this.first[li]!;
+    const old = this.ring[li]!, f = this.ls[2 * li]!;
     const r = new Int32Array(old.length * 2);
     r.set(old.subarray(f));
     r.set(old.subarray(0, f), old.length - f);
     this.ring[li] = r;
-    this.first[li] = 0;
+    this.ls[2 * li] = 0;
     return r;
-  }
-
-  /** Takes the head (LIFO reuse; drains take the tail in bulkFree()). */
-  private pop(li: number): number {
-    const r = this.ring[li]!, m = r.length - 1;
-    this.len[li]!--;
-    const f = this.first[li]!;
-    this.first[li] = (f + 1) & m;
-    return r[f]!;
   }
 
   /** rmqueue_pcplist(): the head of this CPU's list, refilled by rmqueue_bulk() when empty; -1 if the zone has nothing. */
   alloc(order: number, mt: number): number {
-    const cpu = this.cpu();
+    const cpu = this.cpu(), pc = this.pc, ls = this.ls, at = cpu * PC;
     const li = cpu * this.lists + this.pindex(mt, order);
-    if (this.rules.autoTune && !this.belowHigh) this.noteWatermark(order);
+    if (this.autoTune && !this.belowHigh) this.noteWatermark(order);
     // 6.1: pcp->free_factor >>= 1; 6.7+: pcp->free_count >>= 1 (an allocation ends a run of frees)
-    this.freeFactor[cpu]! >>= 1;
-    if (this.len[li] === 0) {
+    pc[at + P_FREE]! >>= 1;
+    let r = this.ring[li]!;
+    if (ls[2 * li + 1] === 0) {
       const want = this.refillSize(cpu, order);
-      let got = 0;
-      // rmqueue_bulk(): blocks taken one by one with __rmqueue(), appended to the tail (of an empty
-      // list: from slot 0 of a ring made large enough once)
-      let r = this.ring[li]!;
+      // rmqueue_bulk(): blocks appended to the tail (of an empty list: from slot 0 of a ring made
+      // large enough once)
       if (r.length < want) r = this.ring[li] = new Int32Array(1 << (32 - Math.clz32(want - 1)));
-      this.first[li] = 0;
-      for (; got < want; got++) {
-        const p = this.backend.pcpTake(order, mt);
-        if (p < 0) break;
-        r[got] = p;
-      }
-      this.len[li] = got;
+      ls[2 * li] = 0;
+      const got = this.backend.pcpTakeBulk(order, mt, r, want);
+      ls[2 * li + 1] = got;
       if (got === 0) return -1;
       this.refills++;
       this.refillBlocks += got;
-      this.count[cpu]! += got << order;
+      pc[at + P_COUNT]! += got << order;
     }
-    this.count[cpu]! -= 1 << order;
-    return this.pop(li);
+    pc[at + P_COUNT]! -= 1 << order;
+    // the head (LIFO reuse; drains take the tail in bulkFree())
+    ls[2 * li + 1]!--;
+    const f = ls[2 * li]!;
+    ls[2 * li] = (f + 1) & (r.length - 1);
+    return r[f]!;
   }
 
   /**
@@ -228,17 +234,17 @@ export class PerCpuPages {
   /** Blocks one refill takes: 6.1 __rmqueue_pcplist(), 6.7+ nr_pcp_alloc(). */
   private refillSize(cpu: number, order: number): number {
     const base = this.batch;
-    if (!this.rules.autoTune) return base > 1 ? Math.max(base >> order, 2) : base;
+    if (!this.autoTune) return base > 1 ? Math.max(base >> order, 2) : base;
     const hmin = this.highMin, hmax = this.highMax;
-    let high = Math.min(Math.max(this.high[cpu]!, hmin), hmax);
+    let high = Math.min(Math.max(this.pc[cpu * PC + P_HIGH]!, hmin), hmax);
     if (high < base) return 1;
-    let batch = order === 0 ? base << this.allocFactor[cpu]! : base;
+    let batch = order === 0 ? base << this.pc[cpu * PC + P_ALLOC]! : base;
     // a larger pcp->high would have avoided going to the zone, unless the zone is below its high watermark
     if (hmin !== hmax && !this.belowHigh) high = Math.min(high + batch, hmax);
-    this.high[cpu] = high;
+    this.pc[cpu * PC + P_HIGH] = high;
     if (order === 0) {
-      const maxNr = Math.max(high - this.count[cpu]! - base, base);
-      if (batch <= maxNr && this.allocFactor[cpu]! < BATCH_SCALE_MAX) this.allocFactor[cpu]!++;
+      const maxNr = Math.max(high - this.pc[cpu * PC + P_COUNT]! - base, base);
+      if (batch <= maxNr && this.pc[cpu * PC + P_ALLOC]! < BATCH_SCALE_MAX) this.pc[cpu * PC + P_ALLOC]!++;
       batch = Math.min(batch, maxNr);
     }
     return batch > 1 ? Math.max(batch >> order, 2) : batch;
@@ -246,14 +252,14 @@ export class PerCpuPages {
 
   /** free_unref_page_commit(): LIFO onto this CPU's list; past high, free_pcppages_bulk(). */
   free(pfn: number, order: number, mt: number): void {
-    const cpu = this.cpu();
+    const cpu = this.cpu(), pc = this.pc, at = cpu * PC;
     const pindex = this.pindex(mt, order);
     this.push(cpu * this.lists + pindex, pfn, false);
-    const count = (this.count[cpu]! += 1 << order);
+    const count = (pc[at + P_COUNT]! += 1 << order);
     const batch = this.batch;
-    if (!this.rules.autoTune) {
+    if (!this.autoTune) {
       // 6.1: free_high = free_factor && order 1..3; nr_pcp_high() then 0, nr_pcp_free() all
-      const freeHigh = this.freeFactor[cpu]! > 0 && order > 0 && order <= PAGE_ALLOC_COSTLY_ORDER;
+      const freeHigh = pc[at + P_FREE]! > 0 && order > 0 && order <= PAGE_ALLOC_COSTLY_ORDER;
       const high = freeHigh ? 0 : this.highMin;
       if (count < high) return;
       let n: number;
@@ -261,8 +267,8 @@ export class PerCpuPages {
       else if (high < batch) n = 1;
       else {
         // nr_pcp_free(): batch << free_factor, doubling while frees run on, clamped to [batch, high - batch]
-        n = batch << this.freeFactor[cpu]!;
-        if (n < high - batch) this.freeFactor[cpu]!++;
+        n = batch << pc[at + P_FREE]!;
+        if (n < high - batch) pc[at + P_FREE]!++;
         n = Math.min(Math.max(n, batch), high - batch);
       }
       this.bulkFree(cpu, n, pindex);
@@ -270,34 +276,35 @@ export class PerCpuPages {
     }
     // 6.7+ (6.12): a free halves the batch of the next refills (pcp->alloc_factor >>= 1); free_high
     // after consecutive order 1..3 frees; free_count grows with each free
-    this.allocFactor[cpu]! >>= 1;
+    pc[at + P_ALLOC]! >>= 1;
+    let freeCount = pc[at + P_FREE]!;
     let freeHigh = false;
     if (order > 0 && order <= PAGE_ALLOC_COSTLY_ORDER) {
-      freeHigh = this.freeFactor[cpu]! >= batch && this.prevFreeHigh[cpu] === 1;
-      this.prevFreeHigh[cpu] = 1;
-    } else this.prevFreeHigh[cpu] = 0;
-    if (this.freeFactor[cpu]! < batch << BATCH_SCALE_MAX) this.freeFactor[cpu]! += 1 << order;
+      freeHigh = freeCount >= batch && pc[at + P_PREV_HIGH] === 1;
+      pc[at + P_PREV_HIGH] = 1;
+    } else pc[at + P_PREV_HIGH] = 0;
+    if (freeCount < batch << BATCH_SCALE_MAX) pc[at + P_FREE] = freeCount += 1 << order;
     // nr_pcp_high()
     const hmin = this.highMin, hmax = this.highMax;
-    let high = Math.min(Math.max(this.high[cpu]!, hmin), hmax);
-    this.high[cpu] = high;
+    let high = Math.min(Math.max(pc[at + P_HIGH]!, hmin), hmax);
+    pc[at + P_HIGH] = high;
     if (high !== 0 && freeHigh) {
-      this.high[cpu] = Math.max(high - (batch << BATCH_SCALE_MAX), hmin);
+      pc[at + P_HIGH] = Math.max(high - (batch << BATCH_SCALE_MAX), hmin);
       high = 0;
     } else if (hmin !== hmax && this.belowHigh) {
       // ZONE_BELOW_HIGH: shrink pcp->high by the run of frees, and free down to it from here
-      this.high[cpu] = Math.max(high - Math.max(this.freeFactor[cpu]!, batch), hmin);
+      pc[at + P_HIGH] = Math.max(high - Math.max(freeCount, batch), hmin);
       high = Math.max(count, hmin);
     } else if (hmin !== hmax && count >= high) {
-      const need = this.freeFactor[cpu]! + batch;
-      if (high < need) this.high[cpu] = Math.min(Math.max(need, hmin), hmax);
+      const need = freeCount + batch;
+      if (high < need) pc[at + P_HIGH] = Math.min(Math.max(need, hmin), hmax);
     }
     if (count < high) return;
     // nr_pcp_free()
     let n: number;
     if (freeHigh) n = Math.min(count, batch << BATCH_SCALE_MAX);
     else if (high < batch) n = 1;
-    else n = Math.min(Math.max(this.freeFactor[cpu]!, batch), high - batch);
+    else n = Math.min(Math.max(freeCount, batch), high - batch);
     this.bulkFree(cpu, n, pindex);
     // zone_watermark_ok(zone, 0, high_wmark_pages(zone), ZONE_MOVABLE, 0) clears ZONE_BELOW_HIGH
     if (this.belowHigh && this.backend.freePages() > this.highWmark) this.belowHigh = false;
@@ -311,14 +318,14 @@ export class PerCpuPages {
    * Returns the pages drained.
    */
   decay(): number {
-    if (!this.rules.autoTune) return 0;
+    if (!this.autoTune) return 0;
     let n = 0;
     for (let cpu = 0; cpu < this.cpus; cpu++) {
-      let high = this.high[cpu]!;
-      const count = this.count[cpu]!;
+      let high = this.pc[cpu * PC + P_HIGH]!;
+      const count = this.pc[cpu * PC + P_COUNT]!;
       if (high > this.highMin) {
         high = Math.max(count - (this.batch << BATCH_SCALE_MAX), high - (high >> 3), this.highMin);
-        this.high[cpu] = high;
+        this.pc[cpu * PC + P_HIGH] = high;
       }
       const toDrain = count - high;
       if (toDrain > 0) { this.bulkFree(cpu, toDrain, 0); n += toDrain; }
@@ -328,26 +335,23 @@ export class PerCpuPages {
 
   /** free_pcppages_bulk(): pages from the tails of the lists, round robin from pindex, whole lists at a time. */
   private bulkFree(cpu: number, pages: number, pindex: number): void {
-    let left = Math.min(this.count[cpu]!, pages);
+    let left = Math.min(this.pc[cpu * PC + P_COUNT]!, pages);
     if (left <= 0) return;
     this.drains++;
     const base = cpu * this.lists;
     let pi = pindex - 1;
     while (left > 0) {
-      do { if (++pi > this.lists - 1) pi = 0; } while (this.len[base + pi] === 0);
+      do { if (++pi > this.lists - 1) pi = 0; } while (this.ls[2 * (base + pi) + 1] === 0);
       const order = PerCpuPages.orderOf(pi);
       const li = base + pi;
-      // pops from the tail, the list's length written once
-      const r = this.ring[li]!, m = r.length - 1, f = this.first[li]!, had = this.len[li]!;
-      let n = had;
-      do {
-        n--;
-        left -= 1 << order;
-        this.backend.pcpGive(r[(f + n) & m]!, order);
-      } while (left > 0 && n > 0);
-      this.len[li] = n;
-      this.count[cpu]! -= (had - n) << order;
-      this.drainBlocks += had - n;
+      // a run of the tail, the list's length written once
+      const had = this.ls[2 * li + 1]!;
+      const k = Math.min(had, (left + (1 << order) - 1) >> order);
+      this.backend.pcpGiveTail(this.ring[li]!, this.ls[2 * li]!, had, k, order);
+      left -= k << order;
+      this.ls[2 * li + 1] = had - k;
+      this.pc[cpu * PC + P_COUNT]! -= k << order;
+      this.drainBlocks += k;
     }
   }
 
@@ -355,7 +359,7 @@ export class PerCpuPages {
   drainAll(): number {
     let n = 0;
     for (let cpu = 0; cpu < this.cpus; cpu++) {
-      const c = this.count[cpu]!;
+      const c = this.pc[cpu * PC + P_COUNT]!;
       if (c > 0) { this.bulkFree(cpu, c, 0); n += c; }
     }
     return n;
@@ -364,7 +368,7 @@ export class PerCpuPages {
   /** Pages on all lists now. */
   pages(): number {
     let n = 0;
-    for (let cpu = 0; cpu < this.cpus; cpu++) n += this.count[cpu]!;
+    for (let cpu = 0; cpu < this.cpus; cpu++) n += this.pc[cpu * PC + P_COUNT]!;
     return n;
   }
 
@@ -373,14 +377,14 @@ export class PerCpuPages {
     for (let li = 0; li < this.ring.length; li++) {
       const order = PerCpuPages.orderOf(li % this.lists);
       const r = this.ring[li]!, m = r.length - 1;
-      for (let k = 0; k < this.len[li]!; k++) fn(r[(this.first[li]! + k) & m]!, order);
+      for (let k = 0; k < this.ls[2 * li + 1]!; k++) fn(r[(this.ls[2 * li]! + k) & m]!, order);
     }
   }
 
   /** Each CPU's count, high and batch (/proc/zoneinfo's pagesets). */
   pagesets(): Pageset[] {
     const out: Pageset[] = [];
-    for (let cpu = 0; cpu < this.cpus; cpu++) out.push({ count: this.count[cpu]!, high: this.high[cpu]!, batch: this.batch });
+    for (let cpu = 0; cpu < this.cpus; cpu++) out.push({ count: this.pc[cpu * PC + P_COUNT]!, high: this.pc[cpu * PC + P_HIGH]!, batch: this.batch });
     return out;
   }
 
@@ -391,17 +395,17 @@ export class PerCpuPages {
    */
   seed(cpu: number, pfn: number, order: number, mt: number): void {
     this.push(cpu * this.lists + this.pindex(mt, order), pfn, true);
-    this.count[cpu]! += 1 << order;
+    this.pc[cpu * PC + P_COUNT]! += 1 << order;
   }
 
   /** pcp->high of `cpu` as a recording's zoneinfo shows it (its uses clamp it to [high_min, high_max], nr_pcp_high()). */
   setHigh(cpu: number, high: number): void {
-    this.high[cpu] = high;
+    this.pc[cpu * PC + P_HIGH] = high;
   }
 
   /** pcp->high of a CPU now (zoneinfo's "high"). */
   highOf(cpu: number): number {
-    return this.high[cpu]!;
+    return this.pc[cpu * PC + P_HIGH]!;
   }
 
   /**
@@ -409,6 +413,6 @@ export class PerCpuPages {
    * the rings: the model's figure, not this simulator's arrays (which vary with the rings' growth).
    */
   metadataBytes(): number {
-    return this.len.byteLength * 3 + this.count.byteLength * 4 + this.prevFreeHigh.byteLength;
+    return this.ring.length * 4 * 3 + this.cpus * (4 * 4 + 1);
   }
 }
