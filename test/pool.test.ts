@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -103,6 +103,20 @@ describe('run inputs made on the workers', () => {
       expect(e).toBeInstanceOf(AllocbenchError);
       expect((e as AllocbenchError).exitCode).toBe(2);
       expect((e as Error).message).toMatch(/bad1\.csv:2/);
+    }
+  }, 60000);
+
+  it('a recording\'s before-state is read on the workers too: a bad one is refused with its one-line error and exit 2', async () => {
+    const d = tmp();
+    copyFileSync('test/fixtures/csv/minimal.csv', join(d, 'rec.csv'));
+    mkdirSync(join(d, 'before'));
+    writeFileSync(join(d, 'before', 'pagetypeinfo'), 'garbage\n');
+    for (const workers of [0, 2]) {
+      const run = runMatrix({ traces: [join(d, 'rec.csv')], gens: [], pages: ['buddy'], objects: ['slub'], machines: [RECORDED], seeds: [1], out: join(d, `o${workers}`), check: false, resume: false, workers, cellTimeout: 0 });
+      const e = await run.then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(AllocbenchError);
+      expect((e as AllocbenchError).exitCode).toBe(2);
+      expect((e as Error).message).toMatch(/before\/pagetypeinfo:1: expected "Page block order: 9"/);
     }
   }, 60000);
 });

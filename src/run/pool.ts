@@ -6,7 +6,8 @@ import type { CellTask, TaskOutput } from './worker.js';
 import { runCellInThread } from './in-thread.js';
 import { lanesFor } from './threads.js';
 import { homeThreads } from './affinity.js';
-import { inputTrace, makeInput, type InputOutput, type InputRequest } from './input-task.js';
+import { inputTrace, makeInput, makeStartInput, startInput, type InputOutput, type InputRequest, type StartOutput, type StartRequest } from './input-task.js';
+import type { StartInput } from '../machine/start-state.js';
 
 export interface PoolOptions {
   /** worker threads; 0 runs cells in this thread (debugging, tiny runs) */
@@ -39,8 +40,8 @@ interface Joined {
 
 export { defaultWorkers } from './threads.js';
 
-/** A job on a lane: a cell task, or a run input (CellPool.input). */
-type Job = { task: CellTask; done: (o: TaskOutput) => void } | { req: InputRequest; done: (o: InputOutput) => void; fail: (e: unknown) => void };
+/** A job on a lane: a cell task, or a run's input (the worker's task `name`: CellPool.input, startInput). */
+type Job = { task: CellTask; done: (o: TaskOutput) => void } | { name: 'input' | 'start'; req: InputRequest | StartRequest; done: (o: unknown) => void; fail: (e: unknown) => void };
 
 /**
  * Runs cell tasks on worker threads and reports each result as it completes. Each thread is a lane
@@ -147,9 +148,17 @@ export class CellPool {
 
   /** A run's input (a trace file, a generated trace) made on a worker, in this thread without workers; throws its error. */
   async input(req: InputRequest): Promise<Trace | TraceStream> {
-    if (this.lanes === null) return inputTrace(req, makeInput(req));
-    const o = await new Promise<InputOutput>((done, fail) => { this.inputs.push({ req, done, fail }); this.dispatch(); });
-    return inputTrace(req, o);
+    return inputTrace(req, this.lanes === null ? makeInput(req) : ((await this.onWorker('input', req)) as InputOutput));
+  }
+
+  /** A recording's before-state (metrics/fidelity.ts startInputFor) made on a worker, in this thread without workers; throws its error. */
+  async startInput(req: StartRequest): Promise<StartInput | undefined> {
+    return startInput(this.lanes === null ? makeStartInput(req) : ((await this.onWorker('start', req)) as StartOutput));
+  }
+
+  /** A worker task `name` on the next free lane, before any cell. */
+  private onWorker(name: 'input' | 'start', req: InputRequest | StartRequest): Promise<unknown> {
+    return new Promise((done, fail) => { this.inputs.push({ name, req, done, fail }); this.dispatch(); });
   }
 
   /** Gives each free lane its next job: a waiting input first, else runAll's choice of cell. */
@@ -161,7 +170,7 @@ export class CellPool {
       this.busy[lane] = true;
       const free = (): void => { this.busy[lane] = false; this.dispatch(); };
       if ('req' in job) {
-        this.lanes![lane]!.run(job.req, { name: 'input' }).then((o) => { free(); job.done(o as InputOutput); }, (e: unknown) => { free(); job.fail(e); });
+        this.lanes![lane]!.run(job.req, { name: job.name }).then((o: unknown) => { free(); job.done(o); }, (e: unknown) => { free(); job.fail(e); });
       } else if (this.lanes === null) {
         // in this thread: one cell per turn of the event loop, so Ctrl-C gets in between cells
         setImmediate(() => { const o = this.runHere(job.task); this.busy[lane] = false; job.done(o); this.dispatch(); });

@@ -103,6 +103,10 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
   // Inputs are made on the workers, all at once (in this thread without workers): input-task.ts.
   const maker = early ?? new CellPool({ workers: 0, cellTimeout: 0 });
   const seed0 = (spec: string): number => groups.find((g) => g.gens.includes(spec))!.seeds[0] ?? 1;
+  // A recording's start on its own machine (--machine recorded, the default) is made on the workers with
+  // the inputs, first: it parses the recording's whole trace text, the longest of these jobs.
+  const ownStarts = opts.startFrom === 'empty' ? [] : traceFiles.map((path) => maker.startInput({ path, own: true }));
+  const ownStartsSettled = Promise.allSettled(ownStarts);
   const made = await Promise.allSettled([
     ...traceFiles.map((path) => maker.input({ load: { path, cacheDir: join(opts.out, 'trace-cache'), options: { layers, layersIfKernel: true } } })),
     ...genSpecs.map((spec) => maker.input({ gen: { spec, seed: seed0(spec) } })),
@@ -158,7 +162,9 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
   if (opts.resume) checkResumeCells(opts.out, sink.results, cells);
   writeRunInfo(opts.out, info);
   const done = opts.resume ? sink.done() : new Set<string>();
-  const startOf = startStates(opts.startFrom, new Map(traceFiles.map((f) => [fileName.get(f)!, f])));
+  // (after the inputs' errors: the first bad input in the order given is the one reported)
+  const ownStart = new Map((await ownStartsSettled).map((m, i) => { if (m.status === 'rejected') throw m.reason; return [traceFiles[i]!, m.value] as const; }));
+  const startOf = startStates(opts.startFrom, new Map(traceFiles.map((f) => [fileName.get(f)!, f])), ownStart);
   const tasks: CellTask[] = cells
     .filter((c) => !done.has(cellKey(c)))
     .map((cell) => ({ cell, ...traceFor.get(cell.trace)!(cell.seed), machine: machines.get(cell.machine)!, check: opts.check, sampleEvery: opts.sampleEvery, ...startOf(cell) }));
@@ -216,8 +222,9 @@ function resolvedMachines(groups: ResolvedGroup[], before: CellSpec[], after: Ce
 /**
  * The start state of each cell (--start-from before, the default): a recording's before-state, with
  * its kpageflags only when the cell runs on the recording's own machine (the pfns are that machine's).
+ * The one on its own machine was made on the workers (`ownStart`); another is only its pagetypeinfo.
  */
-function startStates(startFrom: StartFrom | undefined, pathOf: Map<string, string>): (cell: CellSpec) => { start?: StartInput } {
+function startStates(startFrom: StartFrom | undefined, pathOf: Map<string, string>, ownStart: Map<string, StartInput | undefined>): (cell: CellSpec) => { start?: StartInput } {
   if (startFrom === 'empty') return () => ({});
   const cache = new Map<string, StartInput | undefined>();
   return (cell) => {
@@ -225,7 +232,7 @@ function startStates(startFrom: StartFrom | undefined, pathOf: Map<string, strin
     if (path === undefined) return {};
     const own = cell.machine === `recorded-${cell.trace}`;
     const key = `${cell.trace}|${own}`;
-    if (!cache.has(key)) cache.set(key, startInputFor(path, own));
+    if (!cache.has(key)) cache.set(key, own && ownStart.has(path) ? ownStart.get(path) : startInputFor(path, own));
     const start = cache.get(key);
     return start === undefined ? {} : { start };
   };

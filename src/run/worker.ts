@@ -5,7 +5,7 @@ import { shareTrace } from '../trace/share.js';
 import { openBinaryStream } from '../trace/binary-stream.js';
 import { failedCell, runCell, startEmptyMetrics, type CellResult, type CellSpec } from './cell.js';
 import { generateFromSpec } from './generate.js';
-import { makeInput, type InputOutput, type InputRequest } from './input-task.js';
+import { makeInput, makeStartInput, type InputOutput, type InputRequest, type StartOutput, type StartRequest } from './input-task.js';
 
 export interface CellTask {
   cell: CellSpec;
@@ -56,4 +56,9 @@ export default function runTask(task: CellTask): TaskOutput {
 /** The piscina task `input` (CellPool.input): a run's input made on this worker. */
 export function input(req: InputRequest): InputOutput {
   return makeInput(req);
+}
+
+/** The piscina task `start` (CellPool.startInput): a recording's before-state made on this worker. */
+export function start(req: StartRequest): StartOutput {
+  return makeStartInput(req);
 }
