@@ -2,10 +2,10 @@ import { mutation } from '../mutation.js';
 import { keptArray } from '../machine/kept-arrays.js';
 import { STEP_CALL, STEP_WORD, type Steps, tick, ticks } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
-import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
-import { NR_ORDERS, type PageStrategy, type PageStrategyOptions } from './strategy.js';
+import type { PageStrategy, PageStrategyOptions } from './strategy.js';
+import { FreeBlocks } from './free-blocks.js';
 import {
-  GROUP_MASK, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, checkFreeBlocks, ctz32, freeOrderAround, rejectVariant,
+  GROUP_MASK, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, rejectVariant,
 } from './bitset.js';
 
 /**
@@ -31,18 +31,8 @@ export class BitmapStrategy implements PageStrategy {
   private hint = 0;
   /** false under the test-only mutation bitmap-hint-frozen (src/mutation.ts) */
   private readonly advanceHint = !mutation('bitmap-hint-frozen');
-  /**
-   * Simulator bookkeeping, not part of the modelled allocator (no steps, not in metadataBytes):
-   * bit (w & 31) of full[w >>> 5] is set iff word w is all free. One summary word covers 1024 pages,
-   * a MAX_ORDER block, so the free-block accounting above order 5 reads one word.
-   */
-  private readonly full: Int32Array;
-  /**
-   * The free blocks per order as a buddy allocator would hold them (what bitset.ts addFreeRuns finds),
-   * as differences: nrFree[o] = freeDiff[0] + ... + freeDiff[o]. A change of the counts is a range
-   * update (account()), three stores here; a sample or fraginfo sums 11 numbers.
-   */
-  private readonly freeDiff = new Int32Array(NR_ORDERS + 1);
+  /** the free blocks per order, kept as the bitmap changes (free-blocks.ts) */
+  private readonly blocks: FreeBlocks;
 
   constructor(opts: PageStrategyOptions) {
     rejectVariant('bitmap', opts.variant);
@@ -50,7 +40,7 @@ export class BitmapStrategy implements PageStrategy {
     this.steps = opts.steps;
     this.nwords = (opts.pages + 31) >>> 5;
     this.words = keptArray(Int32Array, this.nwords); // all 0: nothing is free until the hand-over
-    this.full = new Int32Array((this.nwords + 31) >>> 5);
+    this.blocks = new FreeBlocks(this.nwords);
   }
 
   alloc(order: number, _migratetype: number): number {
@@ -75,12 +65,12 @@ export class BitmapStrategy implements PageStrategy {
     }
     const b = ctz32(m);
     words[w] = v & ~(GROUP_MASK[order]! << b);
-    if (v === -1) this.full[w >>> 5] = this.full[w >>> 5]! & ~(1 << (w & 31));
+    if (v === -1) this.blocks.word(w, 0);
     ticks(st, STEP_WORD, reads);
     const pfn = (w << 5) + b;
     const size = 1 << order;
     this.nfree -= size;
-    this.account(v, pfn, order, -1);
+    this.blocks.changed(v, pfn, order, -1);
     const nh = this.advanceHint ? (pfn + size) >>> 5 : 0;
     this.hint = nh >= this.nwords ? 0 : nh;
     return pfn;
@@ -129,12 +119,12 @@ export class BitmapStrategy implements PageStrategy {
       }
       if (j === nw) {
         words.fill(0, base, base + nw);
-        this.full[base >>> 5] = this.full[base >>> 5]! & ~(GROUP_MASK[order - 5]! << (base & 31));
+        this.blocks.words(base, order - 5, false);
         ticks(this.steps, STEP_WORD, reads);
         const pfn = base << 5;
         const size = 1 << order;
         this.nfree -= size;
-        this.account(-1, pfn, order, -1);
+        this.blocks.changed(-1, pfn, order, -1);
         const h = this.advanceHint ? (pfn + size) >>> 5 : 0;
         this.hint = h >= n ? 0 : h;
         return pfn;
@@ -153,50 +143,17 @@ export class BitmapStrategy implements PageStrategy {
     if (order <= 5) {
       v = this.words[w]! | (GROUP_MASK[order]! << (pfn & 31));
       this.words[w] = v;
-      if (v === -1) this.full[w >>> 5] = this.full[w >>> 5]! | (1 << (w & 31));
+      if (v === -1) this.blocks.word(w, v);
       tick(st, STEP_WORD);
     } else {
       const nw = 1 << (order - 5);
       this.words.fill(-1, w, w + nw);
-      this.full[w >>> 5] = this.full[w >>> 5]! | (GROUP_MASK[order - 5]! << (w & 31));
+      this.blocks.words(w, order - 5, true);
       ticks(st, STEP_WORD, nw);
       v = -1;
     }
     this.nfree += 1 << order;
-    this.account(v, pfn, order, 1);
-  }
-
-  /**
-   * bitset.ts updateFreeBlocks for this bitmap, without its walk: the aligned block [pfn, pfn +
-   * 2^order) turned used (sign -1) or free (+1); u is its word with the block free. The block's
-   * largest free ancestor (order a) is the largest aligned all-free block around it: in the word
-   * below order 5, in the summary of whole free words (full) up to MAX_ORDER.
-   */
-  private account(u: number, pfn: number, order: number, sign: number): void {
-    let a = freeOrderAround(u, pfn & 31);
-    if (a === 5) a = this.wholeWordsOrder(pfn >>> 5, order);
-    // nrFree[a] += sign, nrFree[order..a-1] -= sign
-    const d = this.freeDiff;
-    d[order] = d[order]! - sign;
-    d[a] = d[a]! + 2 * sign;
-    d[a + 1] = d[a + 1]! - sign;
-  }
-
-  /**
-   * The order (5..MAX_ORDER) of the largest aligned block of whole free words around word w, with
-   * the block of this order at w counted as free.
-   */
-  private wholeWordsOrder(w: number, order: number): number {
-    const block = order > 5 ? GROUP_MASK[order - 5]! << (w & 31) : 1 << (w & 31);
-    return 5 + freeOrderAround(this.full[w >>> 5]! | block, w & 31);
-  }
-
-  /** The per-order free block counts (from freeDiff). */
-  private nrFree(): Float64Array {
-    const out = new Float64Array(NR_ORDERS);
-    let c = 0;
-    for (let o = 0; o < NR_ORDERS; o++) out[o] = c += this.freeDiff[o]!;
-    return out;
+    this.blocks.changed(v, pfn, order, 1);
   }
 
   freePages(): number {
@@ -204,8 +161,7 @@ export class BitmapStrategy implements PageStrategy {
   }
 
   freeArea(out: Float64Array): void {
-    let c = 0;
-    for (let o = 0; o < NR_ORDERS; o++) out[MIGRATE_UNMOVABLE * NR_ORDERS + o]! += c += this.freeDiff[o]!;
+    this.blocks.addTo(out);
   }
 
   pageblockTypes(out: Float64Array): void {
@@ -218,12 +174,7 @@ export class BitmapStrategy implements PageStrategy {
 
   check(): void {
     checkBitmap(this.name, this.words, this.pages, this.nfree);
-    checkFreeBlocks(this.name, this.words, this.nrFree());
-    for (let w = 0; w < this.nwords; w++) {
-      if (((this.full[w >>> 5]! >>> (w & 31)) & 1) !== (this.words[w] === -1 ? 1 : 0)) {
-        throw new InvariantError(`bitmap: the whole-free-word summary is wrong at word ${w}`);
-      }
-    }
+    this.blocks.check(this.name, this.words);
     if (this.hint < 0 || (this.hint >= this.nwords && this.nwords > 0)) {
       throw new InvariantError(`bitmap: next-fit hint ${this.hint} outside 0..${this.nwords - 1}`);
     }

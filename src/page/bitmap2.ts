@@ -2,10 +2,10 @@ import { mutation } from '../mutation.js';
 import { keptArray } from '../machine/kept-arrays.js';
 import { STEP_CALL, STEP_WORD, type Steps, tick, ticks } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
-import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
-import { NR_ORDERS, PAGEBLOCK_PAGES, type PageStrategy, type PageStrategyOptions } from './strategy.js';
+import { PAGEBLOCK_PAGES, type PageStrategy, type PageStrategyOptions } from './strategy.js';
+import { FreeBlocks } from './free-blocks.js';
 import {
-  GROUP_MASK, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, checkFreeBlocks, ctz32, fullBytes, rejectVariant, updateFreeBlocks,
+  GROUP_MASK, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, fullBytes, rejectVariant,
 } from './bitset.js';
 
 /** 16 words = 512 pages = one pageblock: LLFree's "area" (Wrenger et al., USENIX ATC '23). */
@@ -30,7 +30,8 @@ const SUPER_WORDS_SHIFT = BLOCK_WORDS_SHIFT + SUPER_BLOCKS_SHIFT;
 export class Bitmap2Strategy implements PageStrategy {
   readonly name = 'bitmap2';
   readonly pages: number;
-  private readonly words: Uint32Array;
+  /** Int32 as bitmap.ts: an all-free word is -1 */
+  private readonly words: Int32Array;
   private readonly nwords: number;
   /** per block b: bsum[2b] = free pages, bsum[2b+1] = free aligned order-3 groups (one array: monomorphic loads) */
   private readonly bsum: Int32Array;
@@ -43,15 +44,16 @@ export class Bitmap2Strategy implements PageStrategy {
   private readonly advanceHint = !mutation('bitmap-hint-frozen');
   /** steps of the current search, flushed once into STEP_WORD */
   private reads = 0;
-  /** free blocks per order as a buddy allocator would hold them (bitset.ts updateFreeBlocks) */
-  private readonly nrFree = new Float64Array(NR_ORDERS);
+  /** the free blocks per order, kept as the bitmap changes (free-blocks.ts) */
+  private readonly blocks: FreeBlocks;
 
   constructor(opts: PageStrategyOptions) {
     rejectVariant('bitmap2', opts.variant);
     this.pages = opts.pages;
     this.steps = opts.steps;
     this.nwords = (opts.pages + 31) >>> 5;
-    this.words = keptArray(Uint32Array, this.nwords);
+    this.words = keptArray(Int32Array, this.nwords);
+    this.blocks = new FreeBlocks(this.nwords);
     const nblocks = (this.nwords + BLOCK_WORDS - 1) >>> BLOCK_WORDS_SHIFT;
     const nsuper = (nblocks + (1 << SUPER_BLOCKS_SHIFT) - 1) >>> SUPER_BLOCKS_SHIFT;
     this.bsum = new Int32Array(2 * nblocks);
@@ -81,7 +83,16 @@ export class Bitmap2Strategy implements PageStrategy {
     ticks(st, STEP_WORD, this.reads);
     if (pfn < 0) return -1;
     this.nfree -= size;
-    updateFreeBlocks(this.words, this.pages, this.nrFree, pfn, order, -1);
+    if (order <= 5) {
+      // the taken block's word as it was (take() wrote it)
+      const w = pfn >>> 5;
+      const u = this.words[w]! | (GROUP_MASK[order]! << (pfn & 31));
+      if (u === -1) this.blocks.word(w, 0);
+      this.blocks.changed(u, pfn, order, -1);
+    } else {
+      this.blocks.words(pfn >>> 5, order - 5, false);
+      this.blocks.changed(-1, pfn, order, -1);
+    }
     const nh = this.advanceHint ? (pfn + size) >>> 5 : 0;
     this.hint = nh >= n ? 0 : nh;
     return pfn;
@@ -199,7 +210,7 @@ export class Bitmap2Strategy implements PageStrategy {
       let j = 0;
       while (j < nw) {
         reads++;
-        if (words[base + j]! !== 0xffffffff) break;
+        if (words[base + j]! !== -1) break;
         j++;
       }
       if (j === nw) {
@@ -232,11 +243,15 @@ export class Bitmap2Strategy implements PageStrategy {
       const v = this.words[w]!;
       const nv = v | (GROUP_MASK[order]! << (pfn & 31));
       this.words[w] = nv;
+      if (nv === -1) this.blocks.word(w, nv);
+      this.blocks.changed(nv, pfn, order, 1);
       this.account(w >>> BLOCK_WORDS_SHIFT, size, fullBytes(nv) - fullBytes(v));
       ticks(st, STEP_WORD, 3); // bitmap word, block and super-block summaries
     } else {
       const nw = 1 << (order - 5);
-      this.words.fill(0xffffffff, w, w + nw);
+      this.words.fill(-1, w, w + nw);
+      this.blocks.words(w, order - 5, true);
+      this.blocks.changed(-1, pfn, order, 1);
       if (nw <= BLOCK_WORDS) {
         this.account(w >>> BLOCK_WORDS_SHIFT, size, nw << 2);
         ticks(st, STEP_WORD, nw + 2);
@@ -247,7 +262,6 @@ export class Bitmap2Strategy implements PageStrategy {
       }
     }
     this.nfree += size;
-    updateFreeBlocks(this.words, this.pages, this.nrFree, pfn, order, 1);
   }
 
   freePages(): number {
@@ -255,7 +269,7 @@ export class Bitmap2Strategy implements PageStrategy {
   }
 
   freeArea(out: Float64Array): void {
-    for (let o = 0; o < NR_ORDERS; o++) out[MIGRATE_UNMOVABLE * NR_ORDERS + o]! += this.nrFree[o]!;
+    this.blocks.addTo(out);
   }
 
   pageblockTypes(out: Float64Array): void {
@@ -268,6 +282,7 @@ export class Bitmap2Strategy implements PageStrategy {
 
   check(): void {
     checkBitmap(this.name, this.words, this.pages, this.nfree);
+    this.blocks.check(this.name, this.words);
     if (this.hint < 0 || (this.hint >= this.nwords && this.nwords > 0)) {
       throw new InvariantError(`bitmap2: next-fit hint ${this.hint} outside 0..${this.nwords - 1}`);
     }
