@@ -38,7 +38,7 @@ import {
   __GFP_NOMEMALLOC, __GFP_NORETRY, __GFP_NOWARN, __GFP_RECLAIM, __GFP_RECLAIMABLE, __GFP_RETRY_MAYFAIL,
   __GFP_THISNODE,
 } from '../machine/gfp.js';
-import { STEP_CALL, STEP_LIST, STEP_OBJ_FAST, STEP_OBJ_SLOW, type Steps, tick } from '../machine/steps.js';
+import { STEP_CALL, STEP_LIST, STEP_NS, STEP_OBJ_FAST, STEP_OBJ_SLOW, STEP_PRICE, type Steps, tick } from '../machine/steps.js';
 import { CACHE_HWCACHE_ALIGN, CACHE_RECLAIMABLE } from '../trace/ops.js';
 import type { CacheDef } from '../trace/trace.js';
 import {
@@ -63,6 +63,37 @@ const KMALLOC_ALLOCFLAGS = [0, __GFP_RECLAIMABLE, __GFP_DMA];
 /** slots per type in the kmalloc table: indices 0..13 */
 const KTAB = 14;
 
+// Module-local copies of the imported constants the hot paths use: V8 folds a module's own
+// constants into the code, but reads an imported (or exported) binding from its module cell,
+// with a hole check, at every use.
+const CALL = STEP_CALL, FAST = STEP_OBJ_FAST, SLOW = STEP_OBJ_SLOW, NS = STEP_NS, PRICE = STEP_PRICE;
+const PAGE = PAGE_SIZE, MAX_CACHE_SIZE = KMALLOC_MAX_CACHE_SIZE, GFP_DMA_ = __GFP_DMA, GFP_RCL = __GFP_RECLAIMABLE;
+
+/**
+ * tick(s, STEP_CALL) then tick(s, k) (machine/steps.ts) in one update of the priced total: the same
+ * counts and the same two additions in the same order, so the same rounding.
+ */
+function tickCall(s: Steps, k: number): void {
+  s[CALL]!++;
+  s[k]!++;
+  s[NS] = s[NS]! + s[PRICE + CALL]! + s[PRICE + k]!;
+}
+
+/**
+ * A slab record (struct slab) is STRIDE consecutive numbers of one Int32Array, so that an alloc or
+ * free touches one cache line of slab state (plus its slot's free pointer), as the kernel's struct
+ * slab overlaid on the head page: separate columns per field cost a line each.
+ */
+const STRIDE = 8;
+const R_FREE = 0; //  head slot of the slab's free list, -1 when none
+const R_INUSE = 1; // objects handed out
+const R_PFN = 2; //   first page
+const R_BASE = 3; //  start of the slab's slot area in slotNext
+const R_CACHE = 4; // owning cache id
+const R_STATE = 5; // S_*
+const R_PREV = 6; //  partial list (and the spare stack, through R_NEXT)
+const R_NEXT = 7;
+
 /** slab record states */
 const S_SPARE = 0; // not backed by pages, kept for reuse by its cache
 const S_CPU = 1; //   the cache's per-CPU active slab (frozen)
@@ -78,8 +109,10 @@ class SlubCache {
   nrSlabs = 0;
   totalObjs = 0;
   inuse = 0;
-  /** stack of spare slab records (linked through slabNext) that keep their slot area */
+  /** stack of spare slab records (linked through R_NEXT) that keep their slot area */
   spare = -1;
+  /** 1 / size: a slot index is a multiplication, not a division (see slotOf) */
+  readonly inv: number;
   constructor(
     readonly id: number,
     readonly name: string,
@@ -95,6 +128,7 @@ class SlubCache {
     cpus: number,
   ) {
     this.cpuSlab = new Int32Array(Math.max(1, cpus)).fill(-1);
+    this.inv = 1 / size;
   }
 }
 
@@ -114,36 +148,39 @@ class Slub implements ObjectStrategy {
   /** pfn → slab record + 1, -(order + 1) for the head page of a kmalloc_large block, 0 otherwise */
   private readonly pageSlab: Int32Array;
 
-  // slab records (struct slab), growable columns
+  // slab records (struct slab), growable
   private cap = 0;
   private nSlabs = 0;
-  private slabCache: Int32Array = new Int32Array(0);
-  private slabPfn: Int32Array = new Int32Array(0);
+  /** STRIDE numbers per record (R_*) */
+  private rec: Int32Array = new Int32Array(0);
+  /** cold fields, read when a slab is discarded and by the statistics */
   private slabOrder: Uint8Array = new Uint8Array(0);
-  private slabState: Uint8Array = new Uint8Array(0);
   private slabObjs: Int32Array = new Int32Array(0);
-  private slabInuse: Int32Array = new Int32Array(0);
-  /** head slot of the slab's free list, -1 when none */
-  private slabFree: Int32Array = new Int32Array(0);
-  private slabPrev: Int32Array = new Int32Array(0);
-  private slabNext: Int32Array = new Int32Array(0);
-  /** start of the slab's slot area in slotNext */
-  private slabBase: Int32Array = new Int32Array(0);
-  /** per-slot next free slot (the free pointer stored in the object) */
-  private slotNext: Int32Array = new Int32Array(0);
+  /**
+   * per-slot next free slot (the free pointer stored in the object), -1 at the end of a list;
+   * 16 bits, as a slab holds at most MAX_OBJS_PER_PAGE objects (halves the cache footprint)
+   */
+  private slotNext: Int16Array = new Int16Array(0);
   private slotUsed = 0;
+  /** the per-CPU slab arrays' length: max(1, cpus) */
+  private readonly ncpu: number;
 
-  private bytesReserved = 0;
   private pagesHeld = 0;
   private largePages = 0;
   private largeBytes = 0;
   /** false under the test-only mutation slub-no-partial (src/mutation.ts) */
   private readonly usePartial = !mutation('slub-no-partial');
+  /**
+   * The counters. allocs (alloc_fast + alloc_slow - slab allocations that failed) and frees
+   * (free_fast + free_slow) are derived in counters(): two fewer updates per operation.
+   */
   private readonly ctr = {
-    allocs: 0, frees: 0, alloc_fast: 0, alloc_slow: 0, free_fast: 0, free_slow: 0, partial_taken: 0,
+    alloc_fast: 0, alloc_slow: 0, free_fast: 0, free_slow: 0, partial_taken: 0,
     slabs_allocated: 0, slabs_freed: 0, slab_min_order_fallback: 0, large_allocs: 0, large_frees: 0,
     oom: 0, unknown_free: 0, unknown_cache: 0, realloc_in_place: 0, realloc_moved: 0,
   };
+  /** slab allocations that found no memory (counted in oom with the large ones) */
+  private slabOom = 0;
   /** frees into another CPU's active slab (only reported when there were any: one-CPU replays keep their counters) */
   private freeRemote = 0;
 
@@ -152,6 +189,7 @@ class Slub implements ObjectStrategy {
     this.steps = opts.steps;
     this.cpus = opts.cpus;
     this.cursor = opts.cpuCursor ?? { cpu: 0 };
+    this.ncpu = Math.max(1, opts.cpus);
     this.pageSlab = new Int32Array(opts.pages.totalPfns);
     // create_kmalloc_caches(): per type, per index in creation order (96, 192, 8, ..., 8k)
     for (let type = 0; type < KMALLOC_TYPES; type++) {
@@ -176,39 +214,36 @@ class Slub implements ObjectStrategy {
 
   private grow(): void {
     const n = Math.max(64, this.cap * 2);
-    const g32 = (a: Int32Array): Int32Array => { const b = new Int32Array(n); b.set(a); return b; };
-    const g8 = (a: Uint8Array): Uint8Array => { const b = new Uint8Array(n); b.set(a); return b; };
-    this.slabCache = g32(this.slabCache);
-    this.slabPfn = g32(this.slabPfn);
-    this.slabOrder = g8(this.slabOrder);
-    this.slabState = g8(this.slabState);
-    this.slabObjs = g32(this.slabObjs);
-    this.slabInuse = g32(this.slabInuse);
-    this.slabFree = g32(this.slabFree);
-    this.slabPrev = g32(this.slabPrev);
-    this.slabNext = g32(this.slabNext);
-    this.slabBase = g32(this.slabBase);
+    const rec = new Int32Array(n * STRIDE);
+    rec.set(this.rec);
+    this.rec = rec;
+    const order = new Uint8Array(n);
+    order.set(this.slabOrder);
+    this.slabOrder = order;
+    const objs = new Int32Array(n);
+    objs.set(this.slabObjs);
+    this.slabObjs = objs;
     this.cap = n;
   }
 
   /** A record for cache c: a spare one of that cache (its slot area fits), else a fresh one. */
-  private takeRecord(c: SlubCache, cacheId: number): number {
+  private takeRecord(c: SlubCache): number {
     const s = c.spare;
     if (s >= 0) {
-      c.spare = this.slabNext[s]!;
+      c.spare = this.rec[s * STRIDE + R_NEXT]!;
       return s;
     }
     if (this.nSlabs === this.cap) this.grow();
     const r = this.nSlabs++;
     const need = this.slotUsed + c.objects;
     if (need > this.slotNext.length) {
-      const b = new Int32Array(Math.max(need, this.slotNext.length * 2, 1024));
+      const b = new Int16Array(Math.max(need, this.slotNext.length * 2, 1024));
       b.set(this.slotNext);
       this.slotNext = b;
     }
-    this.slabBase[r] = this.slotUsed;
+    this.rec[r * STRIDE + R_BASE] = this.slotUsed;
+    this.rec[r * STRIDE + R_CACHE] = c.id;
     this.slotUsed = need;
-    this.slabCache[r] = cacheId;
     return r;
   }
 
@@ -226,19 +261,20 @@ class Slub implements ObjectStrategy {
       if (pfn >= 0) this.ctr.slab_min_order_fallback++;
     }
     if (pfn < 0) return -1;
-    const r = this.takeRecord(c, c.id);
-    this.slabPfn[r] = pfn;
+    const r = this.takeRecord(c);
+    const rec = this.rec, o = r * STRIDE;
+    rec[o + R_PFN] = pfn;
+    rec[o + R_INUSE] = 0;
+    rec[o + R_PREV] = -1;
+    rec[o + R_NEXT] = -1;
     this.slabOrder[r] = order;
     this.slabObjs[r] = objs;
-    this.slabInuse[r] = 0;
-    this.slabPrev[r] = -1;
-    this.slabNext[r] = -1;
     // the free list in address order, as shuffle_freelist() off leaves it
-    const sb = this.slabBase[r]!;
+    const sb = rec[o + R_BASE]!;
     const sn = this.slotNext;
     for (let i = 0; i < objs - 1; i++) sn[sb + i] = i + 1;
     sn[sb + objs - 1] = -1;
-    this.slabFree[r] = 0;
+    rec[o + R_FREE] = 0;
     const npages = 1 << order;
     const ps = this.pageSlab;
     for (let i = 0; i < npages; i++) ps[pfn + i] = r + 1;
@@ -251,7 +287,8 @@ class Slub implements ObjectStrategy {
 
   /** discard_slab(): pages back to the page allocator, the record to the cache's spares. */
   private discardSlab(c: SlubCache, r: number): void {
-    const pfn = this.slabPfn[r]!;
+    const o = r * STRIDE;
+    const pfn = this.rec[o + R_PFN]!;
     const order = this.slabOrder[r]!;
     const npages = 1 << order;
     const ps = this.pageSlab;
@@ -260,17 +297,18 @@ class Slub implements ObjectStrategy {
     this.pagesHeld -= npages;
     c.nrSlabs--;
     c.totalObjs -= this.slabObjs[r]!;
-    this.slabState[r] = S_SPARE;
-    this.slabNext[r] = c.spare;
+    this.rec[o + R_STATE] = S_SPARE;
+    this.rec[o + R_NEXT] = c.spare;
     c.spare = r;
     this.ctr.slabs_freed++;
   }
 
   private addPartialTail(c: SlubCache, r: number): void {
-    this.slabState[r] = S_PARTIAL;
-    this.slabNext[r] = -1;
-    this.slabPrev[r] = c.partialTail;
-    if (c.partialTail >= 0) this.slabNext[c.partialTail] = r;
+    const rec = this.rec, o = r * STRIDE, t = c.partialTail;
+    rec[o + R_STATE] = S_PARTIAL;
+    rec[o + R_NEXT] = -1;
+    rec[o + R_PREV] = t;
+    if (t >= 0) rec[t * STRIDE + R_NEXT] = r;
     else c.partialHead = r;
     c.partialTail = r;
     c.nrPartial++;
@@ -278,90 +316,111 @@ class Slub implements ObjectStrategy {
   }
 
   private removePartial(c: SlubCache, r: number): void {
-    const p = this.slabPrev[r]!;
-    const n = this.slabNext[r]!;
-    if (p >= 0) this.slabNext[p] = n;
+    const rec = this.rec, o = r * STRIDE;
+    const p = rec[o + R_PREV]!;
+    const n = rec[o + R_NEXT]!;
+    if (p >= 0) rec[p * STRIDE + R_NEXT] = n;
     else c.partialHead = n;
-    if (n >= 0) this.slabPrev[n] = p;
+    if (n >= 0) rec[n * STRIDE + R_PREV] = p;
     else c.partialTail = p;
     c.nrPartial--;
     tick(this.steps, STEP_LIST);
   }
 
   // ---- alloc / free -------------------------------------------------------------------------
+  // The hot paths are kept small (the slow paths are methods of their own) so that V8 inlines them
+  // into the replay loop, where an address (a double above 2^31) then needs no heap box.
+
+  /** The current CPU's index into a cache's cpuSlab (a cursor beyond the machine's CPUs folds onto them). */
+  private cpu(): number {
+    const cpu = this.cursor.cpu;
+    return cpu < this.ncpu ? cpu : cpu % this.ncpu;
+  }
 
   /** slab_alloc(): the cpu slab's free list, else ___slab_alloc() (partial list, new slab). */
   private slabAlloc(c: SlubCache, gfp: number): number {
-    // a cursor beyond the machine's CPUs (a recording from a bigger machine) folds onto them
-    const cpu = this.cursor.cpu % c.cpuSlab.length;
-    let r = c.cpuSlab[cpu]!;
-    if (r >= 0 && this.slabFree[r]! >= 0) {
-      tick(this.steps, STEP_OBJ_FAST);
+    const rec = this.rec;
+    let r = c.cpuSlab[this.cpu()]!;
+    if (r >= 0 && rec[r * STRIDE + R_FREE]! >= 0) {
+      tickCall(this.steps, FAST);
       this.ctr.alloc_fast++;
     } else {
-      tick(this.steps, STEP_OBJ_SLOW);
-      this.ctr.alloc_slow++;
-      // the exhausted cpu slab is unfrozen as a full slab (get_freelist() returned NULL)
-      if (r >= 0) this.slabState[r] = S_FULL;
-      c.cpuSlab[cpu] = -1;
-      r = this.usePartial ? c.partialHead : -1;
-      if (r >= 0) {
-        this.removePartial(c, r);
-        this.ctr.partial_taken++;
-      } else {
-        r = this.newSlab(c, gfp);
-        if (r < 0) {
-          this.ctr.oom++;
-          return -1;
-        }
-      }
-      this.slabState[r] = S_CPU;
-      c.cpuSlab[cpu] = r;
+      r = this.refill(c, gfp);
+      if (r < 0) return -1;
     }
-    const slot = this.slabFree[r]!;
-    this.slabFree[r] = this.slotNext[this.slabBase[r]! + slot]!;
-    this.slabInuse[r] = this.slabInuse[r]! + 1;
+    // refill() may have grown the records
+    const rs = this.rec, o = r * STRIDE;
+    const slot = rs[o + R_FREE]!;
+    rs[o + R_FREE] = this.slotNext[rs[o + R_BASE]! + slot]!;
+    rs[o + R_INUSE] = rs[o + R_INUSE]! + 1;
     c.inuse++;
-    this.bytesReserved += c.size;
-    this.ctr.allocs++;
-    return this.slabPfn[r]! * PAGE_SIZE + slot * c.size;
+    return rs[o + R_PFN]! * PAGE + slot * c.size;
+  }
+
+  /** ___slab_alloc(): the cpu slab is exhausted (or absent): the partial list's head, else a new slab; -1 when out of memory. */
+  private refill(c: SlubCache, gfp: number): number {
+    tickCall(this.steps, SLOW);
+    this.ctr.alloc_slow++;
+    const cpu = this.cpu();
+    let r = c.cpuSlab[cpu]!;
+    // the exhausted cpu slab is unfrozen as a full slab (get_freelist() returned NULL)
+    if (r >= 0) this.rec[r * STRIDE + R_STATE] = S_FULL;
+    c.cpuSlab[cpu] = -1;
+    r = this.usePartial ? c.partialHead : -1;
+    if (r >= 0) {
+      this.removePartial(c, r);
+      this.ctr.partial_taken++;
+    } else {
+      r = this.newSlab(c, gfp);
+      if (r < 0) {
+        this.ctr.oom++;
+        this.slabOom++;
+        return -1;
+      }
+    }
+    this.rec[r * STRIDE + R_STATE] = S_CPU;
+    c.cpuSlab[cpu] = r;
+    return r;
+  }
+
+  /**
+   * The slot of addr in slab record o: (addr - slab start) / size, by the reciprocal. For a slot
+   * boundary k * size the product is k within 2^-39 (k < 2^15), so adding 1e-9 before truncation
+   * gives k exactly; an address inside slot k (remainder >= 1 byte, size < 10^8) stays below k + 1.
+   */
+  private slotOf(c: SlubCache, o: number, addr: number): number {
+    return ((addr - this.rec[o + R_PFN]! * PAGE) * c.inv + 1e-9) | 0;
   }
 
   /** do_slab_free(): the cpu slab's free list is the fast path, else __slab_free(). */
   private slabFree_(r: number, addr: number): void {
-    const c = this.all[this.slabCache[r]!]!;
-    const slot = ((addr - this.slabPfn[r]! * PAGE_SIZE) / c.size) | 0;
-    const prior = this.slabFree[r]!;
-    this.slotNext[this.slabBase[r]! + slot] = prior;
-    this.slabFree[r] = slot;
-    const inuse = this.slabInuse[r]! - 1;
-    this.slabInuse[r] = inuse;
+    const rec = this.rec, o = r * STRIDE;
+    const c = this.all[rec[o + R_CACHE]!]!;
+    const slot = this.slotOf(c, o, addr);
+    this.slotNext[rec[o + R_BASE]! + slot] = rec[o + R_FREE]!;
+    rec[o + R_FREE] = slot;
+    const inuse = rec[o + R_INUSE]! - 1;
+    rec[o + R_INUSE] = inuse;
     c.inuse--;
-    this.bytesReserved -= c.size;
-    this.ctr.frees++;
-    const state = this.slabState[r]!;
-    if (state === S_CPU) {
-      if (c.cpuSlab[this.cursor.cpu % c.cpuSlab.length] === r) {
-        tick(this.steps, STEP_OBJ_FAST);
-        this.ctr.free_fast++;
-      } else {
-        // another CPU's frozen slab: __slab_free() puts the object on its free list, nothing else
-        tick(this.steps, STEP_OBJ_SLOW);
-        this.ctr.free_slow++;
-        this.freeRemote++;
-      }
+    const state = rec[o + R_STATE]!;
+    if (state === S_CPU && c.cpuSlab[this.cpu()] === r) {
+      tickCall(this.steps, FAST);
+      this.ctr.free_fast++;
       return;
     }
-    tick(this.steps, STEP_OBJ_SLOW);
+    tickCall(this.steps, SLOW);
     this.ctr.free_slow++;
+    // another CPU's frozen slab: __slab_free() puts the object on its free list, nothing else
+    if (state === S_CPU) this.freeRemote++;
     // __slab_free(): an empty slab goes when the node already has min_partial partial slabs
-    if (inuse === 0 && c.nrPartial >= c.minPartial) {
-      if (state === S_PARTIAL) this.removePartial(c, r);
-      this.discardSlab(c, r);
-      return;
-    }
+    else if (inuse === 0 && c.nrPartial >= c.minPartial) this.discardEmpty(c, r, state);
     // a full slab that got a free object joins the partial list at the tail
-    if (state === S_FULL) this.addPartialTail(c, r);
+    else if (state === S_FULL) this.addPartialTail(c, r);
+  }
+
+  private discardEmpty(c: SlubCache, r: number, state: number): void {
+    if (state === S_PARTIAL) this.removePartial(c, r);
+    this.discardSlab(c, r);
   }
 
   private largeAlloc(bytes: number, gfp: number): number {
@@ -376,31 +435,37 @@ class Slub implements ObjectStrategy {
     this.pagesHeld += npages;
     this.largePages += npages;
     this.largeBytes += npages * PAGE_SIZE;
-    this.bytesReserved += npages * PAGE_SIZE;
     this.ctr.large_allocs++;
     return pfn * PAGE_SIZE;
   }
 
   private kmallocCache(bytes: number, gfp: number): SlubCache {
     // kmalloc_type(): DMA first, then RECLAIM; everything else (incl. __GFP_ACCOUNT) NORMAL
-    const type = gfp & __GFP_DMA ? KMALLOC_DMA : gfp & __GFP_RECLAIMABLE ? KMALLOC_RECLAIM : KMALLOC_NORMAL;
+    const type = gfp & GFP_DMA_ ? KMALLOC_DMA : gfp & GFP_RCL ? KMALLOC_RECLAIM : KMALLOC_NORMAL;
     return this.kmalloc[type * KTAB + kmallocIndex(bytes < 1 ? 1 : bytes)]!;
   }
 
+  // The slab paths tick STEP_CALL with the path's own step (tickCall); the others tick it first.
+
   alloc(bytes: number, gfp: number): number {
-    tick(this.steps, STEP_CALL);
-    if (bytes > KMALLOC_MAX_CACHE_SIZE) return this.largeAlloc(bytes, gfp);
+    if (bytes > MAX_CACHE_SIZE) {
+      tick(this.steps, STEP_CALL);
+      return this.largeAlloc(bytes, gfp);
+    }
     return this.slabAlloc(this.kmallocCache(bytes, gfp), gfp);
   }
 
   free(addr: number): void {
-    tick(this.steps, STEP_CALL);
-    const pfn = Math.floor(addr / PAGE_SIZE);
+    const pfn = Math.floor(addr / PAGE);
     const v = pfn >= 0 && pfn < this.pageSlab.length ? this.pageSlab[pfn]! : 0;
-    if (v > 0) {
-      this.slabFree_(v - 1, addr);
-    } else if (v < 0 && addr === pfn * PAGE_SIZE) {
-      // free_large_kmalloc()
+    if (v > 0) this.slabFree_(v - 1, addr);
+    else this.freeNotSlab(addr, pfn, v);
+  }
+
+  /** kfree() of an address in no slab: free_large_kmalloc() of a kmalloc_large block's head, else unknown */
+  private freeNotSlab(addr: number, pfn: number, v: number): void {
+    tick(this.steps, STEP_CALL);
+    if (v < 0 && addr === pfn * PAGE_SIZE) {
       const order = -v - 1;
       this.pageSlab[pfn] = 0;
       this.pages.freePages(pfn, order);
@@ -408,7 +473,6 @@ class Slub implements ObjectStrategy {
       this.pagesHeld -= npages;
       this.largePages -= npages;
       this.largeBytes -= npages * PAGE_SIZE;
-      this.bytesReserved -= npages * PAGE_SIZE;
       this.ctr.large_frees++;
     } else {
       this.ctr.unknown_free++;
@@ -419,7 +483,7 @@ class Slub implements ObjectStrategy {
   private ksize(addr: number): number {
     const pfn = Math.floor(addr / PAGE_SIZE);
     const v = pfn >= 0 && pfn < this.pageSlab.length ? this.pageSlab[pfn]! : 0;
-    if (v > 0) return this.all[this.slabCache[v - 1]!]!.size;
+    if (v > 0) return this.all[this.rec[(v - 1) * STRIDE + R_CACHE]!]!.size;
     if (v < 0) return PAGE_SIZE << (-v - 1);
     return -1;
   }
@@ -436,9 +500,9 @@ class Slub implements ObjectStrategy {
   }
 
   cacheAlloc(index: number, gfp: number): number {
-    tick(this.steps, STEP_CALL);
     const c = this.named[index];
     if (c === undefined || c.order < 0) {
+      tick(this.steps, STEP_CALL);
       this.ctr.unknown_cache++;
       return -1;
     }
@@ -460,8 +524,8 @@ class Slub implements ObjectStrategy {
     for (const c of this.all) {
       let r = c.partialHead;
       while (r >= 0) {
-        const next = this.slabNext[r]!;
-        if (this.slabInuse[r] === 0) {
+        const next = this.rec[r * STRIDE + R_NEXT]!;
+        if (this.rec[r * STRIDE + R_INUSE] === 0) {
           this.removePartial(c, r);
           this.discardSlab(c, r);
         }
@@ -472,7 +536,7 @@ class Slub implements ObjectStrategy {
   }
 
   usage(): ObjectUsage {
-    return { bytesReserved: this.bytesReserved, pagesHeld: this.pagesHeld };
+    return { bytesReserved: this.bytesReserved(), pagesHeld: this.pagesHeld };
   }
 
   /**
@@ -486,7 +550,7 @@ class Slub implements ObjectStrategy {
     for (let i = this.all.length - 1; i >= 0; i--) {
       const c = this.all[i]!;
       let partialFree = 0;
-      for (let r = c.partialHead; r >= 0; r = this.slabNext[r]!) partialFree += this.slabObjs[r]! - this.slabInuse[r]!;
+      for (let r = c.partialHead; r >= 0; r = this.rec[r * STRIDE + R_NEXT]!) partialFree += this.slabObjs[r]! - this.rec[r * STRIDE + R_INUSE]!;
       out.push({
         name: c.name,
         objsize: c.objectSize,
@@ -502,8 +566,18 @@ class Slub implements ObjectStrategy {
     return out;
   }
 
+  /** the slots handed out plus the large kmalloc blocks (summed here rather than kept per operation) */
+  private bytesReserved(): number {
+    let b = this.largeBytes;
+    for (const c of this.all) b += c.inuse * c.size;
+    return b;
+  }
+
   counters(): Record<string, number> {
+    const { alloc_fast, alloc_slow, free_fast, free_slow } = this.ctr;
     return {
+      allocs: alloc_fast + alloc_slow - this.slabOom,
+      frees: free_fast + free_slow,
       ...this.ctr,
       ...(this.freeRemote > 0 ? { free_remote: this.freeRemote } : {}),
       slabs: this.all.reduce((a, c) => a + c.nrSlabs, 0),
@@ -514,6 +588,8 @@ class Slub implements ObjectStrategy {
 
   check(): void {
     const fail = (m: string): never => { throw new InvariantError(`slub: ${m}`); };
+    const rec = this.rec;
+    const f = (r: number, field: number): number => rec[r * STRIDE + field]!;
     let pages = 0;
     let reserved = this.largeBytes;
     const seen = new Uint8Array(this.slotUsed);
@@ -522,10 +598,10 @@ class Slub implements ObjectStrategy {
       const c = this.all[ci]!;
       let n = 0;
       let prev = -1;
-      for (let r = c.partialHead; r >= 0; r = this.slabNext[r]!) {
-        if (this.slabState[r] !== S_PARTIAL) fail(`${c.name}: slab ${r} on partial list in state ${this.slabState[r]}`);
-        if (this.slabPrev[r] !== prev) fail(`${c.name}: partial list prev link broken at ${r}`);
-        if (this.slabInuse[r]! >= this.slabObjs[r]!) fail(`${c.name}: full slab ${r} on partial list`);
+      for (let r = c.partialHead; r >= 0; r = f(r, R_NEXT)) {
+        if (f(r, R_STATE) !== S_PARTIAL) fail(`${c.name}: slab ${r} on partial list in state ${f(r, R_STATE)}`);
+        if (f(r, R_PREV) !== prev) fail(`${c.name}: partial list prev link broken at ${r}`);
+        if (f(r, R_INUSE) >= this.slabObjs[r]!) fail(`${c.name}: full slab ${r} on partial list`);
         if (recordsOnLists[r]) fail(`${c.name}: slab ${r} twice on lists`);
         recordsOnLists[r] = 1;
         prev = r;
@@ -533,14 +609,14 @@ class Slub implements ObjectStrategy {
       }
       if (c.partialTail !== prev) fail(`${c.name}: partial tail ${c.partialTail} != ${prev}`);
       if (n !== c.nrPartial) fail(`${c.name}: nr_partial ${c.nrPartial} != ${n}`);
-      for (let r = c.spare; r >= 0; r = this.slabNext[r]!) {
-        if (this.slabState[r] !== S_SPARE) fail(`${c.name}: spare record ${r} in use`);
+      for (let r = c.spare; r >= 0; r = f(r, R_NEXT)) {
+        if (f(r, R_STATE) !== S_SPARE) fail(`${c.name}: spare record ${r} in use`);
         if (recordsOnLists[r]) fail(`${c.name}: record ${r} twice on lists`);
         recordsOnLists[r] = 1;
       }
       for (let cpu = 0; cpu < c.cpuSlab.length; cpu++) {
         const r = c.cpuSlab[cpu]!;
-        if (r >= 0 && this.slabState[r] !== S_CPU) fail(`${c.name}: cpu ${cpu}'s slab not in CPU state`);
+        if (r >= 0 && f(r, R_STATE) !== S_CPU) fail(`${c.name}: cpu ${cpu}'s slab not in CPU state`);
         if (r >= 0 && c.cpuSlab.indexOf(r) !== cpu) fail(`${c.name}: slab ${r} active on two CPUs`);
       }
     }
@@ -548,35 +624,35 @@ class Slub implements ObjectStrategy {
     const objsOf = new Int32Array(this.all.length);
     const inuseOf = new Int32Array(this.all.length);
     for (let r = 0; r < this.nSlabs; r++) {
-      const st = this.slabState[r]!;
-      const ci = this.slabCache[r]!;
+      const st = f(r, R_STATE);
+      const ci = f(r, R_CACHE);
       const c = this.all[ci]!;
       if (st === S_SPARE) {
         if (!recordsOnLists[r]) fail(`spare record ${r} lost`);
         continue;
       }
       if (st === S_CPU && c.cpuSlab.indexOf(r) < 0) fail(`${c.name}: slab ${r} in CPU state but no CPU's slab`);
-      if (st === S_FULL && this.slabInuse[r] !== this.slabObjs[r]) fail(`${c.name}: full slab ${r} has free objects`);
+      if (st === S_FULL && f(r, R_INUSE) !== this.slabObjs[r]) fail(`${c.name}: full slab ${r} has free objects`);
       const objs = this.slabObjs[r]!;
-      const base = this.slabBase[r]!;
+      const base = f(r, R_BASE);
       let free = 0;
-      for (let s = this.slabFree[r]!; s >= 0; s = this.slotNext[base + s]!) {
+      for (let s = f(r, R_FREE); s >= 0; s = this.slotNext[base + s]!) {
         if (s >= objs) fail(`${c.name}: slab ${r} free slot ${s} out of range`);
         if (seen[base + s]) fail(`${c.name}: slab ${r} slot ${s} twice on the free list`);
         seen[base + s] = 1;
         free++;
       }
-      if (free + this.slabInuse[r]! !== objs) fail(`${c.name}: slab ${r} free ${free} + inuse ${this.slabInuse[r]} != ${objs}`);
+      if (free + f(r, R_INUSE) !== objs) fail(`${c.name}: slab ${r} free ${free} + inuse ${f(r, R_INUSE)} != ${objs}`);
       if (objs * c.size > PAGE_SIZE << this.slabOrder[r]!) fail(`${c.name}: slab ${r} objects overflow its pages`);
-      const pfn = this.slabPfn[r]!;
+      const pfn = f(r, R_PFN);
       for (let i = 0; i < 1 << this.slabOrder[r]!; i++) {
         if (this.pageSlab[pfn + i] !== r + 1) fail(`${c.name}: page ${pfn + i} does not map to slab ${r}`);
       }
       pages += 1 << this.slabOrder[r]!;
-      reserved += this.slabInuse[r]! * c.size;
+      reserved += f(r, R_INUSE) * c.size;
       slabsOf[ci] = slabsOf[ci]! + 1;
       objsOf[ci] = objsOf[ci]! + objs;
-      inuseOf[ci] = inuseOf[ci]! + this.slabInuse[r]!;
+      inuseOf[ci] = inuseOf[ci]! + f(r, R_INUSE);
     }
     for (let ci = 0; ci < this.all.length; ci++) {
       const c = this.all[ci]!;
@@ -588,7 +664,7 @@ class Slub implements ObjectStrategy {
     for (let p = 0; p < this.pageSlab.length; p++) if (this.pageSlab[p]! < 0) large += 1 << (-this.pageSlab[p]! - 1);
     if (large !== this.largePages) fail(`large pages ${this.largePages} != ${large}`);
     if (pages + large !== this.pagesHeld) fail(`pages held ${this.pagesHeld} != ${pages + large}`);
-    if (reserved !== this.bytesReserved) fail(`bytes reserved ${this.bytesReserved} != ${reserved}`);
+    if (reserved !== this.bytesReserved()) fail(`bytes reserved ${this.bytesReserved()} != ${reserved}`);
   }
 }
 
