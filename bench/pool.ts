@@ -13,6 +13,7 @@ import { CellPool } from '../src/run/pool.js';
 import type { CellTask } from '../src/run/worker.js';
 import { GENERATORS } from '../src/trace/generators/index.js';
 import { shareTrace } from '../src/trace/share.js';
+import { platformCeiling } from './ceiling.js';
 
 const CELLS = 16;
 const machine = loadMachine('desktop');
@@ -52,23 +53,6 @@ async function timeAll(configs: number[]): Promise<{ startup: number; run: numbe
   for (const pool of pools) await pool.close();
   if (failed) throw new Error(`${failed} cells failed`);
   return out;
-}
-
-/**
- * What two threads can gain here at all: a plain integer loop run alone, then twice in parallel.
- * On a shared 2-vCPU VM this varies from run to run; the pool's speed-up is bounded by it.
- */
-async function platformCeiling(): Promise<number> {
-  const { Worker } = await import('node:worker_threads');
-  const code = `const { parentPort } = require('node:worker_threads'); let x = 1;
-    for (let i = 0; i < 4e8; i++) x = (x * 1103515245 + 12345) | 0; parentPort.postMessage(x);`;
-  const run = async (n: number): Promise<number> => {
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: n }, () => new Promise((res) => new Worker(code, { eval: true }).on('message', res))));
-    return performance.now() - t0;
-  };
-  const one = await run(1);
-  return (2 * one) / (await run(2));
 }
 
 const [inThreadT, oneW, twoW] = await timeAll([0, 1, 2]);
