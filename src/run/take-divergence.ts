@@ -9,10 +9,11 @@ import { runCell, type CellSpec } from './cell.js';
  * The divergence diagnostic of a kernel recording (`allocbench fidelity --diverge N`): the model
  * replays the recording from its before-state and every block its buddy takes off the free lists
  * (a per-CPU refill's or a direct allocation's __rmqueue()) is set beside the recording's take of
- * the same rank (`mm_page_alloc_zone_locked`, in trace order). Once one take differs the states
- * differ, so the first divergences say which rule is wrong: for each, the recorded block's place
- * in the model at that moment (`free o mtM #i`: on the model's order-o list of type M, i-th from
- * the head; `pcp`; `allocated`) and the recording's last event on that pfn before the take.
+ * the same rank within its (order, migratetype) (`mm_page_alloc_zone_locked`, in trace order).
+ * Once one take differs the states differ, so the first divergences say which rule is wrong: for
+ * each, the recorded block's place in the model at that moment (`free o mtM #i`: on the model's
+ * order-o list of type M, i-th from the head; `pcp mtM`; `allocated o`; `pre-trace`) and the
+ * recording's last event on that pfn before the take.
  */
 export interface TakeDivergence {
   recording: string;
@@ -54,6 +55,11 @@ function pfnHistory(tracePath: string): Map<number, { line: number; what: string
 /** A take's class: the model and the kernel are compared within each (order, migratetype). */
 const classOf = (order: number, mt: number): number => order * 8 + mt;
 
+/**
+ * Replays `cell` (a buddy page strategy) on the recording at `tracePath` from `start` and compares
+ * its buddy-level takes with the recorded ones; `n` differences are described. Undefined for a
+ * trace that is not ftrace text.
+ */
 export function takeDivergence(
   tracePath: string, recording: string, cell: CellSpec, trace: Trace, config: MachineConfig, start: StartInput, n: number, window = 256,
 ): TakeDivergence | undefined {
