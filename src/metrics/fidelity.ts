@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { digestKpageflags, type StartInput } from '../machine/start-state.js';
-import { pcpStartTypes, recordedBuddyTakes, type BuddyTakes } from './pcp-traffic.js';
+import { ftraceText, pcpStartTypes, recordedBuddyTakes, type BuddyTakes } from './pcp-traffic.js';
 import { parseBuddyinfo, parsePagesets, parsePagetypeinfo } from './procfs.js';
 import { zoneFragMetrics, type ZoneFragMetrics, type ZoneFreeState } from './fragmentation.js';
 import { findSnapshots } from '../trace/snapshots.js';
@@ -29,8 +29,9 @@ export function startInputFor(tracePath: string, withKpage = true): StartInput |
   if (!withKpage || !existsSync(kp)) return { pagetypeinfo };
   const zi = join(dir, 'zoneinfo');
   const pagesets = existsSync(zi) ? parsePagesets(readFileSync(zi, 'utf8')) : undefined;
-  const t = recordedBuddyTakes(tracePath);
-  const pcpTypes = pcpStartTypes(tracePath);
+  const text = ftraceText(tracePath); // read once for both
+  const t = recordedBuddyTakes(tracePath, text);
+  const pcpTypes = pcpStartTypes(tracePath, text);
   const takes = t === undefined ? {} : { takes: t.pfn, refilled: refilledLists(t), ...(pcpTypes ? { pcpTypes } : {}) };
   return { pagetypeinfo, kpage: digestKpageflags(gunzipSync(readFileSync(kp))), ...(pagesets ? { pagesets } : {}), ...takes };
 }

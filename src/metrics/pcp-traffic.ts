@@ -50,8 +50,7 @@ const TAKE = /\[(\d+)\][^\n]*?mm_page_alloc_zone_locked: page=\S+ pfn=0x([0-9a-f
  * allocation's; compaction's __isolate_free_page() is not among them). Undefined for a file that is
  * not ftrace text.
  */
-export function recordedBuddyTakes(tracePath: string): BuddyTakes | undefined {
-  const text = ftraceText(tracePath);
+export function recordedBuddyTakes(tracePath: string, text = ftraceText(tracePath)): BuddyTakes | undefined {
   if (text === undefined) return undefined;
   const pfn: number[] = [], order: number[] = [], mt: number[] = [], refill: number[] = [], cpu: number[] = [], line: number[] = [];
   const lineOf = lineCounter(text);
@@ -77,8 +76,7 @@ const SIGHT = /(mm_page_alloc|mm_page_free|mm_page_pcpu_drain|mm_page_alloc_zone
  * order_to_pindex()); a drain names the type of the list it empties (6.1 get_pcppage_migratetype())
  * or the page's pageblock type then (6.12). Pairs pfn → type for those pfns only, ascending pfn.
  */
-export function pcpStartTypes(tracePath: string): { pfn: Int32Array; type: Uint8Array } | undefined {
-  const text = ftraceText(tracePath);
+export function pcpStartTypes(tracePath: string, text = ftraceText(tracePath)): { pfn: Int32Array; type: Uint8Array } | undefined {
   if (text === undefined) return undefined;
   const seen = new Map<number, number>(); // pfn → type of a candidate's first sight, -1 otherwise
   for (const m of text.matchAll(SIGHT)) {
