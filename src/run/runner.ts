@@ -105,8 +105,9 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
   const seed0 = (spec: string): number => groups.find((g) => g.gens.includes(spec))!.seeds[0] ?? 1;
   // A recording's start on its own machine (--machine recorded, the default) is made on the workers with
   // the inputs, first: it parses the recording's whole trace text, the longest of these jobs.
-  const ownStarts = opts.startFrom === 'empty' ? [] : traceFiles.map((path) => maker.startInput({ path, own: true }));
-  const ownStartsSettled = Promise.allSettled(ownStarts);
+  const onOwn = (path: string): boolean => groups.some((g) => g.traces.includes(path) && g.machines.some((m) => m === RECORDED || m.startsWith('recorded-')));
+  const ownFiles = opts.startFrom === 'empty' ? [] : traceFiles.filter(onOwn);
+  const ownStartsSettled = Promise.allSettled(ownFiles.map((path) => maker.startInput({ path, own: true })));
   const made = await Promise.allSettled([
     ...traceFiles.map((path) => maker.input({ load: { path, cacheDir: join(opts.out, 'trace-cache'), options: { layers, layersIfKernel: true } } })),
     ...genSpecs.map((spec) => maker.input({ gen: { spec, seed: seed0(spec) } })),
@@ -163,7 +164,7 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
   writeRunInfo(opts.out, info);
   const done = opts.resume ? sink.done() : new Set<string>();
   // (after the inputs' errors: the first bad input in the order given is the one reported)
-  const ownStart = new Map((await ownStartsSettled).map((m, i) => { if (m.status === 'rejected') throw m.reason; return [traceFiles[i]!, m.value] as const; }));
+  const ownStart = new Map((await ownStartsSettled).map((m, i) => { if (m.status === 'rejected') throw m.reason; return [ownFiles[i]!, m.value] as const; }));
   const startOf = startStates(opts.startFrom, new Map(traceFiles.map((f) => [fileName.get(f)!, f])), ownStart);
   const tasks: CellTask[] = cells
     .filter((c) => !done.has(cellKey(c)))
