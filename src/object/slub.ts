@@ -86,10 +86,10 @@ const tickCall = (s: Steps, k: number): void => {
  * slab overlaid on the head page: separate columns per field cost a line each.
  */
 const STRIDE = 8;
-const R_FREE = 0; //  head slot of the slab's free list, -1 when none
+const R_NFREE = 0; // free objects: the height of the slab's free-slot stack
 const R_INUSE = 1; // objects handed out
 const R_PFN = 2; //   first page
-const R_BASE = 3; //  start of the slab's slot area in slotNext
+const R_BASE = 3; //  start of the slab's area in freeSlots
 const R_CACHE = 4; // owning cache id
 const R_STATE = 5; // S_*
 const R_PREV = 6; //  partial list (and the spare stack, through R_NEXT)
@@ -158,10 +158,12 @@ class Slub implements ObjectStrategy {
   private slabOrder: Uint8Array = new Uint8Array(0);
   private slabObjs: Int32Array = new Int32Array(0);
   /**
-   * per-slot next free slot (the free pointer stored in the object), -1 at the end of a list;
+   * Each slab's free list as a stack of slot numbers (the top is the head: LIFO, as SLUB's free
+   * pointer chain), in the slab's area of objects entries: consecutive pops and pushes touch one
+   * cache line, where a chain through per-slot next pointers jumps around the slab's area.
    * 16 bits, as a slab holds at most MAX_OBJS_PER_PAGE objects (halves the cache footprint)
    */
-  private slotNext: Int16Array = new Int16Array(0);
+  private freeSlots: Int16Array = new Int16Array(0);
   private slotUsed = 0;
   /** the per-CPU slab arrays' length: max(1, cpus) */
   private readonly ncpu: number;
@@ -237,10 +239,10 @@ class Slub implements ObjectStrategy {
     if (this.nSlabs === this.cap) this.grow();
     const r = this.nSlabs++;
     const need = this.slotUsed + c.objects;
-    if (need > this.slotNext.length) {
-      const b = new Int16Array(Math.max(need, this.slotNext.length * 2, 1024));
-      b.set(this.slotNext);
-      this.slotNext = b;
+    if (need > this.freeSlots.length) {
+      const b = new Int16Array(Math.max(need, this.freeSlots.length * 2, 1024));
+      b.set(this.freeSlots);
+      this.freeSlots = b;
     }
     this.rec[r * STRIDE + R_BASE] = this.slotUsed;
     this.rec[r * STRIDE + R_CACHE] = c.id;
@@ -272,10 +274,9 @@ class Slub implements ObjectStrategy {
     this.slabObjs[r] = objs;
     // the free list in address order, as shuffle_freelist() off leaves it
     const sb = rec[o + R_BASE]!;
-    const sn = this.slotNext;
-    for (let i = 0; i < objs - 1; i++) sn[sb + i] = i + 1;
-    sn[sb + objs - 1] = -1;
-    rec[o + R_FREE] = 0;
+    const fs = this.freeSlots;
+    for (let i = 0; i < objs; i++) fs[sb + i] = objs - 1 - i;
+    rec[o + R_NFREE] = objs;
     const npages = 1 << order;
     const ps = this.pageSlab;
     for (let i = 0; i < npages; i++) ps[pfn + i] = r + 1;
@@ -342,7 +343,7 @@ class Slub implements ObjectStrategy {
   private slabAlloc(c: SlubCache, gfp: number): number {
     const rec = this.rec;
     let r = c.cpuSlab[this.cpu()]!;
-    if (r >= 0 && rec[r * STRIDE + R_FREE]! >= 0) {
+    if (r >= 0 && rec[r * STRIDE + R_NFREE]! > 0) {
       tickCall(this.steps, FAST);
       this.ctr.alloc_fast++;
     } else {
@@ -351,8 +352,9 @@ class Slub implements ObjectStrategy {
     }
     // refill() may have grown the records
     const rs = this.rec, o = r * STRIDE;
-    const slot = rs[o + R_FREE]!;
-    rs[o + R_FREE] = this.slotNext[rs[o + R_BASE]! + slot]!;
+    const n = rs[o + R_NFREE]! - 1;
+    const slot = this.freeSlots[rs[o + R_BASE]! + n]!;
+    rs[o + R_NFREE] = n;
     rs[o + R_INUSE] = rs[o + R_INUSE]! + 1;
     c.inuse++;
     return rs[o + R_PFN]! * PAGE + slot * c.size;
@@ -398,8 +400,9 @@ class Slub implements ObjectStrategy {
     const rec = this.rec, o = r * STRIDE;
     const c = this.all[rec[o + R_CACHE]!]!;
     const slot = this.slotOf(c, o, addr);
-    this.slotNext[rec[o + R_BASE]! + slot] = rec[o + R_FREE]!;
-    rec[o + R_FREE] = slot;
+    const n = rec[o + R_NFREE]!;
+    this.freeSlots[rec[o + R_BASE]! + n] = slot;
+    rec[o + R_NFREE] = n + 1;
     const inuse = rec[o + R_INUSE]! - 1;
     rec[o + R_INUSE] = inuse;
     c.inuse--;
@@ -637,8 +640,11 @@ class Slub implements ObjectStrategy {
       const objs = this.slabObjs[r]!;
       const base = f(r, R_BASE);
       let free = 0;
-      for (let s = f(r, R_FREE); s >= 0; s = this.slotNext[base + s]!) {
-        if (s >= objs) fail(`${c.name}: slab ${r} free slot ${s} out of range`);
+      const nfree = f(r, R_NFREE);
+      if (nfree < 0 || nfree > objs) fail(`${c.name}: slab ${r} has ${nfree} free of ${objs}`);
+      for (let k = 0; k < nfree; k++) {
+        const s = this.freeSlots[base + k]!;
+        if (s < 0 || s >= objs) fail(`${c.name}: slab ${r} free slot ${s} out of range`);
         if (seen[base + s]) fail(`${c.name}: slab ${r} slot ${s} twice on the free list`);
         seen[base + s] = 1;
         free++;
