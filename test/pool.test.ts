@@ -8,8 +8,9 @@ import { startInputFor } from '../src/metrics/fidelity.js';
 import { runCell, type CellResult } from '../src/run/cell.js';
 import { CellPool } from '../src/run/pool.js';
 import { AllocbenchError } from '../src/errors.js';
-import { generateFromSpec, RECORDED, runMatrix } from '../src/run/runner.js';
+import { generateFromSpec, onOwnMachine, RECORDED, runMatrix } from '../src/run/runner.js';
 import type { CellTask } from '../src/run/worker.js';
+import type { MatrixGroup } from '../src/run/matrix.js';
 import { DEFAULT_LAYERS } from '../src/trace/attribution.js';
 import { loadTraceCached } from '../src/trace/cache.js';
 
@@ -119,4 +120,14 @@ describe('run inputs made on the workers', () => {
       expect((e as Error).message).toMatch(/before\/pagetypeinfo:1: expected "Page block order: 9"/);
     }
   }, 60000);
+
+  it('a recording\'s own-machine start is made up front for the matrices that run it there (an experiment matrix without machines does)', () => {
+    const rec = 'traces/kernel/build-compress/build-compress.ftrace.gz';
+    const g = (machines: string[]): MatrixGroup => ({ traces: [rec], gens: [], machines, pages: ['buddy'], objects: ['slub'], seeds: [1] });
+    expect(onOwnMachine([g([])], rec)).toBe(true);
+    expect(onOwnMachine([g([RECORDED])], rec)).toBe(true);
+    expect(onOwnMachine([g(['recorded-build-compress'])], rec)).toBe(true);
+    expect(onOwnMachine([g(['desktop'])], rec)).toBe(false);
+    expect(onOwnMachine([g(['desktop']), g([])], rec)).toBe(true);
+  });
 });

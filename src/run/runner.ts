@@ -105,8 +105,7 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
   const seed0 = (spec: string): number => groups.find((g) => g.gens.includes(spec))!.seeds[0] ?? 1;
   // A recording's start on its own machine (--machine recorded, the default) is made on the workers with
   // the inputs, first: it parses the recording's whole trace text, the longest of these jobs.
-  const onOwn = (path: string): boolean => groups.some((g) => g.traces.includes(path) && g.machines.some((m) => m === RECORDED || m.startsWith('recorded-')));
-  const ownFiles = opts.startFrom === 'empty' ? [] : traceFiles.filter(onOwn);
+  const ownFiles = opts.startFrom === 'empty' ? [] : traceFiles.filter((path) => onOwnMachine(groups, path));
   const ownStartsSettled = Promise.allSettled(ownFiles.map((path) => maker.startInput({ path, own: true })));
   const made = await Promise.allSettled([
     ...traceFiles.map((path) => maker.input({ load: { path, cacheDir: join(opts.out, 'trace-cache'), options: { layers, layersIfKernel: true } } })),
@@ -218,6 +217,14 @@ function resolvedMachines(groups: ResolvedGroup[], before: CellSpec[], after: Ce
     ...g,
     machines: [...new Set(g.machines.flatMap((m) => (m === RECORDED ? g.traces.filter((t) => own.has(t)).map((t) => own.get(t)!) : [m])))],
   }));
+}
+
+/**
+ * Whether some matrix runs the trace file `path` on the recording's own machine: --machine recorded
+ * or recorded-NAME, or a group without machines (each recording on its own: matrix.ts expandGroups).
+ */
+export function onOwnMachine(groups: MatrixGroup[], path: string): boolean {
+  return groups.some((g) => g.traces.includes(path) && (g.machines.length === 0 || g.machines.some((m) => m === RECORDED || m.startsWith('recorded-'))));
 }
 
 /**
