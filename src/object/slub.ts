@@ -387,19 +387,24 @@ class Slub implements ObjectStrategy {
   }
 
   /**
-   * The slot of addr in slab record o: (addr - slab start) / size, by the reciprocal. For a slot
-   * boundary k * size the product is k within 2^-39 (k < 2^15), so adding 1e-9 before truncation
-   * gives k exactly; an address inside slot k (remainder >= 1 byte, size < 10^8) stays below k + 1.
+   * The slot at byte pageOff of page pfn in slab record o: (offset in the slab) / size, by the
+   * reciprocal. For a slot boundary k * size the product is k within 2^-39 (k < 2^15), so adding
+   * 1e-9 before truncation gives k exactly; an offset inside slot k (remainder >= 1 byte,
+   * size < 10^8) stays below k + 1.
    */
-  private slotOf(c: SlubCache, o: number, addr: number): number {
-    return ((addr - this.rec[o + R_PFN]! * PAGE) * c.inv + 1e-9) | 0;
+  private slotOf(c: SlubCache, o: number, pfn: number, pageOff: number): number {
+    return (((pfn - this.rec[o + R_PFN]!) * PAGE + pageOff) * c.inv + 1e-9) | 0;
   }
 
-  /** do_slab_free(): the cpu slab's free list is the fast path, else __slab_free(). */
-  private slabFree_(r: number, addr: number): void {
+  /**
+   * do_slab_free(): the cpu slab's free list is the fast path, else __slab_free(). The address
+   * comes as its page and the offset in it, small integers: a call V8 does not inline then passes
+   * them as they are, where an address above 2^31 would need a heap number per kfree.
+   */
+  private slabFree_(r: number, pfn: number, pageOff: number): void {
     const rec = this.rec, o = r * STRIDE;
     const c = this.all[rec[o + R_CACHE]!]!;
-    const slot = this.slotOf(c, o, addr);
+    const slot = this.slotOf(c, o, pfn, pageOff);
     const n = rec[o + R_NFREE]!;
     this.freeSlots[rec[o + R_BASE]! + n] = slot;
     rec[o + R_NFREE] = n + 1;
@@ -462,7 +467,7 @@ class Slub implements ObjectStrategy {
   free(addr: number): void {
     const pfn = Math.floor(addr / PAGE);
     const v = pfn >= 0 && pfn < this.pageSlab.length ? this.pageSlab[pfn]! : 0;
-    if (v > 0) this.slabFree_(v - 1, addr);
+    if (v > 0) this.slabFree_(v - 1, pfn | 0, (addr - pfn * PAGE) | 0);
     else this.freeNotSlab(addr, pfn, v);
   }
 
