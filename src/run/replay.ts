@@ -446,7 +446,7 @@ class Replay {
     if (pfn < 0) { this.failedPages++; this.ref[i] = S_FAILED; return; }
     this.ref[i] = alignedPageRef(pfn, ord);
     this.blockPages += 1 << ord;
-    if (this.compaction !== null) this.compaction.allocated(i, pfn, ord, gfp, gfp === GFP_COMPACTION_TARGET, this.ref);
+    if (this.compaction !== null) this.compaction.allocated(i, pfn, ord, gfp, gfp === GFP_COMPACTION_TARGET);
     if (this.pcRing !== null) {
       if (isPageCache(gfp)) {
         if (2 * this.pcTail === this.pcRing.length) this.growRing();
@@ -464,7 +464,9 @@ class Replay {
     if (s < 0) {
       const v = this.lo[e]!;
       if (v >= PAGE_PIECE) { this.pieceFree(e, i, v - PAGE_PIECE); return; }
-      const ord = refOrder(s), pfn = refPfn(s, ord);
+      const ord = refOrder(s);
+      let pfn = refPfn(s, ord);
+      if (this.compaction !== null) pfn = this.compaction.sourceFree(i, pfn, ord, ref);
       this.machine.freePages(pfn, ord);
       if (this.compaction !== null) this.compaction.freed(pfn);
       this.blockPages -= 1 << ord;
