@@ -1,28 +1,29 @@
 /**
- * The model's own compaction, run as much as the recording says the kernel's ran.
+ * The model's own choice of compaction's migration sources, as much compaction as the recording ran.
  *
  * A kernel recording carries each block compaction isolated as a migration target (trace/kernel.ts,
- * trace/compaction-targets.ts) and the frees of the pages it migrated away from. Those sources are
- * the pages in the LOW pageblocks of the kernel's layout: the migrate scanner walks the zone from
- * the bottom up (6.1/6.12 mm/compaction.c isolate_migratepages() → isolate_migratepages_block())
- * while the free scanner walks from the top down (isolate_freepages()), and a run ends when they
- * meet (compact_finished(): COMPACT_COMPLETE) or the request is served. In the model's layout the
- * same pages sit elsewhere, so replaying their frees empties no whole pageblock. So the recording
- * says how much compaction ran and the model decides what moves: after each recorded isolation of
- * 2^order pages (placed as the recording says), the model migrates as many pages of its own
- * movable blocks, from the bottom of the zone up, to targets its free scanner finds
- * (PageStrategy.allocCompactionTarget with the kernel's suitability rule). The recorded events
- * are all still replayed; the model's migration only moves blocks, so the pages in use do not change.
+ * trace/compaction-targets.ts) and then the frees of the pages it migrated away from. The kernel's
+ * migrate scanner takes the LOWEST movable pages of the zone: isolate_migratepages() walks pageblocks
+ * from cc->migrate_pfn (the zone's start for a new run) upwards (6.1 and 6.12 mm/compaction.c;
+ * compact_memory's cc->order -1 and ignore_skip_hint make fast_find_migrateblock() return at once,
+ * and every pageblock is a source in sync mode: suitable_migration_source()), while the free scanner
+ * walks down from the top, and a run ends when they meet (compact_finished(): COMPACT_COMPLETE).
+ * The trace's own allocations sit elsewhere in the model's layout, so the recorded sources are not
+ * the model's lowest blocks. So while a recorded isolation's pages wait, each free of one of the
+ * model's movable blocks is taken as a source's free and the model frees its own lowest movable
+ * block of that order below it instead; that block's data takes the freed block's place (a rename,
+ * so the pages in use do not change, and the recorded targets are placed once, by the strategy's
+ * free scanner). Pre-trace memory is freed where it is: the start state has it at its recorded pfn.
  *
  * Only blocks the trace allocated movable (gfp_migratetype() == MIGRATE_MOVABLE: page cache and
  * anonymous memory, what isolate_migratepages_block() takes off the LRU) in the highest zone are
- * moved: pre-trace memory and the compaction targets are not (the model does not know what they
- * hold). A moved block keeps its id: its later free frees it where it now is. Kept only for a trace
- * with recorded isolations (run/replay.ts), so other traces' replays do not pay for the map.
+ * renamed. A renamed block keeps its id: its later free frees it where it now is. Kept only for a
+ * trace with recorded isolations (run/replay.ts), so other traces' replays do not pay for the map.
+ * Before (session 6) the model migrated as many pages again to targets of its own after each
+ * isolation, on top of the recorded ones: the top of the zone got twice the targets.
  */
 import { gfpMigratetype, MIGRATE_MOVABLE } from '../machine/gfp.js';
 import type { Machine } from '../machine/machine.js';
-import type { PageStrategy } from '../machine/page-strategy.js';
 import { alignedPageRef, refOrder, refPfn } from './page-ref.js';
 
 export class ModelCompaction {
@@ -32,6 +33,8 @@ export class ModelCompaction {
   private readonly start: number;
   /** the migrate scanner's position (compact_cached_migrate_pfn): where the next run starts */
   private cursor: number;
+  /** pages of recorded isolations not yet used by a source's free */
+  private pending = 0;
   /** pages the model migrated */
   migrated = 0;
   /** runs that ended with the scanners meeting (the migrate scanner starts again from the bottom) */
@@ -41,21 +44,20 @@ export class ModelCompaction {
   static create(machine: Machine): ModelCompaction | null {
     const z = machine.zones[machine.zones.length - 1]!;
     if (z.strategy.allocCompactionTarget === undefined) return null;
-    return new ModelCompaction(machine, z.strategy, z.startPfn, z.spanned);
+    return new ModelCompaction(z.startPfn, z.spanned);
   }
 
-  private constructor(private readonly machine: Machine, private readonly strategy: PageStrategy, start: number, spanned: number) {
+  private constructor(start: number, spanned: number) {
     this.start = this.cursor = start;
     this.rev = new Int32Array(start + spanned);
   }
 
   /**
    * Block `id` was placed at pfn (order `order`, allocated with `gfp`); a recorded compaction target
-   * (`target`) runs the model's compaction for as many pages. `ref` is the replay's per-id state
-   * (a live block's reference: run/page-ref.ts).
+   * (`target`) means the kernel is about to migrate as many pages.
    */
-  allocated(id: number, pfn: number, order: number, gfp: number, target: boolean, ref: Int32Array): void {
-    if (target) this.migrate(1 << order, ref);
+  allocated(id: number, pfn: number, order: number, gfp: number, target: boolean): void {
+    if (target) this.pending += 1 << order;
     else if (pfn >= this.start && gfpMigratetype(gfp) === MIGRATE_MOVABLE) this.rev[pfn] = id + 1;
   }
 
@@ -65,37 +67,40 @@ export class ModelCompaction {
   }
 
   /**
-   * Migrates `pages` pages of movable blocks from the migrate scanner's position up to the highest
-   * suitable free targets, block by block (a block moves whole, as a folio does). When the free
-   * scanner finds no target above the block, the scanners have met: the run is complete and the
-   * next starts again from the bottom (__reset_isolation_suitable()).
+   * Block `id` (2^order pages at pfn) is freed; returns the pfn to free instead. While a recorded
+   * isolation has pages not yet used, a free of one of the model's movable blocks is a migration
+   * source's free: the kernel's migrate scanner took the LOWEST movable pages of the zone
+   * (isolate_migratepages(), linear from cc->migrate_pfn up: compact_memory's order -1 makes
+   * fast_find_migrateblock() return at once, 6.1 and 6.12 mm/compaction.c), so the model frees its
+   * own lowest movable block of that order below pfn, and that block's data takes pfn's place (a
+   * rename: the pages in use do not change). With none below, the scanners have met
+   * (compact_finished(): COMPACT_COMPLETE) and the next run starts again from the bottom.
    */
-  private migrate(pages: number, ref: Int32Array): void {
-    const rev = this.rev, machine = this.machine;
+  sourceFree(id: number, pfn: number, order: number, ref: Int32Array): number {
+    if (this.pending <= 0 || pfn < this.start) return pfn;
+    // every free in the zone while isolated pages wait counts as a source's: the replay cannot tell
+    // the compacting task's frees from the others'
+    this.pending -= 1 << order;
+    // a block the model holds where the kernel did (pre-trace memory, at its recorded pfn) or one
+    // that is not movable is freed where it is
+    if (this.rev[pfn] !== id + 1) return pfn;
+    const rev = this.rev;
     let p = this.cursor;
-    while (pages > 0) {
-      while (p < rev.length && rev[p] === 0) p++;
-      if (p >= rev.length) break;
-      const id = rev[p]! - 1;
-      const s = ref[id]!;
+    for (; p < pfn; p++) {
+      if (rev[p] === 0) continue;
+      const y = rev[p]! - 1;
+      const s = ref[y]!;
       if (s >= 0 || refPfn(s, refOrder(s)) !== p) { rev[p] = 0; continue; } // not live there any more
-      const order = refOrder(s);
-      // isolate_freepages() of this zone only, and never a free block of pageblock order or more
-      const t = this.strategy.allocCompactionTarget!(order, false);
-      const to = t < 0 ? -1 : t + this.start;
-      if (to <= p) {
-        if (to >= 0) machine.freePages(to, order);
-        break;
-      }
-      // migrate_pages(): the data moves to the target, the source is freed
-      machine.freePages(p, order);
-      rev[p] = 0;
-      rev[to] = id + 1;
-      ref[id] = alignedPageRef(to, order);
-      this.migrated += 1 << order;
-      pages -= 1 << order;
-      p += 1 << order;
+      if (refOrder(s) === order) break;
     }
-    if (pages > 0) { this.cursor = this.start; this.completed++; } else this.cursor = p;
+    if (p >= pfn) { this.cursor = this.start; this.completed++; return pfn; }
+    // migrate_pages() of block y: its data now where the freed block was, its own pages freed
+    const y = rev[p]! - 1;
+    rev[p] = 0;
+    rev[pfn] = y + 1;
+    ref[y] = alignedPageRef(pfn, order);
+    this.migrated += 1 << order;
+    this.cursor = p + (1 << order);
+    return p;
   }
 }
