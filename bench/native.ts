@@ -6,7 +6,7 @@
  * `./gen page` and `./gen obj` write its 1 M-event traces (seed 1), native2csv.py turns them into this
  * project's CSV. Each round then runs, one after another:
  *   ./replay -m buddy page.txt, -m bitmap page.txt, -m slab obj.txt   (best timed pass of 3, after 1 warm-up)
- *   allocbench run --trace page.csv --page buddy,bitmap --object kmalloc-pow2 --machine mem=4G
+ *   allocbench run --trace page.csv --page buddy --object kmalloc-pow2 --machine mem=4G  (then --page bitmap)
  *   allocbench run --trace obj.csv  --page buddy --object slub           --machine mem=4G
  * each allocbench run through bin/allocbench.js (dist/, a worker thread, default sampling: 100
  * time-series samples), with WARM cells of each kind (the same 4 GiB machine under three spellings,
@@ -97,9 +97,10 @@ try {
     buddy.native = Math.max(buddy.native, native('buddy', 'page.txt'));
     bitmap.native = Math.max(bitmap.native, native('bitmap', 'page.txt'));
     slub.native = Math.max(slub.native, native('slab', 'obj.txt'));
-    const page = ours('page.csv', 'buddy,bitmap', 'kmalloc-pow2');
-    buddy.ours = Math.max(buddy.ours, page.get('buddy/kmalloc-pow2') ?? 0);
-    bitmap.ours = Math.max(bitmap.ours, page.get('bitmap/kmalloc-pow2') ?? 0);
+    // one run per page strategy: a worker of the default run is a lane that runs one strategy
+    // family (run/affinity.ts), so its call sites see one strategy class, as here
+    buddy.ours = Math.max(buddy.ours, ours('page.csv', 'buddy', 'kmalloc-pow2').get('buddy/kmalloc-pow2') ?? 0);
+    bitmap.ours = Math.max(bitmap.ours, ours('page.csv', 'bitmap', 'kmalloc-pow2').get('bitmap/kmalloc-pow2') ?? 0);
     slub.ours = Math.max(slub.ours, ours('obj.csv', 'buddy', 'slub').get('buddy/slub') ?? 0);
     process.stderr.write(`round ${r + 1}/${ROUNDS}: ${pairs.map((p) => (p.ours / p.native).toFixed(3)).join(' ')}\n`);
   }
