@@ -15,5 +15,8 @@ describe('fidelity --diverge: the model\'s buddy-level takes against the recordi
     expect(d!.first).toBeGreaterThanOrEqual(0);
     expect(d!.examples).toHaveLength(3);
     for (const e of d!.examples) expect(e).toMatch(/^#\d+ line \d+ cpu\d+ order \d+ mt\d: real 0x[0-9a-f]+ \[model: .+; recording's last event on it: .+\] model 0x[0-9a-f]+ order \d+ mt\d/);
+    // compaction's targets: the 5 recorded isolations (recording.txt) against the model's free scanner
+    // (measured: 3 at the kernel's pfn, all 5 in the kernel's pageblock)
+    expect(d!.targets).toMatchObject({ real: 5, model: 5, same_pfn: 0.6, same_pageblock: 1, examples: [] });
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 import type { MachineConfig } from '../machine/memory-map.js';
 import type { StartInput } from '../machine/start-state.js';
 import { ftraceText, lineCounter, recordedBuddyTakes, type BuddyTakes } from '../metrics/pcp-traffic.js';
+import { PAGEBLOCK_ORDER } from '../machine/page-geometry.js';
 import { BuddyAllocator } from '../page/buddy.js';
 import type { Trace } from '../trace/trace.js';
 import { runCell, type CellSpec } from './cell.js';
@@ -31,6 +32,12 @@ export interface TakeDivergence {
   by_class: Record<string, [number, number]>;
   /** the first N differing takes, one line each */
   examples: string[];
+  /**
+   * compaction's migration targets: the recorded isolations (kprobe __isolate_free_page, the
+   * kernel's free scanner) against the blocks the model's free scanner chose for them, k-th with
+   * k-th; the first N in another pageblock are described
+   */
+  targets: { real: number; model: number; same_pfn: number; same_pageblock: number; examples: string[] };
 }
 
 interface ModelTake { pfn: number; order: number; mt: number; fallback: boolean; where: string }
@@ -38,8 +45,7 @@ interface ModelTake { pfn: number; order: number; mt: number; fallback: boolean;
 const EVENT = /^[^\n]*?\[(\d+)\][^\n]*?(mm_page_free|mm_page_pcpu_drain|mm_page_alloc|mm_page_alloc_zone_locked|mm_page_free_batched): page=\S+ pfn=0x([0-9a-f]+) order=(\d+)/gm;
 
 /** Per pfn, the trace lines (ascending) of the page events naming it, with the event's name. */
-function pfnHistory(tracePath: string): Map<number, { line: number; what: string }[]> {
-  const text = ftraceText(tracePath) ?? '';
+function pfnHistory(text: string): Map<number, { line: number; what: string }[]> {
   const out = new Map<number, { line: number; what: string }[]>();
   const lineOf = lineCounter(text);
   for (const m of text.matchAll(EVENT)) {
@@ -63,8 +69,11 @@ const classOf = (order: number, mt: number): number => order * 8 + mt;
 export function takeDivergence(
   tracePath: string, recording: string, cell: CellSpec, trace: Trace, config: MachineConfig, start: StartInput, n: number, window = 256,
 ): TakeDivergence | undefined {
-  const real = recordedBuddyTakes(tracePath);
-  if (real === undefined) return undefined;
+  const text = ftraceText(tracePath);
+  const real = recordedBuddyTakes(tracePath, text);
+  if (real === undefined || text === undefined) return undefined;
+  const realTargets = recordedTargets(text);
+  const modelTargets: { pfn: number; order: number; where: string }[] = [];
   // per class, the recorded takes' indexes in trace order; model takes are matched to them by rank
   const byClass = new Map<number, number[]>();
   for (let k = 0; k < real.pfn.length; k++) {
@@ -78,10 +87,25 @@ export function takeDivergence(
   const paired: (ModelTake | undefined)[] = new Array(real.pfn.length);
   const modelPfns: number[] = [];
   let modelTakes = 0, described = 0, done = false;
+  const locateIn = (pfn: number): string => {
+    const owner = buddiesOf.find((x) => x.b !== null && pfn >= x.z.startPfn && pfn < x.z.startPfn + x.z.spanned);
+    return owner === undefined ? 'outside the zones' : owner.b!.locate(pfn - owner.z.startPfn);
+  };
+  let buddiesOf: { z: { startPfn: number; spanned: number }; b: BuddyAllocator | null }[] = [];
   const onStart = (machine: { zones: { startPfn: number; spanned: number; strategy: unknown }[] }): void => {
-    const buddies = machine.zones.map((z) => ({ z, b: z.strategy instanceof BuddyAllocator ? z.strategy : null }));
+    const buddies = buddiesOf = machine.zones.map((z) => ({ z, b: z.strategy instanceof BuddyAllocator ? z.strategy : null }));
     for (const { z, b } of buddies) {
       if (b === null) continue;
+      // the model's compaction targets (its free scanner), set beside the recorded isolations
+      const scanner = b.allocCompactionTarget.bind(b);
+      b.allocCompactionTarget = (order: number, large?: boolean): number => {
+        const k = modelTargets.length, r = realTargets[k];
+        // where the kernel's block is in the model before the model's scanner takes one
+        const where = r === undefined || done ? '' : locateIn(r.pfn);
+        const p = scanner(order, large);
+        if (!done && p >= 0) modelTargets.push({ pfn: z.startPfn + p, order, where });
+        return p;
+      };
       b.onTake = (pfn, order, mt, fallback) => {
         if (done) return;
         const c = classOf(order, mt), r = seen.get(c) ?? 0;
@@ -95,9 +119,7 @@ export function takeDivergence(
         // describe up to 50 N, print the first N in the recording's order
         if (real.pfn[k] !== z.startPfn + pfn && described < 50 * n) {
           described++;
-          const rp = real.pfn[k]!;
-          const owner = buddies.find((x) => x.b !== null && rp >= x.z.startPfn && rp < x.z.startPfn + x.z.spanned);
-          where = owner === undefined ? 'outside the zones' : owner.b!.locate(rp - owner.z.startPfn);
+          where = locateIn(real.pfn[k]!);
         }
         paired[k] = { pfn: z.startPfn + pfn, order, mt, fallback, where };
       };
@@ -118,18 +140,46 @@ export function takeDivergence(
   modelPfns.forEach((p, k) => { let l = ranks.get(p); if (l === undefined) ranks.set(p, (l = [])); l.push(k); });
   let near = 0;
   for (let k = 0; k < real.pfn.length; k++) if (ranks.get(real.pfn[k]!)?.some((r) => Math.abs(r - k) <= window)) near++;
-  const history = n > 0 ? pfnHistory(tracePath) : new Map<number, { line: number; what: string }[]>();
+  const history = n > 0 ? pfnHistory(text) : new Map<number, { line: number; what: string }[]>();
   const examples: string[] = [];
   for (let k = 0; k < real.pfn.length && examples.length < n; k++) {
     const m = paired[k];
     if (m !== undefined && m.where !== '') examples.push(describe(real, k, m, history));
   }
+  let tSame = 0, tBlock = 0;
+  const tExamples: string[] = [];
+  for (let k = 0; k < Math.min(realTargets.length, modelTargets.length); k++) {
+    const r = realTargets[k]!, m = modelTargets[k]!;
+    if (r.pfn === m.pfn) tSame++;
+    if (r.pfn >>> PAGEBLOCK_ORDER === m.pfn >>> PAGEBLOCK_ORDER) tBlock++;
+    else if (tExamples.length < n) {
+      tExamples.push(`#${k} line ${r.line} ${r.task} order ${r.order}: real ${hex(r.pfn)} (pageblock ${r.pfn >>> PAGEBLOCK_ORDER}) [model: ${m.where}]`
+        + ` model ${hex(m.pfn)} order ${m.order} (pageblock ${m.pfn >>> PAGEBLOCK_ORDER})`);
+    }
+  }
+  const pairsT = Math.min(realTargets.length, modelTargets.length);
+  const targets = {
+    real: realTargets.length, model: modelTargets.length,
+    same_pfn: pairsT === 0 ? 0 : tSame / pairsT, same_pageblock: pairsT === 0 ? 0 : tBlock / pairsT, examples: tExamples,
+  };
   const by_class: Record<string, [number, number]> = {};
   for (const c of [...new Set([...byClass.keys(), ...seen.keys()])].sort((a, b) => a - b)) by_class[`o${c >> 3}/mt${c & 7}`] = [byClass.get(c)?.length ?? 0, seen.get(c) ?? 0];
   return {
     recording, page: cell.page, real_takes: real.pfn.length, model_takes: modelTakes, by_class,
-    same_rank: pairs === 0 ? 0 : same / pairs, near: real.pfn.length === 0 ? 0 : near / real.pfn.length, window, first, examples,
+    same_rank: pairs === 0 ? 0 : same / pairs, near: real.pfn.length === 0 ? 0 : near / real.pfn.length, window, first, examples, targets,
   };
+}
+
+const ISOLATION = /^\s*(\S+)[^\n]*? isolate_free_page: \S+ page=0x([0-9a-f]+) order=(\d+) vmemmap_base=0x([0-9a-f]+)/gm;
+
+/** The recording's compaction isolations in trace order: pfn = (page - vmemmap_base) / sizeof(struct page). */
+function recordedTargets(text: string): { pfn: number; order: number; line: number; task: string }[] {
+  const lineOf = lineCounter(text);
+  const out: { pfn: number; order: number; line: number; task: string }[] = [];
+  for (const m of text.matchAll(ISOLATION)) {
+    out.push({ pfn: Number((BigInt(`0x${m[2]!}`) - BigInt(`0x${m[4]!}`)) / 64n), order: Number(m[3]), line: lineOf(m.index), task: m[1]! });
+  }
+  return out;
 }
 
 const hex = (p: number): string => `0x${p.toString(16)}`;
@@ -148,5 +198,7 @@ export function formatDivergence(d: TakeDivergence): string {
   return `${d.recording} ${d.page}: buddy-level takes real ${d.real_takes} model ${d.model_takes}; same pfn at the same rank of its (order, type) ${pct(d.same_rank)}`
     + ` (first difference at take #${d.first}); recorded takes the model also makes within ±${d.window} ranks ${pct(d.near)}\n`
     + `  takes per order/type real/model: ${Object.entries(d.by_class).map(([c, [r, m]]) => `${c} ${r}/${m}`).join(', ')}\n`
-    + d.examples.map((e) => `  ${e}`).join('\n');
+    + d.examples.map((e) => `  ${e}\n`).join('')
+    + `  compaction targets real ${d.targets.real} model ${d.targets.model}: same pfn ${pct(d.targets.same_pfn)}, same pageblock ${pct(d.targets.same_pageblock)}`
+    + d.targets.examples.map((e) => `\n  ${e}`).join('');
 }
