@@ -46,7 +46,7 @@ import {
   kmallocSuffix, PAGE_SIZE,
 } from './slab-geometry.js';
 import type { CpuCursor } from '../machine/cpu-cursor.js';
-import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
+import type { CacheStat, PreTraceSlabRows, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
 import type { PageSource } from '../machine/page-source.js';
 import { reallocInSizeClass } from './realloc.js';
 
@@ -503,9 +503,71 @@ class Slub implements ObjectStrategy {
   }
 
   createCache(index: number, def: CacheDef): void {
+    if (this.named[index] !== undefined) return; // made by startSlabs()
     const c = this.newCache(def.name, def.size, def.align, (def.flags & CACHE_HWCACHE_ALIGN) !== 0,
       def.flags & CACHE_RECLAIMABLE ? __GFP_RECLAIMABLE : 0);
     this.named[index] = c;
+  }
+
+  /**
+   * Slabs that existed before the trace (slab-start.ts: ObjectStrategy.startSlabs): each becomes a
+   * partial slab at the tail of its cache's node partial list, where ___slab_alloc() looks before
+   * new_slab() (6.1/6.12 mm/slub.c). Its pages: the row's pfn aligned down to the cache's order
+   * (alloc_pages() blocks are aligned), all pre-trace slab pages not yet a slab here; its free
+   * slots: the rows' slots in order of first allocation (the head first); every other slot in use
+   * (objects the trace never shows). A slab whose rows name two caches, or a slot beyond it, is
+   * refused. The pages are pre-trace memory: the caller moves them to this layer's account.
+   */
+  startSlabs(rows: PreTraceSlabRows, caches: readonly CacheDef[], slabPage: (pfn: number) => boolean): { pages: number; slabs: number } {
+    const at = new Map<number, { c: SlubCache; slots: number[] } | null>(); // slab start pfn → its cache and free slots
+    for (let k = 0; k < rows.pfn.length; k++) {
+      const i = rows.index[k]!;
+      if (i < -1 || (i === -1 && rows.bytes[k]! > MAX_CACHE_SIZE)) continue;
+      let c: SlubCache | undefined;
+      if (i === -1) c = this.kmallocCache(rows.bytes[k]!, rows.gfp[k]!);
+      else if (caches[i] !== undefined) {
+        this.createCache(i, caches[i]);
+        c = this.named[i];
+      }
+      if (c === undefined || c.order < 0) continue;
+      const pfn = rows.pfn[k]!, start = pfn - (pfn & ((1 << c.order) - 1));
+      const slot = Math.floor(((pfn - start) * PAGE + rows.off[k]!) / c.size);
+      const e = at.get(start);
+      if (e === null) continue;
+      if (slot >= c.objects || (e !== undefined && e.c !== c)) { at.set(start, null); continue; }
+      if (e === undefined) at.set(start, { c, slots: [slot] });
+      else if (!e.slots.includes(slot)) e.slots.push(slot);
+    }
+    let pages = 0, slabs = 0;
+    for (const [start, e] of at) {
+      if (e === null) continue;
+      const { c, slots } = e, npages = 1 << c.order;
+      let ok = start + npages <= this.pageSlab.length;
+      for (let p = start; ok && p < start + npages; p++) ok = this.pageSlab[p] === 0 && slabPage(p);
+      if (!ok) continue;
+      const r = this.takeRecord(c);
+      const rec = this.rec, o = r * STRIDE, sb = rec[o + R_BASE]!;
+      rec[o + R_PFN] = start;
+      rec[o + R_INUSE] = c.objects - slots.length;
+      this.slabOrder[r] = c.order;
+      this.slabObjs[r] = c.objects;
+      // the stack's top (the list's head) is the first slot the trace allocates
+      for (let j = 0; j < slots.length; j++) this.freeSlots[sb + j] = slots[slots.length - 1 - j]!;
+      rec[o + R_NFREE] = slots.length;
+      for (let p = start; p < start + npages; p++) this.pageSlab[p] = r + 1;
+      this.pagesHeld += npages;
+      c.nrSlabs++;
+      c.totalObjs += c.objects;
+      c.inuse += c.objects - slots.length;
+      // the node partial list's tail, as addPartialTail() without a priced step (no event made it)
+      rec[o + R_STATE] = S_PARTIAL; rec[o + R_NEXT] = -1; rec[o + R_PREV] = c.partialTail;
+      if (c.partialTail >= 0) rec[c.partialTail * STRIDE + R_NEXT] = r;
+      else c.partialHead = r;
+      c.partialTail = r;
+      c.nrPartial++;
+      pages += npages; slabs++;
+    }
+    return { pages, slabs };
   }
 
   cacheAlloc(index: number, gfp: number): number {

@@ -68,6 +68,15 @@ export interface ObjectStrategy {
   check(): void;
   /** Optional, for memory pressure: give back cached empty slabs/pages; returns pages freed. */
   shrink?(): number;
+  /**
+   * Optional, before the replay: slabs that existed before a kernel recording (slab-start.ts), as
+   * the objects the trace allocates in them (row k: trace cache `index` (-1: kmalloc of `bytes`
+   * with `gfp`), page `pfn`, byte offset `off`); `slabPage(pfn)`: the page is pre-trace slab memory.
+   * Returns the pages and slabs adopted.
+   */
+  startSlabs?(rows: PreTraceSlabRows, caches: readonly CacheDef[], slabPage: (pfn: number) => boolean): { pages: number; slabs: number };
 }
+
+export interface PreTraceSlabRows { index: Int32Array; bytes: Int32Array; gfp: Int32Array; pfn: Int32Array; off: Int32Array }
 
 export type ObjectStrategyFactory = (opts: ObjectStrategyOptions) => ObjectStrategy;
