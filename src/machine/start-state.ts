@@ -72,7 +72,17 @@ export interface StartInput {
    * instead of under its pageblock's type, which the start infers (seedPagesets()).
    */
   pcpTypes?: { pfn: Int32Array; type: Uint8Array };
+  /** the objects the trace allocates in pre-trace slab pages: the object layer's start (object/slab-start.ts) */
+  slabObjects?: PreTraceSlabObjects;
 }
+
+/**
+ * Per object allocation of the trace whose pointer lies in a pre-trace KPF_SLAB page (trace order):
+ * its cache (`cache`: the kmem_cache's name, '' for kmalloc), the request's bytes and gfp (kmalloc's
+ * cache), the page's pfn and the object's byte offset in it; `excluded`: slab pfns the trace's page
+ * events touch (such a page is not adopted: its recorded free stays a page event).
+ */
+export interface PreTraceSlabObjects { cache: string[]; bytes: Int32Array; gfp: Int32Array; pfn: Int32Array; off: Int32Array; excluded: Int32Array }
 
 /** /proc/kpageflags (u64 little-endian per pfn) → one KP_* class per pfn. */
 export function digestKpageflags(buf: Uint8Array): Uint8Array {
@@ -124,6 +134,9 @@ export interface StartStats {
   unplaced_blocks: number;
   /** sum over types and orders of |free blocks - pagetypeinfo's| after the pageblock typing (kpageflags) */
   type_mismatch_blocks: number;
+  /** pre-trace slab pages and slabs given to the object layer as partial slabs (object/slab-start.ts) */
+  slab_start_pages?: number;
+  slab_start_slabs?: number;
 }
 
 export interface StartedMachine {

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { digestKpageflags, type StartInput } from '../machine/start-state.js';
+import { preTraceSlabObjects } from '../object/slab-start.js';
 import { ftraceText, pcpStartTypes, recordedBuddyTakes, type BuddyTakes } from './pcp-traffic.js';
 import { parseBuddyinfo, parsePagesets, parsePagetypeinfo } from './procfs.js';
 import { zoneFragMetrics, type ZoneFragMetrics, type ZoneFreeState } from './fragmentation.js';
@@ -33,7 +34,9 @@ export function startInputFor(tracePath: string, withKpage = true): StartInput |
   const t = recordedBuddyTakes(tracePath, text);
   const pcpTypes = pcpStartTypes(tracePath, text);
   const takes = t === undefined ? {} : { takes: t.pfn, refilled: refilledLists(t), ...(pcpTypes ? { pcpTypes } : {}) };
-  return { pagetypeinfo, kpage: digestKpageflags(gunzipSync(readFileSync(kp))), ...(pagesets ? { pagesets } : {}), ...takes };
+  const kpage = digestKpageflags(gunzipSync(readFileSync(kp)));
+  const slabs = text === undefined ? {} : { slabObjects: preTraceSlabObjects(text, kpage) };
+  return { pagetypeinfo, kpage, ...(pagesets ? { pagesets } : {}), ...takes, ...slabs };
 }
 
 /** The per-CPU lists a recording refills, as cpu * 64 + order * 4 + migratetype (StartInput.refilled). */

@@ -14,7 +14,8 @@ import type { ObjectStrategy } from '../object/strategy.js';
 import { pageStrategyFactory } from '../page/registry.js';
 import { opCounts, type Trace } from '../trace/trace.js';
 import { isTraceStream, type TraceInfo, type TraceStream } from '../trace/stream.js';
-import { attributionMetrics, preTraceFrees } from '../trace/attribution.js';
+import { attributionMetrics, layersOf, preTraceFrees } from '../trace/attribution.js';
+import { startObjectLayer } from '../object/slab-start.js';
 import { startMachine, type StartInput } from '../machine/start-state.js';
 import * as O from '../trace/ops.js';
 import { Vm } from '../machine/vm.js';
@@ -117,6 +118,15 @@ export function runCell(cell: CellSpec, trace: Trace | TraceStream, machineConfi
   const cpuOf = isTraceStream(trace) ? chunkCpus(trace, machine.cpus) : eventCpus(trace, machine.cpus);
   const cpuCursor = machine.cpuCursor; // the page layer's per-CPU lists read it too
   const objects = objectStrategyFactory(cell.object)({ pages: source, steps: machine.steps, cpus: machine.cpus, cpuCursor });
+  // the object layer's start (object/slab-start.ts): pre-trace slabs move from pre-trace memory to the object layer
+  const slabStart = started === undefined || opts.start?.slabObjects === undefined || opts.start.kpage === undefined || layersOf(whole(trace)) === 'pages'
+    ? undefined : startObjectLayer(objects, opts.start.slabObjects, opts.start.kpage, whole(trace).caches);
+  if (slabStart !== undefined) {
+    started!.preTrace.pages -= slabStart.pages;
+    source.pages += slabStart.pages;
+    started!.stats.slab_start_pages = slabStart.pages;
+    started!.stats.slab_start_slabs = slabStart.slabs;
+  }
   const t1 = performance.now();
   const recorder = new LatencyRecorder();
   const samples = opts.samples ?? 100;
