@@ -69,6 +69,24 @@ describe('6.7+ decay_pcp_high() once a second (vmstat_update)', () => {
   });
 });
 
+describe('6.8+ PCPF_FREE_HIGH_BATCH (free_unref_page_commit)', () => {
+  it('6.12: a run of order-1 frees drains the list only while it holds at least batch pages; without the flag it drains to empty', () => {
+    const run = (rules: BuddyRules): number => {
+      const b = zone(rules);
+      const got: number[] = [];
+      for (let i = 0; i < 8; i++) got.push(b.alloc(1, MIGRATE_MOVABLE));
+      for (const p of got) b.free(p, 1);
+      b.check();
+      return b.perCpuPages()!.pages();
+    };
+    const noFlag: BuddyRules = { ...RULES_6_12, pcp: { ...RULES_6_12.pcp, freeHighBatch: false } };
+    expect(run(noFlag)).toBe(0); // the last free: free_high with 2 pages on the list, all drained
+    const kept = run(RULES_6_12);
+    expect(kept).toBeGreaterThan(0); // 2 pages < batch 3: no free_high, the block stays
+    expect(kept).toBeLessThan(3);
+  });
+});
+
 describe('tick events of a kernel recording', () => {
   it('the replay runs vmstat_update() at each tick: the lists of a 6.12 model shrink, a 6.1 model keeps them', () => {
     const pcpPages = (page: string, ticks: number): number => {
