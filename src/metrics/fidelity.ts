@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { digestKpageflags, type StartInput } from '../machine/start-state.js';
+import { PAGEBLOCK_ORDER } from '../machine/page-geometry.js';
 import { preTraceSlabObjects } from '../object/slab-start.js';
 import { ftraceText, pcpStartTypes, recordedBuddyTakes, type BuddyTakes } from './pcp-traffic.js';
 import { parseBuddyinfo, parsePagesets, parsePagetypeinfo } from './procfs.js';
@@ -35,8 +36,37 @@ export function startInputFor(tracePath: string, withKpage = true): StartInput |
   const pcpTypes = pcpStartTypes(tracePath, text);
   const takes = t === undefined ? {} : { takes: t.pfn, refilled: refilledLists(t), ...(pcpTypes ? { pcpTypes } : {}) };
   const kpage = digestKpageflags(gunzipSync(readFileSync(kp)));
-  const slabs = text === undefined ? {} : { slabObjects: preTraceSlabObjects(text, kpage) };
+  const slabs = text === undefined ? {} : { slabObjects: preTraceSlabObjects(text, kpage), movablePageblocks: movableAtStart(text) };
   return { pagetypeinfo, kpage, ...(pagesets ? { pagesets } : {}), ...takes, ...slabs };
+}
+
+const PB_EVIDENCE = /(mm_page_alloc_zone_locked|mm_page_alloc|mm_page_alloc_extfrag): page=\S+ pfn=0x([0-9a-f]+) (?:order|alloc_order)=(\d+)(?: migratetype=(\d+))?|isolate_free_page: \S+ page=0x([0-9a-f]+) order=\d+ vmemmap_base=0x([0-9a-f]+)/g;
+const STRUCT_PAGE_BYTES = 64n;
+
+/**
+ * The pageblocks (pfn >> 9, ascending) a recording proves were Movable at its start
+ * (StartInput.movablePageblocks). Compaction isolates migration targets only in Movable (or CMA)
+ * pageblocks (6.1/6.12 mm/compaction.c suitable_migration_target(): is_migrate_movable(
+ * get_pageblock_migratetype(page)); fast_isolate_freepages() searches MIGRATE_MOVABLE lists only),
+ * so an `isolate_free_page` kprobe entry names a pageblock Movable at that moment. It was Movable at
+ * the start too unless something before it in the trace could have retyped it: a fallback (every
+ * __rmqueue_fallback() emits mm_page_alloc_extfrag, 6.1/6.12) or a take of another migratetype in
+ * it (mm_page_alloc_zone_locked / mm_page_alloc: e.g. reserve_highatomic_pageblock() after an
+ * atomic take); such a pageblock is no evidence. Conservative: a block of order > 9 taints all its pageblocks.
+ */
+export function movableAtStart(text: string): Int32Array {
+  const tainted = new Set<number>(), pinned = new Set<number>();
+  for (const m of text.matchAll(PB_EVIDENCE)) {
+    if (m[1] !== undefined) {
+      if (m[1] !== 'mm_page_alloc_extfrag' && Number(m[4] ?? 1) === 1) continue; // a Movable take retypes nothing
+      const pfn = parseInt(m[2]!, 16), n = 1 << Number(m[3]);
+      for (let b = pfn >>> PAGEBLOCK_ORDER; b <= (pfn + n - 1) >>> PAGEBLOCK_ORDER; b++) tainted.add(b);
+    } else {
+      const pfn = Number((BigInt('0x' + m[5]!) - BigInt('0x' + m[6]!)) / STRUCT_PAGE_BYTES);
+      if (!tainted.has(pfn >>> PAGEBLOCK_ORDER)) pinned.add(pfn >>> PAGEBLOCK_ORDER);
+    }
+  }
+  return Int32Array.from([...pinned].sort((a, b) => a - b));
 }
 
 /** The per-CPU lists a recording refills, as cpu * 64 + order * 4 + migratetype (StartInput.refilled). */
