@@ -11,6 +11,8 @@ import { runCell } from '../src/run/cell.js';
 import { parseKernelTrace } from '../src/trace/kernel.js';
 import { preTraceFrees } from '../src/trace/attribution.js';
 
+/** one line of a recording's ftrace text, task sh-100 on CPU 0 */
+const ftraceLine = (ev: string, f: string, ts: number, flags: string): string => `              sh-100     [000] ${flags}     ${ts.toFixed(6)}: ${ev}: ${f}`;
 const NONE = { ids: new Int32Array(0), pfns: new Int32Array(0), orders: new Uint8Array(0) };
 const bundled = readdirSync('traces/kernel', { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join('traces/kernel', d.name, 'before', 'pagetypeinfo')) && existsSync(join('traces/kernel', d.name, 'machine.json')))
@@ -69,7 +71,7 @@ describe('start state from a recording\'s before-state', () => {
   }
 
   it('a recording that frees a pre-trace pfn replays it as a real free, not a trace error', () => {
-    const line = (ev: string, f: string, ts: number): string => `              sh-100     [000] .....     ${ts.toFixed(6)}: ${ev}: ${f}`;
+    const line = (ev: string, f: string, ts: number): string => ftraceLine(ev, f, ts, '.....');
     // pfn 0x6000 was allocated before tracing began (the fixture's before-state leaves it in use)
     const text = [
       line('mm_page_alloc', 'page=ffffea0000000000 pfn=0x8000 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 1),
@@ -95,7 +97,7 @@ describe('start state from a recording\'s before-state', () => {
   });
 
   it('pages on per-CPU lists at the start (allocated in the snapshot, then allocated or drained with no free) return to the free pages', () => {
-    const line = (ev: string, f: string, ts: number): string => `              sh-100     [000] d..3.     ${ts.toFixed(6)}: ${ev}: ${f}`;
+    const line = (ev: string, f: string, ts: number): string => ftraceLine(ev, f, ts, 'd..3.');
     // build-compress's before/kpageflags: 0xa802 and 0xa803 are LRU pages (not KPF_BUDDY), 0xa840 heads a free block
     const text = [
       line('mm_page_alloc', 'page=ffffea0000000000 pfn=0xa802 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 1),
