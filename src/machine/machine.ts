@@ -69,9 +69,6 @@ export class Machine implements PageSource {
   reclaim: ReclaimHook | null = null;
   /** the CPU of the event being replayed (the replay writes it): per-CPU page lists and SLUB's per-CPU slabs */
   readonly cpuCursor: CpuCursor = { cpu: 0 };
-  /** flattened [zone][level] watermark and [zone][highest] lowmem_reserve tables */
-  private readonly wm: Float64Array;
-  private readonly reserve: Float64Array;
   /** per highest zone a request may use: the populated zones it tries, highest first (its zonelist) */
   private readonly zonelists: Zone[][];
   /**
@@ -108,12 +105,9 @@ export class Machine implements PageSource {
     // a recorded machine's vm.min_free_kbytes is what its kernel used (sysctl or boot), not our estimate
     this.watermarks = config.minFreeKbytes !== undefined ? watermarksFor(managed, config.minFreeKbytes) : computeWatermarks(managed, config.thp ?? true);
     const nz = this.byIndex.length;
-    this.wm = new Float64Array(nz * 3);
-    this.reserve = new Float64Array(nz * nz);
+    const { wmark, lowmemReserve } = this.watermarks;
     for (let z = 0; z < nz; z++) {
-      for (let l = 0; l < 3; l++) this.wm[z * 3 + l] = this.watermarks.wmark[z]![l]!;
-      for (let h = 0; h < nz; h++) this.reserve[z * nz + h] = this.watermarks.lowmemReserve[z]![h]!;
-      this.byIndex[z]?.strategy.setupPcp?.(this.byIndex[z]!.managed, this.wm[z * 3 + WMARK_LOW]!, this.cpus, this.cpuCursor, this.wm[z * 3 + WMARK_HIGH]!);
+      this.byIndex[z]?.strategy.setupPcp?.(this.byIndex[z]!.managed, wmark[z]![WMARK_LOW]!, this.cpus, this.cpuCursor, wmark[z]![WMARK_HIGH]!);
     }
     this.zonelists = [];
     this.floors = new Float64Array(nz * nz * FLOORS);
@@ -122,10 +116,10 @@ export class Machine implements PageSource {
       for (let z = h; z >= 0; z--) {
         const zone = this.byIndex[z];
         if (zone === undefined) continue;
-        const at = (h * nz + list.length) * FLOORS, reserve = this.reserve[z * nz + h]!;
-        for (let l = 0; l < 3; l++) this.floors[at + l] = this.wm[z * 3 + l]! + reserve;
+        const at = (h * nz + list.length) * FLOORS, reserve = lowmemReserve[z]![h]!;
+        for (let l = 0; l < 3; l++) this.floors[at + l] = wmark[z]![l]! + reserve;
         // ALLOC_MIN_RESERVE (__GFP_HIGH): min - min / 2
-        const min = this.wm[z * 3 + WMARK_MIN]!;
+        const min = wmark[z]![WMARK_MIN]!;
         this.floors[at + MIN_HALVED] = min - Math.floor(min / 2) + reserve;
         list.push(zone);
       }
@@ -220,15 +214,14 @@ export class Machine implements PageSource {
    */
   allocatableBlocks(order: number, gfp: number): number {
     const highest = gfpZone(gfp);
-    const nz = this.byIndex.length;
+    const list = this.zonelists[highest]!;
+    const at = highest * this.byIndex.length * FLOORS + WMARK_MIN;
     let n = 0;
-    for (let z = highest; z >= 0; z--) {
-      const zone = this.byIndex[z];
-      if (zone === undefined) continue;
-      const floor = this.wm[z * 3 + WMARK_MIN]! + this.reserve[z * nz + highest]!;
-      // block k is allowed while free - (k-1)*2^o - (2^o - 1) > floor
-      const k = Math.ceil((zone.strategy.freePages() + 1 - floor) / (1 << order)) - 1;
-      if (k > 0) n += k;
+    for (let k = 0; k < list.length; k++) {
+      const floor = this.floors[at + k * FLOORS]!;
+      // block b is allowed while free - (b-1)*2^o - (2^o - 1) > floor
+      const b = Math.ceil((list[k]!.strategy.freePages() + 1 - floor) / (1 << order)) - 1;
+      if (b > 0) n += b;
     }
     return n;
   }

@@ -141,7 +141,7 @@ export class PerCpuPages {
 
   constructor(
     private readonly backend: PcpBackend, readonly cpus: number, managed: number, lowWmark: number,
-    private readonly rules: PcpRules, private readonly cursor: CpuCursor, private readonly highWmark = 0,
+    rules: PcpRules, private readonly cursor: CpuCursor, private readonly highWmark = 0,
   ) {
     this.lists = LOWORDER_LISTS + rules.thpLists;
     this.autoTune = rules.autoTune;
