@@ -11,3 +11,11 @@ export const PAGEBLOCK_ORDER = 9;
 export const PAGEBLOCK_PAGES = 1 << PAGEBLOCK_ORDER;
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
+
+/** sizeof(struct page) on x86-64 (6.1 and 6.12): pfn = (page - vmemmap_base) / 64 */
+export const STRUCT_PAGE_BYTES = 64;
+
+/** The pfn of the struct page at `page` in the array at `vmemmapBase` (both hex digits, no 0x, as a trace prints them). */
+export function structPagePfn(page: string, vmemmapBase: string): number {
+  return Number((BigInt(`0x${page}`) - BigInt(`0x${vmemmapBase}`)) / BigInt(STRUCT_PAGE_BYTES));
+}

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { digestKpageflags, type StartInput } from '../machine/start-state.js';
-import { PAGEBLOCK_ORDER } from '../machine/page-geometry.js';
+import { PAGEBLOCK_ORDER, structPagePfn } from '../machine/page-geometry.js';
 import { preTraceSlabObjects } from '../object/slab-start.js';
 import { ftraceText, pcpStartTypes, recordedBuddyTakes, type BuddyTakes } from './pcp-traffic.js';
 import { parseBuddyinfo, parsePagesets, parsePagetypeinfo } from './procfs.js';
@@ -41,7 +41,6 @@ export function startInputFor(tracePath: string, withKpage = true): StartInput |
 }
 
 const PB_EVIDENCE = /(mm_page_alloc_zone_locked|mm_page_alloc|mm_page_alloc_extfrag): page=\S+ pfn=0x([0-9a-f]+) (?:order|alloc_order)=(\d+)(?: migratetype=(\d+))?|isolate_free_page: \S+ page=0x([0-9a-f]+) order=\d+ vmemmap_base=0x([0-9a-f]+)/g;
-const STRUCT_PAGE_BYTES = 64n;
 
 /**
  * The pageblocks (pfn >> 9, ascending) a recording proves were Movable at its start
@@ -62,7 +61,7 @@ export function movableAtStart(text: string): Int32Array {
       const pfn = parseInt(m[2]!, 16), n = 1 << Number(m[3]);
       for (let b = pfn >>> PAGEBLOCK_ORDER; b <= (pfn + n - 1) >>> PAGEBLOCK_ORDER; b++) tainted.add(b);
     } else {
-      const pfn = Number((BigInt('0x' + m[5]!) - BigInt('0x' + m[6]!)) / STRUCT_PAGE_BYTES);
+      const pfn = structPagePfn(m[5]!, m[6]!);
       if (!tainted.has(pfn >>> PAGEBLOCK_ORDER)) pinned.add(pfn >>> PAGEBLOCK_ORDER);
     }
   }

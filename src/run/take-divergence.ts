@@ -1,7 +1,7 @@
 import type { MachineConfig } from '../machine/memory-map.js';
 import type { StartInput } from '../machine/start-state.js';
 import { ftraceText, lineCounter, recordedBuddyTakes, type BuddyTakes } from '../metrics/pcp-traffic.js';
-import { PAGEBLOCK_ORDER } from '../machine/page-geometry.js';
+import { PAGEBLOCK_ORDER, structPagePfn } from '../machine/page-geometry.js';
 import { BuddyAllocator } from '../page/buddy.js';
 import type { Trace } from '../trace/trace.js';
 import { runCell, type CellSpec } from './cell.js';
@@ -177,7 +177,7 @@ function recordedTargets(text: string): { pfn: number; order: number; line: numb
   const lineOf = lineCounter(text);
   const out: { pfn: number; order: number; line: number; task: string }[] = [];
   for (const m of text.matchAll(ISOLATION)) {
-    out.push({ pfn: Number((BigInt(`0x${m[2]!}`) - BigInt(`0x${m[4]!}`)) / 64n), order: Number(m[3]), line: lineOf(m.index), task: m[1]! });
+    out.push({ pfn: structPagePfn(m[2]!, m[4]!), order: Number(m[3]), line: lineOf(m.index), task: m[1]! });
   }
   return out;
 }

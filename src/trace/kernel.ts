@@ -23,6 +23,7 @@
  * of an error) is decoded as UTF-8, token by token, so it is the text a decoded string would have
  * given.
  */
+import { STRUCT_PAGE_BYTES } from '../machine/page-geometry.js';
 import { AllocbenchError, TraceFormatError } from '../errors.js';
 import { parseGfp, __GFP_RECLAIMABLE } from '../machine/gfp.js';
 import {
@@ -81,8 +82,6 @@ const KEYS_BY_FIRST: number[][] = Array.from({ length: 256 }, (_, c) => KEYS.fla
 const K_PTR = 0, K_BYTES_REQ = 1, K_BYTES_ALLOC = 2, K_GFP = 3, K_NAME = 4, K_PAGE = 5, K_PFN = 6, K_ORDER = 7,
   K_ADDRESS = 8, K_ERROR_CODE = 9, K_ALLOC_ORDER = 10, K_FALLBACK_ORDER = 11, K_ALLOC_MT = 12, K_FALLBACK_MT = 13,
   K_FRAGMENTING = 14, K_CHANGE = 15, K_VMEMMAP_BASE = 16, K_RET = 17;
-/** sizeof(struct page) on x86-64 (6.1 and 6.12): pfn = (page - vmemmap_base) / 64 */
-const STRUCT_PAGE_BYTES = 64;
 
 /** TokenCache call sites (TokenCache.getToken) */
 const SITE_KMALLOC = 0, SITE_CACHE_ALLOC = 1, SITE_PAGE_ALLOC = 2, SITE_CACHE_FREE = 3;
