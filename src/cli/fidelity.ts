@@ -8,7 +8,7 @@ import type { StartInput } from '../machine/start-state.js';
 import { recordingState, scoreCell, startInputFor, type ScoreLine } from '../metrics/fidelity.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
 import { pageSpecForKernel } from '../page/kernel-version.js';
-import { recordedPcpTraffic } from '../metrics/pcp-traffic.js';
+import { ftraceText, recordedPcpTraffic } from '../metrics/pcp-traffic.js';
 import { runCell } from '../run/cell.js';
 import { formatDivergence, takeDivergence, type TakeDivergence } from '../run/take-divergence.js';
 import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
@@ -31,14 +31,16 @@ export function recordingTrace(dir: string): string {
 export interface FidelityOptions { pages: string[]; object: string; layers: KernelLayers }
 
 /** A recording folder's layer view, its machine (machine.json, else `desktop`) and its before-state. */
-function openRecording(dir: string, layers: KernelLayers): { tracePath: string; trace: Trace; rec: RecordedMachine | undefined; config: MachineConfig; start: StartInput } {
+function openRecording(dir: string, layers: KernelLayers): { tracePath: string; text: string | undefined; trace: Trace; rec: RecordedMachine | undefined; config: MachineConfig; start: StartInput } {
   const tracePath = recordingTrace(dir);
   const trace = loadTrace(tracePath, { layers, layersIfKernel: true });
   const rec = recordedMachine(tracePath, trace.name);
   const config = rec?.config ?? loadMachine('desktop');
-  const start = startInputFor(tracePath, rec !== undefined);
+  // the trace text, decompressed once for the start state, the recorded pcp traffic and --diverge
+  const text = ftraceText(tracePath);
+  const start = startInputFor(tracePath, rec !== undefined, text);
   if (start === undefined) throw new AllocbenchError(`fidelity: ${dir}: no before/pagetypeinfo to start from`);
-  return { tracePath, trace, rec, config, start };
+  return { tracePath, text, trace, rec, config, start };
 }
 
 /**
@@ -49,10 +51,10 @@ function openRecording(dir: string, layers: KernelLayers): { tracePath: string; 
 export function fidelityScorecard(dirs: string[], o: FidelityOptions): ScoreLine[] {
   const lines: ScoreLine[] = [];
   for (const dir of dirs) {
-    const { tracePath, trace, rec, config, start } = openRecording(dir, o.layers);
+    const { tracePath, text, trace, rec, config, start } = openRecording(dir, o.layers);
     const real = recordingState(tracePath);
     if (real === undefined) throw new AllocbenchError(`fidelity: ${dir}: no after/pagetypeinfo or after/buddyinfo to score against`);
-    const traffic = recordedPcpTraffic(tracePath);
+    const traffic = recordedPcpTraffic(tracePath, text);
     for (const page of o.pages) {
       // the buddy models follow the rule set of the kernel that was recorded (machine.json kernel_version)
       const cell = { trace: trace.name, machine: config.name, page: pageSpecForKernel(page, rec?.kernelVersion), object: o.object, seed: 1 };
@@ -88,10 +90,10 @@ export function formatScorecard(lines: ScoreLine[]): string {
 export function fidelityDivergence(dirs: string[], o: FidelityOptions, n: number): TakeDivergence[] {
   const out: TakeDivergence[] = [];
   for (const dir of dirs) {
-    const { tracePath, trace, rec, config, start } = openRecording(dir, o.layers);
+    const { tracePath, text, trace, rec, config, start } = openRecording(dir, o.layers);
     for (const page of o.pages.filter((p) => p.startsWith('buddy'))) {
       const cell = { trace: trace.name, machine: config.name, page: pageSpecForKernel(page, rec?.kernelVersion), object: o.object, seed: 1 };
-      const d = takeDivergence(tracePath, basename(dir.replace(/\/+$/, '')), cell, trace, config, start, n);
+      const d = takeDivergence(tracePath, basename(dir.replace(/\/+$/, '')), cell, trace, config, start, n, undefined, text);
       if (d !== undefined) out.push(d);
     }
   }

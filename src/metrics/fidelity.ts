@@ -22,7 +22,7 @@ export const START_FROM: readonly StartFrom[] = ['before', 'empty'];
  * and before/zoneinfo's pagesets when `withKpage` (the recorded machine) and present), or undefined
  * when it has no before/pagetypeinfo.
  */
-export function startInputFor(tracePath: string, withKpage = true): StartInput | undefined {
+export function startInputFor(tracePath: string, withKpage = true, traceText?: string): StartInput | undefined {
   const dir = join(dirname(tracePath), 'before');
   const pti = join(dir, 'pagetypeinfo');
   if (!existsSync(pti)) return undefined;
@@ -31,7 +31,7 @@ export function startInputFor(tracePath: string, withKpage = true): StartInput |
   if (!withKpage || !existsSync(kp)) return { pagetypeinfo };
   const zi = join(dir, 'zoneinfo');
   const pagesets = existsSync(zi) ? parsePagesets(readFileSync(zi, 'utf8')) : undefined;
-  const text = ftraceText(tracePath); // read once for both
+  const text = traceText ?? ftraceText(tracePath); // read once for all of them
   const t = recordedBuddyTakes(tracePath, text);
   const pcpTypes = pcpStartTypes(tracePath, text);
   const takes = t === undefined ? {} : { takes: t.pfn, refilled: refilledLists(t), ...(pcpTypes ? { pcpTypes } : {}) };

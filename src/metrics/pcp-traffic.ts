@@ -8,8 +8,7 @@ import { gunzipSync } from 'node:zlib';
  * free_pcppages_bulk() gave back). What the simulated counters pcp_refill_blocks and
  * pcp_drain_blocks count. Undefined for a file that is not ftrace text.
  */
-export function recordedPcpTraffic(tracePath: string): { refill_blocks: number; drain_blocks: number } | undefined {
-  const text = ftraceText(tracePath);
+export function recordedPcpTraffic(tracePath: string, text = ftraceText(tracePath)): { refill_blocks: number; drain_blocks: number } | undefined {
   if (text === undefined) return undefined;
   return { refill_blocks: count(text, 'percpu_refill=1'), drain_blocks: count(text, 'mm_page_pcpu_drain:') };
 }

@@ -68,8 +68,8 @@ const classOf = (order: number, mt: number): number => order * 8 + mt;
  */
 export function takeDivergence(
   tracePath: string, recording: string, cell: CellSpec, trace: Trace, config: MachineConfig, start: StartInput, n: number, window = 256,
+  text = ftraceText(tracePath),
 ): TakeDivergence | undefined {
-  const text = ftraceText(tracePath);
   const real = recordedBuddyTakes(tracePath, text);
   if (real === undefined || text === undefined) return undefined;
   const realTargets = recordedTargets(text);
