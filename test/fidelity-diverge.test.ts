@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fidelityDivergence } from '../src/cli/fidelity.js';
 import { recordedBuddyTakes } from '../src/metrics/pcp-traffic.js';
+import { recordedTargets } from '../src/run/take-divergence.js';
 
 describe('fidelity --diverge: the model\'s buddy-level takes against the recording\'s', () => {
   it('build-compress: every recorded take counted, most matched by rank, the first differences described', () => {
@@ -19,4 +20,13 @@ describe('fidelity --diverge: the model\'s buddy-level takes against the recordi
     // (measured: 3 at the kernel's pfn, all 5 in the kernel's pageblock)
     expect(d!.targets).toMatchObject({ real: 5, model: 5, same_pfn: 0.6, same_pageblock: 1, examples: [] });
   }, 60_000);
+
+  it('a compaction isolation the kernel refused (its return is 0 on its CPU) is no target, as the loader drops it', () => {
+    const iso = (cpu: number, page: string): string => `  kcompactd0-28 [00${cpu}] d..1.  15.2: isolate_free_page: (__isolate_free_page+0x0/0x2b0) page=0x${page} order=0 vmemmap_base=0xfffff4fe80000000`;
+    const ret = (cpu: number, v: string): string => `  kcompactd0-28 [00${cpu}] d..1.  15.2: isolate_free_page_ret: (isolate_freepages_block+0x261/0x410 <- __isolate_free_page) ret=${v}`;
+    // pfns 1, 2, 3: the second refused; CPU 1's return does not answer CPU 0's entry
+    const text = [iso(0, 'fffff4fe80000040'), ret(0, '0x1'), iso(0, 'fffff4fe80000080'), iso(1, 'fffff4fe800000c0'), ret(1, '0x1'), ret(0, '0')].join('\n');
+    expect(recordedTargets(text).map((t) => t.pfn)).toEqual([1, 3]);
+  });
 });
+

@@ -170,16 +170,32 @@ export function takeDivergence(
   };
 }
 
-const ISOLATION = /^\s*(\S+)[^\n]*? isolate_free_page: \S+ page=0x([0-9a-f]+) order=(\d+) vmemmap_base=0x([0-9a-f]+)/gm;
+const ISOLATION = /^\s*(\S+)\s+\[(\d+)\][^\n]*? isolate_free_page(?:: \S+ page=0x([0-9a-f]+) order=(\d+) vmemmap_base=0x([0-9a-f]+)|_ret: [^\n]*? ret=(\S+))/gm;
 
-/** The recording's compaction isolations in trace order: pfn = (page - vmemmap_base) / sizeof(struct page). */
-function recordedTargets(text: string): { pfn: number; order: number; line: number; task: string }[] {
+/**
+ * The recording's compaction isolations in trace order: pfn = (page - vmemmap_base) / sizeof(struct
+ * page). An entry whose return (the next isolate_free_page_ret on its CPU) is 0 was refused by the
+ * watermark check and made no target, as the loader drops it (trace/kernel.ts isolationsRefused):
+ * kept, it would pair every later target with the isolation before its own.
+ */
+export function recordedTargets(text: string): { pfn: number; order: number; line: number; task: string }[] {
   const lineOf = lineCounter(text);
   const out: { pfn: number; order: number; line: number; task: string }[] = [];
+  /** per CPU, the index in `out` of the entry waiting for its return */
+  const open = new Map<string, number>();
+  const refused = new Set<number>();
   for (const m of text.matchAll(ISOLATION)) {
-    out.push({ pfn: structPagePfn(m[2]!, m[4]!), order: Number(m[3]), line: lineOf(m.index), task: m[1]! });
+    const cpu = m[2]!;
+    if (m[6] === undefined) {
+      open.set(cpu, out.length);
+      out.push({ pfn: structPagePfn(m[3]!, m[5]!), order: Number(m[4]), line: lineOf(m.index), task: m[1]! });
+      continue;
+    }
+    const k = open.get(cpu);
+    open.delete(cpu);
+    if (k !== undefined && /^(0x)?0+$/.test(m[6])) refused.add(k);
   }
-  return out;
+  return out.filter((_, k) => !refused.has(k));
 }
 
 const hex = (p: number): string => `0x${p.toString(16)}`;
