@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { keepArrays, keptArray, releaseKept } from '../src/machine/kept-arrays.js';
+import { keepArrays, keptArray, keptArrayUnset, releaseKept } from '../src/machine/kept-arrays.js';
+import { GFP_USER } from '../src/machine/gfp.js';
+import { newSteps } from '../src/machine/steps.js';
 import { LatencyRecorder } from '../src/metrics/latency.js';
+import { Dlmalloc } from '../src/object/dlmalloc.js';
+import { BuddyAllocator } from '../src/page/buddy.js';
+import { MIGRATE_TYPES } from '../src/machine/gfp.js';
+import { NR_ORDERS } from '../src/page/strategy.js';
 import { OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';
 
 describe('kept arrays (a worker\'s machine arrays reused from cell to cell)', () => {
@@ -20,6 +26,92 @@ describe('kept arrays (a worker\'s machine arrays reused from cell to cell)', ()
     expect(c.every((x) => x === 0)).toBe(true);
     expect(keptArray(Uint8Array, 1 << 16)).toBeInstanceOf(Uint8Array); // another type: a new array
     releaseKept();
+  });
+  it('sets [from, length) to the fill value on a reused array and on a new one, and leaves [0, from) alone', () => {
+    const N = 1 << 16;
+    expect(Array.from(keptArray(Int8Array, N, -1).subarray(0, 3))).toEqual([-1, -1, -1]); // outside a cell too
+    keepArrays();
+    const a = keptArray(Int8Array, N, -1);
+    expect(a.every((x) => x === -1)).toBe(true); // new: filled, not zero
+    const u = keptArray(Int32Array, N, 0, N / 2);
+    expect(u.every((x) => x === 0)).toBe(true); // new: zero everywhere
+    a.fill(5); u.fill(7);
+    releaseKept();
+    keepArrays();
+    const b = keptArray(Int8Array, N, -1);
+    expect(b).toBe(a);
+    expect(b.every((x) => x === -1)).toBe(true); // one fill with the value, no 5 left
+    const v = keptArray(Int32Array, N, 0, N / 2);
+    expect(v).toBe(u);
+    expect(v.subarray(N / 2).every((x) => x === 0)).toBe(true);
+    expect(v.subarray(0, N / 2).every((x) => x === 7)).toBe(true); // not cleared: the caller writes it
+    v.fill(9);
+    releaseKept();
+    keepArrays();
+    const w = keptArrayUnset(Int32Array, N);
+    expect(w).toBe(v);
+    expect(w.every((x) => x === 9)).toBe(true); // untouched
+    releaseKept();
+  });
+
+  // The proofs in buddy.ts (links written before read) and dlmalloc.ts (its growth's copy) as a check:
+  // a machine built on kept arrays full of garbage behaves exactly as one built on new arrays.
+  it('a buddy allocator and a dlmalloc heap on dirty kept arrays give the same results as on new ones', () => {
+    const buddyRun = () => {
+      const b = new BuddyAllocator({ pages: 1 << 16, steps: newSteps() }, true);
+      const out: unknown[] = [];
+      for (let pfn = 0; pfn < 1 << 16; pfn += 1 << 10) b.free(pfn, 10);
+      let seed = 12345;
+      const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+      const live: Array<[number, number]> = [];
+      for (let i = 0; i < 20000; i++) {
+        if (live.length > 0 && rnd(5) < 2) {
+          const [p, o] = live.splice(rnd(live.length), 1)[0]!;
+          b.free(p, o);
+        } else {
+          const o = rnd(4) === 0 ? rnd(11) : rnd(3);
+          const p = b.alloc(o, rnd(3));
+          out.push(p);
+          if (p >= 0) live.push([p, o]);
+        }
+        if (i % 5000 === 0) { out.push(b.locate(live[0]?.[0] ?? 0), b.allocCompactionTarget(2)); b.check(); }
+      }
+      b.check();
+      const area = new Float64Array(MIGRATE_TYPES * NR_ORDERS);
+      b.freeArea(area);
+      out.push(Array.from(area), b.counters());
+      return { out, machine: b };
+    };
+    const dlRun = () => {
+      let next = 0;
+      const h = new Dlmalloc({ pages: { totalPfns: 1 << 20, allocPages: () => next++, freePages: () => {} }, steps: newSteps(), cpus: 1 });
+      const out: unknown[] = [];
+      let seed = 777;
+      const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+      const live: number[] = [];
+      for (let i = 0; i < 30000; i++) {
+        if (live.length > 0 && rnd(3) === 0) h.free(live.splice(rnd(live.length), 1)[0]!);
+        else { const a = h.alloc(16 + rnd(2000), GFP_USER); out.push(a); live.push(a); }
+      }
+      h.check();
+      out.push(h.usage(), h.counters(), h.inspect());
+      return { out, machine: h };
+    };
+    for (const run of [buddyRun, dlRun]) {
+      const fresh = run().out;
+      keepArrays();
+      const first = run();
+      expect(first.out).toEqual(fresh);
+      // dirty every kept array the machine holds (≥ 64 KiB; smaller ones are new, some shared tables);
+      // the smaller ones dlmalloc grew out of keep their stale data
+      for (const v of Object.values(first.machine)) {
+        if (ArrayBuffer.isView(v) && v.byteLength >= 64 * 1024) (v as Int32Array).fill(0x5b5b5b5b);
+      }
+      releaseKept();
+      keepArrays();
+      expect(run().out).toEqual(fresh);
+      releaseKept();
+    }
   });
 });
 

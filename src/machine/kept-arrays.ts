@@ -4,7 +4,8 @@
  * on a VM whose host takes freed memory back, as this project's CI machine does: a 4 GiB buddy's
  * 9 MB of links and states cost a cell tens of ms), while clearing a kept array is a memset.
  *
- * A strategy's constructor takes its big arrays from here (zero-filled, like `new`). runCell calls
+ * A strategy's constructor takes its big arrays from here (zero-filled like `new`, or filled with its
+ * own initial value, or only partly set: keptArray()'s `fill` and `from`). runCell calls
  * keepArrays() before it boots its machine and releaseKept() once it is done with it; only arrays
  * taken in between are kept. Everywhere else (tests, benches building strategies directly, a
  * machine that outlives its cell) keptArray() is plain `new`.
@@ -19,14 +20,28 @@ let taken: Kept[] | null = null;
 /** arrays smaller than this are not worth keeping */
 const MIN_BYTES = 64 * 1024;
 
-/** A zero-filled array of `length` elements: a kept one if this thread has one, else a new one. */
-export function keptArray<T extends Kept>(ctor: Ctor<T>, length: number): T {
-  if (taken === null || length * (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT < MIN_BYTES) return new ctor(length);
-  const list = free.get(`${ctor.name}:${length}`);
-  const kept = list?.pop() as T | undefined;
-  const a: T = kept !== undefined ? (kept.fill(0) as T) : new ctor(length);
-  taken.push(a);
+/**
+ * An array of `length` elements whose elements [from, length) are `fill` (default: all zero, like
+ * `new`): a kept one if this thread has one, else a new one. Elements [0, from) are left as a kept
+ * array's last machine wrote them: pass `from` > 0 only when the caller writes each of them before
+ * anything reads it (dlmalloc's growth copies its old arrays over them), so a reused array is not
+ * cleared and then written again (issue 17: the clear of a kept array was ~1 s of a worker's 10 s).
+ */
+export function keptArray<T extends Kept>(ctor: Ctor<T>, length: number, fill = 0, from = 0): T {
+  const keep = taken !== null && length * (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT >= MIN_BYTES;
+  const kept = keep ? (free.get(`${ctor.name}:${length}`)?.pop() as T | undefined) : undefined;
+  const a = kept ?? new ctor(length);
+  if (keep) taken!.push(a);
+  if (kept !== undefined || fill !== 0) a.fill(fill, from); // a new array is zero already
   return a;
+}
+
+/**
+ * An array of `length` elements with unspecified contents (a kept array is not cleared), for a
+ * caller that writes every element before it reads it; say where, next to the call.
+ */
+export function keptArrayUnset<T extends Kept>(ctor: Ctor<T>, length: number): T {
+  return keptArray(ctor, length, 0, length);
 }
 
 /**

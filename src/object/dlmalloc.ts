@@ -298,10 +298,14 @@ export class Dlmalloc implements ObjectStrategy {
     let n = Math.max(1024, this.cap);
     while (n < granules) n *= 2;
     // kept arrays (machine/kept-arrays.ts): a worker's next dlmalloc cell reuses these instead of
-    // faulting in fresh zeroed memory (a kernel-mix heap's metadata doubles up to ~0.5 GB)
-    const grow32 = (a: Uint32Array): Uint32Array => { const t = keptArray(Uint32Array, n); t.set(a); return t; };
-    const growI = (a: Int32Array): Int32Array => { const t = keptArray(Int32Array, n); t.set(a); return t; };
-    const grow8 = (a: Uint8Array): Uint8Array => { const t = keptArray(Uint8Array, n); t.set(a); return t; };
+    // faulting in fresh zeroed memory (a kernel-mix heap's metadata doubles up to ~0.5 GB). Only the
+    // new tail [old length, n) is cleared: set() writes the old contents over the rest, so clearing
+    // all of it wrote that half twice (issue 17). The tail is still cleared, as `new` gave it before:
+    // that every granule's tags are written before they are read (flg[p + size] | PINUSE reads a
+    // neighbour's) is not proven here.
+    const grow32 = (a: Uint32Array): Uint32Array => { const t = keptArray(Uint32Array, n, 0, a.length); t.set(a); return t; };
+    const growI = (a: Int32Array): Int32Array => { const t = keptArray(Int32Array, n, 0, a.length); t.set(a); return t; };
+    const grow8 = (a: Uint8Array): Uint8Array => { const t = keptArray(Uint8Array, n, 0, a.length); t.set(a); return t; };
     this.csz = grow32(this.csz); this.pft = grow32(this.pft);
     this.flg = grow8(this.flg); this.tix = grow8(this.tix);
     this.fd = growI(this.fd); this.bk = growI(this.bk);

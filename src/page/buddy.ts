@@ -1,5 +1,5 @@
 import { InvariantError } from '../errors.js';
-import { keptArray } from '../machine/kept-arrays.js';
+import { keptArray, keptArrayUnset } from '../machine/kept-arrays.js';
 import { MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE } from '../machine/gfp.js';
 import {
   STEP_CALL, STEP_FALLBACK, STEP_LIST, STEP_MERGE, STEP_PAGEBLOCK, STEP_SPLIT, tick, ticks, type Steps,
@@ -89,8 +89,13 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     // build_all_zonelists(): grouping is pointless with fewer pages than one pageblock per type.
     this.grouping = mobility && opts.pages >= PAGEBLOCK_PAGES * MIGRATE_TYPES;
     const n = opts.pages;
-    this.links = keptArray(Int32Array, 2 * n);
-    this.fstate = keptArray(Int8Array, n).fill(NIL);
+    // Not cleared (issue 17: a wasted memset of 8 bytes a page per cell): a page's links are read
+    // only while it heads a block on a free list (del(), the list walks of locate(),
+    // allocCompactionTarget() and check()), and only addHead()/addTail() list a page, writing both its
+    // links (and a neighbour's one) before it is listed; a free-head fstate is set nowhere else, and
+    // the pcp lists keep their own rings (pcp.ts). So no link is read before this machine wrote it.
+    this.links = keptArrayUnset(Int32Array, 2 * n);
+    this.fstate = keptArray(Int8Array, n, NIL); // one fill, not a clear and then NIL
     // memmap_init() marks every pageblock MIGRATE_MOVABLE; set_pageblock_migratetype() forces
     // Unmovable when grouping is disabled.
     this.pbType = new Uint8Array((n + PAGEBLOCK_PAGES - 1) >>> PAGEBLOCK_ORDER).fill(this.grouping ? MIGRATE_MOVABLE : MIGRATE_UNMOVABLE);
