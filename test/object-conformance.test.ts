@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { GFP_KERNEL, __GFP_RECLAIMABLE } from '../src/machine/gfp.js';
 import { newSteps } from '../src/machine/steps.js';
 import { OBJECT_STRATEGIES, objectStrategyFactory } from '../src/object/registry.js';
-import { minPartial } from '../src/object/slab-geometry.js';
+import { cpuPartialSlabs, minPartial } from '../src/object/slab-geometry.js';
 import type { ObjectStrategy } from '../src/object/strategy.js';
 import type { PageSource } from '../src/machine/page-source.js';
 import { CACHE_HWCACHE_ALIGN, CACHE_RECLAIMABLE } from '../src/trace/ops.js';
@@ -55,11 +55,11 @@ class FakePages implements PageSource {
   }
 }
 
-const SPECS = [...Object.keys(OBJECT_STRATEGIES), 'kmalloc-pow2:return'];
+const SPECS = [...Object.keys(OBJECT_STRATEGIES), 'kmalloc-pow2:return', 'slub:cpu-partial=on'];
 /** strategies whose addresses are physical (pfn * 4096 + offset) inside pages they hold */
 const PHYSICAL = new Set(['slub', 'kmalloc-pow2', 'kmalloc-pow2:return']);
 /** strategies that list created caches by name in caches() */
-const CACHE_AWARE = new Set(['slub']);
+const CACHE_AWARE = new Set(['slub', 'slub:cpu-partial=on']);
 
 const CACHES: CacheDef[] = [
   { name: 'conf_a', size: 200, align: 0, flags: 0 },
@@ -146,11 +146,14 @@ function run(spec: string, ops: Op[], limit: number): void {
   s.check();
   expect(s.usage().bytesReserved).toBe(0);
   if (spec === 'kmalloc-pow2:return') expect(s.usage().pagesHeld).toBe(0);
-  if (spec === 'slub') {
-    // no large blocks stay, and each cache keeps at most min_partial - 1 empty partial slabs + its cpu slab
+  if (spec.startsWith('slub')) {
+    // no large blocks stay, and each cache keeps at most min_partial empty node partial slabs, and
+    // per CPU its cpu slab and its partial list (cpu_partial_slabs, plus what one get_partial_node()
+    // moved onto it without a drain: half of that and one more)
     let bound = 0;
     for (const c of s.caches()) {
-      expect(c.numSlabs, c.name).toBeLessThanOrEqual(minPartial(c.slotSize));
+      const cps = cpuPartialSlabs(c.slotSize, c.objperslab);
+      expect(c.numSlabs, c.name).toBeLessThanOrEqual(minPartial(c.slotSize) + 2 * (1 + cps + (cps >> 1) + 1));
       bound += c.numSlabs * c.pagesperslab;
     }
     expect(s.usage().pagesHeld).toBeLessThanOrEqual(bound);
@@ -215,6 +218,21 @@ describe('slub empty slabs', () => {
     for (const x of a) s.free(x);
     // kmalloc-64: min_partial 5 → 4 empty partial slabs stay, plus the cpu slab
     expect(pages.used).toBe(5);
+    s.check();
+  });
+
+  it('with per-CPU partial lists: also the slabs left on the freeing CPU\'s partial list', () => {
+    const pages = new FakePages();
+    const s = make('slub:cpu-partial=on', pages);
+    const a: number[] = [];
+    for (let i = 0; i < 64 * 64; i++) a.push(s.alloc(64, GFP_KERNEL));
+    for (const x of a) s.free(x);
+    // kmalloc-64: 64 order-0 slabs, cpu_partial_slabs = ceil(2 * 120 / 64) = 4. Each full slab's first
+    // free puts it on the CPU's list; every fifth sends the four before it (emptied there) to the
+    // node, which keeps min_partial of them (the first walks fill it) and discards the rest. Left:
+    // the cpu slab (S64), S61..S63 on the CPU's list (S61 came after the last drain), 5 on the node.
+    expect(s.counters()).toMatchObject({ cpu_partial_slabs: 3, partial_slabs: 5, cpu_partial_drain: 15 });
+    expect(pages.used).toBe(1 + 3 + 5);
     s.check();
   });
 });

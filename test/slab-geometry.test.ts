@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cacheGeometry, calculateAlignment, calculateOrder, getOrder, kmallocIndex, kmallocSizeOfIndex, minObjectsFor,
   minPartial,
+  cpuPartialSlabs,
 } from '../src/object/slab-geometry.js';
 import { idleCacheGeometry, parseSlabinfo } from '../src/object/slabinfo.js';
 import { CACHE_HWCACHE_ALIGN } from '../src/trace/ops.js';
@@ -68,6 +69,9 @@ describe('calculate_order and friends', () => {
 
   it('min_partial is ilog2(size) / 2 clamped to [5, 10]', () => {
     expect([8, 256, 4096, 8192, 1 << 20, 1 << 22].map(minPartial)).toEqual([5, 5, 6, 6, 10, 10]);
+    // set_cpu_partial(): 120 / 52 / 24 / 6 objects by slot size, as slabs of the preferred order
+    expect([[8, 512], [64, 64], [255, 16], [256, 16], [1024, 32], [4096, 8], [0, 0]].map(([size, objs]) => cpuPartialSlabs(size!, objs!)))
+      .toEqual([1, 4, 15, 7, 2, 2, 0]);
   });
 });
 

@@ -40,6 +40,31 @@ describe('object layer start (pre-trace slabs)', () => {
     expect([...s.pfn]).toEqual([1000, 1001, 1001]);
     expect([...s.off]).toEqual([384, 64, 64]);
     expect([...s.excluded]).toEqual([1003]);
+    expect([...s.cpu]).toEqual([0, 0, 0]);
+  });
+
+  it('with per-CPU partial lists, a pre-trace slab goes on the list of the CPU that first allocates from it', () => {
+    const on = (cpu: number, l: string): string => l.replace('[000]', `[00${cpu}]`);
+    // two kmalloc-64 slabs CPU 1 reaches first, one CPU 0 does
+    const text = [on(1, kmalloc(1004, 0)), on(0, kmalloc(1005, 0)), on(1, kmalloc(1006, 0)), on(0, kmalloc(1004, 64))].join('\n');
+    const k = kpage();
+    const objs = preTraceSlabObjects(text, k);
+    expect([...objs.cpu]).toEqual([1, 0, 1, 0]);
+    const pages = new FakePages(4096);
+    const cursor = { cpu: 1 };
+    const slub = createSlub({ pages, steps: newSteps(), cpus: 2, variant: 'cpu-partial=on', cpuCursor: cursor });
+    expect(startObjectLayer(slub, objs, k, CACHES)).toEqual({ pages: 3, slabs: 3 });
+    expect(slub.counters()).toMatchObject({ cpu_partial_slabs: 3, partial_slabs: 0 });
+    slub.check();
+    // CPU 1 allocates from its slabs in the order it first reached them
+    expect([slub.alloc(50, GFP_KERNEL), slub.alloc(50, GFP_KERNEL), slub.alloc(50, GFP_KERNEL)]).toEqual([1004 * 4096, 1004 * 4096 + 64, 1006 * 4096]);
+    cursor.cpu = 0;
+    expect(slub.alloc(50, GFP_KERNEL)).toBe(1005 * 4096);
+    expect(pages.allocs).toHaveLength(0);
+    // without them, all three sit on the node partial list
+    const off = createSlub({ pages: new FakePages(4096), steps: newSteps(), cpus: 2 });
+    startObjectLayer(off, objs, k, CACHES);
+    expect(off.counters()).toMatchObject({ cpu_partial_slabs: 0, partial_slabs: 3 });
   });
 
   it('SLUB takes the pre-trace partial slab before a new slab (___slab_alloc), its pages pre-trace memory', () => {

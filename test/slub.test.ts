@@ -12,10 +12,12 @@ import { FakePages } from './support/fake-pages.js';
 import { CACHE_RECLAIMABLE } from '../src/trace/ops.js';
 import { TraceFormatError } from '../src/errors.js';
 
-function make(pages = new FakePages(1 << 14), cpus = 2): { s: ObjectStrategy; pages: FakePages; steps: Float64Array } {
+function make(pages = new FakePages(1 << 14), cpus = 2, variant?: string): { s: ObjectStrategy; pages: FakePages; steps: Float64Array } {
   const steps = newSteps();
-  return { s: createSlub({ pages, steps, cpus }), pages, steps };
+  return { s: createSlub({ pages, steps, cpus, ...(variant === undefined ? {} : { variant }) }), pages, steps };
 }
+/** CONFIG_SLUB_CPU_PARTIAL=y: per-CPU partial lists */
+const makeCpuPartial = (): ReturnType<typeof make> => make(undefined, 2, 'cpu-partial=on');
 
 const stat = (s: ObjectStrategy, name: string) => s.caches().find((c) => c.name === name)!;
 
@@ -110,7 +112,7 @@ describe('slub slab lists', () => {
     s.check();
   });
 
-  it('a free into a full slab puts it on the partial list, which the next refill uses before new pages', () => {
+  it('without per-CPU partial lists, a free into a full slab puts it on the node partial list, which the next refill uses before new pages', () => {
     const { s, pages } = make();
     const first: number[] = [];
     for (let i = 0; i < 16; i++) first.push(s.alloc(256, GFP_KERNEL)); // slab A full
@@ -123,6 +125,57 @@ describe('slub slab lists', () => {
     expect(pages.allocs.length).toBe(2);
     expect(s.counters().partial_taken).toBe(1);
     s.check();
+  });
+
+  it('a free into a full slab puts it on the freeing CPU\'s partial list, which the next refill takes first', () => {
+    const { s, pages } = makeCpuPartial();
+    const first: number[] = [];
+    for (let i = 0; i < 16; i++) first.push(s.alloc(256, GFP_KERNEL)); // slab A full
+    s.alloc(256, GFP_KERNEL); // slab B is the cpu slab now
+    s.free(first[5]!); // A: full → this CPU's partial list, not the node's
+    expect(s.counters()).toMatchObject({ partial_slabs: 0, cpu_partial_slabs: 1 });
+    for (let i = 1; i < 16; i++) s.alloc(256, GFP_KERNEL); // fill B
+    expect(s.alloc(256, GFP_KERNEL)).toBe(first[5]); // B exhausted: A from the CPU's list
+    expect(pages.allocs.length).toBe(2);
+    expect(s.counters()).toMatchObject({ cpu_partial_alloc: 1, partial_taken: 0, cpu_partial_slabs: 0 });
+    s.check();
+  });
+
+  it('a CPU\'s partial list at cpu_partial_slabs goes to the node, its empty slabs past min_partial discarded in one burst', () => {
+    const { s, pages } = makeCpuPartial();
+    // kmalloc-256: 16 objects per order-0 slab, cpu_partial_slabs = ceil(2 * 52 / 16) = 7, min_partial 5
+    const objs: number[] = [];
+    for (let i = 0; i < 16 * 9; i++) objs.push(s.alloc(256, GFP_KERNEL));
+    const slabPfn = pages.allocs.map((a) => a.pfn); // S1..S9, S9 the cpu slab
+    for (let i = 0; i < 16 * 7; i++) s.free(objs[i]!); // S1..S7 onto the CPU's list, emptied there
+    expect(pages.frees.length).toBe(0);
+    expect(s.counters()).toMatchObject({ cpu_partial_slabs: 7, partial_slabs: 0 });
+    s.free(objs[16 * 7]!); // S8's first free: the list is full, so S7..S1 go to the node first
+    // the walk from the head: S7..S3 fill the node list to min_partial, S2 and S1 are discarded,
+    // the last met first
+    expect(pages.frees.map((f) => f.pfn)).toEqual([slabPfn[0], slabPfn[1]]);
+    expect(s.counters()).toMatchObject({ cpu_partial_drain: 1, cpu_partial_slabs: 1, partial_slabs: 5 });
+    s.check();
+    // a slab on a CPU's list stays there when it empties
+    for (let i = 16 * 7 + 1; i < 16 * 8; i++) s.free(objs[i]!);
+    expect(pages.frees.length).toBe(2);
+    s.check();
+  });
+
+  it('a refill from the node partial list moves more than half of cpu_partial_slabs onto the CPU\'s list', () => {
+    const { s } = makeCpuPartial();
+    const objs: number[] = [];
+    for (let i = 0; i < 16 * 9; i++) objs.push(s.alloc(256, GFP_KERNEL));
+    for (let k = 0; k < 8; k++) s.free(objs[16 * k]!); // one free in each of S1..S8: S8 drains S7..S1 to the node
+    expect(s.counters()).toMatchObject({ partial_slabs: 7, cpu_partial_slabs: 1 });
+    s.alloc(256, GFP_KERNEL); // S9 exhausted: S8 from the CPU's list
+    s.alloc(256, GFP_KERNEL); // S8 exhausted: the node list's head, then 4 more (> 7 / 2) onto the CPU's list
+    expect(s.counters()).toMatchObject({ partial_taken: 1, partial_slabs: 2, cpu_partial_slabs: 4 });
+    s.check();
+  });
+
+  it('refuses an unknown option', () => {
+    expect(() => make(undefined, 2, 'cpu-partial=maybe')).toThrow(/unknown option/);
   });
 
   it('reuses the most recently freed object first (LIFO free list)', () => {

@@ -89,7 +89,7 @@ export interface StartInput {
  * cache), the page's pfn and the object's byte offset in it; `excluded`: slab pfns the trace's page
  * events touch (such a page is not adopted: its recorded free stays a page event).
  */
-export interface PreTraceSlabObjects { cache: string[]; bytes: Int32Array; gfp: Int32Array; pfn: Int32Array; off: Int32Array; excluded: Int32Array }
+export interface PreTraceSlabObjects { cache: string[]; bytes: Int32Array; gfp: Int32Array; pfn: Int32Array; off: Int32Array; cpu: Int32Array; excluded: Int32Array }
 
 /** /proc/kpageflags (u64 little-endian per pfn) → one KP_* class per pfn. */
 export function digestKpageflags(buf: Uint8Array): Uint8Array {

@@ -7,11 +7,8 @@ import { dlmallocFactory } from './dlmalloc.js';
 
 /** Every object-layer strategy by name (variant after a colon, as for page strategies). */
 export const OBJECT_STRATEGIES: Record<string, ObjectStrategyFactory> = {
-  // slub has no variants: `slub:xyz` is a typo, refused like the page strategies' (bitset.ts rejectVariant)
-  slub: (opts) => {
-    if (opts.variant !== undefined) throw new AllocbenchError(`object strategy "slub" has no variants (got "slub:${opts.variant}")`);
-    return createSlub(opts);
-  },
+  // slub:cpu-partial=on|off (CONFIG_SLUB_CPU_PARTIAL, default off); any other variant is refused by slub.ts
+  slub: createSlub,
   'kmalloc-pow2': createKmallocPow2,
   dlmalloc: dlmallocFactory,
 };

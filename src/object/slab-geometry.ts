@@ -120,6 +120,16 @@ export function minPartial(size: number): number {
   return Math.min(MAX_PARTIAL, Math.max(MIN_PARTIAL, ilog2(size) >> 1));
 }
 
+/**
+ * s->cpu_partial_slabs: how many slabs a CPU's partial list holds before put_cpu_partial() moves
+ * them to the node (set_cpu_partial() → slub_set_cpu_partial(), 5.16+; the same in 6.1 and 6.12
+ * mm/slub.c): an object count by slot size, doubled and divided by the preferred slab's objects.
+ */
+export function cpuPartialSlabs(size: number, objects: number): number {
+  const nrObjects = size >= PAGE_SIZE ? 6 : size >= 1024 ? 24 : size >= 256 ? 52 : 120;
+  return objects > 0 ? Math.ceil((nrObjects * 2) / objects) : 0;
+}
+
 export interface SlabGeometry {
   /** s->size: bytes per slot */
   size: number;
@@ -132,6 +142,8 @@ export interface SlabGeometry {
   minOrder: number;
   minObjects: number;
   minPartial: number;
+  /** s->cpu_partial_slabs (CONFIG_SLUB_CPU_PARTIAL=y) */
+  cpuPartialSlabs: number;
 }
 
 /** The whole geometry of a cache (kmem_cache_open → calculate_sizes → calculate_order). */
@@ -148,6 +160,7 @@ export function cacheGeometry(objectSize: number, align: number, hwcacheAlign: b
     minOrder,
     minObjects: orderObjects(minOrder, size),
     minPartial: minPartial(size),
+    cpuPartialSlabs: cpuPartialSlabs(size, order < 0 ? 0 : orderObjects(order, size)),
   };
 }
 

@@ -39,7 +39,7 @@ const EVENT = /(kmem_cache_alloc|kmalloc)(?:_node)?: call_site=\S+ ptr=([0-9a-f]
 export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSlabObjects {
   const n = kpage.length;
   const touched = new Uint8Array(n);
-  const ptrGib: number[] = [], inGib: number[] = [], cache: string[] = [], bytes: number[] = [], gfp: number[] = [];
+  const ptrGib: number[] = [], inGib: number[] = [], cache: string[] = [], bytes: number[] = [], gfp: number[] = [], cpu: number[] = [];
   for (const m of text.matchAll(EVENT)) {
     if (m[6] !== undefined) {
       const pfn = parseInt(m[6], 16), end = Math.min(n, pfn + (1 << Number(m[7])));
@@ -54,6 +54,9 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
     cache.push(m[1] === 'kmalloc' ? '' : `cache-${alloc}`);
     bytes.push(m[1] === 'kmalloc' ? Number(m[3]) : alloc);
     gfp.push((/GFP_DMA\b|__GFP_DMA\b/.test(flags) ? __GFP_DMA : 0) | (flags.includes('__GFP_RECLAIMABLE') ? __GFP_RECLAIMABLE : 0));
+    // the line's CPU column (`comm-pid [003] ...`), read back from the match for the allocations only
+    const open = text.indexOf('[', text.lastIndexOf('\n', m.index!) + 1);
+    cpu.push(open >= 0 && open < m.index! ? parseInt(text.slice(open + 1, text.indexOf(']', open)), 10) || 0 : 0);
   }
   // the direct-map base (randomised per boot, 1 GiB aligned): the one that puts most pointers on KPF_SLAB pages
   const span = Math.ceil((n * PAGE) / GIB);
@@ -66,18 +69,18 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
   }
   let base = 0, best = 0;
   for (const [g, v] of votes) if (v > best || (v === best && g < base)) { base = g; best = v; }
-  const out = { cache: [] as string[], bytes: [] as number[], gfp: [] as number[], pfn: [] as number[], off: [] as number[] };
+  const out = { cache: [] as string[], bytes: [] as number[], gfp: [] as number[], pfn: [] as number[], off: [] as number[], cpu: [] as number[] };
   for (let k = 0; best > 0 && k < ptrGib.length; k++) {
     const byte = (ptrGib[k]! - base) * GIB + inGib[k]!;
     const pfn = Math.floor(byte / PAGE);
     if (pfn < 0 || pfn >= n || kpage[pfn] !== KP_SLAB || touched[pfn] === 1) continue;
-    out.cache.push(cache[k]!); out.bytes.push(bytes[k]!); out.gfp.push(gfp[k]!); out.pfn.push(pfn); out.off.push(byte - pfn * PAGE);
+    out.cache.push(cache[k]!); out.bytes.push(bytes[k]!); out.gfp.push(gfp[k]!); out.pfn.push(pfn); out.off.push(byte - pfn * PAGE); out.cpu.push(cpu[k]!);
   }
   const excluded: number[] = [];
   for (let p = 0; p < n; p++) if (touched[p] === 1 && kpage[p] === KP_SLAB) excluded.push(p);
   return {
     cache: out.cache, bytes: Int32Array.from(out.bytes), gfp: Int32Array.from(out.gfp), pfn: Int32Array.from(out.pfn),
-    off: Int32Array.from(out.off), excluded: Int32Array.from(excluded),
+    off: Int32Array.from(out.off), cpu: Int32Array.from(out.cpu), excluded: Int32Array.from(excluded),
   };
 }
 
@@ -92,5 +95,5 @@ export function startObjectLayer(objects: ObjectStrategy, s: PreTraceSlabObjects
   const index = Int32Array.from(s.cache, (c) => (c === '' ? -1 : byName.get(c) ?? -2));
   const excluded = new Set(s.excluded);
   const slabPage = (pfn: number): boolean => pfn < kpage.length && kpage[pfn] === KP_SLAB && !excluded.has(pfn);
-  return objects.startSlabs({ index, bytes: s.bytes, gfp: s.gfp, pfn: s.pfn, off: s.off }, caches, slabPage);
+  return objects.startSlabs({ index, bytes: s.bytes, gfp: s.gfp, pfn: s.pfn, off: s.off, cpu: s.cpu }, caches, slabPage);
 }

@@ -20,11 +20,21 @@
  *   (num_present_cpus()). A free into another CPU's active slab is __slab_free() on a frozen slab:
  *   the object goes back on that slab's free list, the slow path, no list change (free_remote).
  *   So more CPUs pin more partly-used slabs, as on a real machine.
- * - No per-CPU partial lists (as CONFIG_SLUB_CPU_PARTIAL=n): a free into a full slab puts it at
- *   the tail of the node partial list (__slab_free, DEACTIVATE_TO_TAIL); the slow alloc path takes
- *   the head of the partial list (get_partial_node), else a new slab.
- * - An empty slab stays on the partial list while nr_partial < min_partial, else it is discarded
- *   (discard_slab → pages back to the page allocator).
+ * - With `slub:cpu-partial=on`, per-CPU partial lists (CONFIG_SLUB_CPU_PARTIAL=y, as Debian's and
+ *   most distributions' kernels; the rules are 6.12 mm/slub.c's and, for what is modelled, 6.1's,
+ *   where these slabs are also frozen; off by default, see cpuPartialOption()). A free that makes a full slab partial puts it on the freeing CPU's partial list
+ *   (__slab_free → put_cpu_partial); when that list already holds s->cpu_partial_slabs slabs
+ *   (slab-geometry.ts cpuPartialSlabs), the whole list goes to the node first (__put_partials:
+ *   each slab to the node partial list's tail, or discarded when empty and the node has min_partial
+ *   partial slabs, the discards after the walk, last met first). A slab on a CPU's partial list
+ *   stays there when it empties. The slow alloc path takes the CPU's partial list's head, else the
+ *   node partial list's head, moving more node partial slabs to the CPU's list until it holds more
+ *   than half of cpu_partial_slabs (get_partial_node), else a new slab. So empty slabs go back to
+ *   the page allocator in bursts, on the CPU that frees, as a real kernel's do.
+ *   Without (the default, CONFIG_SLUB_CPU_PARTIAL=n): a free into a full slab puts it at the tail
+ *   of the node partial list (DEACTIVATE_TO_TAIL), the slow path takes the node list's head.
+ * - A slab on the node partial list that empties is discarded (discard_slab → pages back to the
+ *   page allocator) when the node already has min_partial partial slabs, else it stays.
  * - Free lists are LIFO per slab; a new slab's free list is in address order
  *   (CONFIG_SLAB_FREELIST_RANDOM off, for determinism). No debugging metadata: the free pointer
  *   lives inside the object, so s->size = ALIGN(ALIGN(object_size, 8), align). Constructors and
@@ -32,7 +42,7 @@
  * - No cache merging (__kmem_cache_alias): every created cache is its own cache.
  */
 import { mutation } from '../mutation.js';
-import { InvariantError } from '../errors.js';
+import { AllocbenchError, InvariantError } from '../errors.js';
 import {
   __GFP_COMP, __GFP_DMA, __GFP_FS, __GFP_HARDWALL, __GFP_HIGH, __GFP_IO, __GFP_MEMALLOC, __GFP_NOFAIL,
   __GFP_NOMEMALLOC, __GFP_NORETRY, __GFP_NOWARN, __GFP_RECLAIM, __GFP_RECLAIMABLE, __GFP_RETRY_MAYFAIL,
@@ -100,10 +110,14 @@ const S_SPARE = 0; // not backed by pages, kept for reuse by its cache
 const S_CPU = 1; //   the cache's per-CPU active slab (frozen)
 const S_PARTIAL = 2; // on the node partial list
 const S_FULL = 3; //  no free objects, on no list (SLUB does not track full slabs without debugging)
+const S_CPU_PARTIAL = 4; // on a CPU's partial list (kmem_cache_cpu->partial, linked through R_NEXT)
 
 class SlubCache {
   /** the active slab of each CPU, -1 when none */
   readonly cpuSlab: Int32Array;
+  /** each CPU's partial list (kmem_cache_cpu->partial): its head slab, -1 when empty, and its length */
+  readonly cpuPartial: Int32Array;
+  readonly cpuPartialCount: Int32Array;
   partialHead = -1;
   partialTail = -1;
   nrPartial = 0;
@@ -125,10 +139,14 @@ class SlubCache {
     readonly minOrder: number,
     readonly minObjects: number,
     readonly minPartial: number,
+    /** s->cpu_partial_slabs; 0 without per-CPU partial lists */
+    readonly cpuPartialSlabs: number,
     readonly allocflags: number,
     cpus: number,
   ) {
     this.cpuSlab = new Int32Array(Math.max(1, cpus)).fill(-1);
+    this.cpuPartial = new Int32Array(Math.max(1, cpus)).fill(-1);
+    this.cpuPartialCount = new Int32Array(Math.max(1, cpus));
     this.inv = 1 / size;
   }
 }
@@ -173,12 +191,14 @@ class Slub implements ObjectStrategy {
   private largeBytes = 0;
   /** false under the test-only mutation slub-no-partial (src/mutation.ts) */
   private readonly usePartial = !mutation('slub-no-partial');
+  /** CONFIG_SLUB_CPU_PARTIAL (`slub:cpu-partial=on`); off with the partial lists under the mutation */
+  private readonly cpuPartialOn: boolean;
   /**
    * The counters. allocs (alloc_fast + alloc_slow - slab allocations that failed) and frees
    * (free_fast + free_slow) are derived in counters(): two fewer updates per operation.
    */
   private readonly ctr = {
-    alloc_fast: 0, alloc_slow: 0, free_fast: 0, free_slow: 0, partial_taken: 0,
+    alloc_fast: 0, alloc_slow: 0, free_fast: 0, free_slow: 0, partial_taken: 0, cpu_partial_alloc: 0, cpu_partial_drain: 0,
     slabs_allocated: 0, slabs_freed: 0, slab_min_order_fallback: 0, large_allocs: 0, large_frees: 0,
     oom: 0, unknown_free: 0, unknown_cache: 0, realloc_in_place: 0, realloc_moved: 0,
   };
@@ -191,6 +211,7 @@ class Slub implements ObjectStrategy {
     this.pages = opts.pages;
     this.steps = opts.steps;
     this.cpus = opts.cpus;
+    this.cpuPartialOn = cpuPartialOption(opts.variant) && this.usePartial;
     this.cursor = opts.cpuCursor ?? { cpu: 0 };
     this.ncpu = Math.max(1, opts.cpus);
     this.pageSlab = new Int32Array(opts.pages.totalPfns);
@@ -208,7 +229,8 @@ class Slub implements ObjectStrategy {
 
   private newCache(name: string, objectSize: number, align: number, hwcache: boolean, allocflags: number): SlubCache {
     const g = cacheGeometry(objectSize, align, hwcache, this.cpus);
-    const c = new SlubCache(this.all.length, name, objectSize, g.size, g.order, g.objects, g.minOrder, g.minObjects, g.minPartial, allocflags, this.cpus);
+    const c = new SlubCache(this.all.length, name, objectSize, g.size, g.order, g.objects, g.minOrder, g.minObjects, g.minPartial,
+      this.cpuPartialOn ? g.cpuPartialSlabs : 0, allocflags, this.cpus);
     this.all.push(c);
     return c;
   }
@@ -360,7 +382,10 @@ class Slub implements ObjectStrategy {
     return rs[o + R_PFN]! * PAGE + slot * c.size;
   }
 
-  /** ___slab_alloc(): the cpu slab is exhausted (or absent): the partial list's head, else a new slab; -1 when out of memory. */
+  /**
+   * ___slab_alloc(): the cpu slab is exhausted (or absent): the head of this CPU's partial list,
+   * else the node partial list's (get_partial_node), else a new slab; -1 when out of memory.
+   */
   private refill(c: SlubCache, gfp: number): number {
     tickCall(this.steps, SLOW);
     this.ctr.alloc_slow++;
@@ -369,10 +394,25 @@ class Slub implements ObjectStrategy {
     // the exhausted cpu slab is unfrozen as a full slab (get_freelist() returned NULL)
     if (r >= 0) this.rec[r * STRIDE + R_STATE] = S_FULL;
     c.cpuSlab[cpu] = -1;
-    r = this.usePartial ? c.partialHead : -1;
+    r = c.cpuPartial[cpu]!;
     if (r >= 0) {
+      // slub_percpu_partial(c): its slabs only ever got objects back, so the head has a free one
+      c.cpuPartial[cpu] = this.rec[r * STRIDE + R_NEXT]!;
+      c.cpuPartialCount[cpu]!--;
+      tick(this.steps, STEP_LIST);
+      this.ctr.cpu_partial_alloc++;
+    } else if ((r = this.usePartial ? c.partialHead : -1) >= 0) {
       this.removePartial(c, r);
       this.ctr.partial_taken++;
+      // get_partial_node(): more node partial slabs onto this CPU's list (put_cpu_partial(s, slab,
+      // 0): no drain), until it has taken more than half of cpu_partial_slabs
+      for (let taken = 0, next = c.partialHead; next >= 0 && c.cpuPartialSlabs > 0;) {
+        const t = next;
+        next = this.rec[t * STRIDE + R_NEXT]!;
+        this.removePartial(c, t);
+        this.pushCpuPartial(c, cpu, t);
+        if (++taken > c.cpuPartialSlabs >> 1) break;
+      }
     } else {
       r = this.newSlab(c, gfp);
       if (r < 0) {
@@ -421,10 +461,65 @@ class Slub implements ObjectStrategy {
     this.ctr.free_slow++;
     // another CPU's frozen slab: __slab_free() puts the object on its free list, nothing else
     if (state === S_CPU) this.freeRemote++;
+    // a slab on a CPU's partial list stays there, even empty ("prior && !on_node_partial")
+    else if (state === S_CPU_PARTIAL) return;
+    // a full slab that got a free object goes on this CPU's partial list
+    else if (state === S_FULL && c.cpuPartialSlabs > 0) this.putCpuPartial(c, r);
     // __slab_free(): an empty slab goes when the node already has min_partial partial slabs
     else if (inuse === 0 && c.nrPartial >= c.minPartial) this.discardEmpty(c, r, state);
-    // a full slab that got a free object joins the partial list at the tail
+    // without per-CPU partial lists, a full slab that got a free object joins the node list's tail
     else if (state === S_FULL) this.addPartialTail(c, r);
+  }
+
+  /** Slab r at the head of `cpu`'s partial list. */
+  private pushCpuPartial(c: SlubCache, cpu: number, r: number): void {
+    const o = r * STRIDE;
+    this.rec[o + R_STATE] = S_CPU_PARTIAL;
+    this.rec[o + R_NEXT] = c.cpuPartial[cpu]!;
+    c.cpuPartial[cpu] = r;
+    c.cpuPartialCount[cpu]!++;
+    tick(this.steps, STEP_LIST);
+  }
+
+  /**
+   * put_cpu_partial(s, slab, 1) (6.12; 6.1 the same with frozen slabs): onto the freeing CPU's
+   * partial list; a list already holding cpu_partial_slabs slabs goes to the node first.
+   */
+  private putCpuPartial(c: SlubCache, r: number): void {
+    const cpu = this.cpu();
+    if (c.cpuPartialCount[cpu]! >= c.cpuPartialSlabs) {
+      const old = c.cpuPartial[cpu]!;
+      c.cpuPartial[cpu] = -1;
+      c.cpuPartialCount[cpu] = 0;
+      this.pushCpuPartial(c, cpu, r);
+      this.ctr.cpu_partial_drain++;
+      this.putPartials(c, old);
+      return;
+    }
+    this.pushCpuPartial(c, cpu, r);
+  }
+
+  /**
+   * __put_partials() (6.12; 6.1 unfreeze_partials()): every slab of a CPU's partial list, from its
+   * head, to the node partial list's tail, or, empty while the node has min_partial partial slabs,
+   * to the discards, which go back to the page allocator after the walk, the last met first.
+   */
+  private putPartials(c: SlubCache, head: number): void {
+    const rec = this.rec;
+    let discard = -1;
+    for (let r = head; r >= 0;) {
+      const next = rec[r * STRIDE + R_NEXT]!;
+      if (rec[r * STRIDE + R_INUSE] === 0 && c.nrPartial >= c.minPartial) {
+        rec[r * STRIDE + R_NEXT] = discard;
+        discard = r;
+      } else this.addPartialTail(c, r);
+      r = next;
+    }
+    while (discard >= 0) {
+      const next = rec[discard * STRIDE + R_NEXT]!;
+      this.discardSlab(c, discard);
+      discard = next;
+    }
   }
 
   private discardEmpty(c: SlubCache, r: number, state: number): void {
@@ -511,15 +606,19 @@ class Slub implements ObjectStrategy {
 
   /**
    * Slabs that existed before the trace (slab-start.ts: ObjectStrategy.startSlabs): each becomes a
-   * partial slab at the tail of its cache's node partial list, where ___slab_alloc() looks before
-   * new_slab() (6.1/6.12 mm/slub.c). Its pages: the row's pfn aligned down to the cache's order
+   * partial slab where ___slab_alloc() looks before new_slab() (6.1/6.12 mm/slub.c): on the partial
+   * list of the CPU that first allocates from it, up to cpu_partial_slabs per CPU in the order the
+   * CPU first allocates from them (the recording cannot tell that CPU's slab and partial list from
+   * the node's list: the slabs a CPU reaches first are taken to be its own), the others at the tail
+   * of the node partial list in that order. Its pages: the row's pfn aligned down to the cache's order
    * (alloc_pages() blocks are aligned), all pre-trace slab pages not yet a slab here; its free
    * slots: the rows' slots in order of first allocation (the head first); every other slot in use
    * (objects the trace never shows). A slab whose rows name two caches, or a slot beyond it, is
    * refused. The pages are pre-trace memory: the caller moves them to this layer's account.
    */
   startSlabs(rows: PreTraceSlabRows, caches: readonly CacheDef[], slabPage: (pfn: number) => boolean): { pages: number; slabs: number } {
-    const at = new Map<number, { c: SlubCache; slots: number[] } | null>(); // slab start pfn → its cache and free slots
+    // slab start pfn → its cache, free slots and the CPU of its first allocation (in first-allocation order)
+    const at = new Map<number, { c: SlubCache; slots: number[]; cpu: number } | null>();
     for (let k = 0; k < rows.pfn.length; k++) {
       const i = rows.index[k]!;
       if (i < -1 || (i === -1 && rows.bytes[k]! > MAX_CACHE_SIZE)) continue;
@@ -535,13 +634,15 @@ class Slub implements ObjectStrategy {
       const e = at.get(start);
       if (e === null) continue;
       if (slot >= c.objects || (e !== undefined && e.c !== c)) { at.set(start, null); continue; }
-      if (e === undefined) at.set(start, { c, slots: [slot] });
+      if (e === undefined) at.set(start, { c, slots: [slot], cpu: rows.cpu[k]! % this.ncpu });
       else if (!e.slots.includes(slot)) e.slots.push(slot);
     }
     let pages = 0, slabs = 0;
+    /** per cache and CPU, the slabs for that CPU's partial list, first allocated first */
+    const onCpu = new Map<SlubCache, number[][]>();
     for (const [start, e] of at) {
       if (e === null) continue;
-      const { c, slots } = e, npages = 1 << c.order;
+      const { c, slots, cpu } = e, npages = 1 << c.order;
       let ok = start + npages <= this.pageSlab.length;
       for (let p = start; ok && p < start + npages; p++) ok = this.pageSlab[p] === 0 && slabPage(p);
       if (!ok) continue;
@@ -559,13 +660,26 @@ class Slub implements ObjectStrategy {
       c.nrSlabs++;
       c.totalObjs += c.objects;
       c.inuse += c.objects - slots.length;
+      pages += npages; slabs++;
+      let lists = onCpu.get(c);
+      if (lists === undefined) onCpu.set(c, (lists = Array.from({ length: this.ncpu }, () => [])));
+      if (lists[cpu]!.length < c.cpuPartialSlabs) { lists[cpu]!.push(r); continue; }
       // the node partial list's tail, as addPartialTail() without a priced step (no event made it)
       rec[o + R_STATE] = S_PARTIAL; rec[o + R_NEXT] = -1; rec[o + R_PREV] = c.partialTail;
       if (c.partialTail >= 0) rec[c.partialTail * STRIDE + R_NEXT] = r;
       else c.partialHead = r;
       c.partialTail = r;
       c.nrPartial++;
-      pages += npages; slabs++;
+    }
+    // each CPU's list: the head is the slab it allocates from first (pushed last, without a priced step)
+    for (const [c, lists] of onCpu) {
+      lists.forEach((l, cpu) => {
+        for (let j = l.length - 1; j >= 0; j--) {
+          const o = l[j]! * STRIDE;
+          this.rec[o + R_STATE] = S_CPU_PARTIAL; this.rec[o + R_NEXT] = c.cpuPartial[cpu]!;
+          c.cpuPartial[cpu] = l[j]!; c.cpuPartialCount[cpu]!++;
+        }
+      });
     }
     return { pages, slabs };
   }
@@ -593,6 +707,14 @@ class Slub implements ObjectStrategy {
   shrink(): number {
     const before = this.pagesHeld;
     for (const c of this.all) {
+      // flush_all(): every CPU's partial list to the node first (put_partials_cpu)
+      for (let cpu = 0; cpu < c.cpuPartial.length; cpu++) {
+        const head = c.cpuPartial[cpu]!;
+        if (head < 0) continue;
+        c.cpuPartial[cpu] = -1;
+        c.cpuPartialCount[cpu] = 0;
+        this.putPartials(c, head);
+      }
       let r = c.partialHead;
       while (r >= 0) {
         const next = this.rec[r * STRIDE + R_NEXT]!;
@@ -653,6 +775,7 @@ class Slub implements ObjectStrategy {
       ...(this.freeRemote > 0 ? { free_remote: this.freeRemote } : {}),
       slabs: this.all.reduce((a, c) => a + c.nrSlabs, 0),
       partial_slabs: this.all.reduce((a, c) => a + c.nrPartial, 0),
+      cpu_partial_slabs: this.all.reduce((a, c) => a + c.cpuPartialCount.reduce((x, y) => x + y, 0), 0),
       large_pages: this.largePages,
     };
   }
@@ -685,6 +808,17 @@ class Slub implements ObjectStrategy {
         if (recordsOnLists[r]) fail(`${c.name}: record ${r} twice on lists`);
         recordsOnLists[r] = 1;
       }
+      for (let cpu = 0; cpu < c.cpuPartial.length; cpu++) {
+        let k = 0;
+        for (let r = c.cpuPartial[cpu]!; r >= 0; r = f(r, R_NEXT)) {
+          if (f(r, R_STATE) !== S_CPU_PARTIAL) fail(`${c.name}: slab ${r} on cpu ${cpu}'s partial list in state ${f(r, R_STATE)}`);
+          if (f(r, R_INUSE) >= this.slabObjs[r]!) fail(`${c.name}: full slab ${r} on cpu ${cpu}'s partial list`);
+          if (recordsOnLists[r]) fail(`${c.name}: slab ${r} twice on lists`);
+          recordsOnLists[r] = 1;
+          if (++k > this.nSlabs) fail(`${c.name}: cpu ${cpu}'s partial list cycle`);
+        }
+        if (k !== c.cpuPartialCount[cpu]) fail(`${c.name}: cpu ${cpu}'s partial list holds ${k} slabs, counted ${c.cpuPartialCount[cpu]}`);
+      }
       for (let cpu = 0; cpu < c.cpuSlab.length; cpu++) {
         const r = c.cpuSlab[cpu]!;
         if (r >= 0 && f(r, R_STATE) !== S_CPU) fail(`${c.name}: cpu ${cpu}'s slab not in CPU state`);
@@ -703,6 +837,7 @@ class Slub implements ObjectStrategy {
         continue;
       }
       if (st === S_CPU && c.cpuSlab.indexOf(r) < 0) fail(`${c.name}: slab ${r} in CPU state but no CPU's slab`);
+      if ((st === S_PARTIAL || st === S_CPU_PARTIAL) && !recordsOnLists[r]) fail(`${c.name}: slab ${r} in partial state on no list`);
       if (st === S_FULL && f(r, R_INUSE) !== this.slabObjs[r]) fail(`${c.name}: full slab ${r} has free objects`);
       const objs = this.slabObjs[r]!;
       const base = f(r, R_BASE);
@@ -740,6 +875,18 @@ class Slub implements ObjectStrategy {
     if (pages + large !== this.pagesHeld) fail(`pages held ${this.pagesHeld} != ${pages + large}`);
     if (reserved !== this.bytesReserved()) fail(`bytes reserved ${this.bytesReserved()} != ${reserved}`);
   }
+}
+
+/**
+ * `slub` / `slub:cpu-partial=on|off`: CONFIG_SLUB_CPU_PARTIAL, off by default. Distribution kernels
+ * build it (Kconfig: default y on SMP), but on the bundled recordings it is measured farther from
+ * the kernel than without it (docs/fidelity.md): their start state cannot say which pre-trace slabs
+ * sat on which CPU's partial list.
+ */
+function cpuPartialOption(variant: string | undefined): boolean {
+  if (variant === 'cpu-partial=on') return true;
+  if (variant === undefined || variant === 'cpu-partial=off') return false;
+  throw new AllocbenchError(`object strategy "slub:${variant}": unknown option (valid: cpu-partial=on, cpu-partial=off)`);
 }
 
 export const createSlub: ObjectStrategyFactory = (opts) => new Slub(opts);

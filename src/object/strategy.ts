@@ -77,6 +77,7 @@ export interface ObjectStrategy {
   startSlabs?(rows: PreTraceSlabRows, caches: readonly CacheDef[], slabPage: (pfn: number) => boolean): { pages: number; slabs: number };
 }
 
-export interface PreTraceSlabRows { index: Int32Array; bytes: Int32Array; gfp: Int32Array; pfn: Int32Array; off: Int32Array }
+/** per object allocation in a pre-trace slab (trace order): its cache, bytes, gfp, page, byte offset in it and the CPU that allocated it */
+export interface PreTraceSlabRows { index: Int32Array; bytes: Int32Array; gfp: Int32Array; pfn: Int32Array; off: Int32Array; cpu: Int32Array }
 
 export type ObjectStrategyFactory = (opts: ObjectStrategyOptions) => ObjectStrategy;
