@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { keepArrays, keptArray, keptArrayUnset, releaseKept } from '../src/machine/kept-arrays.js';
-import { GFP_USER } from '../src/machine/gfp.js';
+import { GFP_USER, MIGRATE_TYPES } from '../src/machine/gfp.js';
 import { newSteps } from '../src/machine/steps.js';
 import { LatencyRecorder } from '../src/metrics/latency.js';
 import { Dlmalloc } from '../src/object/dlmalloc.js';
 import { BuddyAllocator } from '../src/page/buddy.js';
-import { MIGRATE_TYPES } from '../src/machine/gfp.js';
 import { NR_ORDERS } from '../src/page/strategy.js';
 import { OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';
 
@@ -57,12 +56,13 @@ describe('kept arrays (a worker\'s machine arrays reused from cell to cell)', ()
   // The proofs in buddy.ts (links written before read) and dlmalloc.ts (its growth's copy) as a check:
   // a machine built on kept arrays full of garbage behaves exactly as one built on new arrays.
   it('a buddy allocator and a dlmalloc heap on dirty kept arrays give the same results as on new ones', () => {
+    /** the same pseudo-random sequence on every run: rnd(n) in [0, n) */
+    const lcg = (seed: number) => (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
     const buddyRun = () => {
       const b = new BuddyAllocator({ pages: 1 << 16, steps: newSteps() }, true);
       const out: unknown[] = [];
       for (let pfn = 0; pfn < 1 << 16; pfn += 1 << 10) b.free(pfn, 10);
-      let seed = 12345;
-      const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+      const rnd = lcg(12345);
       const live: Array<[number, number]> = [];
       for (let i = 0; i < 20000; i++) {
         if (live.length > 0 && rnd(5) < 2) {
@@ -86,8 +86,7 @@ describe('kept arrays (a worker\'s machine arrays reused from cell to cell)', ()
       let next = 0;
       const h = new Dlmalloc({ pages: { totalPfns: 1 << 20, allocPages: () => next++, freePages: () => {} }, steps: newSteps(), cpus: 1 });
       const out: unknown[] = [];
-      let seed = 777;
-      const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+      const rnd = lcg(777);
       const live: number[] = [];
       for (let i = 0; i < 30000; i++) {
         if (live.length > 0 && rnd(3) === 0) h.free(live.splice(rnd(live.length), 1)[0]!);
