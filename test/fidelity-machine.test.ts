@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../src/machine/machine.js';
@@ -18,6 +19,19 @@ describe('recorded machine (machine.json beside a recording)', () => {
     expect(cfg.cpus).toBe(1);
     const m = new Machine(cfg, pageStrategyFactory('buddy'));
     expect(m.watermarks.minFreeKbytes).toBe(1836);
+  });
+
+  it('loadMachine reads kernel_version: buddy follows that kernel\'s rules unless its spec names a version', () => {
+    const d = mkdtempSync(join(tmpdir(), 'kv-'));
+    const base = JSON.parse(readFileSync('test/fixtures/kernel/recorded/machine.json', 'utf8')) as Record<string, unknown>;
+    const write = (kv: unknown): string => { const f = join(d, `m${String(kv).replace(/\W/g, '')}.json`); writeFileSync(f, JSON.stringify({ ...base, kernel_version: kv })); return f; };
+    const cfg = loadMachine(write('6.1.0-56-amd64'));
+    expect(cfg.kernel).toBe('6.1.0-56-amd64');
+    expect(new Machine(cfg, pageStrategyFactory('buddy-mobility')).zones[0]!.strategy.rules?.version).toBe('6.1');
+    expect(new Machine(cfg, pageStrategyFactory('buddy:6.12')).zones[0]!.strategy.rules?.version).toBe('6.12');
+    // a preset has no kernel: the newest rules
+    expect(new Machine(loadMachine('small'), pageStrategyFactory('buddy')).zones[0]!.strategy.rules?.version).toBe('6.12');
+    expect(() => loadMachine(write(6.1))).toThrow(/"kernel_version" must be a string such as "6.1"/);
   });
 
   for (const trace of [FIXTURE, ...bundled]) {

@@ -3,11 +3,10 @@ import { basename, join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { AllocbenchError } from '../errors.js';
 import { loadMachine, type MachineConfig } from '../machine/memory-map.js';
-import { recordedMachine, type RecordedMachine } from '../machine/recorded-machine.js';
+import { recordedMachine } from '../machine/recorded-machine.js';
 import type { StartInput } from '../machine/start-state.js';
 import { recordingState, scoreCell, startInputFor, type ScoreLine } from '../metrics/fidelity.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
-import { pageSpecForKernel } from '../page/kernel-version.js';
 import { ftraceText, recordedPcpTraffic } from '../metrics/pcp-traffic.js';
 import { runCell } from '../run/cell.js';
 import { formatDivergence, takeDivergence, type TakeDivergence } from '../run/take-divergence.js';
@@ -31,7 +30,7 @@ export function recordingTrace(dir: string): string {
 export interface FidelityOptions { pages: string[]; object: string; layers: KernelLayers }
 
 /** A recording folder's layer view, its machine (machine.json, else `desktop`) and its before-state. */
-function openRecording(dir: string, layers: KernelLayers): { tracePath: string; text: string | undefined; trace: Trace; rec: RecordedMachine | undefined; config: MachineConfig; start: StartInput } {
+function openRecording(dir: string, layers: KernelLayers): { tracePath: string; text: string | undefined; trace: Trace; config: MachineConfig; start: StartInput } {
   const tracePath = recordingTrace(dir);
   const trace = loadTrace(tracePath, { layers, layersIfKernel: true });
   const rec = recordedMachine(tracePath, trace.name);
@@ -40,7 +39,7 @@ function openRecording(dir: string, layers: KernelLayers): { tracePath: string; 
   const text = ftraceText(tracePath);
   const start = startInputFor(tracePath, rec !== undefined, text);
   if (start === undefined) throw new AllocbenchError(`fidelity: ${dir}: no before/pagetypeinfo to start from`);
-  return { tracePath, text, trace, rec, config, start };
+  return { tracePath, text, trace, config, start };
 }
 
 /**
@@ -51,13 +50,14 @@ function openRecording(dir: string, layers: KernelLayers): { tracePath: string; 
 export function fidelityScorecard(dirs: string[], o: FidelityOptions): ScoreLine[] {
   const lines: ScoreLine[] = [];
   for (const dir of dirs) {
-    const { tracePath, text, trace, rec, config, start } = openRecording(dir, o.layers);
+    const { tracePath, text, trace, config, start } = openRecording(dir, o.layers);
     const real = recordingState(tracePath);
     if (real === undefined) throw new AllocbenchError(`fidelity: ${dir}: no after/pagetypeinfo or after/buddyinfo to score against`);
     const traffic = recordedPcpTraffic(tracePath, text);
     for (const page of o.pages) {
-      // the buddy models follow the rule set of the kernel that was recorded (machine.json kernel_version)
-      const cell = { trace: trace.name, machine: config.name, page: pageSpecForKernel(page, rec?.kernelVersion), object: o.object, seed: 1 };
+      // the buddy models follow the rule set of the kernel that was recorded (machine.json
+      // kernel_version: the machine's kernel, MachineConfig.kernel), as in every run on it
+      const cell = { trace: trace.name, machine: config.name, page, object: o.object, seed: 1 };
       const r = runCell(cell, trace, config, { start, samples: 0 });
       const pc = r.metrics.page_counters as Record<string, number> | undefined;
       const pcp = traffic === undefined || pc === undefined ? {} : { pcp: { refill_blocks: { real: traffic.refill_blocks, sim: pc.pcp_refill_blocks ?? 0 }, drain_blocks: { real: traffic.drain_blocks, sim: pc.pcp_drain_blocks ?? 0 } } };
@@ -90,9 +90,9 @@ export function formatScorecard(lines: ScoreLine[]): string {
 export function fidelityDivergence(dirs: string[], o: FidelityOptions, n: number): TakeDivergence[] {
   const out: TakeDivergence[] = [];
   for (const dir of dirs) {
-    const { tracePath, text, trace, rec, config, start } = openRecording(dir, o.layers);
+    const { tracePath, text, trace, config, start } = openRecording(dir, o.layers);
     for (const page of o.pages.filter((p) => p.startsWith('buddy'))) {
-      const cell = { trace: trace.name, machine: config.name, page: pageSpecForKernel(page, rec?.kernelVersion), object: o.object, seed: 1 };
+      const cell = { trace: trace.name, machine: config.name, page, object: o.object, seed: 1 };
       const d = takeDivergence(tracePath, basename(dir.replace(/\/+$/, '')), cell, trace, config, start, n, undefined, text);
       if (d !== undefined) out.push(d);
     }

@@ -94,7 +94,7 @@ export class Machine implements PageSource {
     this.byIndex = spans.map((s) => {
       const spanned = s.endPfn - s.startPfn;
       if (spanned <= 0) return undefined;
-      const strategy = page({ pages: spanned, steps });
+      const strategy = page({ pages: spanned, steps, ...(config.kernel !== undefined ? { kernel: config.kernel } : {}) });
       const managed = hand(strategy, s.startPfn, s.endPfn, free, s.name);
       return { index: s.index, name: s.name, startPfn: s.startPfn, spanned, present: presentPages(mb.memory, s.startPfn, s.endPfn), managed, strategy };
     });

@@ -25,6 +25,11 @@ export interface MachineConfig {
   /** vm.min_free_kbytes as a recorded machine had it (machine.json "min_free_kbytes"); unset: computed at boot */
   minFreeKbytes?: number;
   /**
+   * The kernel the machine runs (machine.json "kernel_version", "6.1", "6.12"): page strategies with
+   * kernel rule sets follow it unless their spec names one (page/kernel-version.ts); unset: the newest
+   */
+  kernel?: string;
+  /**
    * memblock reservations besides the ones the simulated boot makes (machine.ts), byte ranges: a
    * recorded machine's early allocations the simulation does not model (recorded-machine.ts)
    */
@@ -132,7 +137,16 @@ function parseE820(json: unknown, file: string): MachineConfig {
     movablecore: size(d.movablecore, 'movablecore'),
     thp: typeof (d as { thp?: unknown }).thp === 'boolean' ? (d as { thp: boolean }).thp : undefined,
     minFreeKbytes: minFreeKbytes(d as { min_free_kbytes?: unknown }, file),
+    kernel: kernelVersion(d as { kernel_version?: unknown }, file),
   };
+}
+
+/** "kernel_version" of a machine.json: MAJOR.MINOR, maybe with more after it ("6.1", "6.12.57"). */
+function kernelVersion(d: { kernel_version?: unknown }, file: string): string | undefined {
+  const v = d.kernel_version;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !/^\d+\.\d+/.test(v)) throw new AllocbenchError(`${file}: "kernel_version" must be a string such as "6.1" or "6.12" (the kernel the machine runs)`);
+  return v;
 }
 
 /** "min_free_kbytes" of a recorded machine.json (fidelity, issue 13): a positive integer when present. */

@@ -22,6 +22,8 @@ export interface PageStrategyOptions {
   steps: Steps;
   /** variant after a colon in the strategy name, e.g. 'best' in 'freelist:best' */
   variant?: string;
+  /** the kernel the machine runs (MachineConfig.kernel): the rule set of a strategy that has several, unless the variant names one */
+  kernel?: string;
 }
 
 /**
@@ -39,6 +41,8 @@ export interface PageStrategyOptions {
 export interface PageStrategy {
   readonly name: string;
   readonly pages: number;
+  /** the kernel version whose rules a strategy with rule sets follows (page/kernel-version.ts) */
+  readonly rules?: { readonly version: string };
   alloc(order: number, migratetype: number): number;
   free(pfn: number, order: number): void;
   /**

@@ -58,8 +58,6 @@ function nullStrategy(pages: number): PageStrategy {
 
 export interface RecordedMachine {
   config: MachineConfig;
-  /** machine.json's kernel_version ("6.1", "6.12"): the buddy rule set to replay it with */
-  kernelVersion?: string;
   /** where it came from */
   path: string;
   /** per zone: recorded managed pages minus simulated ones after the correction (0 = exact) */
@@ -75,8 +73,6 @@ export function recordedMachine(tracePath: string, traceName: string): RecordedM
   if (path === undefined) return undefined;
   const config = loadMachine(path);
   config.name = `recorded-${traceName}`;
-  const kv = (JSON.parse(readFileSync(path, 'utf8')) as { kernel_version?: unknown }).kernel_version;
-  const kernelVersion = typeof kv === 'string' ? kv : undefined;
   const kp = join(dirname(tracePath), 'before', 'kpageflags.gz');
   if (existsSync(kp)) {
     // the kernel's own reservations, page for page: PG_reserved in before/kpageflags
@@ -85,7 +81,7 @@ export function recordedMachine(tracePath: string, traceName: string): RecordedM
   }
   const zoneinfo = join(dirname(tracePath), 'before', 'zoneinfo');
   const residual: Record<string, number> = {};
-  if (!existsSync(zoneinfo)) return { config, path, residual, ...(kernelVersion !== undefined ? { kernelVersion } : {}) };
+  if (!existsSync(zoneinfo)) return { config, path, residual };
   const real = zoneinfoManaged(readFileSync(zoneinfo, 'utf8'), zoneinfo);
   const m = new Machine(config, (o) => nullStrategy(o.pages));
   const reserve: { start: number; end: number; label: string }[] = [];
@@ -104,5 +100,5 @@ export function recordedMachine(tracePath: string, traceName: string): RecordedM
   if (reserve.length > 0) config.reserve = [...(config.reserve ?? []), ...reserve];
   const check = new Machine(config, (o) => nullStrategy(o.pages));
   for (const z of check.zones) residual[z.name] = (real.get(z.name) ?? z.managed) - z.managed;
-  return { config, path, residual, ...(kernelVersion !== undefined ? { kernelVersion } : {}) };
+  return { config, path, residual };
 }

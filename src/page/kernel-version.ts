@@ -3,7 +3,8 @@ import { PCP_RULES_6_1, PCP_RULES_6_12, type PcpRules } from './pcp.js';
 
 /**
  * The buddy allocator rules that changed between the kernels allocbench models and that change
- * where pages end up. `buddy-mobility:6.1` / `:6.12` (default: the newest) select one.
+ * where pages end up. `buddy-mobility:6.1` / `:6.12` select one; without, the machine's kernel's
+ * (MachineConfig.kernel: a recording's machine.json "kernel_version"), else the newest.
  */
 export interface BuddyRules {
   readonly version: string;
@@ -39,9 +40,12 @@ export const NEWEST_RULES = RULES_6_12;
 
 export interface BuddyVariant { rules: BuddyRules; pcp: boolean }
 
-/** Parses `6.1`, `6.12`, `pcp=on|off` (comma-separated, any order) after `buddy:` / `buddy-mobility:`. */
-export function parseBuddyVariant(name: string, variant: string | undefined): BuddyVariant {
-  const out: BuddyVariant = { rules: NEWEST_RULES, pcp: true };
+/**
+ * Parses `6.1`, `6.12`, `pcp=on|off` (comma-separated, any order) after `buddy:` / `buddy-mobility:`;
+ * without a version, the rule set of `kernel` (the machine's), else the newest.
+ */
+export function parseBuddyVariant(name: string, variant: string | undefined, kernel?: string): BuddyVariant {
+  const out: BuddyVariant = { rules: rulesForKernel(kernel) ?? NEWEST_RULES, pcp: true };
   if (variant === undefined) return out;
   for (const item of variant.split(',')) {
     const r = BUDDY_RULES[item];
@@ -59,15 +63,3 @@ export function rulesForKernel(version: string | undefined): BuddyRules | undefi
   return m === null ? undefined : BUDDY_RULES[`${m[1]}.${m[2]}`];
 }
 
-/**
- * The page strategy spec that follows a recording's kernel: `buddy`/`buddy-mobility` without a
- * version get the recording's (`buddy-mobility` + "6.1" → `buddy-mobility:6.1`); other specs, a
- * spec that names a version and a kernel without a rule set are returned as they are.
- */
-export function pageSpecForKernel(spec: string, kernelVersion: string | undefined): string {
-  const rules = rulesForKernel(kernelVersion);
-  const [name, variant] = spec.split(':', 2) as [string, string | undefined];
-  if (rules === undefined || (name !== 'buddy' && name !== 'buddy-mobility')) return spec;
-  if (variant !== undefined && variant.split(',').some((i) => BUDDY_RULES[i] !== undefined)) return spec;
-  return `${name}:${variant === undefined ? rules.version : `${variant},${rules.version}`}`;
-}

@@ -12,8 +12,8 @@ import { parseBuddyVariant } from './kernel-version.js';
  * (`freelist:best`), passed to the factory as options.variant.
  */
 export const PAGE_STRATEGIES: Record<string, PageStrategyFactory> = {
-  buddy: (opts) => new BuddyAllocator(opts, false, parseBuddyVariant('buddy', opts.variant)),
-  'buddy-mobility': (opts) => new BuddyAllocator(opts, true, parseBuddyVariant('buddy-mobility', opts.variant)),
+  buddy: (opts) => new BuddyAllocator(opts, false, parseBuddyVariant('buddy', opts.variant, opts.kernel)),
+  'buddy-mobility': (opts) => new BuddyAllocator(opts, true, parseBuddyVariant('buddy-mobility', opts.variant, opts.kernel)),
   bitmap: createBitmap,
   bitmap2: createBitmap2,
   freelist: createFreelist,

@@ -32,7 +32,9 @@ export function kernelComparisonSection(run: LoadedRun): string {
     if (cells.length === 0) continue;
     const main = largestZone(real);
     const lines = cells.flatMap((r) => scoreCell(name, real, r).map((l) => ({ l, r })));
-    const rows = lines.map(({ l, r }) => `<tr><td>${esc(l.zone)}${l.zone === main ? ' (largest)' : ''}</td><td>${esc(l.page)}</td><td>${esc(l.object)}</td><td>${esc(r.cell.machine)}</td>`
+    // the page strategy with the kernel rules it followed (cell.ts page_rules: the machine's kernel unless the spec named one)
+    const rules = (r: CellResult): string => (typeof r.metrics.page_rules === 'string' ? ` (${r.metrics.page_rules} rules)` : '');
+    const rows = lines.map(({ l, r }) => `<tr><td>${esc(l.zone)}${l.zone === main ? ' (largest)' : ''}</td><td>${esc(l.page)}${esc(rules(r))}</td><td>${esc(l.object)}</td><td>${esc(r.cell.machine)}</td>`
       + `<td>${esc(l.layers)}, from ${esc(l.start_from)}</td>${scoreCells(l)}`
       + `<td class="n">${l.extfrag.recorded} / ${l.extfrag.simulated}</td><td class="n">${l.pages_in_use ? `${l.pages_in_use.sim_end} / ${l.pages_in_use.real_end}` : '–'}</td><td class="n">${r.trace_errors}</td></tr>`).join('');
     const mobility = lines.find(({ l }) => l.zone === main && l.page === 'buddy-mobility')?.l;

@@ -173,6 +173,9 @@ export function runCell(cell: CellSpec, trace: Trace | TraceStream, machineConfi
   }
   metrics.reclaim = counts.reclaim;
   metrics.page_counters = mergeCounters(machine);
+  // the kernel version whose rules the page strategy followed (the spec's, else the machine's kernel)
+  const rules = machine.zones[0]?.strategy.rules;
+  if (rules !== undefined) metrics.page_rules = rules.version;
   metrics.object_counters = objects.counters();
   metrics.caches = objects.caches().filter((c) => c.numObjs > 0);
   metrics.probe_order9 = probeHighOrder(machine);
