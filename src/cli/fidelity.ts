@@ -6,8 +6,9 @@ import { loadMachine, type MachineConfig } from '../machine/memory-map.js';
 import { recordedMachine } from '../machine/recorded-machine.js';
 import type { StartInput } from '../machine/start-state.js';
 import { recordingState, scoreCell, startInputFor, type ScoreLine } from '../metrics/fidelity.js';
+import { formatTargetChecks, loadFidelityTargets } from '../metrics/fidelity-targets.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
-import { ftraceText, recordedPcpTraffic } from '../metrics/pcp-traffic.js';
+import { ftraceText } from '../metrics/pcp-traffic.js';
 import { runCell } from '../run/cell.js';
 import { formatDivergence, takeDivergence, type TakeDivergence } from '../run/take-divergence.js';
 import { DEFAULT_LAYERS, KERNEL_LAYERS, type KernelLayers } from '../trace/attribution.js';
@@ -35,7 +36,7 @@ function openRecording(dir: string, layers: KernelLayers): { tracePath: string; 
   const trace = loadTrace(tracePath, { layers, layersIfKernel: true });
   const rec = recordedMachine(tracePath, trace.name);
   const config = rec?.config ?? loadMachine('desktop');
-  // the trace text, decompressed once for the start state, the recorded pcp traffic and --diverge
+  // the trace text, decompressed once for the start state (with the recorded pcp traffic) and --diverge
   const text = ftraceText(tracePath);
   const start = startInputFor(tracePath, rec !== undefined, text);
   if (start === undefined) throw new AllocbenchError(`fidelity: ${dir}: no before/pagetypeinfo to start from`);
@@ -50,18 +51,15 @@ function openRecording(dir: string, layers: KernelLayers): { tracePath: string; 
 export function fidelityScorecard(dirs: string[], o: FidelityOptions): ScoreLine[] {
   const lines: ScoreLine[] = [];
   for (const dir of dirs) {
-    const { tracePath, text, trace, config, start } = openRecording(dir, o.layers);
+    const { tracePath, trace, config, start } = openRecording(dir, o.layers);
     const real = recordingState(tracePath);
     if (real === undefined) throw new AllocbenchError(`fidelity: ${dir}: no after/pagetypeinfo or after/buddyinfo to score against`);
-    const traffic = recordedPcpTraffic(tracePath, text);
     for (const page of o.pages) {
       // the buddy models follow the rule set of the kernel that was recorded (machine.json
       // kernel_version: the machine's kernel, MachineConfig.kernel), as in every run on it
       const cell = { trace: trace.name, machine: config.name, page, object: o.object, seed: 1 };
       const r = runCell(cell, trace, config, { start, samples: 0 });
-      const pc = r.metrics.page_counters as Record<string, number> | undefined;
-      const pcp = traffic === undefined || pc === undefined ? {} : { pcp: { refill_blocks: { real: traffic.refill_blocks, sim: pc.pcp_refill_blocks ?? 0 }, drain_blocks: { real: traffic.drain_blocks, sim: pc.pcp_drain_blocks ?? 0 } } };
-      lines.push(...scoreCell(trace.name, real, r).map((l) => ({ ...l, page, ...pcp })));
+      lines.push(...scoreCell(trace.name, real, r));
     }
   }
   return lines;
@@ -120,7 +118,10 @@ export const fidelityCommand: CommandModule<object, FidelityArgs> = {
       return;
     }
     const lines = fidelityScorecard(dirs, { pages: list(a.page).length ? list(a.page) : Object.keys(PAGE_STRATEGIES), object: a.object, layers: a.layers as KernelLayers });
-    out(a.json ? lines.map((l) => JSON.stringify(l)).join('\n') : formatScorecard(lines));
+    if (a.json) { out(lines.map((l) => JSON.stringify(l)).join('\n')); return; }
+    // the targets of fidelity-targets.json (issues 13 and 14), when their page strategy was replayed
+    const checks = formatTargetChecks(lines, loadFidelityTargets());
+    out(formatScorecard(lines) + (checks === '' ? '' : `\n\ntargets (fidelity-targets.json):\n${checks}`));
   },
 };
 

@@ -75,6 +75,8 @@ export interface StartInput {
   pcpTypes?: { pfn: Int32Array; type: Uint8Array };
   /** the objects the trace allocates in pre-trace slab pages: the object layer's start (object/slab-start.ts) */
   slabObjects?: PreTraceSlabObjects;
+  /** the recording's per-CPU list traffic in blocks (metrics/pcp-traffic.ts recordedPcpTraffic()): a cell's metrics.recorded_pcp */
+  pcpTraffic?: { refill_blocks: number; drain_blocks: number };
   /**
    * Pageblocks (global pfn >> PAGEBLOCK_ORDER) the recording proves were Movable at the start
    * (metrics/fidelity.ts movableAtStart()): compaction isolated a migration target in them before

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { digestKpageflags, type StartInput } from '../machine/start-state.js';
 import { PAGEBLOCK_ORDER, structPagePfn } from '../machine/page-geometry.js';
 import { preTraceSlabObjects } from '../object/slab-start.js';
-import { ftraceText, pcpStartTypes, recordedBuddyTakes, type BuddyTakes } from './pcp-traffic.js';
+import { ftraceText, pcpStartTypes, recordedBuddyTakes, recordedPcpTraffic, type BuddyTakes } from './pcp-traffic.js';
 import { parseBuddyinfo, parsePagesets, parsePagetypeinfo } from './procfs.js';
 import { zoneFragMetrics, type ZoneFragMetrics, type ZoneFreeState } from './fragmentation.js';
 import { findSnapshots } from '../trace/snapshots.js';
@@ -37,7 +37,8 @@ export function startInputFor(tracePath: string, withKpage = true, traceText?: s
   const takes = t === undefined ? {} : { takes: t.pfn, refilled: refilledLists(t), ...(pcpTypes ? { pcpTypes } : {}) };
   const kpage = digestKpageflags(gunzipSync(readFileSync(kp)));
   const slabs = text === undefined ? {} : { slabObjects: preTraceSlabObjects(text, kpage), movablePageblocks: movableAtStart(text) };
-  return { pagetypeinfo, kpage, ...(pagesets ? { pagesets } : {}), ...takes, ...slabs };
+  const pcpTraffic = recordedPcpTraffic(tracePath, text);
+  return { pagetypeinfo, kpage, ...(pagesets ? { pagesets } : {}), ...takes, ...slabs, ...(pcpTraffic ? { pcpTraffic } : {}) };
 }
 
 const PB_EVIDENCE = /(mm_page_alloc_zone_locked|mm_page_alloc|mm_page_alloc_extfrag): page=\S+ pfn=0x([0-9a-f]+) (?:order|alloc_order)=(\d+)(?: migratetype=(\d+))?|isolate_free_page: \S+ page=0x([0-9a-f]+) order=\d+ vmemmap_base=0x([0-9a-f]+)/g;
@@ -134,6 +135,8 @@ export function recordingState(tracePath: string): RecordingState | undefined {
 export interface ScoreLine {
   recording: string;
   zone: string;
+  /** the recording's largest zone (largestZone()): the one the targets are checked on */
+  largest: boolean;
   page: string;
   object: string;
   layers: string;
@@ -177,6 +180,7 @@ export function scoreCell(recording: string, real: RecordingState, r: ScoredCell
   const m = r.metrics as {
     zones?: Record<string, ZoneFigures>; start?: { pre_trace_pages: number; free_pages: number }; start_empty?: { zones: Record<string, ZoneFigures> };
     attribution?: { layers: string }; recorded_extfrag?: number; page_counters?: Record<string, number>; free_pages?: number; managed_pages?: number;
+    recorded_pcp?: { refill_blocks: number; drain_blocks: number };
   };
   const out: ScoreLine[] = [];
   let pagesInUse: ScoreLine['pages_in_use'];
@@ -188,13 +192,18 @@ export function scoreCell(recording: string, real: RecordingState, r: ScoredCell
       real_change: real.usedAfter - real.usedBefore, sim_change: simEnd - simStart,
     };
   }
+  // the recorded per-CPU list traffic (the cell's metrics.recorded_pcp) beside the model's pcp_* counters, whole machine
+  const pc = m.page_counters, traffic = m.recorded_pcp;
+  const pcp = traffic === undefined || pc === undefined ? undefined
+    : { refill_blocks: { real: traffic.refill_blocks, sim: pc.pcp_refill_blocks ?? 0 }, drain_blocks: { real: traffic.drain_blocks, sim: pc.pcp_drain_blocks ?? 0 } };
+  const main = largestZone(real);
   for (const [zone, after] of Object.entries(real.after)) {
     const sim = m.zones?.[zone];
     if (sim === undefined) continue;
     const nothing = predictor(after, real.before[zone]);
     const empty = predictor(after, m.start_empty?.zones[zone]);
     out.push({
-      recording, zone, page: r.cell.page, object: r.cell.object,
+      recording, zone, largest: zone === main, page: r.cell.page, object: r.cell.object,
       layers: m.attribution?.layers ?? 'none', start_from: m.start ? 'before' : 'empty',
       real: after.free_blocks, sim: sim.free_blocks,
       log2_count_error: log2CountError(after.free_blocks, sim.free_blocks),
@@ -203,6 +212,7 @@ export function scoreCell(recording: string, real: RecordingState, r: ScoredCell
       pageblocks: { real: after.pageblocks, sim: sim.pageblocks },
       extfrag: { recorded: m.recorded_extfrag ?? 0, simulated: m.page_counters?.extfrag_events ?? 0 },
       ...(pagesInUse ? { pages_in_use: pagesInUse } : {}),
+      ...(pcp ? { pcp } : {}),
       baselines: { nothing_changes: nothing ?? { sim: [], log2_count_error: NaN, max_unusable_delta: NaN }, ...(empty ? { start_empty: empty } : {}) },
     });
   }

@@ -7,6 +7,7 @@
  */
 import type { CellResult } from '../run/cell.js';
 import { largestZone, recordingState, scoreCell, type ScoreLine } from '../metrics/fidelity.js';
+import { checkTargets, formatFigure, loadFidelityTargets, targetLines, type FidelityTargets } from '../metrics/fidelity-targets.js';
 import { traceName } from '../trace/load.js';
 import type { LoadedRun } from './load-results.js';
 
@@ -21,9 +22,27 @@ function scoreCells(l: ScoreLine): string {
     + `<td class="n">${fmt(l.max_unusable_delta)}</td><td class="n">${fmt(l.baselines.nothing_changes.max_unusable_delta)}</td><td class="n">${fmt(l.baselines.start_empty?.max_unusable_delta)}</td>`;
 }
 
+/**
+ * The answer at a glance: per recording, the targets' page strategy on its largest zone against each
+ * target of fidelity-targets.json (issues 13 and 14), met or not.
+ */
+function targetSummary(lines: ScoreLine[], t: FidelityTargets): string {
+  const shown = targetLines(lines, t);
+  if (shown.length === 0) return '';
+  const head = t.targets.map((x) => `<th>#${x.issue} ${esc(x.label)}</th>`).join('');
+  const rows = shown.map((l) => `<tr><td>${esc(l.recording)}</td><td>${esc(l.zone)}</td>` + checkTargets(l, t).map((c) =>
+    `<td class="n" style="color:${c.met === undefined ? 'inherit' : c.met ? '#1a7f37' : '#cf222e'}" title="target ${esc(c.limit)}">${esc(formatFigure(c))} ${c.met === undefined ? '' : c.met ? '✓' : '✗'}</td>`).join('') + '</tr>').join('');
+  const met = shown.map((l) => checkTargets(l, t).filter((c) => c.met === true).length);
+  return `<p><b>Targets</b> (<code>fidelity-targets.json</code>: issues 13 and 14), ${esc(t.page)} on each recording's largest zone,
+as <code>allocbench fidelity</code> checks them: ${shown.map((l, i) => `${esc(l.recording)} meets ${met[i]} of ${t.targets.length}`).join(', ')}.
+Hover a figure for its target.</p>
+<table><tr><th>recording</th><th>zone</th>${head}</tr>${rows}</table>`;
+}
+
 export function kernelComparisonSection(run: LoadedRun): string {
   const inputs = ((run.run?.inputs ?? {}) as { traces?: string[] }).traces ?? [];
   const parts: string[] = [];
+  const all: ScoreLine[] = [];
   for (const path of inputs) {
     const real = recordingState(path);
     if (real === undefined) continue;
@@ -32,6 +51,7 @@ export function kernelComparisonSection(run: LoadedRun): string {
     if (cells.length === 0) continue;
     const main = largestZone(real);
     const lines = cells.flatMap((r) => scoreCell(name, real, r).map((l) => ({ l, r })));
+    all.push(...lines.map(({ l }) => l));
     // the page strategy with the kernel rules it followed (cell.ts page_rules: the machine's kernel unless the spec named one)
     const rules = (r: CellResult): string => (typeof r.metrics.page_rules === 'string' ? ` (${r.metrics.page_rules} rules)` : '');
     const rows = lines.map(({ l, r }) => `<tr><td>${esc(l.zone)}${l.zone === main ? ' (largest)' : ''}</td><td>${esc(l.page)}${esc(rules(r))}</td><td>${esc(l.object)}</td><td>${esc(r.cell.machine)}</td>`
@@ -52,5 +72,5 @@ pageblocks real <code>${esc(JSON.stringify(mobility.pageblocks.real))}</code>, s
 ${detail}
 </section>`);
   }
-  return parts.length ? `<h2>Fidelity: the models against real kernels</h2>\n${parts.join('\n')}` : '';
+  return parts.length ? `<h2>Fidelity: the models against real kernels</h2>\n${targetSummary(all, loadFidelityTargets())}\n${parts.join('\n')}` : '';
 }

@@ -170,6 +170,8 @@ export function runCell(cell: CellSpec, trace: Trace | TraceStream, machineConfi
   if (started !== undefined) {
     metrics.start = started.stats;
     if (opts.startEmpty !== false) metrics.start_empty = emptyStartZones(cell, whole(trace), machineConfig);
+    // the recorded per-CPU list traffic beside page_counters' simulated one (the scorecard's pcp figures)
+    if (opts.start?.pcpTraffic !== undefined) metrics.recorded_pcp = opts.start.pcpTraffic;
   }
   metrics.reclaim = counts.reclaim;
   metrics.page_counters = mergeCounters(machine);

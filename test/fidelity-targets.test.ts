@@ -1,0 +1,64 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ScoreLine } from '../src/metrics/fidelity.js';
+import { checkTargets, formatFigure, formatTargetChecks, loadFidelityTargets, targetLines } from '../src/metrics/fidelity-targets.js';
+
+const line = (over: Partial<ScoreLine> = {}): ScoreLine => ({
+  recording: 'rec', zone: 'DMA32', largest: true, page: 'buddy-mobility', object: 'slub', layers: 'all', start_from: 'before',
+  real: [], sim: [], log2_count_error: 0.4, max_unusable_delta: 0.06,
+  free_pages_by_type: { real: {}, sim: {} },
+  pageblocks: { real: { Unmovable: 100, Movable: 400, Reclaimable: 0 }, sim: { Unmovable: 102, Movable: 398, Reclaimable: 1 } },
+  extfrag: { recorded: 0, simulated: 0 },
+  pages_in_use: { real_end: 1000, sim_end: 1030, rel_error: 0.03, real_change: 0, sim_change: 0 },
+  pcp: { refill_blocks: { real: 100, sim: 105 }, drain_blocks: { real: 0, sim: 3 } },
+  baselines: { nothing_changes: { sim: [], log2_count_error: 1.2, max_unusable_delta: 0 }, start_empty: { sim: [], log2_count_error: 0.7, max_unusable_delta: 0 } },
+  ...over,
+});
+
+describe('fidelity targets (fidelity-targets.json)', () => {
+  const t = loadFidelityTargets();
+
+  it('the package file holds issue 13\'s and issue 14\'s targets for buddy-mobility', () => {
+    expect(t.page).toBe('buddy-mobility');
+    expect(t.targets.map((x) => `${x.issue}:${x.figure}`)).toEqual([
+      '13:log2_count_error', '13:predictor_ratio', '13:pages_in_use_error',
+      '14:log2_count_error', '14:max_unusable_delta', '14:pageblock_error', '14:refill_error', '14:drain_error',
+    ]);
+  });
+
+  it('checks each figure of a line against its bound', () => {
+    const c = Object.fromEntries(checkTargets(line(), t).map((x) => [x.id, x]));
+    expect(c.log2!.met).toBe(true); // 0.4 ≤ 0.5
+    expect(c['log2-pcp']!.met).toBe(false); // 0.4 > 0.3
+    expect(c.predictors!.value).toBeCloseTo(0.7 / 0.4); // the better predictor over the model
+    expect(c.predictors!.met).toBe(false);
+    expect(c['in-use']!.met).toBe(false); // 3% > 2%
+    expect(c.unusable!.met).toBe(false);
+    expect(c.pageblocks!.value).toBeCloseTo(0.02); // Unmovable 2 of 100; a type with no real pageblock is left out
+    expect(c.refills!.met).toBe(true); // 5%
+    expect(c.drains!.value).toBe(Infinity); // none recorded, some simulated
+    expect(formatFigure(c.predictors!)).toBe('1.75x');
+    expect(formatFigure(c['in-use']!)).toBe('3%');
+    // without the data a figure needs, its target is not applicable rather than failed
+    const bare = checkTargets(line({ pcp: undefined, pages_in_use: undefined }), t);
+    expect(bare.filter((x) => x.met === undefined).map((x) => x.id)).toEqual(['in-use', 'refills', 'drains']);
+  });
+
+  it('is checked on the targets\' page strategy on each largest zone, and printed met or not', () => {
+    const lines = [line(), line({ zone: 'DMA', largest: false }), line({ page: 'buddy' })];
+    expect(targetLines(lines, t)).toHaveLength(1);
+    const text = formatTargetChecks(lines, t);
+    expect(text).toMatch(/^rec DMA32 buddy-mobility --layers all:\n  issue 13: log2 error 0.4 \(≤ 0.5\) MET; better than both predictors by 1.75x \(≥ 2.00x\) NOT MET/);
+    expect(text).toMatch(/issue 14: .*pcp drains off ∞ \(≤ 10%\) NOT MET/);
+  });
+
+  it('refuses a targets file naming an unknown figure or without exactly one bound, naming the file', () => {
+    const d = mkdtempSync(join(tmpdir(), 'ft-'));
+    const write = (targets: unknown[]): string => { const f = join(d, `t${Math.random()}.json`); writeFileSync(f, JSON.stringify({ page: 'buddy-mobility', targets })); return f; };
+    expect(() => loadFidelityTargets(write([{ id: 'a', issue: 13, label: 'x', figure: 'nope', max: 1 }]))).toThrow(/targets\[0\]: "figure" must be one of log2_count_error/);
+    expect(() => loadFidelityTargets(write([{ id: 'a', issue: 13, label: 'x', figure: 'log2_count_error', max: 1, min: 0 }]))).toThrow(/exactly one of "max" and "min"/);
+    expect(() => loadFidelityTargets(join(d, 'missing.json'))).toThrow(/fidelity targets .*missing.json not found/);
+  });
+});
