@@ -8,6 +8,7 @@
  *   ./replay -m buddy page.txt, -m bitmap page.txt, -m slab obj.txt   (best timed pass of 3, after 1 warm-up)
  *   allocbench run --trace page.csv --page buddy --object kmalloc-pow2 --machine mem=4G  (then --page bitmap)
  *   allocbench run --trace obj.csv  --page buddy --object slub           --machine mem=4G
+ * and the plain JavaScript port of the native buddy (bench/js-buddy.ts: the language's share of the gap);
  * each allocbench run through bin/allocbench.js (dist/, a worker thread, default sampling: 100
  * time-series samples), with WARM cells of each kind (the same 4 GiB machine under three spellings,
  * mem=4G, mem=4096M and mem=4194304K, repeats each cell: a recorded trace has no seed axis):
@@ -87,6 +88,15 @@ try {
     function order(c: { page: string; machine: string }): number { return MACHINES.indexOf(c.machine) * 1000 + pages.split(',').indexOf(c.page); }
   };
 
+  /** The plain JavaScript port of the native buddy (bench/js-buddy.ts) on the same trace: events/s of its best pass. */
+  const jsPort = (trace: string): number => {
+    const outText = sh(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/js-buddy.ts'), join(dir, trace)], ROOT);
+    const m = /events=(\d+) best_s=([\d.e-]+)/.exec(outText);
+    if (m === null) throw new Error(`cannot read js-buddy output:\n${outText}`);
+    return Number(m[1]) / Number(m[2]);
+  };
+  let port = 0;
+
   const pairs: Pair[] = [
     { what: 'buddy  (page-1m)  vs native buddy ', native: 0, ours: 0 },
     { what: 'slub   (obj-1m)   vs native slab  ', native: 0, ours: 0 },
@@ -102,6 +112,7 @@ try {
     buddy.ours = Math.max(buddy.ours, ours('page.csv', 'buddy', 'kmalloc-pow2').get('buddy/kmalloc-pow2') ?? 0);
     bitmap.ours = Math.max(bitmap.ours, ours('page.csv', 'bitmap', 'kmalloc-pow2').get('bitmap/kmalloc-pow2') ?? 0);
     slub.ours = Math.max(slub.ours, ours('obj.csv', 'buddy', 'slub').get('buddy/slub') ?? 0);
+    port = Math.max(port, jsPort('page.txt'));
     process.stderr.write(`round ${r + 1}/${ROUNDS}: ${pairs.map((p) => (p.ours / p.native).toFixed(3)).join(' ')}\n`);
   }
 
@@ -112,6 +123,9 @@ try {
     const ratio = p.ours / p.native;
     console.log(`${p.what}  ${(p.ours / 1e6).toFixed(2).padStart(8)} M/s  ${(p.native / 1e6).toFixed(2).padStart(8)} M/s  ${ratio.toFixed(3).padStart(7)}x  >= ${targets[i]}x ${ratio >= targets[i]! ? 'ok' : 'BELOW'}`);
   });
+  // where the buddy gap is: JavaScript itself (the plain port) against what the model does on top
+  console.log(`plain JS port of the native buddy (bench/js-buddy.ts, no zones, pcp lists, migratetypes, prices, samples): ${(port / 1e6).toFixed(2)} M/s = ${(port / buddy.native).toFixed(3)}x native; `
+    + `allocbench buddy = ${(buddy.ours / port).toFixed(3)}x the port (${(1e9 / buddy.ours).toFixed(1)} vs ${(1e9 / port).toFixed(1)} ns/event)`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
