@@ -9,6 +9,7 @@ describe('fidelity --diverge: the model\'s buddy-level takes against the recordi
     const real = recordedBuddyTakes('traces/kernel/build-compress/build-compress.ftrace.gz')!;
     expect(d!.real_takes).toBe(real.pfn.length);
     expect(d!.real_takes).toBe(12906); // recording.txt: mm_page_alloc_zone_locked lines
+    expect(d!.rules).toBe('6.1'); // the recorded machine's kernel (machine.json kernel_version)
     expect(Object.values(d!.by_class).reduce((a, [r]) => a + r, 0)).toBe(d!.real_takes);
     expect(Object.values(d!.by_class).reduce((a, [, m]) => a + m, 0)).toBe(d!.model_takes);
     expect(d!.same_rank).toBeGreaterThan(0.8);

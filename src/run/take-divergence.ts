@@ -19,6 +19,8 @@ import { runCell, type CellSpec } from './cell.js';
 export interface TakeDivergence {
   recording: string;
   page: string;
+  /** the kernel version whose rules the buddy followed (the cell's metrics.page_rules) */
+  rules?: string;
   real_takes: number;
   model_takes: number;
   /** recorded takes whose pfn the model's take of the same rank within the same (order, migratetype) has */
@@ -126,7 +128,7 @@ export function takeDivergence(
     }
   };
   // inspect: the replay has ended (the high-order probe after it is no take of the recording)
-  runCell(cell, trace, config, { start, samples: 0, startEmpty: false, onStart, inspect: () => { done = true; } });
+  const rules = runCell(cell, trace, config, { start, samples: 0, startEmpty: false, onStart, inspect: () => { done = true; } }).metrics.page_rules;
   let same = 0, first = -1, pairs = 0;
   for (let k = 0; k < real.pfn.length; k++) {
     const m = paired[k];
@@ -165,7 +167,7 @@ export function takeDivergence(
   const by_class: Record<string, [number, number]> = {};
   for (const c of [...new Set([...byClass.keys(), ...seen.keys()])].sort((a, b) => a - b)) by_class[`o${c >> 3}/mt${c & 7}`] = [byClass.get(c)?.length ?? 0, seen.get(c) ?? 0];
   return {
-    recording, page: cell.page, real_takes: real.pfn.length, model_takes: modelTakes, by_class,
+    recording, page: cell.page, ...(typeof rules === 'string' ? { rules } : {}), real_takes: real.pfn.length, model_takes: modelTakes, by_class,
     same_rank: pairs === 0 ? 0 : same / pairs, near: real.pfn.length === 0 ? 0 : near / real.pfn.length, window, first, examples, targets,
   };
 }
@@ -211,7 +213,7 @@ function describe(real: BuddyTakes, k: number, m: ModelTake, history: Map<number
 /** The text of a divergence report. */
 export function formatDivergence(d: TakeDivergence): string {
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-  return `${d.recording} ${d.page}: buddy-level takes real ${d.real_takes} model ${d.model_takes}; same pfn at the same rank of its (order, type) ${pct(d.same_rank)}`
+  return `${d.recording} ${d.page}${d.rules === undefined ? '' : ` (${d.rules} rules)`}: buddy-level takes real ${d.real_takes} model ${d.model_takes}; same pfn at the same rank of its (order, type) ${pct(d.same_rank)}`
     + ` (first difference at take #${d.first}); recorded takes the model also makes within ±${d.window} ranks ${pct(d.near)}\n`
     + `  takes per order/type real/model: ${Object.entries(d.by_class).map(([c, [r, m]]) => `${c} ${r}/${m}`).join(', ')}\n`
     + d.examples.map((e) => `  ${e}\n`).join('')
