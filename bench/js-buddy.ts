@@ -5,8 +5,9 @@
  * of allocbench (src/page/buddy.ts is): bench:native runs it beside `replay -m buddy` and `allocbench
  * run` so the gap to native C splits into what JavaScript costs and what the simulator's model does
  * on top. `node --import tsx bench/js-buddy.ts TRACE [PASSES]` (a native `gen page` trace) prints
- * `events=N best_s=S` (best timed pass, after one untimed) and the free blocks per order, which must
- * equal the native replay's `free_blocks`.
+ * `events=N best_s=S` (best of PASSES timed passes, default 3 as bench:native asks of `replay`,
+ * after one untimed) and the blocks on each order's list, which must equal the native replay's
+ * `list_blocks` (bench:native checks it).
  */
 import { readFileSync } from 'node:fs';
 
@@ -81,7 +82,7 @@ function replay(): void {
   }
 }
 
-const passes = Number(process.argv[3] ?? 7);
+const passes = Number(process.argv[3] ?? 3);
 let best = Infinity;
 for (let r = 0; r <= passes; r++) {
   reset();
@@ -90,4 +91,4 @@ for (let r = 0; r <= passes; r++) {
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   if (r > 0) best = Math.min(best, s); // pass 0 warms up, as replay's -w 1
 }
-console.log(`events=${n} best_s=${best} free_blocks=${[...nfree].join(',')}`);
+console.log(`events=${n} best_s=${best} list_blocks=${[...nfree].join(',')}`);

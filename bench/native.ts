@@ -88,11 +88,16 @@ try {
     function order(c: { page: string; machine: string }): number { return MACHINES.indexOf(c.machine) * 1000 + pages.split(',').indexOf(c.page); }
   };
 
-  /** The plain JavaScript port of the native buddy (bench/js-buddy.ts) on the same trace: events/s of its best pass. */
+  /**
+   * The plain JavaScript port of the native buddy (bench/js-buddy.ts) on the same trace: events/s of
+   * its best of 3 passes, as `replay -r 3`; refused unless its lists end as the native replay's.
+   */
+  const nativeLists = /list_blocks=([\d,]+)/.exec(sh('./replay', ['-m', 'buddy', 'page.txt']))?.[1];
   const jsPort = (trace: string): number => {
     const outText = sh(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/js-buddy.ts'), join(dir, trace)], ROOT);
-    const m = /events=(\d+) best_s=([\d.e-]+)/.exec(outText);
+    const m = /events=(\d+) best_s=([\d.e-]+) list_blocks=([\d,]+)/.exec(outText);
     if (m === null) throw new Error(`cannot read js-buddy output:\n${outText}`);
+    if (m[3] !== nativeLists) throw new Error(`js-buddy ends with lists ${m[3]}, the native replay with ${nativeLists}: the port is wrong`);
     return Number(m[1]) / Number(m[2]);
   };
   let port = 0;

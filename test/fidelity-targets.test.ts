@@ -60,5 +60,9 @@ describe('fidelity targets (fidelity-targets.json)', () => {
     expect(() => loadFidelityTargets(write([{ id: 'a', issue: 13, label: 'x', figure: 'nope', max: 1 }]))).toThrow(/targets\[0\]: "figure" must be one of log2_count_error/);
     expect(() => loadFidelityTargets(write([{ id: 'a', issue: 13, label: 'x', figure: 'log2_count_error', max: 1, min: 0 }]))).toThrow(/exactly one of "max" and "min"/);
     expect(() => loadFidelityTargets(join(d, 'missing.json'))).toThrow(/fidelity targets .*missing.json not found/);
+    const nul = join(d, 'null.json');
+    writeFileSync(nul, 'null');
+    expect(() => loadFidelityTargets(nul)).toThrow(/null.json: expected an object with "page" and "targets"/);
+    expect(() => loadFidelityTargets(write([null]))).toThrow(/targets\[0\]: expected an object/);
   });
 });

@@ -231,7 +231,7 @@ describe('slub empty slabs', () => {
     // free puts it on the CPU's list; every fifth sends the four before it (emptied there) to the
     // node, which keeps min_partial of them (the first walks fill it) and discards the rest. Left:
     // the cpu slab (S64), S61..S63 on the CPU's list (S61 came after the last drain), 5 on the node.
-    expect(s.counters()).toMatchObject({ cpu_partial_slabs: 3, partial_slabs: 5, cpu_partial_drain: 15 });
+    expect(s.counters()).toMatchObject({ slabs_cpu_partial: 3, partial_slabs: 5, cpu_partial_drain: 15 });
     expect(pages.used).toBe(1 + 3 + 5);
     s.check();
   });

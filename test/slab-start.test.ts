@@ -41,6 +41,9 @@ describe('object layer start (pre-trace slabs)', () => {
     expect([...s.off]).toEqual([384, 64, 64]);
     expect([...s.excluded]).toEqual([1003]);
     expect([...s.cpu]).toEqual([0, 0, 0]);
+    // the CPU column is the last [digits] before the event, whatever brackets the task name holds
+    const odd = preTraceSlabObjects(kmalloc(1004, 0).replace('t-1 [000]', 'w[7]-3 [001]'), kpage());
+    expect([...odd.cpu]).toEqual([1]);
   });
 
   it('with per-CPU partial lists, a pre-trace slab goes on the list of the CPU that first allocates from it', () => {
@@ -54,7 +57,7 @@ describe('object layer start (pre-trace slabs)', () => {
     const cursor = { cpu: 1 };
     const slub = createSlub({ pages, steps: newSteps(), cpus: 2, variant: 'cpu-partial=on', cpuCursor: cursor });
     expect(startObjectLayer(slub, objs, k, CACHES)).toEqual({ pages: 3, slabs: 3 });
-    expect(slub.counters()).toMatchObject({ cpu_partial_slabs: 3, partial_slabs: 0 });
+    expect(slub.counters()).toMatchObject({ slabs_cpu_partial: 3, partial_slabs: 0 });
     slub.check();
     // CPU 1 allocates from its slabs in the order it first reached them
     expect([slub.alloc(50, GFP_KERNEL), slub.alloc(50, GFP_KERNEL), slub.alloc(50, GFP_KERNEL)]).toEqual([1004 * 4096, 1004 * 4096 + 64, 1006 * 4096]);
@@ -64,7 +67,8 @@ describe('object layer start (pre-trace slabs)', () => {
     // without them, all three sit on the node partial list
     const off = createSlub({ pages: new FakePages(4096), steps: newSteps(), cpus: 2 });
     startObjectLayer(off, objs, k, CACHES);
-    expect(off.counters()).toMatchObject({ cpu_partial_slabs: 0, partial_slabs: 3 });
+    expect(off.counters()).toMatchObject({ partial_slabs: 3 });
+    expect(off.counters().slabs_cpu_partial).toBeUndefined(); // reported with cpu-partial=on only
   });
 
   it('SLUB takes the pre-trace partial slab before a new slab (___slab_alloc), its pages pre-trace memory', () => {

@@ -133,11 +133,11 @@ describe('slub slab lists', () => {
     for (let i = 0; i < 16; i++) first.push(s.alloc(256, GFP_KERNEL)); // slab A full
     s.alloc(256, GFP_KERNEL); // slab B is the cpu slab now
     s.free(first[5]!); // A: full → this CPU's partial list, not the node's
-    expect(s.counters()).toMatchObject({ partial_slabs: 0, cpu_partial_slabs: 1 });
+    expect(s.counters()).toMatchObject({ partial_slabs: 0, slabs_cpu_partial: 1 });
     for (let i = 1; i < 16; i++) s.alloc(256, GFP_KERNEL); // fill B
     expect(s.alloc(256, GFP_KERNEL)).toBe(first[5]); // B exhausted: A from the CPU's list
     expect(pages.allocs.length).toBe(2);
-    expect(s.counters()).toMatchObject({ cpu_partial_alloc: 1, partial_taken: 0, cpu_partial_slabs: 0 });
+    expect(s.counters()).toMatchObject({ cpu_partial_alloc: 1, partial_taken: 0, slabs_cpu_partial: 0 });
     s.check();
   });
 
@@ -149,12 +149,12 @@ describe('slub slab lists', () => {
     const slabPfn = pages.allocs.map((a) => a.pfn); // S1..S9, S9 the cpu slab
     for (let i = 0; i < 16 * 7; i++) s.free(objs[i]!); // S1..S7 onto the CPU's list, emptied there
     expect(pages.frees.length).toBe(0);
-    expect(s.counters()).toMatchObject({ cpu_partial_slabs: 7, partial_slabs: 0 });
+    expect(s.counters()).toMatchObject({ slabs_cpu_partial: 7, partial_slabs: 0 });
     s.free(objs[16 * 7]!); // S8's first free: the list is full, so S7..S1 go to the node first
     // the walk from the head: S7..S3 fill the node list to min_partial, S2 and S1 are discarded,
     // the last met first
     expect(pages.frees.map((f) => f.pfn)).toEqual([slabPfn[0], slabPfn[1]]);
-    expect(s.counters()).toMatchObject({ cpu_partial_drain: 1, cpu_partial_slabs: 1, partial_slabs: 5 });
+    expect(s.counters()).toMatchObject({ cpu_partial_drain: 1, slabs_cpu_partial: 1, partial_slabs: 5 });
     s.check();
     // a slab on a CPU's list stays there when it empties
     for (let i = 16 * 7 + 1; i < 16 * 8; i++) s.free(objs[i]!);
@@ -167,10 +167,10 @@ describe('slub slab lists', () => {
     const objs: number[] = [];
     for (let i = 0; i < 16 * 9; i++) objs.push(s.alloc(256, GFP_KERNEL));
     for (let k = 0; k < 8; k++) s.free(objs[16 * k]!); // one free in each of S1..S8: S8 drains S7..S1 to the node
-    expect(s.counters()).toMatchObject({ partial_slabs: 7, cpu_partial_slabs: 1 });
+    expect(s.counters()).toMatchObject({ partial_slabs: 7, slabs_cpu_partial: 1 });
     s.alloc(256, GFP_KERNEL); // S9 exhausted: S8 from the CPU's list
     s.alloc(256, GFP_KERNEL); // S8 exhausted: the node list's head, then 4 more (> 7 / 2) onto the CPU's list
-    expect(s.counters()).toMatchObject({ partial_taken: 1, partial_slabs: 2, cpu_partial_slabs: 4 });
+    expect(s.counters()).toMatchObject({ partial_taken: 1, partial_slabs: 2, slabs_cpu_partial: 4 });
     s.check();
   });
 

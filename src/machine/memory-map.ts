@@ -26,7 +26,8 @@ export interface MachineConfig {
   minFreeKbytes?: number;
   /**
    * The kernel the machine runs (machine.json "kernel_version", "6.1", "6.12"): page strategies with
-   * kernel rule sets follow it unless their spec names one (page/kernel-version.ts); unset: the newest
+   * kernel rule sets follow it unless their spec names one (page/kernel-version.ts); unset, or a
+   * version without a rule set (5.15): the newest (results say which: metrics.page_rules)
    */
   kernel?: string;
   /**

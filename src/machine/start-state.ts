@@ -75,7 +75,11 @@ export interface StartInput {
   pcpTypes?: { pfn: Int32Array; type: Uint8Array };
   /** the objects the trace allocates in pre-trace slab pages: the object layer's start (object/slab-start.ts) */
   slabObjects?: PreTraceSlabObjects;
-  /** the recording's per-CPU list traffic in blocks (metrics/pcp-traffic.ts recordedPcpTraffic()): a cell's metrics.recorded_pcp */
+  /**
+   * The recording's per-CPU list traffic in blocks (metrics/pcp-traffic.ts recordedPcpTraffic()): no
+   * start state, a reference figure the cell copies to metrics.recorded_pcp for the scorecard. It rides
+   * here because the start state is where the trace text is read, on the worker, once per recording.
+   */
   pcpTraffic?: { refill_blocks: number; drain_blocks: number };
   /**
    * Pageblocks (global pfn >> PAGEBLOCK_ORDER) the recording proves were Movable at the start

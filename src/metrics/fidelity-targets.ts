@@ -48,11 +48,15 @@ export const DEFAULT_FIDELITY_TARGETS_FILE = fileURLToPath(new URL('../../fideli
 
 /** fidelity-targets.json, checked: every target names a known figure and exactly one of max / min. */
 export function loadFidelityTargets(file = DEFAULT_FIDELITY_TARGETS_FILE): FidelityTargets {
-  const d = readJsonFile(file, 'fidelity targets') as { page?: unknown; targets?: unknown };
   const bad = (why: string): never => { throw new AllocbenchError(`${file}: ${why}`); };
+  const raw = readJsonFile(file, 'fidelity targets');
+  if (typeof raw !== 'object' || raw === null) bad('expected an object with "page" and "targets"');
+  const d = raw as { page?: unknown; targets?: unknown };
   if (typeof d.page !== 'string') bad('"page" must name a page strategy');
   if (!Array.isArray(d.targets)) bad('"targets" must be an array');
-  const targets = (d.targets as Record<string, unknown>[]).map((t, i) => {
+  const targets = (d.targets as unknown[]).map((x, i) => {
+    if (typeof x !== 'object' || x === null) bad(`targets[${i}]: expected an object`);
+    const t = x as Record<string, unknown>;
     if (typeof t.id !== 'string' || typeof t.label !== 'string' || typeof t.issue !== 'number') bad(`targets[${i}]: expected "id", "label" (strings) and "issue" (a number)`);
     if (typeof t.figure !== 'string' || !Object.hasOwn(FIGURES, t.figure)) bad(`targets[${i}]: "figure" must be one of ${Object.keys(FIGURES).join(', ')}`);
     if ((typeof t.max === 'number') === (typeof t.min === 'number')) bad(`targets[${i}]: give exactly one of "max" and "min" (a number)`);

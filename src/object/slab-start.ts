@@ -35,6 +35,18 @@ const KMALLOC_MAX_CACHE_SIZE = 8192;
 
 const EVENT = /(kmem_cache_alloc|kmalloc)(?:_node)?: call_site=\S+ ptr=([0-9a-f]{16}) bytes_req=(\d+) bytes_alloc=(\d+) gfp_flags=(\S+)|mm_page_(?:alloc|free|free_batched|pcpu_drain): page=\S+ pfn=0x([0-9a-f]+) order=(\d+)/g;
 
+/**
+ * The CPU column (`comm-pid [003] flags ts:`) of the line holding text offset `at`: the last `[digits]`
+ * followed by a blank between the line's start and `at` (a task name may hold brackets itself, as
+ * trace/kernel.ts findTimestamp() reads it); 0 without one. Reads only that stretch of the line.
+ */
+function cpuColumn(text: string, at: number): number {
+  const head = text.slice(text.lastIndexOf('\n', at) + 1, at);
+  let cpu = 0;
+  for (const m of head.matchAll(/\[(\d+)\]\s/g)) cpu = Number(m[1]);
+  return cpu;
+}
+
 /** The objects a recording's trace text allocates in pre-trace slab pages of `kpage` (a kpageflags digest). */
 export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSlabObjects {
   const n = kpage.length;
@@ -54,9 +66,7 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
     cache.push(m[1] === 'kmalloc' ? '' : `cache-${alloc}`);
     bytes.push(m[1] === 'kmalloc' ? Number(m[3]) : alloc);
     gfp.push((/GFP_DMA\b|__GFP_DMA\b/.test(flags) ? __GFP_DMA : 0) | (flags.includes('__GFP_RECLAIMABLE') ? __GFP_RECLAIMABLE : 0));
-    // the line's CPU column (`comm-pid [003] ...`), read back from the match for the allocations only
-    const open = text.indexOf('[', text.lastIndexOf('\n', m.index!) + 1);
-    cpu.push(open >= 0 && open < m.index! ? parseInt(text.slice(open + 1, text.indexOf(']', open)), 10) || 0 : 0);
+    cpu.push(cpuColumn(text, m.index!));
   }
   // the direct-map base (randomised per boot, 1 GiB aligned): the one that puts most pointers on KPF_SLAB pages
   const span = Math.ceil((n * PAGE) / GIB);

@@ -198,7 +198,7 @@ class Slub implements ObjectStrategy {
    * (free_fast + free_slow) are derived in counters(): two fewer updates per operation.
    */
   private readonly ctr = {
-    alloc_fast: 0, alloc_slow: 0, free_fast: 0, free_slow: 0, partial_taken: 0, cpu_partial_alloc: 0, cpu_partial_drain: 0,
+    alloc_fast: 0, alloc_slow: 0, free_fast: 0, free_slow: 0, partial_taken: 0,
     slabs_allocated: 0, slabs_freed: 0, slab_min_order_fallback: 0, large_allocs: 0, large_frees: 0,
     oom: 0, unknown_free: 0, unknown_cache: 0, realloc_in_place: 0, realloc_moved: 0,
   };
@@ -206,6 +206,9 @@ class Slub implements ObjectStrategy {
   private slabOom = 0;
   /** frees into another CPU's active slab (only reported when there were any: one-CPU replays keep their counters) */
   private freeRemote = 0;
+  /** slabs taken from a CPU's partial list (CPU_PARTIAL_ALLOC) and lists sent to the node (CPU_PARTIAL_DRAIN); reported with cpu-partial=on only */
+  private cpuPartialAlloc = 0;
+  private cpuPartialDrain = 0;
 
   constructor(opts: ObjectStrategyOptions) {
     this.pages = opts.pages;
@@ -400,7 +403,7 @@ class Slub implements ObjectStrategy {
       c.cpuPartial[cpu] = this.rec[r * STRIDE + R_NEXT]!;
       c.cpuPartialCount[cpu]!--;
       tick(this.steps, STEP_LIST);
-      this.ctr.cpu_partial_alloc++;
+      this.cpuPartialAlloc++;
     } else if ((r = this.usePartial ? c.partialHead : -1) >= 0) {
       this.removePartial(c, r);
       this.ctr.partial_taken++;
@@ -492,7 +495,7 @@ class Slub implements ObjectStrategy {
       c.cpuPartial[cpu] = -1;
       c.cpuPartialCount[cpu] = 0;
       this.pushCpuPartial(c, cpu, r);
-      this.ctr.cpu_partial_drain++;
+      this.cpuPartialDrain++;
       this.putPartials(c, old);
       return;
     }
@@ -700,14 +703,16 @@ class Slub implements ObjectStrategy {
   }
 
   /**
-   * kmem_cache_shrink() of every cache (__kmem_cache_do_shrink in mm/slub.c): the empty slabs kept
-   * on the partial lists (up to min_partial each) go back to the page allocator. The machine's
-   * reclaim calls it before an allocation fails, as shrink_slab() would. Returns the pages freed.
+   * kmem_cache_shrink() of every cache (__kmem_cache_do_shrink in mm/slub.c): each CPU's partial
+   * list goes to the node (flush_all()'s put_partials_cpu(); the CPUs' active slabs stay, which
+   * flush_slab() would deactivate), then every empty slab on the node partial lists (up to
+   * min_partial kept) goes back to the page allocator. The machine's reclaim calls it before an
+   * allocation fails, as shrink_slab() would. Returns the pages freed.
    */
   shrink(): number {
     const before = this.pagesHeld;
     for (const c of this.all) {
-      // flush_all(): every CPU's partial list to the node first (put_partials_cpu)
+      // put_partials_cpu() of every CPU (the CPU slabs stay)
       for (let cpu = 0; cpu < c.cpuPartial.length; cpu++) {
         const head = c.cpuPartial[cpu]!;
         if (head < 0) continue;
@@ -775,7 +780,11 @@ class Slub implements ObjectStrategy {
       ...(this.freeRemote > 0 ? { free_remote: this.freeRemote } : {}),
       slabs: this.all.reduce((a, c) => a + c.nrSlabs, 0),
       partial_slabs: this.all.reduce((a, c) => a + c.nrPartial, 0),
-      cpu_partial_slabs: this.all.reduce((a, c) => a + c.cpuPartialCount.reduce((x, y) => x + y, 0), 0),
+      // slabs on the CPUs' partial lists now (sysfs slabs_cpu_partial), with the two counters above: cpu-partial=on only
+      ...(this.cpuPartialOn ? {
+        cpu_partial_alloc: this.cpuPartialAlloc, cpu_partial_drain: this.cpuPartialDrain,
+        slabs_cpu_partial: this.all.reduce((a, c) => a + c.cpuPartialCount.reduce((x, y) => x + y, 0), 0),
+      } : {}),
       large_pages: this.largePages,
     };
   }
@@ -794,6 +803,7 @@ class Slub implements ObjectStrategy {
       let prev = -1;
       for (let r = c.partialHead; r >= 0; r = f(r, R_NEXT)) {
         if (f(r, R_STATE) !== S_PARTIAL) fail(`${c.name}: slab ${r} on partial list in state ${f(r, R_STATE)}`);
+        if (f(r, R_CACHE) !== c.id) fail(`${c.name}: slab ${r} of another cache on its partial list`);
         if (f(r, R_PREV) !== prev) fail(`${c.name}: partial list prev link broken at ${r}`);
         if (f(r, R_INUSE) >= this.slabObjs[r]!) fail(`${c.name}: full slab ${r} on partial list`);
         if (recordsOnLists[r]) fail(`${c.name}: slab ${r} twice on lists`);
@@ -812,12 +822,15 @@ class Slub implements ObjectStrategy {
         let k = 0;
         for (let r = c.cpuPartial[cpu]!; r >= 0; r = f(r, R_NEXT)) {
           if (f(r, R_STATE) !== S_CPU_PARTIAL) fail(`${c.name}: slab ${r} on cpu ${cpu}'s partial list in state ${f(r, R_STATE)}`);
+          if (f(r, R_CACHE) !== c.id) fail(`${c.name}: slab ${r} of another cache on cpu ${cpu}'s partial list`);
           if (f(r, R_INUSE) >= this.slabObjs[r]!) fail(`${c.name}: full slab ${r} on cpu ${cpu}'s partial list`);
           if (recordsOnLists[r]) fail(`${c.name}: slab ${r} twice on lists`);
           recordsOnLists[r] = 1;
           if (++k > this.nSlabs) fail(`${c.name}: cpu ${cpu}'s partial list cycle`);
         }
         if (k !== c.cpuPartialCount[cpu]) fail(`${c.name}: cpu ${cpu}'s partial list holds ${k} slabs, counted ${c.cpuPartialCount[cpu]}`);
+        // put_cpu_partial() drains a full list first; get_partial_node() fills an empty one with at most cps / 2 + 1
+        if (k > c.cpuPartialSlabs) fail(`${c.name}: cpu ${cpu}'s partial list holds ${k} slabs, more than cpu_partial_slabs ${c.cpuPartialSlabs}`);
       }
       for (let cpu = 0; cpu < c.cpuSlab.length; cpu++) {
         const r = c.cpuSlab[cpu]!;
@@ -879,9 +892,9 @@ class Slub implements ObjectStrategy {
 
 /**
  * `slub` / `slub:cpu-partial=on|off`: CONFIG_SLUB_CPU_PARTIAL, off by default. Distribution kernels
- * build it (Kconfig: default y on SMP), but on the bundled recordings it is measured farther from
- * the kernel than without it (docs/fidelity.md): their start state cannot say which pre-trace slabs
- * sat on which CPU's partial list.
+ * build it (Kconfig: default y on SMP), but on the bundled recordings it is measured no closer to the
+ * kernel than without it, and farther on the two SMP ones (docs/fidelity.md): their start state
+ * cannot say which pre-trace slabs sat on which CPU's partial list.
  */
 function cpuPartialOption(variant: string | undefined): boolean {
   if (variant === 'cpu-partial=on') return true;

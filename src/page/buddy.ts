@@ -58,7 +58,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
   /** false when page_group_by_mobility_disabled: everything is Unmovable, no fallback */
   readonly grouping: boolean;
   private readonly steps: Steps;
-  /** next at 2 * pfn, prev at 2 * pfn + 1: one cache line holds both links of a page (pcp lists use them too) */
+  /** next at 2 * pfn, prev at 2 * pfn + 1, of free-list heads only: one cache line holds both links of a page (the pcp lists keep rings of their own, pcp.ts) */
   readonly links: Int32Array;
   /** per page: -1, a free head (order | mt << 4), or an allocated head (64 | order | request mt << 4) */
   private readonly fstate: Int8Array;

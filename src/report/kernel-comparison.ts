@@ -30,13 +30,13 @@ function targetSummary(lines: ScoreLine[], t: FidelityTargets): string {
   const shown = targetLines(lines, t);
   if (shown.length === 0) return '';
   const head = t.targets.map((x) => `<th>#${x.issue} ${esc(x.label)}</th>`).join('');
-  const rows = shown.map((l) => `<tr><td>${esc(l.recording)}</td><td>${esc(l.zone)}</td>` + checkTargets(l, t).map((c) =>
+  const rows = shown.map((l) => `<tr><td>${esc(l.recording)}</td><td>${esc(l.zone)}</td><td>${esc(l.object)}</td><td>${esc(l.layers)}, from ${esc(l.start_from)}</td>` + checkTargets(l, t).map((c) =>
     `<td class="n" style="color:${c.met === undefined ? 'inherit' : c.met ? '#1a7f37' : '#cf222e'}" title="target ${esc(c.limit)}">${esc(formatFigure(c))} ${c.met === undefined ? '' : c.met ? '✓' : '✗'}</td>`).join('') + '</tr>').join('');
   const met = shown.map((l) => checkTargets(l, t).filter((c) => c.met === true).length);
   return `<p><b>Targets</b> (<code>fidelity-targets.json</code>: issues 13 and 14), ${esc(t.page)} on each recording's largest zone,
-as <code>allocbench fidelity</code> checks them: ${shown.map((l, i) => `${esc(l.recording)} meets ${met[i]} of ${t.targets.length}`).join(', ')}.
+as <code>allocbench fidelity</code> checks them: ${shown.map((l, i) => `${esc(l.recording)}${shown.filter((x) => x.recording === l.recording).length > 1 ? ` (${esc(l.object)}, ${esc(l.layers)})` : ''} meets ${met[i]} of ${t.targets.length}`).join(', ')}.
 Hover a figure for its target.</p>
-<table><tr><th>recording</th><th>zone</th>${head}</tr>${rows}</table>`;
+<table><tr><th>recording</th><th>zone</th><th>object</th><th>replay</th>${head}</tr>${rows}</table>`;
 }
 
 export function kernelComparisonSection(run: LoadedRun): string {
