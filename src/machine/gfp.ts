@@ -113,6 +113,24 @@ export function parseGfp(text: string): number {
   return gfp | 0;
 }
 
+/**
+ * parseGfp() that never refuses: flags newer than this table knows (renamed across 6.x) are dropped,
+ * each counted through `onUnknown`; a single flag printed without its underscores (kernels before
+ * 4.10: GFP_NOWARN) is read as __GFP_NOWARN.
+ */
+export function parseGfpLenient(text: string, onUnknown: () => void = () => {}): number {
+  const g = parseGfp(text);
+  if (g !== -1) return g;
+  let out = 0;
+  for (const part of text.split('|')) {
+    let x = parseGfp(part);
+    if (x === -1 && part.startsWith('GFP_')) x = parseGfp(`__${part}`);
+    if (x === -1) onUnknown();
+    else out |= x;
+  }
+  return out;
+}
+
 /** Migratetypes (include/linux/mmzone.h). MIGRATE_PCPTYPES = 3 types have per-order free lists with fallbacks. */
 export const MIGRATE_UNMOVABLE = 0;
 export const MIGRATE_MOVABLE = 1;

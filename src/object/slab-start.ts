@@ -23,7 +23,7 @@
  * Refused: a page any recorded page event touches (the kernel freed or reused it: its recorded free
  * stays a page event), and a slab whose pages are not all pre-trace KPF_SLAB pages.
  */
-import { __GFP_DMA, __GFP_RECLAIMABLE } from '../machine/gfp.js';
+import { __GFP_DMA, __GFP_RECLAIMABLE, parseGfpLenient } from '../machine/gfp.js';
 import { KP_SLAB, type PreTraceSlabObjects } from '../machine/start-state.js';
 import type { CacheDef } from '../trace/trace.js';
 import type { ObjectStrategy } from './strategy.js';
@@ -65,7 +65,8 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
     const flags = m[5]!;
     cache.push(m[1] === 'kmalloc' ? '' : `cache-${alloc}`);
     bytes.push(m[1] === 'kmalloc' ? Number(m[3]) : alloc);
-    gfp.push((/GFP_DMA\b|__GFP_DMA\b/.test(flags) ? __GFP_DMA : 0) | (flags.includes('__GFP_RECLAIMABLE') ? __GFP_RECLAIMABLE : 0));
+    // what chooses a kmalloc cache's type (kmalloc_type()): the DMA and reclaimable bits
+    gfp.push(parseGfpLenient(flags) & (__GFP_DMA | __GFP_RECLAIMABLE));
     cpu.push(cpuColumn(text, m.index!));
   }
   // the direct-map base (randomised per boot, 1 GiB aligned): the one that puts most pointers on KPF_SLAB pages

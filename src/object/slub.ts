@@ -330,7 +330,8 @@ class Slub implements ObjectStrategy {
     this.ctr.slabs_freed++;
   }
 
-  private addPartialTail(c: SlubCache, r: number): void {
+  /** Slab r at the tail of c's node partial list; `priced` false for the start state (no event made it). */
+  private addPartialTail(c: SlubCache, r: number, priced = true): void {
     const rec = this.rec, o = r * STRIDE, t = c.partialTail;
     rec[o + R_STATE] = S_PARTIAL;
     rec[o + R_NEXT] = -1;
@@ -339,7 +340,7 @@ class Slub implements ObjectStrategy {
     else c.partialHead = r;
     c.partialTail = r;
     c.nrPartial++;
-    tick(this.steps, STEP_LIST);
+    if (priced) tick(this.steps, STEP_LIST);
   }
 
   private removePartial(c: SlubCache, r: number): void {
@@ -474,14 +475,14 @@ class Slub implements ObjectStrategy {
     else if (state === S_FULL) this.addPartialTail(c, r);
   }
 
-  /** Slab r at the head of `cpu`'s partial list. */
-  private pushCpuPartial(c: SlubCache, cpu: number, r: number): void {
+  /** Slab r at the head of `cpu`'s partial list; `priced` false for the start state. */
+  private pushCpuPartial(c: SlubCache, cpu: number, r: number, priced = true): void {
     const o = r * STRIDE;
     this.rec[o + R_STATE] = S_CPU_PARTIAL;
     this.rec[o + R_NEXT] = c.cpuPartial[cpu]!;
     c.cpuPartial[cpu] = r;
     c.cpuPartialCount[cpu]!++;
-    tick(this.steps, STEP_LIST);
+    if (priced) tick(this.steps, STEP_LIST);
   }
 
   /**
@@ -666,24 +667,11 @@ class Slub implements ObjectStrategy {
       pages += npages; slabs++;
       let lists = onCpu.get(c);
       if (lists === undefined) onCpu.set(c, (lists = Array.from({ length: this.ncpu }, () => [])));
-      if (lists[cpu]!.length < c.cpuPartialSlabs) { lists[cpu]!.push(r); continue; }
-      // the node partial list's tail, as addPartialTail() without a priced step (no event made it)
-      rec[o + R_STATE] = S_PARTIAL; rec[o + R_NEXT] = -1; rec[o + R_PREV] = c.partialTail;
-      if (c.partialTail >= 0) rec[c.partialTail * STRIDE + R_NEXT] = r;
-      else c.partialHead = r;
-      c.partialTail = r;
-      c.nrPartial++;
+      if (lists[cpu]!.length < c.cpuPartialSlabs) lists[cpu]!.push(r);
+      else this.addPartialTail(c, r, false);
     }
-    // each CPU's list: the head is the slab it allocates from first (pushed last, without a priced step)
-    for (const [c, lists] of onCpu) {
-      lists.forEach((l, cpu) => {
-        for (let j = l.length - 1; j >= 0; j--) {
-          const o = l[j]! * STRIDE;
-          this.rec[o + R_STATE] = S_CPU_PARTIAL; this.rec[o + R_NEXT] = c.cpuPartial[cpu]!;
-          c.cpuPartial[cpu] = l[j]!; c.cpuPartialCount[cpu]!++;
-        }
-      });
-    }
+    // each CPU's list: the head is the slab it allocates from first (pushed last)
+    for (const [c, lists] of onCpu) lists.forEach((l, cpu) => { for (let j = l.length - 1; j >= 0; j--) this.pushCpuPartial(c, cpu, l[j]!, false); });
     return { pages, slabs };
   }
 

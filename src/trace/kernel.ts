@@ -25,7 +25,7 @@
  */
 import { STRUCT_PAGE_BYTES } from '../machine/page-geometry.js';
 import { AllocbenchError, TraceFormatError } from '../errors.js';
-import { parseGfp, __GFP_RECLAIMABLE } from '../machine/gfp.js';
+import { parseGfpLenient, __GFP_RECLAIMABLE } from '../machine/gfp.js';
 import {
   CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_EXTFRAG, OP_FAULT, OP_TICK, OP_KFREE,
   OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE, GFP_COMPACTION_TARGET, packExtfrag,
@@ -762,19 +762,8 @@ class KernelParser {
     const ve = cache.end;
     this.consumed(v, ve);
     if (cached === cached) return cached; // not NaN
-    const text = s.toString('utf8', v, ve);
-    let g = parseGfp(text);
-    if (g === -1) {
-      // flags newer than gfp.ts knows (renamed across 6.x) are dropped, not fatal
-      g = 0;
-      for (const part of text.split('|')) {
-        // kernels before 4.10 printed the single flags without the underscores (GFP_NOWARN)
-        let x = parseGfp(part);
-        if (x === -1 && part.startsWith('GFP_')) x = parseGfp(`__${part}`);
-        if (x === -1) this.unknownGfpNames++;
-        else g |= x;
-      }
-    }
+    // flags newer than gfp.ts knows are dropped (counted), not fatal
+    const g = parseGfpLenient(s.toString('utf8', v, ve), () => { this.unknownGfpNames++; });
     cache.put(s, v, ve, g, site);
     return g;
   }
