@@ -22,7 +22,8 @@
  *   So more CPUs pin more partly-used slabs, as on a real machine.
  * - With `slub:cpu-partial=on`, per-CPU partial lists (CONFIG_SLUB_CPU_PARTIAL=y, as Debian's and
  *   most distributions' kernels; the rules are 6.12 mm/slub.c's and, for what is modelled, 6.1's,
- *   where these slabs are also frozen; off by default, see cpuPartialOption()). A free that makes a full slab partial puts it on the freeing CPU's partial list
+ *   where these slabs are also frozen; off by default, see cpuPartialOption()). A free that makes
+ *   a full slab partial puts it on the freeing CPU's partial list
  *   (__slab_free → put_cpu_partial); when that list already holds s->cpu_partial_slabs slabs
  *   (slab-geometry.ts cpuPartialSlabs), the whole list goes to the node first (__put_partials:
  *   each slab to the node partial list's tail, or discarded when empty and the node has min_partial
@@ -610,8 +611,9 @@ class Slub implements ObjectStrategy {
 
   /**
    * Slabs that existed before the trace (slab-start.ts: ObjectStrategy.startSlabs): each becomes a
-   * partial slab where ___slab_alloc() looks before new_slab() (6.1/6.12 mm/slub.c): on the partial
-   * list of the CPU that first allocates from it, up to cpu_partial_slabs per CPU in the order the
+   * partial slab where ___slab_alloc() looks before new_slab() (6.1/6.12 mm/slub.c): with
+   * cpu-partial=on, on the partial list of the CPU that first allocates from it, up to
+   * cpu_partial_slabs per CPU in the order the
    * CPU first allocates from them (the recording cannot tell that CPU's slab and partial list from
    * the node's list: the slabs a CPU reaches first are taken to be its own), the others at the tail
    * of the node partial list in that order. Its pages: the row's pfn aligned down to the cache's order
