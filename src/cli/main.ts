@@ -23,7 +23,7 @@ const COMMANDS: [usage: string, describe: string, load: () => Promise<CommandMod
   ['micro', 'tinybench micro-benchmarks of each strategy\'s alloc/free on a warm machine (wall clock)', async () => (await import('./micro.js')).microCommand],
   ['record [cmd..]', 'run a program with an allocation recorder preloaded and write its trace (see docs/recording.md)', async () => (await import('./record.js')).recordCommand],
   ['list', 'list bundled traces, generators, strategies and machines', async () => (await import('./list.js')).listCommand],
-  ['fidelity <dirs..>', 'score replays of kernel recordings against the real after-state, beside two naive predictors (docs/fidelity.md)', async () => (await import('./fidelity.js')).fidelityCommand],
+  ['fidelity <dirs..>', 'score replays of kernel recordings against the real after-state, beside two naive predictors, and check the targets of fidelity-targets.json (docs/fidelity.md)', async () => (await import('./fidelity.js')).fidelityCommand],
 ];
 
 export function cli(argv: string[]): Argv {
