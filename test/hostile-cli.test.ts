@@ -44,7 +44,8 @@ describe('hostile CLI input: exit 2, one line, no stack', () => {
 
 describe('--workers 0 keeps --cell-timeout and Ctrl-C', () => {
   // a cell of a few seconds: page-mix of 3 M events on the bitmap strategy
-  const long = ['run', '--gen', 'page-mix:events=3000000', '--page', 'bitmap', '--object', 'slub', '--quiet', '--workers', '0'];
+  // a replay of ~3 s on this VM (3 M events took 1.09 s by session 7: too close to the 1 s timeout to fail surely)
+  const long = ['run', '--gen', 'page-mix:events=8000000', '--page', 'bitmap', '--object', 'slub', '--quiet', '--workers', '0'];
 
   it('--cell-timeout 1 stops the in-thread cell and records it as failed (exit 1)', async () => {
     const r = await runCli([...long, '--cell-timeout', '1', '--out', out('t1')]);
