@@ -6,7 +6,7 @@
  * nothing here imports html.ts.
  */
 import type { CellResult } from '../run/cell.js';
-import { largestZone, recordingState, scoreCell, type ScoreLine } from '../metrics/fidelity.js';
+import { recordingState, scoreCell, type ScoreLine } from '../metrics/fidelity.js';
 import { checkTargets, formatFigure, loadFidelityTargets, targetLines, type FidelityTargets } from '../metrics/fidelity-targets.js';
 import { traceName } from '../trace/load.js';
 import type { LoadedRun } from './load-results.js';
@@ -30,9 +30,10 @@ function targetSummary(lines: ScoreLine[], t: FidelityTargets): string {
   const shown = targetLines(lines, t);
   if (shown.length === 0) return '';
   const head = t.targets.map((x) => `<th>#${x.issue} ${esc(x.label)}</th>`).join('');
-  const rows = shown.map((l) => `<tr><td>${esc(l.recording)}</td><td>${esc(l.zone)}</td><td>${esc(l.object)}</td><td>${esc(l.layers)}, from ${esc(l.start_from)}</td>` + checkTargets(l, t).map((c) =>
+  const checks = shown.map((l) => checkTargets(l, t));
+  const rows = shown.map((l, i) => `<tr><td>${esc(l.recording)}</td><td>${esc(l.zone)}</td><td>${esc(l.object)}</td><td>${esc(l.layers)}, from ${esc(l.start_from)}</td>` + checks[i]!.map((c) =>
     `<td class="n" style="color:${c.met === undefined ? 'inherit' : c.met ? '#1a7f37' : '#cf222e'}" title="target ${esc(c.limit)}">${esc(formatFigure(c))} ${c.met === undefined ? '' : c.met ? '✓' : '✗'}</td>`).join('') + '</tr>').join('');
-  const met = shown.map((l) => checkTargets(l, t).filter((c) => c.met === true).length);
+  const met = checks.map((cs) => cs.filter((c) => c.met === true).length);
   return `<p><b>Targets</b> (<code>fidelity-targets.json</code>: issues 13 and 14), ${esc(t.page)} on each recording's largest zone,
 as <code>allocbench fidelity</code> checks them: ${shown.map((l, i) => `${esc(l.recording)}${shown.filter((x) => x.recording === l.recording).length > 1 ? ` (${esc(l.object)}, ${esc(l.layers)})` : ''} meets ${met[i]} of ${t.targets.length}`).join(', ')}.
 Hover a figure for its target.</p>
@@ -49,16 +50,15 @@ export function kernelComparisonSection(run: LoadedRun): string {
     const name = traceName(path);
     const cells = run.results.filter((r: CellResult) => r.cell.trace === name && r.status === 'ok');
     if (cells.length === 0) continue;
-    const main = largestZone(real);
     const lines = cells.flatMap((r) => scoreCell(name, real, r).map((l) => ({ l, r })));
     all.push(...lines.map(({ l }) => l));
     // the page strategy with the kernel rules it followed (cell.ts page_rules: the machine's kernel unless the spec named one)
     const rules = (r: CellResult): string => (typeof r.metrics.page_rules === 'string' ? ` (${r.metrics.page_rules} rules)` : '');
-    const rows = lines.map(({ l, r }) => `<tr><td>${esc(l.zone)}${l.zone === main ? ' (largest)' : ''}</td><td>${esc(l.page)}${esc(rules(r))}</td><td>${esc(l.object)}</td><td>${esc(r.cell.machine)}</td>`
+    const rows = lines.map(({ l, r }) => `<tr><td>${esc(l.zone)}${l.largest ? ' (largest)' : ''}</td><td>${esc(l.page)}${esc(rules(r))}</td><td>${esc(l.object)}</td><td>${esc(r.cell.machine)}</td>`
       + `<td>${esc(l.layers)}, from ${esc(l.start_from)}</td>${scoreCells(l)}`
       + `<td class="n">${l.extfrag.recorded} / ${l.extfrag.simulated}</td><td class="n">${l.pages_in_use ? `${l.pages_in_use.sim_end} / ${l.pages_in_use.real_end}` : '–'}</td><td class="n">${r.trace_errors}</td></tr>`).join('');
-    const mobility = lines.find(({ l }) => l.zone === main && l.page === 'buddy-mobility')?.l;
-    const detail = mobility === undefined ? '' : `<p>${esc(main ?? '')}, buddy-mobility: free blocks per order, real after <code>${mobility.real.join(' ')}</code>, simulated <code>${mobility.sim.join(' ')}</code>;
+    const mobility = lines.find(({ l }) => l.largest && l.page === 'buddy-mobility')?.l;
+    const detail = mobility === undefined ? '' : `<p>${esc(mobility.zone)}, buddy-mobility: free blocks per order, real after <code>${mobility.real.join(' ')}</code>, simulated <code>${mobility.sim.join(' ')}</code>;
 free pages by type real <code>${esc(JSON.stringify(mobility.free_pages_by_type.real))}</code>, simulated <code>${esc(JSON.stringify(mobility.free_pages_by_type.sim))}</code>;
 pageblocks real <code>${esc(JSON.stringify(mobility.pageblocks.real))}</code>, simulated <code>${esc(JSON.stringify(mobility.pageblocks.sim))}</code>.</p>`;
     parts.push(`<section class="kernel" id="kernel-${esc(name)}"><h3>${esc(name)}</h3>
