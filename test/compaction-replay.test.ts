@@ -8,6 +8,7 @@ import { objectStrategyFactory } from '../src/object/registry.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
 import { objectPageSource, replay } from '../src/run/replay.js';
 import { parseKernelTrace } from '../src/trace/kernel.js';
+import { compactionTargetGfp, GFP_COMPACTION_TARGET } from '../src/trace/ops.js';
 
 // the handmade kernel recording's lines (as in kernel-recordings-compaction.test.ts)
 const VMEMMAP = 0xfffffc8b00000000n;
@@ -29,16 +30,18 @@ const isolate = (pfn: number): string => [
  * scanner took the zone's lowest movable pages, so the model frees P1's 128 instead (their data
  * takes the freed pages' places): P1 becomes free whole, P2 gets no new holes.
  */
-const TRACE = [
+const trace = (isolatedAt: number): string => [
   ...Array.from({ length: 1024 }, (_, k) => alloc(0x1000 + k)),
   ...Array.from({ length: 384 }, (_, k) => free(0x1000 + 128 + k)),
   ...Array.from({ length: 256 }, (_, k) => free(0x1000 + 512 + 2 * k + 1)),
-  ...Array.from({ length: 128 }, (_, k) => isolate(0x8000 + k)),
+  ...Array.from({ length: 128 }, (_, k) => isolate(isolatedAt + k)),
   ...Array.from({ length: 128 }, (_, k) => free(0x1000 + 512 + 2 * k)),
 ].join('\n') + '\n';
+/** the kernel isolated its targets in DMA32 (the zone whose pages the recording then frees) */
+const TRACE = trace(0x8000);
 
-function freeBlocks(withModel: boolean): { perOrder: number[]; free: number; live: number } {
-  const t = parseKernelTrace(TRACE, 'compaction.ftrace');
+function freeBlocks(withModel: boolean, text = TRACE): { perOrder: number[]; free: number; live: number } {
+  const t = parseKernelTrace(text, 'compaction.ftrace');
   expect(t.stats).toMatchObject({ compaction_isolations: 128 });
   if (!withModel) delete t.stats!.compaction_isolations;
   const m = new Machine(loadMachine('small'), pageStrategyFactory('buddy-mobility:pcp=off'));
@@ -66,6 +69,26 @@ describe('the model\'s own compaction for a recording with compaction (run/compa
     // P1 is free whole: 512 more pages in free blocks of pageblock order or more (it merged with its free buddy)
     const large = (r: { perOrder: number[] }): number => r.perOrder[9]! * 512 + r.perOrder[10]! * 1024;
     expect(large(on) - large(off)).toBe(512);
+  });
+
+  it('compacts each zone on its own: targets isolated in DMA make no DMA32 free a migration source', () => {
+    // the same frees, but the kernel's isolations were in ZONE_DMA (pfn < 0x1000): it compacted
+    // DMA, so DMA32's frees are the trace's own and stay where they are
+    const dma = freeBlocks(true, trace(0x800)), off = freeBlocks(false, trace(0x800));
+    expect(dma.perOrder).toEqual(off.perOrder);
+    expect(dma.free).toBe(off.free);
+  });
+
+  it('a recorded target is taken in the zone the kernel isolated it in (compact_zone() scans one zone)', () => {
+    const m = new Machine(loadMachine('small'), pageStrategyFactory('buddy-mobility:pcp=off'));
+    const [dma, dma32] = m.zones;
+    for (const [recorded, zone] of [[0x800, dma!], [0x8000, dma32!]] as const) {
+      const pfn = m.allocCompactionTarget(2, compactionTargetGfp(recorded));
+      expect(pfn).toBeGreaterThanOrEqual(zone.startPfn);
+      expect(pfn).toBeLessThan(zone.startPfn + zone.spanned);
+    }
+    // an aux without zone bits (traces compiled before targets carried them): the highest zone
+    expect(m.allocCompactionTarget(2, GFP_COMPACTION_TARGET)).toBeGreaterThanOrEqual(dma32!.startPfn);
   });
 
   it('its free scanner never takes a free block of pageblock order or more (suitable_migration_target())', () => {

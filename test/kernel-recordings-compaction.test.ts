@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MIGRATE_MOVABLE, MIGRATE_UNMOVABLE } from '../src/machine/gfp.js';
+import { MIGRATE_MOVABLE, MIGRATE_UNMOVABLE, __GFP_DMA } from '../src/machine/gfp.js';
 import { newSteps } from '../src/machine/steps.js';
 import { BuddyAllocator } from '../src/page/buddy.js';
 import { Machine } from '../src/machine/machine.js';
@@ -8,7 +8,7 @@ import { objectStrategyFactory } from '../src/object/registry.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
 import { objectPageSource, replay } from '../src/run/replay.js';
 import { parseKernelTrace } from '../src/trace/kernel.js';
-import { GFP_COMPACTION_TARGET, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE } from '../src/trace/ops.js';
+import { GFP_COMPACTION_TARGET, isCompactionTarget, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE } from '../src/trace/ops.js';
 import type { Trace } from '../src/trace/trace.js';
 
 // a made-up boot's vmemmap_base (KASLR places it per boot); struct page is 64 bytes
@@ -50,7 +50,9 @@ describe('compaction targets in a kernel recording (kprobes on __isolate_free_pa
     const t = parseKernelTrace(TEXT, 'compaction.ftrace');
     const allocs = rows(t, OP_PAGE_ALLOC);
     // 0x101, the two isolations (order 2, order 0: compaction targets), 0x101 again
-    expect(allocs.map(([, o, g]) => [o, g === GFP_COMPACTION_TARGET])).toEqual([[0, false], [2, true], [0, true], [0, false]]);
+    expect(allocs.map(([, o, g]) => [o, isCompactionTarget(g)])).toEqual([[0, false], [2, true], [0, true], [0, false]]);
+    // both isolations were in ZONE_DMA (below 16 MiB): the target names the zone compacted
+    expect(allocs[1]![2]).toBe(GFP_COMPACTION_TARGET | __GFP_DMA);
     const block = allocs[1]![0];
     const frees = rows(t, OP_PAGE_FREE);
     // 0x101 plain; pieces of the block: offset 1 order 0, offset 2 order 1, then the head, its last piece (~0);

@@ -1,5 +1,5 @@
 import { forEachAlignedBlock } from './decompose.js';
-import { MIGRATE_TYPES, __GFP_HIGH, gfpMigratetype, gfpZone } from './gfp.js';
+import { MIGRATE_TYPES, __GFP_DMA, __GFP_DMA32, __GFP_HIGH, gfpMigratetype, gfpZone } from './gfp.js';
 import { MAX_ORDER, NR_ORDERS } from './page-geometry.js';
 import type { PageStrategy, PageStrategyFactory } from './page-strategy.js';
 import type { CpuCursor } from './cpu-cursor.js';
@@ -234,10 +234,13 @@ export class Machine implements PageSource {
   /**
    * A compaction target of 2^order pages (trace/kernel.ts): where the zone's strategy says the
    * free scanner finds it (PageStrategy.allocCompactionTarget), else as a movable allocation.
-   * isolate_freepages() scans the zone being compacted; the highest zone with the method is tried first.
+   * isolate_freepages() scans only the zone being compacted (compact_zone()): the zone gfpZone(gfp)
+   * names (a recording's target carries the zone the kernel isolated it in; without zone bits, the
+   * highest zone), else the next lower one with the method.
    */
   allocCompactionTarget(order: number, gfp: number): number {
-    for (let z = this.byIndex.length - 1; z >= 0; z--) {
+    const top = (gfp & (__GFP_DMA | __GFP_DMA32)) !== 0 ? gfpZone(gfp) : this.byIndex.length - 1;
+    for (let z = top; z >= 0; z--) {
       const zone = this.byIndex[z];
       if (zone?.strategy.allocCompactionTarget === undefined) continue;
       const p = zone.strategy.allocCompactionTarget(order);

@@ -10,8 +10,8 @@ export interface ZoneSpan {
   endPfn: number;
 }
 
-const MAX_DMA_PFN = (16 * 2 ** 20) / 4096; // MAX_DMA_PFN: 16 MiB (arch/x86/include/asm/dma.h)
-const MAX_DMA32_PFN = (4 * 2 ** 30) / 4096; // MAX_DMA32_PFN: 4 GiB
+export const MAX_DMA_PFN = (16 * 2 ** 20) / 4096; // MAX_DMA_PFN: 16 MiB (arch/x86/include/asm/dma.h)
+export const MAX_DMA32_PFN = (4 * 2 ** 30) / 4096; // MAX_DMA32_PFN: 4 GiB
 const MAX_ORDER_NR_PAGES = 1 << MAX_ORDER;
 
 /**

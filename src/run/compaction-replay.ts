@@ -16,7 +16,7 @@
  * free scanner). Pre-trace memory is freed where it is: the start state has it at its recorded pfn.
  *
  * Only blocks the trace allocated movable (gfp_migratetype() == MIGRATE_MOVABLE: page cache and
- * anonymous memory, what isolate_migratepages_block() takes off the LRU) in the highest zone are
+ * anonymous memory, what isolate_migratepages_block() takes off the LRU) in the zone being compacted are
  * renamed. A renamed block keeps its id: its later free frees it where it now is. Kept only for a
  * trace with recorded isolations (run/replay.ts), so other traces' replays do not pay for the map.
  * Before (session 6) the model migrated as many pages again to targets of its own after each
@@ -29,12 +29,15 @@ import { alignedPageRef, refOrder, refPfn } from './page-ref.js';
 export class ModelCompaction {
   /** per pfn: 1 + the id of the live movable block whose head it is, 0 when none */
   private readonly rev: Int32Array;
-  /** the zone compacted: the highest populated one (kcompactd compacts each zone on its own) */
-  private readonly start: number;
-  /** the migrate scanner's position (compact_cached_migrate_pfn): where the next run starts */
-  private cursor: number;
-  /** pages of recorded isolations not yet used by a source's free */
-  private pending = 0;
+  /**
+   * The zones compacted, each on its own (compact_zone(): kcompactd and compact_memory walk the
+   * zones one by one, each with its own scanners): their first pfns, ascending (machine.zones).
+   */
+  private readonly starts: Float64Array;
+  /** per zone: the migrate scanner's position (compact_cached_migrate_pfn), where the next run starts */
+  private readonly cursor: Float64Array;
+  /** per zone: pages of recorded isolations there not yet used by a source's free */
+  private readonly pending: Float64Array;
   /** pages the model migrated */
   migrated = 0;
   /** runs that ended with the scanners meeting (the migrate scanner starts again from the bottom) */
@@ -42,14 +45,23 @@ export class ModelCompaction {
 
   /** The model's compaction for `machine`; null when its highest zone's strategy has no free scanner. */
   static create(machine: Machine): ModelCompaction | null {
-    const z = machine.zones[machine.zones.length - 1]!;
-    if (z.strategy.allocCompactionTarget === undefined) return null;
-    return new ModelCompaction(z.startPfn, z.spanned);
+    const zs = machine.zones, top = zs[zs.length - 1]!;
+    if (top.strategy.allocCompactionTarget === undefined) return null;
+    return new ModelCompaction(zs.map((z) => z.startPfn), top.startPfn + top.spanned);
   }
 
-  private constructor(start: number, spanned: number) {
-    this.start = this.cursor = start;
-    this.rev = new Int32Array(start + spanned);
+  private constructor(starts: number[], end: number) {
+    this.starts = Float64Array.from(starts);
+    this.cursor = Float64Array.from(starts);
+    this.pending = new Float64Array(starts.length);
+    this.rev = new Int32Array(end);
+  }
+
+  /** Index (in starts) of the zone holding pfn. */
+  private zoneOf(pfn: number): number {
+    let z = this.starts.length - 1;
+    while (z > 0 && pfn < this.starts[z]!) z--;
+    return z;
   }
 
   /**
@@ -57,13 +69,13 @@ export class ModelCompaction {
    * (`target`) means the kernel is about to migrate as many pages.
    */
   allocated(id: number, pfn: number, order: number, gfp: number, target: boolean): void {
-    if (target) this.pending += 1 << order;
-    else if (pfn >= this.start && gfpMigratetype(gfp) === MIGRATE_MOVABLE) this.rev[pfn] = id + 1;
+    if (target) this.pending[this.zoneOf(pfn)]! += 1 << order;
+    else if (gfpMigratetype(gfp) === MIGRATE_MOVABLE) this.rev[pfn] = id + 1;
   }
 
   /** The block whose head is pfn was freed. */
   freed(pfn: number): void {
-    if (pfn >= this.start) this.rev[pfn] = 0;
+    this.rev[pfn] = 0;
   }
 
   /**
@@ -77,15 +89,16 @@ export class ModelCompaction {
    * (compact_finished(): COMPACT_COMPLETE) and the next run starts again from the bottom.
    */
   sourceFree(id: number, pfn: number, order: number, ref: Int32Array): number {
-    if (this.pending <= 0 || pfn < this.start) return pfn;
+    const z = this.zoneOf(pfn);
+    if (this.pending[z]! <= 0) return pfn;
     // every free in the zone while isolated pages wait counts as a source's: the replay cannot tell
     // the compacting task's frees from the others'
-    this.pending -= 1 << order;
+    this.pending[z]! -= 1 << order;
     // a block the model holds where the kernel did (pre-trace memory, at its recorded pfn) or one
     // that is not movable is freed where it is
     if (this.rev[pfn] !== id + 1) return pfn;
     const rev = this.rev;
-    let p = this.cursor;
+    let p = this.cursor[z]!;
     for (; p < pfn; p++) {
       if (rev[p] === 0) continue;
       const y = rev[p]! - 1;
@@ -93,14 +106,14 @@ export class ModelCompaction {
       if (s >= 0 || refPfn(s, refOrder(s)) !== p) { rev[p] = 0; continue; } // not live there any more
       if (refOrder(s) === order) break;
     }
-    if (p >= pfn) { this.cursor = this.start; this.completed++; return pfn; }
+    if (p >= pfn) { this.cursor[z] = this.starts[z]!; this.completed++; return pfn; }
     // migrate_pages() of block y: its data now where the freed block was, its own pages freed
     const y = rev[p]! - 1;
     rev[p] = 0;
     rev[pfn] = y + 1;
     ref[y] = alignedPageRef(pfn, order);
     this.migrated += 1 << order;
-    this.cursor = p + (1 << order);
+    this.cursor[z] = p + (1 << order);
     return p;
   }
 }

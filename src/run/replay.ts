@@ -9,7 +9,7 @@ import type { CpuCursor } from '../machine/cpu-cursor.js';
 import type { PageSource } from '../machine/page-source.js';
 import { PAGEBLOCK_ORDER } from '../page/strategy.js';
 import {
-  OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_TICK, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC, PAGE_PIECE, GFP_COMPACTION_TARGET,
+  OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_TICK, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC, PAGE_PIECE, isCompactionTarget,
 } from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import { isTraceStream, traceChunks, type EventChunk, type TraceStream } from '../trace/stream.js';
@@ -433,7 +433,8 @@ class Replay {
     if (s < 0 || s >= S_OBJECT) { this.allocLive++; return; }
     const ord = this.lo[e]!;
     const gfp = this.aux[e]!;
-    const pfn = gfp === GFP_COMPACTION_TARGET ? this.machine.allocCompactionTarget(ord, gfp) : this.machine.allocPages(ord, gfp);
+    const target = isCompactionTarget(gfp);
+    const pfn = target ? this.machine.allocCompactionTarget(ord, gfp) : this.machine.allocPages(ord, gfp);
     if (ord >= 1) {
       this.hoAttempts++;
       if (pfn >= 0) this.hoSuccesses++;
@@ -446,7 +447,7 @@ class Replay {
     if (pfn < 0) { this.failedPages++; this.ref[i] = S_FAILED; return; }
     this.ref[i] = alignedPageRef(pfn, ord);
     this.blockPages += 1 << ord;
-    if (this.compaction !== null) this.compaction.allocated(i, pfn, ord, gfp, gfp === GFP_COMPACTION_TARGET);
+    if (this.compaction !== null) this.compaction.allocated(i, pfn, ord, gfp, target);
     if (this.pcRing !== null) {
       if (isPageCache(gfp)) {
         if (2 * this.pcTail === this.pcRing.length) this.growRing();

@@ -20,7 +20,7 @@ import type { Trace } from './trace.js';
  * Bump when any text loader (mtrace, csv, rep, kernel) changes what it produces for the same
  * input, so caches written by the old loaders are not reused.
  */
-export const LOADER_VERSION = 8; // 8: kernel traces: a cache whose objects lie in recorded __GFP_RECLAIMABLE slab pages is reclaimable (attribution.ts); 7: kernel traces: compaction isolations (isolate_free_page kprobes) become target allocations, their parts piece frees; 6: kernel text has a tick event at each whole second of its timestamps; 5: layer views of a kernel trace free a pfn first seen by an alloc or mm_page_pcpu_drain (aux -pfn); 2: kernel text and CSV carry cpu/tid columns; 3: a kernel free of a pre-trace block carries its pfn in aux; 4: mtrace and CSV give a freed address or token allocated again its old id
+export const LOADER_VERSION = 9; // 9: kernel traces: a compaction target carries the zone it was isolated in (ops.ts compactionTargetGfp); 8: kernel traces: a cache whose objects lie in recorded __GFP_RECLAIMABLE slab pages is reclaimable (attribution.ts); 7: kernel traces: compaction isolations (isolate_free_page kprobes) become target allocations, their parts piece frees; 6: kernel text has a tick event at each whole second of its timestamps; 5: layer views of a kernel trace free a pfn first seen by an alloc or mm_page_pcpu_drain (aux -pfn); 2: kernel text and CSV carry cpu/tid columns; 3: a kernel free of a pre-trace block carries its pfn in aux; 4: mtrace and CSV give a freed address or token allocated again its old id
 
 /** Counts of what loadTraceCached did, for tests (a warm load must not parse the text). */
 export const cacheStats = { hits: 0, misses: 0, textParses: 0, rejected: 0 };

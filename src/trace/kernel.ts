@@ -28,7 +28,7 @@ import { AllocbenchError, TraceFormatError } from '../errors.js';
 import { parseGfpLenient, __GFP_RECLAIMABLE } from '../machine/gfp.js';
 import {
   CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_EXTFRAG, OP_FAULT, OP_TICK, OP_KFREE,
-  OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE, GFP_COMPACTION_TARGET, packExtfrag,
+  OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE, compactionTargetGfp, packExtfrag,
 } from './ops.js';
 import { CompactionTargets } from './compaction-targets.js';
 import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
@@ -962,7 +962,7 @@ class KernelParser {
     const b = this.b;
     const id = b.newId();
     this.setInfo(id, ord);
-    b.push(OP_PAGE_ALLOC, id, ord, GFP_COMPACTION_TARGET);
+    b.push(OP_PAGE_ALLOC, id, ord, compactionTargetGfp(pfn));
     PTR[0] = 0; PTR[1] = pfn; this.keyIsPfn = true;
     this.notePage(b.length - 1);
     this.targets.add(id, pfn, ord);

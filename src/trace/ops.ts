@@ -2,6 +2,8 @@
  * The canonical event set (DESIGN.md §2). One op code each; fields live in the Trace columns
  * described beside each code (see trace.ts for the column meanings).
  */
+import { __GFP_DMA, __GFP_DMA32 } from '../machine/gfp.js';
+import { MAX_DMA32_PFN, MAX_DMA_PFN } from '../machine/zones.js';
 //                                   id            val              aux
 export const OP_PAGE_ALLOC = 0; //    block id      order            gfp flags
 export const OP_PAGE_FREE = 1; //     block id      order (recorded) - (PAGE_PIECE: a part of the block)
@@ -43,9 +45,25 @@ export const PAGE_PIECE = 32;
  * aux (gfp) of an OP_PAGE_ALLOC that is a compaction target (trace/kernel.ts): the kernel's
  * __GFP_MOVABLE (post_alloc_hook(page, order, __GFP_MOVABLE)) plus bit 30, which no kernel gfp
  * flag uses (6.1 and 6.12 stop at bit 27): the replay takes such a block where compaction's free
- * scanner finds one (Machine.allocCompactionTarget).
+ * scanner finds one (Machine.allocCompactionTarget). The zone compacted is in the zone modifiers
+ * (compactionTargetGfp): compaction isolates targets only in the zone it compacts.
  */
 export const GFP_COMPACTION_TARGET = 0x08 | 1 << 30;
+/** the zone bits a compaction target's aux may carry */
+const TARGET_ZONE_BITS = __GFP_DMA | __GFP_DMA32;
+
+/**
+ * The aux of a compaction target isolated at `pfn` on x86-64: GFP_COMPACTION_TARGET with the zone
+ * modifier of the pfn's zone (machine/zones.ts boundaries; none above 4 GiB: the highest zone).
+ */
+export function compactionTargetGfp(pfn: number): number {
+  return GFP_COMPACTION_TARGET | (pfn < MAX_DMA_PFN ? __GFP_DMA : pfn < MAX_DMA32_PFN ? __GFP_DMA32 : 0);
+}
+
+/** Whether an OP_PAGE_ALLOC's aux marks a compaction target (of any zone). */
+export function isCompactionTarget(gfp: number): boolean {
+  return (gfp & ~TARGET_ZONE_BITS) === GFP_COMPACTION_TARGET;
+}
 
 export const OP_NAMES: readonly string[] = [
   'page_alloc', 'page_free', 'kmalloc', 'kfree', 'cache_create', 'cache_alloc', 'cache_free',
