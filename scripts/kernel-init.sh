@@ -30,15 +30,20 @@ done
 # root itself holds only busybox and the modules.
 mount -t tmpfs -o size=$TMPFS_SIZE tmpfs /work
 
-# One free-page state per snapshot: /proc/buddyinfo, the debugfs indices and /proc/kpageflags
-# (one u64 of KPF_* bits per pfn: KPF_BUDDY marks every page of a free block) are read
-# separately, so read buddyinfo again after them and retry until nothing moved in between (the
-# indices must be the ones of that buddyinfo; a test compares them digit for digit). kpageflags
-# and kpagecount (one u64 reference count per pfn) are overwritten in place (dd conv=notrunc)
-# into files that make_kpage_files created for BOTH snapshots before tracing began: reading them
-# then allocates no page-cache pages (256 pages on a 256 MiB guest, 1024 on 1 GiB), neither
-# between the two buddyinfo reads nor between the end of tracing and the after-snapshot, where
-# such pages would be allocations the trace never saw. They are gzipped at the end.
+# One state per snapshot, read at one traced instant. Tracing stays on through both snapshots, and
+# /bin/snapshot-read (scripts/snapshot-read.c) writes the marker `snapshot: before` / `snapshot:
+# after` into trace_marker and at once reads /proc/buddyinfo, then pagetypeinfo, zoneinfo, the
+# debugfs indices, vmstat, meminfo, slabinfo, kpageflags (one u64 of KPF_* bits per pfn: KPF_BUDDY
+# marks every page of a free block) and kpagecount (one u64 reference count per pfn), with nothing
+# forked or allocated between the marker and the buddyinfo read (it opens the files and warms the
+# seq_file buffers first). The replay runs the events between the last marker of each snapshot
+# (src/trace/snapshot-window.ts): the snapshot's own processes allocate inside the trace, not in
+# an untraced gap. Those reads still take a while, so buddyinfo is read once more at their end
+# and the snapshot retried until nothing moved (the indices and page flags must belong to that
+# buddyinfo; a test compares them digit for digit); the replay uses the last marker, the one of
+# the kept reads. kpageflags and kpagecount are overwritten in place into files that
+# make_kpage_files created for BOTH snapshots before tracing began: reading them then allocates no
+# page-cache pages (256 pages on a 256 MiB guest, 1024 on 1 GiB). They are gzipped at the end.
 make_kpage_files() {
   for s in before after; do
     cat /proc/kpageflags > $OUT/$s/kpageflags
@@ -49,22 +54,16 @@ snapshot() {
   d=$OUT/$1
   i=0
   while [ $i -lt 50 ]; do
-    cat /proc/buddyinfo > $d/buddyinfo
-    cat /proc/pagetypeinfo > $d/pagetypeinfo
-    cat /sys/kernel/debug/extfrag/unusable_index > $d/unusable_index
-    cat /sys/kernel/debug/extfrag/extfrag_index > $d/extfrag_index
-    dd if=/proc/kpageflags of=$d/kpageflags bs=64k conv=notrunc 2> /dev/null
-    dd if=/proc/kpagecount of=$d/kpagecount bs=64k conv=notrunc 2> /dev/null
-    cat /proc/buddyinfo > $d/buddyinfo.again
-    if cmp -s $d/buddyinfo $d/buddyinfo.again; then break; fi
+    /bin/snapshot-read -m "snapshot: $1" /proc/buddyinfo $d/buddyinfo /proc/pagetypeinfo $d/pagetypeinfo \
+      /proc/zoneinfo $d/zoneinfo /sys/kernel/debug/extfrag/unusable_index $d/unusable_index \
+      /sys/kernel/debug/extfrag/extfrag_index $d/extfrag_index /proc/vmstat $d/vmstat /proc/meminfo $d/meminfo \
+      /proc/slabinfo $d/slabinfo /proc/kpageflags $d/kpageflags /proc/kpagecount $d/kpagecount \
+      /proc/buddyinfo $d/buddyinfo.again || { log "snapshot-read failed"; echo > $d/buddyinfo.again; }
+    if [ -s $d/buddyinfo ] && cmp -s $d/buddyinfo $d/buddyinfo.again; then break; fi
     i=$((i + 1))
   done
   rm -f $d/buddyinfo.again
   echo "$i" > $d/.retries
-  cat /proc/slabinfo > $d/slabinfo
-  cat /proc/zoneinfo > $d/zoneinfo
-  cat /proc/vmstat > $d/vmstat
-  cat /proc/meminfo > $d/meminfo
 }
 
 echo 0 > $T/tracing_on
@@ -109,18 +108,18 @@ grep -E ' (__isolate_free_page|isolate_freepages_block|fast_isolate_freepages|vm
   > $OUT/kallsyms
 cat $T/kprobe_events > $OUT/kprobe_events
 make_kpage_files
+echo 1 > $T/tracing_on
 snapshot before
 
 export TRACE_MARKER=$T/trace_marker
-echo 1 > $T/tracing_on
 echo "phase: workload-start" > $TRACE_MARKER
 log "running workload"
 sh /workload.sh > $OUT/workload.log 2>&1
 echo "workload exit $?" >> $OUT/workload.log
 echo "phase: workload-end" > $TRACE_MARKER
-echo 0 > $T/tracing_on
 
 snapshot after
+echo 0 > $T/tracing_on
 for c in $T/per_cpu/cpu*; do
   echo "${c##*/}"
   cat $c/stats

@@ -12,7 +12,7 @@
 #             its modules are taken from ../lib/modules/VERSION beside it, else /lib/modules/VERSION
 #   --buffer-kb  the ftrace ring buffer per CPU (guest memory); --tmpfs  size of the workload's /work
 #
-# Debian, as root. Installs qemu-system-x86, busybox-static and cpio (and linux-image-amd64 when
+# Debian, as root, with gcc and the static libc (libc6-dev). Installs qemu-system-x86, busybox-static and cpio (and linux-image-amd64 when
 # no --kernel is given and /boot has none) with apt-get when missing, builds a busybox initramfs
 # whose /init is scripts/kernel-init.sh, boots the kernel with TCG (no KVM needed), and reads the
 # results back from a raw disk the guest writes a tar stream to. Booting with no_hash_pointers
@@ -52,6 +52,8 @@ need=()
 command -v qemu-system-x86_64 > /dev/null || need+=(qemu-system-x86)
 dpkg -s busybox-static > /dev/null 2>&1 || need+=(busybox-static)
 command -v cpio > /dev/null || need+=(cpio)
+command -v gcc > /dev/null || need+=(gcc)
+[[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || need+=(libc6-dev)
 [[ -n "$kernel" ]] || compgen -G '/boot/vmlinuz-*' > /dev/null || need+=(linux-image-amd64)
 if [[ ${#need[@]} -gt 0 ]]; then
   apt-get update
@@ -73,6 +75,9 @@ trap 'if [[ $? -eq 0 ]]; then rm -rf "$work"; else echo "record-kernel-trace.sh:
 ird="$work/initramfs"
 mkdir -p "$ird"/{bin,dev,proc,sys,out,work,lib/modules}
 cp "$(command -v busybox)" "$ird/bin/busybox"
+# the snapshot reader: marks the instant of each snapshot in the trace and reads the state files
+# right after it, with no fork in between (scripts/snapshot-read.c; static: busybox is the only userland)
+gcc -static -O2 -o "$ird/bin/snapshot-read" "$here/snapshot-read.c"
 # virtio-blk and what it needs, dependencies first; 6.1 builds them all as modules, 6.12 only
 # virtio_blk (the rest is in modules.builtin). /lib/modules/load-order lists what /init loads.
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
@@ -128,6 +133,9 @@ if grep -qE '^(overrun|commit overrun|dropped events): [1-9]' "$work/res/ring-bu
   cat "$work/res/ring-buffer-stats" >&2
   exit 1
 fi
+for f in before/buddyinfo before/pagetypeinfo after/buddyinfo after/pagetypeinfo; do
+  [[ -s "$work/res/$f" ]] || { echo "record-kernel-trace.sh: the guest wrote an empty $f; console:" >&2; tail -n 40 "$work/console.log" >&2; exit 1; }
+done
 gzip -dc "$work/res/trace.ftrace.gz" > "$work/trace.ftrace"
 if grep -q 'LOST.*EVENTS' "$work/trace.ftrace"; then
   echo "record-kernel-trace.sh: the trace reports lost events" >&2; exit 1

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { snapshotWindow } from '../trace/snapshot-window.js';
 
 /**
  * The buddy-level traffic of the per-CPU page lists in a kernel recording (ftrace text, .gz or
@@ -13,11 +14,25 @@ export function recordedPcpTraffic(tracePath: string, text = ftraceText(tracePat
   return { refill_blocks: count(text, 'percpu_refill=1'), drain_blocks: count(text, 'mm_page_pcpu_drain:') };
 }
 
-/** The text of an ftrace recording (.ftrace or .ftrace.gz), undefined for another format. */
+/**
+ * The text of an ftrace recording (.ftrace or .ftrace.gz), undefined for another format. In a
+ * recording with snapshot markers the lines outside its snapshot window (trace/snapshot-window.ts)
+ * are left empty, as the loader leaves them out: what is read from the text is what is replayed,
+ * and line numbers stay the file's.
+ */
 export function ftraceText(tracePath: string): string | undefined {
   if (!/\.ftrace(\.gz)?$/.test(tracePath)) return undefined;
   const raw = readFileSync(tracePath);
-  return (tracePath.endsWith('.gz') ? gunzipSync(raw) : raw).toString('latin1');
+  const bytes = tracePath.endsWith('.gz') ? gunzipSync(raw) : raw;
+  const w = snapshotWindow(bytes);
+  if (w === null) return bytes.toString('latin1');
+  return '\n'.repeat(newlines(bytes, 0, w.start)) + bytes.toString('latin1', w.start, w.end) + '\n'.repeat(newlines(bytes, w.end, bytes.length));
+}
+
+function newlines(b: Buffer, p: number, e: number): number {
+  let n = 0;
+  for (let i = b.indexOf(10, p); i >= 0 && i < e; i = b.indexOf(10, i + 1)) n++;
+  return n;
 }
 
 /** One buddy-level take of a recording: `mm_page_alloc_zone_locked` (6.1 and 6.12 __rmqueue_smallest()). */

@@ -31,6 +31,7 @@ import {
   OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE, compactionTargetGfp, packExtfrag,
 } from './ops.js';
 import { CompactionTargets } from './compaction-targets.js';
+import { snapshotWindow } from './snapshot-window.js';
 import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
 import { AttributionInput, attribute, layerView, type KernelLayers } from './attribution.js';
 import {
@@ -366,13 +367,21 @@ class KernelParser {
 
   run(): Trace {
     const s = this.text;
-    const n = s.length;
+    let n = s.length;
     let pos = 0;
     // a UTF-8 BOM from an editor is not part of the first line
     if (n >= 3 && s[0] === 0xef && s[1] === 0xbb && s[2] === 0xbf) pos = 3;
+    // a recording with snapshot markers replays what lies between its before- and after-state
+    const window = snapshotWindow(s);
+    let outside = 0;
+    if (window !== null) {
+      outside = this.skipLines(pos, window.start, true) + this.skipLines(window.end, n, false);
+      pos = Math.max(pos, window.start);
+      n = window.end;
+    }
     while (pos < n) {
       let end = s.indexOf(10, pos);
-      if (end < 0) end = n;
+      if (end < 0) end = s.length;
       this.line++;
       let e = end;
       if (e > pos && s[e - 1]! === 13) e--;
@@ -393,6 +402,7 @@ class KernelParser {
       null_frees: this.nullFrees,
       callchain_lines: this.callchainLines,
       unknown_gfp_names: this.unknownGfpNames,
+      ...(window !== null ? { events_outside_snapshots: outside } : {}),
       ...(this.isolations + this.isolationsRefused + this.isolationReturnsUnpaired > 0 ? {
         compaction_isolations: this.isolations,
         compaction_isolated_pages: this.isolatedPages,
@@ -408,6 +418,24 @@ class KernelParser {
     const t = b.finish();
     if (this.attr === null || this.layers === undefined) return t;
     return layerView(t, attribute(t, this.attr, this.pfnSeen), this.layers);
+  }
+
+  /**
+   * The event lines in [p, e) (not blank, not a `#` header), which the snapshot window leaves out;
+   * `counted`: they come before the window, so the line numbers of later errors go on from them.
+   */
+  private skipLines(p: number, e: number, counted: boolean): number {
+    const s = this.text;
+    let events = 0;
+    while (p < e) {
+      let end = s.indexOf(10, p);
+      if (end < 0 || end > e) end = e;
+      if (counted) this.line++;
+      const q = skipBlanks(s, p, end);
+      if (q < end && s[q] !== 35 && s[q] !== 13) events++;
+      p = end + 1;
+    }
+    return events;
   }
 
   /** Whether s[p, te) is a timestamp token `digits[.digits]:`. */
@@ -1245,7 +1273,9 @@ class BytewiseParser extends KernelParser {
  * gunzipped: loadTrace passes them undecoded) or its decoded text, which is encoded once (a
  * string with unpaired surrogates, which no decoded file has, gets U+FFFD for them). Malformed
  * lines throw TraceFormatError; unknown events, failed recorded allocations, kernel-address faults
- * and the second report of a batched page free are skipped and counted in `trace.stats`. Input
+ * and the second report of a batched page free are skipped and counted in `trace.stats`. A
+ * recording with snapshot markers keeps only the events between its before- and after-state
+ * (snapshot-window.ts; the others are counted in `events_outside_snapshots`). Input
  * longer than KERNEL_TRACE_MAX_BYTES throws AllocbenchError (checkKernelTraceSize).
  */
 export function parseKernelTrace(text: string | Uint8Array, file: string, name?: string, options: KernelTraceOptions = {}): Trace {
