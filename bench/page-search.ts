@@ -27,9 +27,13 @@
  *    strategy minus null is what the strategy adds. Rounds interleave the strategies; the figure is
  *    the best CPU time of a round (this VM is shared: CPU time moves less than wall time under load).
  *    Each strategy has a loop of its own (new Function), so no call site sees two classes.
+ *    A spec ending in `+pcp` (e.g. `buddy+pcp`) gets its per-CPU lists set up after the hand-over,
+ *    as the machine does by default (setupPcp with the zone's low and high watermarks, 2 CPUs, every
+ *    event on CPU 0): the strategy as `allocbench run` drives it.
  */
 import { newSteps, STEP_LIST, STEP_WORD } from '../src/machine/steps.js';
 import { forEachAlignedBlock } from '../src/machine/decompose.js';
+import { computeWatermarks } from '../src/machine/watermarks.js';
 import type { PageStrategy } from '../src/page/strategy.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
 import { loadTrace } from '../src/trace/load.js';
@@ -240,8 +244,16 @@ function traceReplay(): void {
   for (let r = 0; r < rounds; r++) {
     for (const run of runs) {
       const steps = newSteps();
-      const s = run.spec === 'null' ? nullStrategy(pages) : pageStrategyFactory(run.spec)({ pages, steps });
+      const pcp = run.spec.endsWith('+pcp');
+      const spec = pcp ? run.spec.slice(0, -'+pcp'.length) : run.spec;
+      const s = spec === 'null' ? nullStrategy(pages) : pageStrategyFactory(spec)({ pages, steps });
       forEachAlignedBlock(0, pages, (p, o) => s.free(p, o));
+      if (pcp) {
+        // machine/machine.ts: after the hand-over, with the zone's WMARK_LOW and WMARK_HIGH
+        const w = computeWatermarks([pages]).wmark[0]!;
+        if (s.setupPcp === undefined) throw new Error(`${spec} has no per-CPU lists`);
+        s.setupPcp(pages, w[1]!, 2, { cpu: 0 }, w[2]!);
+      }
       steps.fill(0);
       const c0 = process.cpuUsage();
       run.fails = run.loop(s, n, ev.isAlloc, ev.order, ev.id, pfn);

@@ -1,6 +1,11 @@
 import type { CpuCursor } from '../machine/cpu-cursor.js';
-import { MIGRATE_MOVABLE } from '../machine/gfp.js';
-import { PAGEBLOCK_ORDER, type Pageset } from './strategy.js';
+import * as gfp from '../machine/gfp.js';
+import * as geometry from './strategy.js';
+import type { Pageset } from './strategy.js';
+
+/** imported constants as constants of this module: cheaper in optimized code (page/buddy.ts) */
+const { MIGRATE_MOVABLE } = gfp;
+const { PAGEBLOCK_ORDER } = geometry;
 
 /**
  * Per-CPU page lists (struct per_cpu_pages, mm/page_alloc.c): order-0..3 blocks (and THP-sized
