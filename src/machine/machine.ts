@@ -1,15 +1,23 @@
 import { forEachAlignedBlock } from './decompose.js';
-import { MIGRATE_TYPES, __GFP_DMA, __GFP_DMA32, __GFP_HIGH, gfpMigratetype, gfpZone } from './gfp.js';
-import { MAX_ORDER, NR_ORDERS } from './page-geometry.js';
+import * as gfpModule from './gfp.js';
+import * as geometry from './page-geometry.js';
 import type { PageStrategy, PageStrategyFactory } from './page-strategy.js';
 import type { CpuCursor } from './cpu-cursor.js';
 import type { PageSource } from './page-source.js';
 import { Memblock, type Region } from './memblock.js';
 import type { MachineConfig } from './memory-map.js';
-import { newSteps, STEP_ZONE, type Steps, tick } from './steps.js';
+import * as stepsModule from './steps.js';
+import type { Steps } from './steps.js';
 import { computeWatermarks, watermarksFor, type Watermarks } from './watermarks.js';
 import { presentPages, zoneSpans } from './zones.js';
 import type { ZoneFreeState } from './zone-free-state.js';
+
+// Constants and helpers of other modules as constants of this one (issue 17; see page/buddy.ts):
+// optimized code loads an imported binding through its module's cell and checks it for the
+// temporal dead zone at every use, where a const of this module costs at most one load.
+const { MIGRATE_TYPES, __GFP_DMA, __GFP_DMA32, __GFP_HIGH, gfpMigratetype, gfpZone } = gfpModule;
+const { MAX_ORDER, NR_ORDERS } = geometry;
+const { newSteps, STEP_ZONE, tick } = stepsModule;
 
 export type { ZoneFreeState };
 

@@ -1,10 +1,18 @@
 import { AllocbenchError } from '../errors.js';
-import { GFP_KERNEL, GFP_USER } from '../machine/gfp.js';
+import * as gfpModule from '../machine/gfp.js';
 import type { UserHeaps } from '../object/process-heap.js';
 import type { ObjectStrategy } from '../object/strategy.js';
-import { OP_CACHE_ALLOC, OP_KMALLOC, OP_MALLOC } from '../trace/ops.js';
+import * as opsModule from '../trace/ops.js';
 import type { CacheDef } from '../trace/trace.js';
-import { S_FAILED, S_FREED, S_OBJECT, type ReplayIds } from './replay-ids.js';
+import * as states from './replay-ids.js';
+import type { ReplayIds } from './replay-ids.js';
+
+// Constants and helpers of other modules as constants of this one (issue 17; see page/buddy.ts):
+// optimized code loads an imported binding through its module's cell and checks it for the
+// temporal dead zone at every use, where a const of this module costs at most one load.
+const { GFP_KERNEL, GFP_USER } = gfpModule;
+const { OP_CACHE_ALLOC, OP_KMALLOC, OP_MALLOC } = opsModule;
+const { S_FAILED, S_FREED, S_OBJECT } = states;
 
 /** live records addressable by a slot: S_OBJECT + (slot << 2 | kind) stays a positive Int32 */
 const MAX_SLOTS = 2 ** 29 - 2;

@@ -1,12 +1,22 @@
-import { GFP_HIGHUSER_MOVABLE, __GFP_COMP } from '../machine/gfp.js';
+import * as gfpModule from '../machine/gfp.js';
 import type { Machine } from '../machine/machine.js';
-import { PAGEBLOCK_ORDER } from '../page/strategy.js';
-import { isCompactionTarget, PAGE_PIECE } from '../trace/ops.js';
+import * as geometry from '../page/strategy.js';
+import * as opsModule from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import type { TraceStream } from '../trace/stream.js';
 import { ModelCompaction } from './compaction-replay.js';
-import { alignedPageRef, refOrder, refPfn } from './page-ref.js';
-import { S_FAILED, S_FREED, S_OBJECT, S_RECLAIMED, type ReplayIds } from './replay-ids.js';
+import * as pageRef from './page-ref.js';
+import * as states from './replay-ids.js';
+import type { ReplayIds } from './replay-ids.js';
+
+// Constants and helpers of other modules as constants of this one (issue 17; see page/buddy.ts):
+// optimized code loads an imported binding through its module's cell and checks it for the
+// temporal dead zone at every use, where a const of this module costs at most one load.
+const { GFP_HIGHUSER_MOVABLE, __GFP_COMP } = gfpModule;
+const { PAGEBLOCK_ORDER } = geometry;
+const { isCompactionTarget, PAGE_PIECE } = opsModule;
+const { alignedPageRef, refOrder, refPfn } = pageRef;
+const { S_FAILED, S_FREED, S_OBJECT, S_RECLAIMED } = states;
 
 /**
  * The page family of a replay: page_alloc and page_free (whole blocks and the pieces of a

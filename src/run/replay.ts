@@ -3,14 +3,12 @@ import { GFP_HIGHUSER_MOVABLE, __GFP_COMP } from '../machine/gfp.js';
 import type { UserHeaps } from '../object/process-heap.js';
 import type { Vm } from '../machine/vm.js';
 import type { Machine } from '../machine/machine.js';
-import { setPrices, STEP_NS } from '../machine/steps.js';
+import * as stepsModule from '../machine/steps.js';
 import type { ObjectStrategy } from '../object/strategy.js';
 import type { CpuCursor } from '../machine/cpu-cursor.js';
 import type { PageSource } from '../machine/page-source.js';
 import { PAGEBLOCK_ORDER } from '../page/strategy.js';
-import {
-  OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXTFRAG, OP_TICK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
-} from '../trace/ops.js';
+import * as opsModule from '../trace/ops.js';
 import type { Trace } from '../trace/trace.js';
 import { isTraceStream, traceChunks, type EventChunk, type TraceStream } from '../trace/stream.js';
 import type { CostWeights } from '../machine/cost.js';
@@ -20,6 +18,14 @@ import { ObjectEvents } from './object-events.js';
 import { PageEvents } from './page-events.js';
 import { ProcessEvents } from './process-events.js';
 import { ReplayIds } from './replay-ids.js';
+
+// Constants and helpers of other modules as constants of this one (issue 17; see page/buddy.ts):
+// optimized code loads an imported binding through its module's cell and checks it for the
+// temporal dead zone at every use, where a const of this module costs at most one load.
+const {
+  OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXTFRAG, OP_TICK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
+} = opsModule;
+const { setPrices, STEP_NS } = stepsModule;
 
 /** events whose references the loop loads ahead of them, in one burst every AHEAD events (a power of two) */
 const AHEAD = 16;
