@@ -27,9 +27,6 @@ const {
 } = opsModule;
 const { setPrices, STEP_NS } = stepsModule;
 
-/** events whose references the loop loads ahead of them, in one burst every AHEAD events (a power of two) */
-const AHEAD = 16;
-
 export interface ReplayOptions {
   /** nanoseconds per step (machine/cost.ts); with it, every event's simulated latency is recorded */
   latency?: { weights: CostWeights; recorder: LatencyRecorder };
@@ -180,8 +177,6 @@ class Replay {
   private readonly chunks: () => Iterable<EventChunk>;
   private readonly vm: Vm | null;
   private readonly heaps: UserHeaps | null;
-  /** the loads of the loop's look-ahead end here, so the compiler keeps them */
-  private touched = 0;
   /** events per op code (counted as they replay) */
   private readonly opCount = new Float64Array(OP_COUNT);
   private extfrag = 0;
@@ -235,25 +230,12 @@ class Replay {
     let nextCheck = checkEvery > 0 ? checkEvery : -1;
     const opCount = this.opCount;
     const cpuAll = opts.cpu?.of ?? null, cursor = opts.cpu?.cursor ?? null;
-    const ref = ids.ref, nIds = ref.length;
     for (const c of this.chunks()) {
-      const base = c.start, n = c.length, op = c.op, id = c.id;
+      const base = c.start, n = c.length, op = c.op;
       ids.setChunk(c);
       const cpuOf = cpuAll === null ? null : typeof cpuAll === 'function' ? cpuAll(c) : base === 0 && n === cpuAll.length ? cpuAll : cpuAll.subarray(base, base + n);
       nextSample -= base; nextCheck -= base;
       for (let e = 0; e < n; e++) {
-        if ((e & (AHEAD - 1)) === 0) {
-          // The references of the next AHEAD events, loaded back to back: their cache misses (a free
-          // reaches back to an id allocated long before, at random) overlap one another, where each
-          // event's own load would wait for its miss alone. The native replayer gets the same
-          // overlap from the CPU running several of its short events at once.
-          let touched = 0;
-          for (let k = e + AHEAD, end = Math.min(n, k + AHEAD); k < end; k++) {
-            const j = id[k]!;
-            if (j >>> 0 < nIds) touched |= ref[j]!;
-          }
-          this.touched = touched;
-        }
         const o = op[e]!;
         opCount[o]!++;
         if (cpuOf !== null) cursor!.cpu = cpuOf[e]!;
