@@ -117,6 +117,11 @@ log "running workload"
 sh /workload.sh > $OUT/workload.log 2>&1
 echo "workload exit $?" >> $OUT/workload.log
 echo "phase: workload-end" > $TRACE_MARKER
+# An idle pause before the after-state, traced like the rest: 6.7+ kernels auto-tune pcp->high
+# and decay it by an eighth a second back to high_min when idle (mm/page_alloc.c
+# decay_pcp_high(), from vmstat_update()), so the after-state is the idle machine's rather than
+# whatever the last second of the workload left (test/pcp.test.ts checks high == high_min).
+sleep 15
 
 snapshot after
 echo 0 > $T/tracing_on

@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { parseKernelTrace } from '../src/trace/kernel.js';
-import { readTraceText } from '../src/trace/load.js';
+import { ftraceText } from '../src/metrics/pcp-traffic.js';
 import { OP_CACHE_ALLOC, OP_EXTFRAG, OP_FAULT, OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';
 import type { Trace } from '../src/trace/trace.js';
 import { findSnapshots } from '../src/trace/snapshots.js';
@@ -26,14 +26,16 @@ function countOps(t: Trace, op: number): number {
   return n;
 }
 
-// Parsed once per recording: a few hundred thousand lines each.
+// Parsed once per recording: a few hundred thousand lines each. The text is what the loader
+// replays: the lines between the before- and after-snapshot markers (ftraceText leaves the
+// others empty, trace/snapshot-window.ts); the trace is parsed from the file itself.
 const texts = new Map<string, string>();
 const traces = new Map<string, Trace>();
 function load(name: string): { text: string; trace: Trace } {
   let text = texts.get(name);
-  if (text === undefined) { text = readTraceText(tracePath(name)); texts.set(name, text); }
+  if (text === undefined) { text = ftraceText(tracePath(name))!; texts.set(name, text); }
   let trace = traces.get(name);
-  if (trace === undefined) { trace = parseKernelTrace(text, tracePath(name)); traces.set(name, trace); }
+  if (trace === undefined) { trace = parseKernelTrace(gunzipSync(readFileSync(tracePath(name))), tracePath(name)); traces.set(name, trace); }
   return { text, trace };
 }
 
@@ -212,9 +214,29 @@ describe('bundled kernel recordings', () => {
         const set = (pfn: number, o: number, v: number): void => { st.fill(v, pfn, pfn + 2 ** o); };
         const pending = new Map<string, [number, number]>();
         let isolatedNotFree = 0;
-        const re = /\[(\d+)\] .*? (mm_page_alloc|mm_page_free|mm_page_pcpu_drain|mm_page_alloc_zone_locked|isolate_free_page|isolate_free_page_ret): (?:page=\S+ pfn=0x([0-9a-f]+) order=(\d+)(.*)|.*?(?:page=0x([0-9a-f]+) order=(\d+) vmemmap_base=0x([0-9a-f]+)|ret=(\d+)))$/gm;
-        for (const m of text.matchAll(re)) {
+        // the last page event of each CPU's task context (flags without h/s: not in an interrupt)
+        const lastTaskEvent = new Map<string, string>();
+        let trylockFails = 0;
+        const re = /\[(\d+)\] (\S+) .*? (mm_page_alloc|mm_page_free|mm_page_free_batched|mm_page_pcpu_drain|mm_page_alloc_zone_locked|isolate_free_page|isolate_free_page_ret): (?:page=\S+ pfn=0x([0-9a-f]+) order=(\d+)(.*)|.*?(?:page=0x([0-9a-f]+) order=(\d+) vmemmap_base=0x([0-9a-f]+)|ret=(\d+)))$/gm;
+        for (const match of text.matchAll(re)) {
+          const flags = match[2]!;
+          const m = [match[0], match[1], ...match.slice(3)]; // the groups as before the flags column was read
           const ev = m[2]!;
+          const inIrq = /^..[hsHb]/.test(flags);
+          const previous = lastTaskEvent.get(m[1]!);
+          if (!inIrq && ev.startsWith('mm_page_free')) lastTaskEvent.set(m[1]!, ev);
+          else if (!inIrq && ev === 'mm_page_alloc') lastTaskEvent.set(m[1]!, ev);
+          if (ev === 'mm_page_free_batched') continue;
+          // An interrupt's free while the task it interrupted holds the CPU's pcp lock (inside
+          // free_unref_page_list() / free_unref_folios(), between its mm_page_free_batched
+          // reports, preempt depth 2: pcpu_task_pin() + spin_lock()) finds the lock taken and goes
+          // straight to the free lists (6.1 and 6.12 free_unref_page(): pcp_spin_trylock() fails
+          // -> free_one_page()), with no mm_page_pcpu_drain.
+          if (ev === 'mm_page_free' && inIrq && previous === 'mm_page_free_batched' && Number(flags[3]) >= 2) {
+            trylockFails++;
+            set(parseInt(m[3]!, 16), Number(m[4]), 1);
+            continue;
+          }
           if (ev === 'isolate_free_page') { pending.set(m[1]!, [Number((BigInt(`0x${m[6]}`) - BigInt(`0x${m[8]}`)) / 64n), Number(m[7])]); continue; }
           if (ev === 'isolate_free_page_ret') {
             const [pfn, o] = pending.get(m[1]!)!;
@@ -232,6 +254,10 @@ describe('bundled kernel recordings', () => {
           else if (m[5]!.includes('percpu_refill=1')) set(pfn, o, 2);
         }
         expect(isolatedNotFree).toBe(0);
+        // a rare race: none in the bundled recordings; in trial recordings of 2026-12-04 (RCU
+        // callbacks during rm) 8 and 23 pages on build-compress, 1 on build-compress-smp, where
+        // this replay of it made the check below pass
+        expect(trylockFails).toBeLessThanOrEqual(16);
         let onlyReplay = 0, onlyReal = 0;
         for (let p = 0; p < n; p++) {
           const free = (after.readUInt32LE(p * 8) >> 10) & 1;

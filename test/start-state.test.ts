@@ -72,16 +72,16 @@ describe('start state from a recording\'s before-state', () => {
 
   it('a recording that frees a pre-trace pfn replays it as a real free, not a trace error', () => {
     const line = (ev: string, f: string, ts: number): string => ftraceLine(ev, f, ts, '.....');
-    // pfn 0x6000 was allocated before tracing began (the fixture's before-state leaves it in use)
+    // pfn 0x5000 was allocated before tracing began (the fixture's before-state leaves it in use)
     const text = [
       line('mm_page_alloc', 'page=ffffea0000000000 pfn=0x8000 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 1),
-      line('mm_page_free', 'page=ffffea0000000000 pfn=0x6000 order=2', 2),
+      line('mm_page_free', 'page=ffffea0000000000 pfn=0x5000 order=2', 2),
       line('mm_page_free', 'page=ffffea0000000000 pfn=0x8000 order=0', 3),
     ].join('\n');
     const tracePath = 'traces/kernel/build-compress/build-compress.ftrace.gz';
     const t = parseKernelTrace(text, 'pre.ftrace', 'pre', { layers: 'pages' });
     // (0x8000, first seen by an allocation, is a per-CPU-list candidate: negative, kept only with kpageflags)
-    expect(preTraceFrees(t).pfns).toEqual(Int32Array.from([-0x8000, 0x6000]));
+    expect(preTraceFrees(t).pfns).toEqual(Int32Array.from([-0x8000, 0x5000]));
     const input = startInputFor(tracePath, false)!;
     const cfg = recordedMachine(tracePath, 'build-compress')!.config;
     // pcp=off: the freed block goes straight back to the free lists (with pcp it would sit on a per-CPU list)
@@ -98,13 +98,13 @@ describe('start state from a recording\'s before-state', () => {
 
   it('pages on per-CPU lists at the start (allocated in the snapshot, then allocated or drained with no free) return to the free pages', () => {
     const line = (ev: string, f: string, ts: number): string => ftraceLine(ev, f, ts, 'd..3.');
-    // build-compress's before/kpageflags: 0xa802 and 0xa803 are LRU pages (not KPF_BUDDY), 0xa840 heads a free block
+    // build-compress's before/kpageflags: 0xf840 and 0xf841 are LRU pages (not KPF_BUDDY), 0xfe80 heads a free block
     const text = [
-      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0xa802 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 1),
-      line('mm_page_pcpu_drain', 'page=ffffea0000000000 pfn=0xa803 order=0 migratetype=1', 2),
-      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0xa840 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 3),
-      line('mm_page_free', 'page=ffffea0000000000 pfn=0xa802 order=0', 4),
-      line('mm_page_free', 'page=ffffea0000000000 pfn=0xa840 order=0', 5),
+      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0xf840 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 1),
+      line('mm_page_pcpu_drain', 'page=ffffea0000000000 pfn=0xf841 order=0 migratetype=1', 2),
+      line('mm_page_alloc', 'page=ffffea0000000000 pfn=0xfe80 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE', 3),
+      line('mm_page_free', 'page=ffffea0000000000 pfn=0xf840 order=0', 4),
+      line('mm_page_free', 'page=ffffea0000000000 pfn=0xfe80 order=0', 5),
     ].join('\n');
     const tracePath = 'traces/kernel/build-compress/build-compress.ftrace.gz';
     const t = parseKernelTrace(text, 'pcp.ftrace', 'pcp', { layers: 'pages' });
@@ -119,14 +119,14 @@ describe('start state from a recording\'s before-state', () => {
     expect(r.trace_errors).toBe(0);
     expect((r.metrics.start as { pcp_start_pages: number }).pcp_start_pages).toBe(2);
     const before = startMachine(cfg, pageStrategyFactory('buddy-mobility:pcp=off'), NONE, input).machine.freePageCount();
-    // 0xa802 and 0xa803 were free to the kernel (on a pcp list) all along; 0xa840 came from the buddy lists and went back
+    // 0xf840 and 0xf841 were free to the kernel (on a pcp list) all along; 0xfe80 came from the buddy lists and went back
     // (the simulated per-CPU lists hold some of the free pages at the end: free to the machine too)
     expect((r.metrics.free_pages as number) + (r.metrics.page_counters as { pcp_pages: number }).pcp_pages).toBe(before + 2);
-    // with per-CPU lists, the two candidates start on CPU 0's list (before/zoneinfo: 77 pages there):
+    // with per-CPU lists, the two candidates start on CPU 0's list (before/zoneinfo: 50 pages there):
     // no longer pre-trace memory, their recorded frees are skipped and the allocation takes from the list
     const pcp = runCell({ ...cell, page: 'buddy-mobility' }, t, cfg, { check: true, start: input });
     expect(pcp.trace_errors).toBe(0);
-    expect(pcp.metrics.start).toMatchObject({ pcp_start_pages: 0, pcp_seeded_pages: 77 });
+    expect(pcp.metrics.start).toMatchObject({ pcp_start_pages: 0, pcp_seeded_pages: 50 });
     // without a start state the candidates are skipped silently (the recorded frees are no errors either)
     const empty = runCell(cell, t, cfg, { check: true });
     expect(empty.trace_errors).toBe(0);
