@@ -55,11 +55,11 @@ class FakePages implements PageSource {
   }
 }
 
-const SPECS = [...Object.keys(OBJECT_STRATEGIES), 'kmalloc-pow2:return', 'slub:cpu-partial=on'];
+const SPECS = [...Object.keys(OBJECT_STRATEGIES), 'kmalloc-pow2:return', 'slub:cpu-partial=off'];
 /** strategies whose addresses are physical (pfn * 4096 + offset) inside pages they hold */
 const PHYSICAL = new Set(['slub', 'kmalloc-pow2', 'kmalloc-pow2:return']);
 /** strategies that list created caches by name in caches() */
-const CACHE_AWARE = new Set(['slub', 'slub:cpu-partial=on']);
+const CACHE_AWARE = new Set(['slub', 'slub:cpu-partial=off']);
 
 const CACHES: CacheDef[] = [
   { name: 'conf_a', size: 200, align: 0, flags: 0 },
@@ -209,9 +209,9 @@ describe.each(SPECS)('object strategy %s', (spec) => {
 });
 
 describe('slub empty slabs', () => {
-  it('go back to the page allocator past min_partial', () => {
+  it('without per-CPU partial lists: go back to the page allocator past min_partial', () => {
     const pages = new FakePages();
-    const s = make('slub', pages);
+    const s = make('slub:cpu-partial=off', pages);
     const a: number[] = [];
     for (let i = 0; i < 64 * 64; i++) a.push(s.alloc(64, GFP_KERNEL));
     expect(pages.used).toBe(64);
@@ -221,9 +221,9 @@ describe('slub empty slabs', () => {
     s.check();
   });
 
-  it('with per-CPU partial lists: also the slabs left on the freeing CPU\'s partial list', () => {
+  it('with per-CPU partial lists (the default): also the slabs left on the freeing CPU\'s partial list', () => {
     const pages = new FakePages();
-    const s = make('slub:cpu-partial=on', pages);
+    const s = make('slub', pages);
     const a: number[] = [];
     for (let i = 0; i < 64 * 64; i++) a.push(s.alloc(64, GFP_KERNEL));
     for (const x of a) s.free(x);

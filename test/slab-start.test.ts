@@ -65,7 +65,7 @@ describe('object layer start (pre-trace slabs)', () => {
     expect(slub.alloc(50, GFP_KERNEL)).toBe(1005 * 4096);
     expect(pages.allocs).toHaveLength(0);
     // without them, all three sit on the node partial list
-    const off = createSlub({ pages: new FakePages(4096), steps: newSteps(), cpus: 2 });
+    const off = createSlub({ pages: new FakePages(4096), steps: newSteps(), cpus: 2, variant: 'cpu-partial=off' });
     startObjectLayer(off, objs, k, CACHES);
     expect(off.counters()).toMatchObject({ partial_slabs: 3 });
     expect(off.counters().slabs_cpu_partial).toBeUndefined(); // reported with cpu-partial=on only

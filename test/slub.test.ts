@@ -16,8 +16,10 @@ function make(pages = new FakePages(1 << 14), cpus = 2, variant?: string): { s: 
   const steps = newSteps();
   return { s: createSlub({ pages, steps, cpus, ...(variant === undefined ? {} : { variant }) }), pages, steps };
 }
-/** CONFIG_SLUB_CPU_PARTIAL=y: per-CPU partial lists */
+/** CONFIG_SLUB_CPU_PARTIAL=y: per-CPU partial lists (the default) */
 const makeCpuPartial = (): ReturnType<typeof make> => make(undefined, 2, 'cpu-partial=on');
+/** CONFIG_SLUB_CPU_PARTIAL=n: full slabs made partial go straight to the node partial list */
+const makeNodeOnly = (): ReturnType<typeof make> => make(undefined, 2, 'cpu-partial=off');
 
 const stat = (s: ObjectStrategy, name: string) => s.caches().find((c) => c.name === name)!;
 
@@ -96,8 +98,8 @@ describe('slub kmalloc', () => {
 });
 
 describe('slub slab lists', () => {
-  it('keeps min_partial empty slabs on the partial list and discards the rest', () => {
-    const { s, pages } = make();
+  it('without per-CPU partial lists, keeps min_partial empty slabs on the partial list and discards the rest', () => {
+    const { s, pages } = makeNodeOnly();
     const objs: number[] = [];
     for (let i = 0; i < 512 * 10; i++) objs.push(s.alloc(8, GFP_KERNEL));
     expect(s.usage().pagesHeld).toBe(10);
@@ -113,7 +115,7 @@ describe('slub slab lists', () => {
   });
 
   it('without per-CPU partial lists, a free into a full slab puts it on the node partial list, which the next refill uses before new pages', () => {
-    const { s, pages } = make();
+    const { s, pages } = makeNodeOnly();
     const first: number[] = [];
     for (let i = 0; i < 16; i++) first.push(s.alloc(256, GFP_KERNEL)); // slab A full
     s.alloc(256, GFP_KERNEL); // slab B is the cpu slab now
@@ -176,6 +178,19 @@ describe('slub slab lists', () => {
 
   it('refuses an unknown option', () => {
     expect(() => make(undefined, 2, 'cpu-partial=maybe')).toThrow(/unknown option/);
+  });
+
+  it('has per-CPU partial lists by default (CONFIG_SLUB_CPU_PARTIAL=y, as Debian builds it)', () => {
+    const [on, off] = [make(), makeNodeOnly()].map(({ s }) => {
+      const first: number[] = [];
+      for (let i = 0; i < 16; i++) first.push(s.alloc(256, GFP_KERNEL)); // slab A full
+      s.alloc(256, GFP_KERNEL); // slab B is the cpu slab now
+      s.free(first[5]!); // A: full → partial, on the CPU's list or the node's
+      return s.counters();
+    });
+    expect(on).toMatchObject({ slabs_cpu_partial: 1, partial_slabs: 0 });
+    expect(off).toMatchObject({ partial_slabs: 1 });
+    expect(off!.slabs_cpu_partial).toBeUndefined();
   });
 
   it('reuses the most recently freed object first (LIFO free list)', () => {

@@ -22,7 +22,7 @@
  *   So more CPUs pin more partly-used slabs, as on a real machine.
  * - With `slub:cpu-partial=on`, per-CPU partial lists (CONFIG_SLUB_CPU_PARTIAL=y, as Debian's and
  *   most distributions' kernels; the rules are 6.12 mm/slub.c's and, for what is modelled, 6.1's,
- *   where these slabs are also frozen; off by default, see cpuPartialOption()). A free that makes
+ *   where these slabs are also frozen; on by default, see cpuPartialOption()). A free that makes
  *   a full slab partial puts it on the freeing CPU's partial list
  *   (__slab_free → put_cpu_partial); when that list already holds s->cpu_partial_slabs slabs
  *   (slab-geometry.ts cpuPartialSlabs), the whole list goes to the node first (__put_partials:
@@ -881,14 +881,15 @@ class Slub implements ObjectStrategy {
 }
 
 /**
- * `slub` / `slub:cpu-partial=on|off`: CONFIG_SLUB_CPU_PARTIAL, off by default. Distribution kernels
- * build it (Kconfig: default y on SMP), but on the bundled recordings it is measured no closer to the
- * kernel than without it, and farther on the two SMP ones (docs/fidelity.md): their start state
- * cannot say which pre-trace slabs sat on which CPU's partial list.
+ * `slub` / `slub:cpu-partial=on|off`: CONFIG_SLUB_CPU_PARTIAL, on by default, as distribution kernels
+ * build it (Kconfig: default y on SMP; Debian's 6.1 and 6.12 set it). Session 7 left it off: on the
+ * recordings of then it was no closer to the kernel. Their after-states held the snapshot's own
+ * untraced allocations. On the re-recorded ones (tracing on through both snapshots, replayed between
+ * the markers) it is closer on all four (docs/fidelity.md).
  */
 function cpuPartialOption(variant: string | undefined): boolean {
-  if (variant === 'cpu-partial=on') return true;
-  if (variant === undefined || variant === 'cpu-partial=off') return false;
+  if (variant === undefined || variant === 'cpu-partial=on') return true;
+  if (variant === 'cpu-partial=off') return false;
   throw new AllocbenchError(`object strategy "slub:${variant}": unknown option (valid: cpu-partial=on, cpu-partial=off)`);
 }
 
