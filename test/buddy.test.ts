@@ -3,7 +3,7 @@ import { BuddyAllocator } from '../src/page/buddy.js';
 import { forEachAlignedBlock } from '../src/machine/decompose.js';
 import { MAX_ORDER, NR_ORDERS } from '../src/page/strategy.js';
 import { MIGRATE_TYPES, MIGRATE_UNMOVABLE } from '../src/machine/gfp.js';
-import { newSteps, STEP_CALL, STEP_MERGE, STEP_SPLIT } from '../src/machine/steps.js';
+import { newSteps, setPrices, STEP_CALL, STEP_COUNT, STEP_LIST, STEP_MERGE, STEP_NS, STEP_SPLIT } from '../src/machine/steps.js';
 
 function buddy(pages: number, ranges: Array<[number, number]>) {
   const steps = newSteps();
@@ -125,5 +125,57 @@ describe('buddy allocator without mobility', () => {
     const types = new Float64Array(MIGRATE_TYPES);
     b.pageblockTypes(types);
     expect(Array.from(types)).toEqual([4, 0, 0, 0]);
+  });
+});
+
+describe('buddy step counts', () => {
+  it('counts the list steps of each operation as the kernel walks the lists', () => {
+    const { b, steps } = buddy(2048, [[0, 1024]]);
+    steps.fill(0, 0, STEP_COUNT);
+    expect(b.alloc(0, 0)).toBe(0);
+    // 10 empty lists looked at, the removal of the order-10 block, 10 halves listed
+    expect([steps[STEP_CALL], steps[STEP_LIST], steps[STEP_SPLIT], steps[STEP_MERGE]]).toEqual([1, 21, 10, 0]);
+    b.free(0, 0);
+    // 10 buddies taken off their lists, the merged block listed
+    expect([steps[STEP_CALL], steps[STEP_LIST], steps[STEP_SPLIT], steps[STEP_MERGE]]).toEqual([2, 32, 10, 10]);
+  });
+
+  it('keeps the priced total equal to the counters times their prices after every call, per-CPU lists and fallbacks included', () => {
+    const steps = newSteps();
+    const b = new BuddyAllocator({ pages: 16384, steps }, true);
+    forEachAlignedBlock(0, 16384, (pfn, order) => b.free(pfn, order));
+    b.setupPcp(16384, 40, 2, { cpu: 0 }, 60);
+    // distinct prices, so that a step counted under the wrong kind or without its price shows
+    setPrices(steps, Float64Array.from({ length: STEP_COUNT }, (_, k) => 0.1 * (2 * k + 3)));
+    const priced = (): number => {
+      let ns = 0;
+      for (let k = 0; k < STEP_COUNT; k++) ns += steps[k]! * Math.round(0.1 * (2 * k + 3) * 10);
+      return ns;
+    };
+    steps.fill(0, 0, STEP_COUNT + 1);
+    let x = 12345;
+    const rand = (): number => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) / 4294967296; };
+    const live: Array<[number, number]> = [];
+    for (let i = 0; i < 20000; i++) {
+      if (live.length > 0 && rand() < 0.48) {
+        const j = Math.floor(rand() * live.length);
+        const [pfn, order] = live[j]!;
+        live[j] = live[live.length - 1]!;
+        live.pop();
+        b.free(pfn, order);
+      } else {
+        const u = rand();
+        const order = u < 0.6 ? 0 : u < 0.8 ? 1 : u < 0.9 ? 3 : u < 0.97 ? 4 : 9;
+        const pfn = b.alloc(order, Math.floor(rand() * 3));
+        if (pfn >= 0) live.push([pfn, order]);
+      }
+      if (i % 5000 === 4999) b.drainPcp();
+      expect(steps[STEP_NS]).toBe(priced());
+    }
+    b.check();
+    expect(steps[STEP_MERGE]).toBeGreaterThan(0);
+    expect(steps[STEP_SPLIT]).toBeGreaterThan(0);
+    expect(b.counters().pcp_refills).toBeGreaterThan(0);
+    expect(b.counters().extfrag_events).toBeGreaterThan(0);
   });
 });
