@@ -1,9 +1,19 @@
 import { AllocbenchError, InvariantError } from '../errors.js';
-import { GFP_HIGHUSER_MOVABLE } from './gfp.js';
+import * as gfpModule from './gfp.js';
 import { KERNEL_IMAGE_BYTES, type Machine } from './machine.js';
-import { GFP_PGTABLE_USER, PageTable, PTE_SHARED, PTE_WRITE, pteEntry, ptePfn, PTRS_PER_TABLE, type TablePages } from './page-table.js';
-import { MMAP_TOP, Process, STACK_GUARD_GAP, VM_ANON, VM_GROWSDOWN, VM_HEAP, VM_READ, VM_SHARED, VM_WRITE } from './process.js';
-import { STEP_COPY, STEP_FAULT, STEP_PT_PAGE, STEP_ZERO, type Steps, tick } from './steps.js';
+import * as pageTable from './page-table.js';
+import { PageTable, type TablePages } from './page-table.js';
+import * as processModule from './process.js';
+import { Process } from './process.js';
+import * as stepsModule from './steps.js';
+import type { Steps } from './steps.js';
+
+// Imported bindings as constants of this module (see page/buddy.ts: no module-cell load and
+// temporal-dead-zone check per use in optimized code).
+const { GFP_HIGHUSER_MOVABLE } = gfpModule;
+const { GFP_PGTABLE_USER, PTE_SHARED, PTE_WRITE, pteEntry, ptePfn, PTRS_PER_TABLE } = pageTable;
+const { MMAP_TOP, STACK_GUARD_GAP, VM_ANON, VM_GROWSDOWN, VM_HEAP, VM_READ, VM_SHARED, VM_WRITE } = processModule;
+const { STEP_COPY, STEP_FAULT, STEP_PT_PAGE, STEP_ZERO, tick } = stepsModule;
 
 // mmap prot/flags (include/uapi/asm-generic/mman-common.h, x86-64 values; as generators write them)
 const PROT_READ = 0x1;

@@ -1,9 +1,16 @@
 import { keptArray } from '../machine/kept-arrays.js';
 import { InvariantError } from '../errors.js';
-import { STEP_CALL, STEP_LIST, STEP_MERGE, STEP_SPLIT, type Steps, tick } from '../machine/steps.js';
+import * as stepsModule from '../machine/steps.js';
+import type { Steps } from '../machine/steps.js';
 import type { CacheDef } from '../trace/trace.js';
-import { HEAP_PAGE, PageBackedHeapMemory, type HeapMemory } from './heap-memory.js';
+import * as heapMemory from './heap-memory.js';
+import { PageBackedHeapMemory, type HeapMemory } from './heap-memory.js';
 import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
+
+// Imported bindings as constants of this module (see page/buddy.ts: no module-cell load and
+// temporal-dead-zone check per use in optimized code).
+const { STEP_CALL, STEP_LIST, STEP_MERGE, STEP_SPLIT, tick } = stepsModule;
+const { HEAP_PAGE } = heapMemory;
 
 /*
  * A user heap after Doug Lea's malloc 2.8.6 (malloc.c), 64-bit, MALLOC_ALIGNMENT 16, no FOOTERS:

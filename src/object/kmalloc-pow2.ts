@@ -21,13 +21,21 @@
  * - kmalloc(0) is served as a 16-byte block.
  */
 import { AllocbenchError, InvariantError } from '../errors.js';
-import { __GFP_COMP, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM, __GFP_MOVABLE, __GFP_RECLAIMABLE } from '../machine/gfp.js';
-import { STEP_CALL, STEP_LIST, STEP_OBJ_FAST, STEP_OBJ_SLOW, type Steps, tick, ticks } from '../machine/steps.js';
+import * as gfpModule from '../machine/gfp.js';
+import * as stepsModule from '../machine/steps.js';
+import type { Steps } from '../machine/steps.js';
 import type { CacheDef } from '../trace/trace.js';
-import { getOrder, PAGE_SIZE } from './slab-geometry.js';
+import * as slabGeometry from './slab-geometry.js';
 import type { CacheStat, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
 import type { PageSource } from '../machine/page-source.js';
-import { reallocInSizeClass } from './realloc.js';
+import * as reallocModule from './realloc.js';
+
+// Imported bindings as constants of this module (see page/buddy.ts: no module-cell load and
+// temporal-dead-zone check per use in optimized code).
+const { __GFP_COMP, __GFP_DMA, __GFP_DMA32, __GFP_HIGHMEM, __GFP_MOVABLE, __GFP_RECLAIMABLE } = gfpModule;
+const { STEP_CALL, STEP_LIST, STEP_OBJ_FAST, STEP_OBJ_SLOW, tick, ticks } = stepsModule;
+const { getOrder, PAGE_SIZE } = slabGeometry;
+const { reallocInSizeClass } = reallocModule;
 
 export const MINBUCKET = 4;
 /** MAXALLOCSAVE = 2 * CLBYTES (CLBYTES = one 4 KiB page on i386/x86) */

@@ -1,4 +1,8 @@
-import { STEP_CALL, type Steps, tick } from '../machine/steps.js';
+import * as stepsModule from '../machine/steps.js';
+import type { Steps } from '../machine/steps.js';
+
+// Imported bindings as constants of this module (see page/buddy.ts: no module-cell load per use).
+const { STEP_CALL, tick } = stepsModule;
 
 /** What a size-class allocator gives the shared realloc rule. */
 export interface SizeClassHeap {

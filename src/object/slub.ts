@@ -44,22 +44,31 @@
  */
 import { mutation } from '../mutation.js';
 import { AllocbenchError, InvariantError } from '../errors.js';
-import {
-  __GFP_COMP, __GFP_DMA, __GFP_FS, __GFP_HARDWALL, __GFP_HIGH, __GFP_IO, __GFP_MEMALLOC, __GFP_NOFAIL,
-  __GFP_NOMEMALLOC, __GFP_NORETRY, __GFP_NOWARN, __GFP_RECLAIM, __GFP_RECLAIMABLE, __GFP_RETRY_MAYFAIL,
-  __GFP_THISNODE,
-} from '../machine/gfp.js';
-import { STEP_CALL, STEP_LIST, STEP_NS, STEP_OBJ_FAST, STEP_OBJ_SLOW, STEP_PRICE, type Steps, tick } from '../machine/steps.js';
+import * as gfpModule from '../machine/gfp.js';
+import * as stepsModule from '../machine/steps.js';
+import type { Steps } from '../machine/steps.js';
 import { CACHE_HWCACHE_ALIGN, CACHE_RECLAIMABLE } from '../trace/ops.js';
 import type { CacheDef } from '../trace/trace.js';
-import {
-  cacheGeometry, getOrder, KMALLOC_INDICES, KMALLOC_MAX_CACHE_SIZE, kmallocIndex, kmallocSizeOfIndex,
-  kmallocSuffix, PAGE_SIZE,
-} from './slab-geometry.js';
+import * as slabGeometry from './slab-geometry.js';
 import type { CpuCursor } from '../machine/cpu-cursor.js';
 import type { CacheStat, PreTraceSlabRows, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
 import type { PageSource } from '../machine/page-source.js';
-import { reallocInSizeClass } from './realloc.js';
+import * as reallocModule from './realloc.js';
+
+// Constants and helpers of other modules as constants of this one (as page/buddy.ts: optimized code
+// loads an imported binding through its module's cell and checks it for the temporal dead zone at
+// every use, where a const of this module costs at most one load).
+const {
+  __GFP_COMP, __GFP_DMA, __GFP_FS, __GFP_HARDWALL, __GFP_HIGH, __GFP_IO, __GFP_MEMALLOC, __GFP_NOFAIL,
+  __GFP_NOMEMALLOC, __GFP_NORETRY, __GFP_NOWARN, __GFP_RECLAIM, __GFP_RECLAIMABLE, __GFP_RETRY_MAYFAIL,
+  __GFP_THISNODE,
+} = gfpModule;
+const { STEP_CALL, STEP_LIST, STEP_NS, STEP_OBJ_FAST, STEP_OBJ_SLOW, STEP_PRICE, tick } = stepsModule;
+const {
+  cacheGeometry, getOrder, KMALLOC_INDICES, KMALLOC_MAX_CACHE_SIZE, kmallocIndex, kmallocSizeOfIndex,
+  kmallocSuffix, PAGE_SIZE,
+} = slabGeometry;
+const { reallocInSizeClass } = reallocModule;
 
 /** GFP_RECLAIM_MASK | GFP_CONSTRAINT_MASK (mm/internal.h): what new_slab() keeps of the caller's gfp */
 const SLAB_GFP_KEEP = __GFP_RECLAIM | __GFP_HIGH | __GFP_IO | __GFP_FS | __GFP_NOWARN | __GFP_RETRY_MAYFAIL |
@@ -74,9 +83,7 @@ const KMALLOC_ALLOCFLAGS = [0, __GFP_RECLAIMABLE, __GFP_DMA];
 /** slots per type in the kmalloc table: indices 0..13 */
 const KTAB = 14;
 
-// Module-local copies of the imported constants the hot paths use: V8 folds a module's own
-// constants into the code, but reads an imported (or exported) binding from its module cell,
-// with a hole check, at every use.
+// Short names for the constants the hot paths use.
 const CALL = STEP_CALL, FAST = STEP_OBJ_FAST, SLOW = STEP_OBJ_SLOW, NS = STEP_NS, PRICE = STEP_PRICE;
 const PAGE = PAGE_SIZE, MAX_CACHE_SIZE = KMALLOC_MAX_CACHE_SIZE, GFP_DMA_ = __GFP_DMA, GFP_RCL = __GFP_RECLAIMABLE;
 

@@ -1,12 +1,16 @@
 import { mutation } from '../mutation.js';
 import { keptArray } from '../machine/kept-arrays.js';
-import { STEP_CALL, STEP_WORD, type Steps, tick, ticks } from '../machine/steps.js';
+import * as stepsModule from '../machine/steps.js';
+import type { Steps } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
 import type { PageStrategy, PageStrategyOptions } from './strategy.js';
 import { FreeBlocks } from './free-blocks.js';
-import {
-  GROUP_MASK, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, rejectVariant,
-} from './bitset.js';
+import * as bitset from './bitset.js';
+
+// Imported bindings as constants of this module (see page/buddy.ts: no module-cell load and
+// temporal-dead-zone check per use in optimized code).
+const { STEP_CALL, STEP_WORD, tick, ticks } = stepsModule;
+const { GROUP_MASK, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, rejectVariant } = bitset;
 
 /**
  * The classic one-bit-per-page allocator (as in early Unix core maps and the boot-time bitmap

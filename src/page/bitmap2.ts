@@ -1,12 +1,20 @@
 import { mutation } from '../mutation.js';
 import { keptArray } from '../machine/kept-arrays.js';
-import { STEP_CALL, STEP_WORD, type Steps, tick, ticks } from '../machine/steps.js';
+import * as stepsModule from '../machine/steps.js';
+import type { Steps } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
-import { PAGEBLOCK_PAGES, type PageStrategy, type PageStrategyOptions } from './strategy.js';
+import * as geometry from './strategy.js';
+import type { PageStrategy, PageStrategyOptions } from './strategy.js';
 import { FreeBlocks } from './free-blocks.js';
-import {
+import * as bitset from './bitset.js';
+
+// Imported bindings as constants of this module (see page/buddy.ts: no module-cell load and
+// temporal-dead-zone check per use in optimized code).
+const { STEP_CALL, STEP_WORD, tick, ticks } = stepsModule;
+const { PAGEBLOCK_PAGES } = geometry;
+const {
   GROUP_MASK, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, fullBytes, rejectVariant,
-} from './bitset.js';
+} = bitset;
 
 /** 16 words = 512 pages = one pageblock: LLFree's "area" (Wrenger et al., USENIX ATC '23). */
 const BLOCK_WORDS_SHIFT = 4;

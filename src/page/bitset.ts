@@ -1,7 +1,13 @@
-import { countAlignedBlocks } from '../machine/decompose.js';
-import { MAX_ORDER, PAGEBLOCK_PAGES } from './strategy.js';
-import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
+import * as decompose from '../machine/decompose.js';
+import * as geometry from './strategy.js';
+import * as gfpModule from '../machine/gfp.js';
 import { AllocbenchError, InvariantError } from '../errors.js';
+
+// Imported bindings as constants of this module (see page/buddy.ts: no module-cell load and
+// temporal-dead-zone check per use in optimized code).
+const { countAlignedBlocks } = decompose;
+const { MAX_ORDER, PAGEBLOCK_PAGES } = geometry;
+const { MIGRATE_UNMOVABLE } = gfpModule;
 
 /**
  * Word-level helpers shared by the bitmap strategies (bitmap.ts, bitmap2.ts). Convention: one bit
@@ -10,7 +16,7 @@ import { AllocbenchError, InvariantError } from '../errors.js';
  */
 
 /** For order ≤ 5, the bit positions (Int32 arrays, as the words: loads stay small integers) where a naturally aligned group of 2^order pages may start. */
-export const ALIGN_MASK = new Int32Array([0xffffffff, 0x55555555, 0x11111111, 0x01010101, 0x00010001, 0x00000001]);
+const ALIGN_MASK = new Int32Array([0xffffffff, 0x55555555, 0x11111111, 0x01010101, 0x00010001, 0x00000001]);
 /** For order ≤ 5, 2^order low bits set (the group at bit 0). */
 export const GROUP_MASK = new Int32Array([0x1, 0x3, 0xf, 0xff, 0xffff, 0xffffffff]);
 

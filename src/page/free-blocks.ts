@@ -1,7 +1,13 @@
 import { InvariantError } from '../errors.js';
-import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
-import { NR_ORDERS } from './strategy.js';
-import { GROUP_MASK, checkFreeBlocks, freeOrderAround } from './bitset.js';
+import * as gfpModule from '../machine/gfp.js';
+import * as geometry from './strategy.js';
+import * as bitset from './bitset.js';
+
+// Imported bindings as constants of this module (see page/buddy.ts: no module-cell load and
+// temporal-dead-zone check per use in optimized code).
+const { MIGRATE_UNMOVABLE } = gfpModule;
+const { NR_ORDERS } = geometry;
+const { GROUP_MASK, checkFreeBlocks, freeOrderAround } = bitset;
 
 /**
  * The free blocks per order of a one-bit-per-page bitmap (32 pages a word, 1 = free) as a buddy

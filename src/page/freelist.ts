@@ -1,11 +1,21 @@
 import { mutation } from '../mutation.js';
 import { keptArray } from '../machine/kept-arrays.js';
-import { STEP_CALL, STEP_LIST, type Steps, tick, ticks } from '../machine/steps.js';
+import * as stepsModule from '../machine/steps.js';
+import type { Steps } from '../machine/steps.js';
 import { AllocbenchError, InvariantError } from '../errors.js';
-import { MIGRATE_UNMOVABLE } from '../machine/gfp.js';
-import { MAX_ORDER, NR_ORDERS, type PageStrategy, type PageStrategyOptions } from './strategy.js';
-import { countAlignedBlocks } from '../machine/decompose.js';
-import { addPageblocksUnmovable, ctz32, popcount32, updateFreeBlocks } from './bitset.js';
+import * as gfpModule from '../machine/gfp.js';
+import * as geometry from './strategy.js';
+import type { PageStrategy, PageStrategyOptions } from './strategy.js';
+import * as decompose from '../machine/decompose.js';
+import * as bitset from './bitset.js';
+
+// Imported bindings as constants of this module (see page/buddy.ts: no module-cell load and
+// temporal-dead-zone check per use in optimized code).
+const { STEP_CALL, STEP_LIST, tick, ticks } = stepsModule;
+const { MIGRATE_UNMOVABLE } = gfpModule;
+const { MAX_ORDER, NR_ORDERS } = geometry;
+const { countAlignedBlocks } = decompose;
+const { addPageblocksUnmovable, ctz32, popcount32, updateFreeBlocks } = bitset;
 
 const FIRST = 0;
 const BEST = 1;
