@@ -33,3 +33,34 @@ describe('fidelity --diverge: the model\'s buddy-level takes against the recordi
   });
 });
 
+
+describe('a recording\'s buddy-level takes by its kernel\'s tracing', () => {
+  const line = (cpu: number, body: string): string => `  sh-1024 [00${cpu}] d..3.  19.4: ${body}`;
+  const take = (cpu: number, pfn: string, order: number, mt: number): string => line(cpu, `mm_page_alloc_zone_locked: page=fffff18d80f60000 pfn=0x${pfn} order=${order} migratetype=${mt} percpu_refill=${order <= 3 ? 1 : 0}`);
+  const steal = (cpu: number, pfn: string, order: number, mt: number): string => line(cpu, `mm_page_alloc_extfrag: page=fffff18d80f60000 pfn=0x${pfn} alloc_order=${order} fallback_order=10 pageblock_order=9 alloc_migratetype=${mt} fallback_migratetype=1 fragmenting=0 change_ownership=1`);
+  // 6.12: a stolen block's take untraced (seen only as extfrag), then its batch; a claimed block's
+  // take traced just before its extfrag on the same CPU; a take on CPU 1 in between
+  const text = [
+    steal(0, '3d800', 2, 0), take(0, '3d804', 2, 0),
+    take(1, '3dc40', 0, 2), take(0, '3e000', 0, 2), steal(0, '3e000', 0, 2),
+    '',
+  ].join('\n');
+  it('6.10+: a fallback\'s take is read from mm_page_alloc_extfrag unless __rmqueue_smallest() traced it', () => {
+    const t = recordedBuddyTakes('x.ftrace', text, '6.12')!;
+    expect(Array.from(t.pfn)).toEqual([0x3d800, 0x3d804, 0x3dc40, 0x3e000]);
+    expect(Array.from(t.order)).toEqual([2, 2, 0, 0]);
+    expect(Array.from(t.migratetype)).toEqual([0, 0, 2, 2]);
+    expect(Array.from(t.refill)).toEqual([1, 1, 1, 1]);
+    expect(Array.from(t.line)).toEqual([1, 2, 3, 4]);
+  });
+  it('6.1: every take is traced (the retry after __rmqueue_fallback()), extfrag adds none', () => {
+    expect(Array.from(recordedBuddyTakes('x.ftrace', text, '6.1')!.pfn)).toEqual([0x3d804, 0x3dc40, 0x3e000]);
+    expect(Array.from(recordedBuddyTakes('x.ftrace', text, undefined)!.pfn)).toEqual([0x3d804, 0x3dc40, 0x3e000]);
+  });
+  it('the bundled 6.12 recording\'s two fallbacks are takes', () => {
+    const p = 'traces/kernel/fork-fragment-smp/fork-fragment-smp.ftrace.gz';
+    const t = recordedBuddyTakes(p)!, traced = recordedBuddyTakes(p, undefined, '6.1')!;
+    expect(t.pfn.length - traced.pfn.length).toBe(2); // recording.txt: 2 mm_page_alloc_extfrag, neither a claim traced before it
+    expect(Array.from(t.pfn)).toContain(0x3d800);
+  }, 30_000);
+});

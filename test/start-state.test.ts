@@ -190,3 +190,30 @@ describe('the start\'s per-CPU lists follow the recording', () => {
     expect(input.pcpTypes!.pfn.length).toBeGreaterThan(0); // the recording's own types are read
   });
 });
+
+describe('the start\'s per-CPU lists are used at both ends', () => {
+  it('a block the recording first allocates is toward its list\'s head, the first one it drains at the tail', () => {
+    const trace = 'traces/kernel/build-compress/build-compress.ftrace.gz';
+    const input = startInputFor(trace, true)!;
+    const cfg = recordedMachine(trace, 'build-compress')!.config;
+    const dma32 = 4096;
+    // three pre-trace order-0 pages of DMA32, neither free nor flagged: candidates of CPU 0's Unmovable
+    // order-0 list, in the order the trace first uses them
+    const c = Array.from(input.kpage!.keys()).filter((p) => p > 0xa000 && input.kpage![p] === 0).slice(0, 3);
+    const pre = { ids: Int32Array.of(1, 2, 3), pfns: Int32Array.from(c, (p) => -p), orders: new Uint8Array(3), cpus: new Int32Array(3) };
+    const listed = (drained: number[]): number[] => {
+      const s = startMachine(cfg, pageStrategyFactory('buddy-mobility'), pre, { ...input, pcpTypes: { pfn: Int32Array.from(c), type: new Uint8Array(3), drained: Uint8Array.from(drained) } });
+      const buddy = s.machine.zones.find((z) => z.name === 'DMA32')!.strategy as BuddyAllocator;
+      // the lists head to tail (PerCpuPages.forEach: list by list, each from its head)
+      const seq: number[] = [];
+      (buddy as unknown as { pcp: { forEach(fn: (pfn: number) => void): void } }).pcp.forEach((p) => { if (c.includes(p + dma32)) seq.push(p + dma32); });
+      return seq;
+    };
+    // all first allocated: from the head in first-use order
+    expect(listed([0, 0, 0])).toEqual([c[0], c[1], c[2]]);
+    // the last two first drained: behind the allocated one, the first drained at the tail
+    expect(listed([0, 1, 1])).toEqual([c[0], c[2], c[1]]);
+    expect(listed([1, 0, 1])).toEqual([c[1], c[2], c[0]]);
+    expect(input.pcpTypes!.drained!.some((d) => d === 1)).toBe(true); // the recording has drain-first candidates
+  });
+});

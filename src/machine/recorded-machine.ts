@@ -34,6 +34,12 @@ export function recordedMachinePath(tracePath: string): string | undefined {
   return existsSync(p) ? p : undefined;
 }
 
+/** The kernel a recording ran (its machine.json's kernel_version), undefined without one. */
+export function recordingKernel(tracePath: string): string | undefined {
+  const path = recordedMachinePath(tracePath);
+  return path === undefined ? undefined : loadMachine(path).kernel;
+}
+
 /** "managed N" per zone of a /proc/zoneinfo text (zones with managed 0 included). */
 export function zoneinfoManaged(text: string, file: string): Map<string, number> {
   const out = new Map<string, number>();

@@ -70,9 +70,10 @@ export interface StartInput {
   /**
    * The per-CPU list type of each pcp candidate, from the recording's event that first names it
    * (metrics/pcp-traffic.ts pcpStartTypes(); pfns ascending): the start's lists put it there
-   * instead of under its pageblock's type, which the start infers (seedPagesets()).
+   * instead of under its pageblock's type, which the start infers (seedPagesets()); `drained`: 1
+   * where that event is a drain (the block sat at its list's tail end).
    */
-  pcpTypes?: { pfn: Int32Array; type: Uint8Array };
+  pcpTypes?: { pfn: Int32Array; type: Uint8Array; drained?: Uint8Array };
   /** the objects the trace allocates in pre-trace slab pages: the object layer's start (object/slab-start.ts) */
   slabObjects?: PreTraceSlabObjects;
   /**
@@ -229,29 +230,34 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
 /**
  * The per-CPU lists of the start (before/zoneinfo's pagesets): each CPU's pcp->high as recorded,
  * and on its lists the pre-trace blocks the trace shows were on them (allocated or drained from a
- * pcp list before any free: kernel.ts pcpStartFree), in the order the trace first uses them, on the
- * CPU of that event, while the CPU's recorded count has room. Those blocks are no longer
+ * pcp list before any free: kernel.ts pcpStartFree), on the CPU of that event, while the CPU's
+ * recorded count has room (in the order the trace first uses them). Those blocks are no longer
  * registered (the trace's free of one is then skipped, and its allocation takes from the list).
  * The rest of each count are pages the trace never touches: kpageflags cannot tell them from kernel
  * allocations (a pcp page has no flag and no mapping, like 19k other pages of build-compress's
  * DMA32 against 77 on its lists), so they are the lowest unflagged (KP_OTHER) pre-trace order-0
  * pages of the zone, a deterministic guess (measured: the lowest ones score best of the lowest and
- * the highest, movable pageblocks first or not, docs/fidelity.md). Returns 1 per entry of
- * `registered` seeded.
+ * the highest, movable pageblocks first or not, docs/fidelity.md). Order on each list (a list is
+ * used at both ends: rmqueue_pcplist() takes the head, free_pcppages_bulk() the tail, 6.1/6.12):
+ * from the head, the blocks the trace first allocates, in that order; then the guessed pages; then
+ * the blocks the trace first drains, the first drained at the tail (seeded before the guessed pages,
+ * a drain of the recording took a guessed page instead of the block it names). Returns 1 per entry
+ * of `registered` seeded.
  */
 function seedPagesets(machine: Machine, input: StartInput, pre: PreTraceBlocks, registered: readonly number[], usable: Map<string, Uint8Array>, pbTypes: Map<string, Uint8Array>): Uint8Array {
   const pagesets = input.pagesets!, kpage = input.kpage!;
   const refilled = new Set(input.refilled ?? []);
   const types = input.pcpTypes;
-  const typeOf = (pfn: number): number | undefined => {
-    if (types === undefined) return undefined;
+  /** index of a candidate's pfn in `types` (-1: none) */
+  const indexOf = (pfn: number): number => {
+    if (types === undefined) return -1;
     let lo = 0, hi = types.pfn.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1, p = types.pfn[mid]!;
-      if (p === pfn) return types.type[mid];
+      if (p === pfn) return mid;
       if (p < pfn) lo = mid + 1; else hi = mid - 1;
     }
-    return undefined;
+    return -1;
   };
   const seeded = new Uint8Array(registered.length);
   for (const z of machine.zones) {
@@ -259,11 +265,19 @@ function seedPagesets(machine: Machine, input: StartInput, pre: PreTraceBlocks, 
     if (sets === undefined || s.seedPcp === undefined) continue;
     const room = sets.map((p) => p.count);
     sets.forEach((p, cpu) => s.setPcpHigh?.(cpu, p.high));
+    /** the registered entries first seen drained, with room kept for them, seeded after the guessed pages */
+    const drainedFirst: number[] = [];
     for (let k = 0; k < registered.length; k++) {
       const i = registered[k]!, pfn = -pre.pfns[i]!, order = pre.orders[i]!, cpu = pre.cpus?.[i] ?? 0;
       const n = 1 << order;
       if (pfn <= 0 || pfn < z.startPfn || pfn >= z.startPfn + z.spanned || !(room[cpu]! >= n)) continue;
-      if (!s.seedPcp(cpu, pfn - z.startPfn, order, typeOf(pfn))) continue;
+      const at = indexOf(pfn);
+      if (at >= 0 && types!.drained?.[at] === 1) {
+        drainedFirst.push(k);
+        room[cpu]! -= n;
+        continue;
+      }
+      if (!s.seedPcp(cpu, pfn - z.startPfn, order, at >= 0 ? types!.type[at] : undefined)) continue;
       room[cpu]! -= n;
       seeded[k] = 1;
     }
@@ -279,6 +293,10 @@ function seedPagesets(machine: Machine, input: StartInput, pre: PreTraceBlocks, 
         if (pbType !== undefined && refilled.has(cpu * 64 + pbType[p >>> PAGEBLOCK_ORDER]!)) continue;
         if (s.seedPcp(cpu, p, 0)) { room[cpu]!--; avail[p] = 3; } // 3: on a pcp list
       }
+    }
+    for (let d = drainedFirst.length - 1; d >= 0; d--) {
+      const k = drainedFirst[d]!, i = registered[k]!, pfn = -pre.pfns[i]!;
+      if (s.seedPcp(pre.cpus?.[i] ?? 0, pfn - z.startPfn, pre.orders[i]!, types!.type[indexOf(pfn)])) seeded[k] = 1;
     }
   }
   return seeded;

@@ -29,12 +29,22 @@ export interface BuddyRules {
    * the free + alike ≥ pageblock_nr_pages / 2 test.
    */
   readonly moveOnlyOnClaim: boolean;
+  /**
+   * How a recording of this kernel shows a fallback's take (what a reader of its buddy-level takes
+   * must know, metrics/pcp-traffic.ts recordedBuddyTakes()). 6.1 __rmqueue(): after
+   * __rmqueue_fallback() moved the stolen block to the request's lists, `goto retry` takes it with
+   * __rmqueue_smallest(), which emits mm_page_alloc_zone_locked. 6.10+ __rmqueue_fallback() returns
+   * the page steal_suitable_fallback() took itself (del + expand, no tracepoint), so the take is seen
+   * only as mm_page_alloc_extfrag, whose page is the taken block; only a claimed block's take goes
+   * through __rmqueue_smallest() (traced just before the extfrag event, on the same pfn).
+   */
+  readonly fallbackTakeTraced: boolean;
   /** per-CPU page list rules */
   readonly pcp: PcpRules;
 }
 
-export const RULES_6_1: BuddyRules = { version: '6.1', freeToBlockType: false, remainderKeepsBlockType: false, moveOnlyOnClaim: false, pcp: PCP_RULES_6_1 };
-export const RULES_6_12: BuddyRules = { version: '6.12', freeToBlockType: true, remainderKeepsBlockType: true, moveOnlyOnClaim: true, pcp: PCP_RULES_6_12 };
+export const RULES_6_1: BuddyRules = { version: '6.1', freeToBlockType: false, remainderKeepsBlockType: false, moveOnlyOnClaim: false, fallbackTakeTraced: true, pcp: PCP_RULES_6_1 };
+export const RULES_6_12: BuddyRules = { version: '6.12', freeToBlockType: true, remainderKeepsBlockType: true, moveOnlyOnClaim: true, fallbackTakeTraced: false, pcp: PCP_RULES_6_12 };
 export const BUDDY_RULES: Record<string, BuddyRules> = { '6.1': RULES_6_1, '6.12': RULES_6_12 };
 export const NEWEST_RULES = RULES_6_12;
 
