@@ -14,7 +14,7 @@
  *   that the per-type pageblock counts of before/pagetypeinfo hold and the per-type, per-order free
  *   block counts come as close as they can (a greedy start by the pages' flags, then swaps of two
  *   pageblocks' types while the distance falls), keeping Movable the pageblocks the recording proves
- *   Movable (StartInput.movablePageblocks, kpageZone()). Pages on per-CPU lists are not KPF_BUDDY: they
+ *   Movable or stole from (StartInput.startPageblocks, kpageZone()). Pages on per-CPU lists are not KPF_BUDDY: they
  *   start allocated (pre-trace).
  * - without it: a deterministic placement that reproduces before/pagetypeinfo's counts exactly.
  *   Pageblock types are laid out by address, Movable at the top of the zone, Reclaimable below it,
@@ -83,11 +83,12 @@ export interface StartInput {
    */
   pcpTraffic?: { refill_blocks: number; drain_blocks: number };
   /**
-   * Pageblocks (global pfn >> PAGEBLOCK_ORDER) the recording proves were Movable at the start
-   * (metrics/fidelity.ts movableAtStart()): compaction isolated a migration target in them before
-   * anything the trace shows could have changed their type. kpageZone() types them Movable.
+   * Pageblocks (global pfn >> PAGEBLOCK_ORDER, ascending) whose type at the start the recording
+   * proves (metrics/fidelity.ts startPageblocks(): compaction isolated a migration target in one, a
+   * fallback stole a whole-pageblock block of that type from it) before anything the trace shows
+   * could have changed their type. kpageZone() gives them that type.
    */
-  movablePageblocks?: Int32Array;
+  startPageblocks?: { pb: Int32Array; type: Uint8Array };
 }
 
 /**
@@ -199,7 +200,7 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
     const real = input.pagetypeinfo.find((z) => z.zone === zoneName);
     if (real === undefined) return managed;
     const { blocks, types, unplaced, mismatch } = input.kpage
-      ? kpageZone(input.kpage, startPfn, span, avail, real, input.movablePageblocks)
+      ? kpageZone(input.kpage, startPfn, span, avail, real, input.startPageblocks)
       : placeZone(span, avail, real);
     stats.unplaced_blocks += unplaced;
     stats.type_mismatch_blocks += mismatch;
@@ -440,19 +441,28 @@ function typeScores(kpage: Uint8Array, startPfn: number, b: number, span: number
 }
 
 /**
- * The kpageflags start's free blocks and pageblock types (see the header). `movable`: pageblocks
- * (global) the recording proves Movable at the start. They are typed Movable and the per-type
- * counts stay pagetypeinfo's: the greedy offers them to the other types last (each type still takes
- * its count, so a pinned block's place goes to the next-best unpinned pageblock for that type), and
- * no swap takes their type away. A type that needs more pageblocks than the unpinned ones left
- * takes pinned ones (the counts win over the evidence; none of the 4 recordings needs it).
+ * The kpageflags start's free blocks and pageblock types (see the header). `proven`: pageblocks
+ * (global) whose start type the recording proves. They get that type and the per-type counts stay
+ * pagetypeinfo's: the greedy gives each type its proven pageblocks first and offers them to the
+ * other types last (each type still takes its count, so a proven block's place goes to the
+ * next-best unproven pageblock for that type), and no swap takes a proven block's type away. A type
+ * that needs more pageblocks than the unproven ones left takes proven ones (the counts win over the
+ * evidence; none of the 4 recordings needs it).
  */
-function kpageZone(kpage: Uint8Array, startPfn: number, span: number, avail: Uint8Array, real: ZoneFreeState, movable?: Int32Array): ZonePlan {
+function kpageZone(kpage: Uint8Array, startPfn: number, span: number, avail: Uint8Array, real: ZoneFreeState, proven?: { pb: Int32Array; type: Uint8Array }): ZonePlan {
   const nPb = Math.ceil(span / PAGEBLOCK_PAGES);
+  /** per pageblock: 1 + its proven type, 0 without evidence */
   const pinned = new Uint8Array(nPb);
   // (the zone's pageblocks are the kernel's when the zone starts on a pageblock boundary; DMA at pfn 1 does not)
   const firstPb = startPfn / PAGEBLOCK_PAGES;
-  if (Number.isInteger(firstPb)) for (const g of movable ?? []) if (g >= firstPb && g < firstPb + nPb) pinned[g - firstPb] = 1;
+  if (Number.isInteger(firstPb) && proven !== undefined) {
+    for (let k = 0; k < proven.pb.length; k++) {
+      const g = proven.pb[k]!;
+      if (g >= firstPb && g < firstPb + nPb) pinned[g - firstPb] = 1 + proven.type[k]!;
+    }
+  }
+  /** 0: proven of type mt, 1: no evidence, 2: proven of another type (the greedy's preference) */
+  const rank = (b: number, mt: number): number => pinned[b] === 0 ? 1 : pinned[b] === 1 + mt ? 0 : 2;
   const { want, pbCount } = targets(real);
   // the free blocks: KPF_BUDDY runs cut into the largest aligned blocks
   const blocks: number[] = [];
@@ -479,7 +489,7 @@ function kpageZone(kpage: Uint8Array, startPfn: number, span: number, avail: Uin
   const scores = Array.from({ length: nPb }, (_, b) => typeScores(kpage, startPfn, b, span));
   const free = new Set(Array.from({ length: nPb }, (_, b) => b));
   for (const mt of [MIGRATE_UNMOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_HIGHATOMIC]) {
-    const order = [...free].sort((a, b) => pinned[a]! - pinned[b]! || (scores[b]![mt]! - scores[b]![MIGRATE_MOVABLE]!) - (scores[a]![mt]! - scores[a]![MIGRATE_MOVABLE]!) || a - b);
+    const order = [...free].sort((a, b) => rank(a, mt) - rank(b, mt) || (scores[b]![mt]! - scores[b]![MIGRATE_MOVABLE]!) - (scores[a]![mt]! - scores[a]![MIGRATE_MOVABLE]!) || a - b);
     for (const b of order.slice(0, n[mt]!)) { types[b] = mt; free.delete(b); }
   }
   // swaps of two pageblocks' types while the distance to pagetypeinfo's per-type counts falls
@@ -492,8 +502,8 @@ function kpageZone(kpage: Uint8Array, startPfn: number, span: number, avail: Uin
       for (let b = a + 1; b < nPb; b++) {
         const ta = types[a]!, tb = types[b]!;
         if (ta === tb) continue;
-        // a pinned pageblock keeps Movable (its partner would take Movable's place)
-        if ((pinned[a] === 1 && tb !== MIGRATE_MOVABLE) || (pinned[b] === 1 && ta !== MIGRATE_MOVABLE)) continue;
+        // a proven pageblock that has its type keeps it
+        if (pinned[a] === 1 + ta || pinned[b] === 1 + tb) continue;
         let delta = 0;
         for (let o = 0; o < NR_ORDERS; o++) {
           const d = hist[b]![o]! - hist[a]![o]!; // ta gains b's blocks and loses a's, tb the reverse

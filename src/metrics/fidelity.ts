@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
+import { MIGRATE_MOVABLE } from '../machine/gfp.js';
 import { digestKpageflags, type StartInput } from '../machine/start-state.js';
 import { PAGEBLOCK_ORDER, structPagePfn } from '../machine/page-geometry.js';
 import { preTraceSlabObjects } from '../object/slab-start.js';
@@ -36,37 +37,55 @@ export function startInputFor(tracePath: string, withKpage = true, traceText?: s
   const pcpTypes = pcpStartTypes(tracePath, text);
   const takes = t === undefined ? {} : { takes: t.pfn, refilled: refilledLists(t), ...(pcpTypes ? { pcpTypes } : {}) };
   const kpage = digestKpageflags(gunzipSync(readFileSync(kp)));
-  const slabs = text === undefined ? {} : { slabObjects: preTraceSlabObjects(text, kpage), movablePageblocks: movableAtStart(text) };
+  const slabs = text === undefined ? {} : { slabObjects: preTraceSlabObjects(text, kpage), startPageblocks: startPageblocks(text) };
   const pcpTraffic = recordedPcpTraffic(tracePath, text);
   return { pagetypeinfo, kpage, ...(pagesets ? { pagesets } : {}), ...takes, ...slabs, ...(pcpTraffic ? { pcpTraffic } : {}) };
 }
 
-const PB_EVIDENCE = /(mm_page_alloc_zone_locked|mm_page_alloc|mm_page_alloc_extfrag): page=\S+ pfn=0x([0-9a-f]+) (?:order|alloc_order)=(\d+)(?: migratetype=(\d+))?|isolate_free_page: \S+ page=0x([0-9a-f]+) order=\d+ vmemmap_base=0x([0-9a-f]+)/g;
+const PB_EVIDENCE = /(mm_page_alloc_zone_locked|mm_page_alloc|mm_page_alloc_extfrag|mm_page_free|mm_page_free_batched|mm_page_pcpu_drain): page=\S+ pfn=0x([0-9a-f]+) (?:order|alloc_order)=(\d+)(?: migratetype=(\d+)| fallback_order=(\d+))?|isolate_free_page: \S+ page=0x([0-9a-f]+) order=\d+ vmemmap_base=0x([0-9a-f]+)/g;
 
 /**
- * The pageblocks (pfn >> 9, ascending) a recording proves were Movable at its start
- * (StartInput.movablePageblocks). Compaction isolates migration targets only in Movable (or CMA)
- * pageblocks (6.1/6.12 mm/compaction.c suitable_migration_target(): is_migrate_movable(
- * get_pageblock_migratetype(page)); fast_isolate_freepages() searches MIGRATE_MOVABLE lists only),
- * so an `isolate_free_page` kprobe entry names a pageblock Movable at that moment. It was Movable at
- * the start too unless something before it in the trace could have retyped it: a fallback (every
- * __rmqueue_fallback() emits mm_page_alloc_extfrag, 6.1/6.12) or a take of another migratetype in
- * it (mm_page_alloc_zone_locked / mm_page_alloc: e.g. reserve_highatomic_pageblock() after an
- * atomic take); such a pageblock is no evidence. Conservative: a block of order > 9 taints all its pageblocks.
+ * The pageblocks whose type at the start a recording proves (StartInput.startPageblocks; pageblock
+ * = pfn >> 9, ascending):
+ * - Movable: compaction isolates migration targets only in Movable (or CMA) pageblocks (6.1/6.12
+ *   mm/compaction.c suitable_migration_target(): is_migrate_movable(get_pageblock_migratetype(page));
+ *   fast_isolate_freepages() searches MIGRATE_MOVABLE lists only), so an `isolate_free_page` kprobe
+ *   entry names a pageblock Movable at that moment;
+ * - the type a `mm_page_pcpu_drain` names for a page its owner freed (its last event before the
+ *   drain is mm_page_free or mm_page_free_batched): free_unref_page_prepare() set the page's pcp type
+ *   from its pageblock's type then (6.1 get_pfnblock_migratetype(); HighAtomic is listed Movable),
+ *   6.12 prints the pageblock's type at the drain. A page a refill put on the list and the drain
+ *   gave back unused names the type of the request instead, so it is no evidence.
+ * A pageblock was of that type at the start too unless something before it in the trace could have
+ * retyped it: a fallback (every __rmqueue_fallback() emits mm_page_alloc_extfrag, 6.1/6.12; its
+ * whole stolen block's pageblocks) or a take of another migratetype in it (mm_page_alloc_zone_locked
+ * / mm_page_alloc: e.g. reserve_highatomic_pageblock() after an atomic take); such a pageblock is no
+ * evidence. Conservative: a block of order > 9 taints all its pageblocks. The first evidence wins.
+ * Measured and left out (docs/fidelity.md): the fallback type of an extfrag's whole-pageblock block.
  */
-export function movableAtStart(text: string): Int32Array {
-  const tainted = new Set<number>(), pinned = new Set<number>();
+export function startPageblocks(text: string): { pb: Int32Array; type: Uint8Array } {
+  const tainted = new Set<number>(), pinned = new Map<number, number>();
+  const pin = (b: number, mt: number): void => { if (!tainted.has(b) && !pinned.has(b)) pinned.set(b, mt); };
+  /** pfns whose last page event was a free by their owner */
+  const freed = new Set<number>();
   for (const m of text.matchAll(PB_EVIDENCE)) {
-    if (m[1] !== undefined) {
-      if (m[1] !== 'mm_page_alloc_extfrag' && Number(m[4] ?? 1) === 1) continue; // a Movable take retypes nothing
-      const pfn = parseInt(m[2]!, 16), n = 1 << Number(m[3]);
-      for (let b = pfn >>> PAGEBLOCK_ORDER; b <= (pfn + n - 1) >>> PAGEBLOCK_ORDER; b++) tainted.add(b);
-    } else {
-      const pfn = structPagePfn(m[5]!, m[6]!);
-      if (!tainted.has(pfn >>> PAGEBLOCK_ORDER)) pinned.add(pfn >>> PAGEBLOCK_ORDER);
+    if (m[1] === undefined) {
+      pin(structPagePfn(m[6]!, m[7]!) >>> PAGEBLOCK_ORDER, MIGRATE_MOVABLE);
+      continue;
     }
+    const pfn = parseInt(m[2]!, 16);
+    if (m[1] === 'mm_page_free' || m[1] === 'mm_page_free_batched') { freed.add(pfn); continue; }
+    const wasFreed = freed.delete(pfn);
+    if (m[1] === 'mm_page_pcpu_drain') {
+      if (wasFreed) pin(pfn >>> PAGEBLOCK_ORDER, Number(m[4]));
+      continue;
+    }
+    if (m[1] !== 'mm_page_alloc_extfrag' && Number(m[4] ?? 1) === MIGRATE_MOVABLE) continue; // a Movable take retypes nothing
+    const n = 1 << Math.max(Number(m[3]), Number(m[5] ?? 0)); // a steal retypes its whole block's pageblocks
+    for (let b = pfn >>> PAGEBLOCK_ORDER; b <= (pfn + n - 1) >>> PAGEBLOCK_ORDER; b++) tainted.add(b);
   }
-  return Int32Array.from([...pinned].sort((a, b) => a - b));
+  const pbs = [...pinned.keys()].sort((a, b) => a - b);
+  return { pb: Int32Array.from(pbs), type: Uint8Array.from(pbs, (b) => pinned.get(b)!) };
 }
 
 /** The per-CPU lists a recording refills, as cpu * 64 + order * 4 + migratetype (StartInput.refilled). */
