@@ -193,3 +193,36 @@ describe('mixed pageblocks', () => {
     expect(b.counters().mixed_pageblocks).toBe(0);
   });
 });
+
+describe('pre-trace memory in a pageblock scan (markAllocated)', () => {
+  // one Movable pageblock (pages 0..511): 64 pages free at 448..511, the rest pre-trace memory that
+  // was never handed over; an unmovable request must fall back into it (order 6 < pageblock_order)
+  const start = (preTraceMt: number | null): BuddyAllocator => {
+    const { b } = zone(4096, [[448, 512]]);
+    if (preTraceMt !== null) for (let p = 0; p < 448; p++) b.markAllocated(p, 0, preTraceMt);
+    b.check();
+    return b;
+  };
+  it('pre-trace page cache (marked Movable) keeps an unmovable fallback from claiming the pageblock, as PageLRU pages do', () => {
+    const b = start(MOV);
+    expect(b.alloc(0, UNM)).toBeGreaterThanOrEqual(448);
+    // 64 free + 0 alike < 256: not claimed (6.1/6.12 steal_suitable_fallback())
+    expect(types(b)).toEqual([0, 8, 0, 0]);
+    expect(b.counters()).toMatchObject({ extfrag_events: 1, extfrag_change_ownership: 0 });
+    b.check();
+  });
+  it('pre-trace kernel memory (marked Unmovable) counts as alike: 64 free + 448 alike claims it', () => {
+    const b = start(UNM);
+    b.alloc(0, UNM);
+    expect(types(b)).toEqual([1, 7, 0, 0]);
+    expect(b.counters()).toMatchObject({ extfrag_events: 1, extfrag_change_ownership: 1 });
+  });
+  it('a marked pre-trace block\'s free is an ordinary free: it merges with its free buddy', () => {
+    const { b } = zone(4096, [[448, 512]]);
+    for (let p = 0; p < 384; p++) b.markAllocated(p, 0, MOV);
+    b.markAllocated(384, 6, MOV); // a block the trace frees: marked with its own order
+    b.free(384, 6);
+    expect(lists(b, MOV)[7]).toBe(1);
+    b.check();
+  });
+});

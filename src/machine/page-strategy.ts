@@ -87,6 +87,13 @@ export interface PageStrategy {
   drainPcp?(): number;
   /** pages on the per-CPU lists now */
   pcpPages?(): number;
+  /**
+   * A start state's pre-trace memory (machine/start-state.ts): the block at zone-local `pfn`, never
+   * handed over, is memory the kernel had allocated before the recording began, by a request of type
+   * `mt` (the type a pageblock scan counts it as: move_freepages_block()'s PageLRU test). Only
+   * strategies that scan pageblocks have it; its later free is an ordinary free.
+   */
+  markAllocated?(pfn: number, order: number, mt: number): void;
   /** a pre-trace block (zone-local pfn) onto `cpu`'s per-CPU list at the start of a recording; false if not cached */
   seedPcp?(cpu: number, pfn: number, order: number, type?: number): boolean;
   /** `cpu`'s pcp->high as a recording's start had it */

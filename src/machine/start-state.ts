@@ -211,6 +211,7 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
       const i = order === null ? k : 2 * order[k >> 1]!;
       strategy.free(blocks[i]!, blocks[i + 1]!);
       stats.free_pages += 1 << blocks[i + 1]!;
+      avail.fill(4, blocks[i]!, blocks[i]! + (1 << blocks[i + 1]!)); // 4: free
     }
     return managed;
   };
@@ -218,6 +219,7 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
   const seeded = input.pagesets !== undefined && input.kpage !== undefined ? seedPagesets(machine, input, pre, registered, usable, pbTypes) : null;
   stats.pcp_seeded_pages = machine.pcpPageCount();
   const keep = Int32Array.from(seeded === null ? registered : registered.filter((_, k) => seeded[k] === 0));
+  if (input.kpage !== undefined) markPreTrace(machine, input.kpage, pre, keep, usable);
   const preTrace = {
     pages: machine.managedPages() - machine.freePageCount() - stats.pcp_seeded_pages,
     ids: keep.map((i) => pre.ids[i]!), pfns: keep.map((i) => Math.abs(pre.pfns[i]!)), orders: Uint8Array.from(keep, (i) => pre.orders[i]!),
@@ -226,6 +228,31 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
   stats.pre_trace_blocks = keep.length;
   stats.pcp_start_pages = keep.reduce((a, i) => a + (pre.pfns[i]! < 0 ? 1 << pre.orders[i]! : 0), 0);
   return { machine, preTrace, stats };
+}
+
+/**
+ * Pre-trace memory as allocated blocks of the strategies that scan pageblocks (markAllocated): the
+ * blocks the trace frees with their own order, every other pre-trace page as a page of its own, each
+ * of the type its kpageflags class says a pageblock scan sees (6.1/6.12 move_freepages_block() /
+ * prep_move_freepages_block() count PageLRU || __PageMovable pages as movable: KPF_LRU or KPF_ANON
+ * here; every other allocated page is "alike" a non-movable request). Left unmarked, a fallback's
+ * claim test counted the pre-trace page cache of a Movable pageblock as alike an Unmovable request,
+ * and claimed the pageblock where the kernel did not.
+ */
+function markPreTrace(machine: Machine, kpage: Uint8Array, pre: PreTraceBlocks, keep: Int32Array, usable: Map<string, Uint8Array>): void {
+  const mtOf = (pfn: number): number => kpage[pfn] === KP_MOVABLE ? MIGRATE_MOVABLE : MIGRATE_UNMOVABLE;
+  for (const z of machine.zones) {
+    const s = z.strategy, avail = usable.get(z.name);
+    if (s.markAllocated === undefined || avail === undefined) continue;
+    for (const i of keep) {
+      const pfn = Math.abs(pre.pfns[i]!), o = pre.orders[i]!;
+      if (pfn < z.startPfn || pfn >= z.startPfn + z.spanned) continue;
+      s.markAllocated(pfn - z.startPfn, o, mtOf(pfn));
+      avail.fill(5, pfn - z.startPfn, pfn - z.startPfn + (1 << o)); // 5: marked
+    }
+    // 1: managed, neither free, nor on a per-CPU list, nor a block the trace frees
+    for (let p = 0; p < avail.length; p++) if (avail[p] === 1) s.markAllocated(p, 0, mtOf(z.startPfn + p));
+  }
 }
 
 /**

@@ -280,6 +280,10 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     return true;
   }
 
+  markAllocated(pfn: number, order: number, mt: number): void {
+    this.fstate[pfn] = ALLOCATED | order | (mt << MT_SHIFT);
+  }
+
   setPcpHigh(cpu: number, high: number): void {
     if (this.pcp !== null && cpu >= 0 && cpu < this.pcp.cpus) this.pcp.setHigh(cpu, high);
   }
