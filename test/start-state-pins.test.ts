@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordedMachine } from '../src/machine/recorded-machine.js';
-import { startMachine } from '../src/machine/start-state.js';
+import { KP_BUDDY, startMachine } from '../src/machine/start-state.js';
 import { MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE } from '../src/machine/gfp.js';
 import type { PageStrategy, PageStrategyFactory } from '../src/machine/page-strategy.js';
 import { PAGEBLOCK_ORDER } from '../src/machine/page-geometry.js';
@@ -46,6 +46,21 @@ describe('pageblocks a recording proves of a type at the start', () => {
     const p = startPageblocks(text);
     expect(Array.from(p.pb)).toEqual([2, 6]);
     expect(Array.from(p.type)).toEqual([2, 0]);
+  });
+
+  it('startPageblocks(): the first take from a pageblock that was one free block names its type', () => {
+    const kpage = new Uint8Array(8 * 512);
+    for (const b of [3, 5]) kpage.fill(KP_BUDDY, b * 512, (b + 1) * 512); // pageblocks 3 and 5 wholly free at the start
+    kpage.fill(KP_BUDDY, 6 * 512, 6 * 512 + 256); // 6: half free
+    const text = [
+      take(3 * 512, 0, 2), // Reclaimable take from wholly free pageblock 3: it was Reclaimable
+      line(0, `mm_page_free: page=ffff pfn=0x${(5 * 512 + 1).toString(16)} order=0`), take(5 * 512, 0, 0), // 5 touched first
+      take(6 * 512, 0, 0), // 6 was not one free block
+    ].join('\n');
+    const p = startPageblocks(text, kpage);
+    expect(Array.from(p.pb)).toEqual([3]);
+    expect(Array.from(p.type)).toEqual([MIGRATE_RECLAIMABLE]);
+    expect(Array.from(startPageblocks(text).pb)).toEqual([]); // without kpageflags: no such evidence
   });
 
   it('build-compress-smp: the pinned pageblocks start Movable, the per-type counts stay before/pagetypeinfo\'s', () => {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { MIGRATE_MOVABLE } from '../machine/gfp.js';
-import { digestKpageflags, type StartInput } from '../machine/start-state.js';
+import { digestKpageflags, KP_BUDDY, type StartInput } from '../machine/start-state.js';
 import { PAGEBLOCK_ORDER, structPagePfn } from '../machine/page-geometry.js';
 import { preTraceSlabObjects } from '../object/slab-start.js';
 import { ftraceText, pcpStartTypes, recordedBuddyTakes, recordedPcpTraffic, type BuddyTakes } from './pcp-traffic.js';
@@ -37,7 +37,7 @@ export function startInputFor(tracePath: string, withKpage = true, traceText?: s
   const pcpTypes = pcpStartTypes(tracePath, text);
   const takes = t === undefined ? {} : { takes: t.pfn, refilled: refilledLists(t), ...(pcpTypes ? { pcpTypes } : {}) };
   const kpage = digestKpageflags(gunzipSync(readFileSync(kp)));
-  const slabs = text === undefined ? {} : { slabObjects: preTraceSlabObjects(text, kpage), startPageblocks: startPageblocks(text) };
+  const slabs = text === undefined ? {} : { slabObjects: preTraceSlabObjects(text, kpage), startPageblocks: startPageblocks(text, kpage) };
   const pcpTraffic = recordedPcpTraffic(tracePath, text);
   return { pagetypeinfo, kpage, ...(pagesets ? { pagesets } : {}), ...takes, ...slabs, ...(pcpTraffic ? { pcpTraffic } : {}) };
 }
@@ -55,7 +55,14 @@ const PB_EVIDENCE = /(mm_page_alloc_zone_locked|mm_page_alloc|mm_page_alloc_extf
  *   drain is mm_page_free or mm_page_free_batched): free_unref_page_prepare() set the page's pcp type
  *   from its pageblock's type then (6.1 get_pfnblock_migratetype(); HighAtomic is listed Movable),
  *   6.12 prints the pageblock's type at the drain. A page a refill put on the list and the drain
- *   gave back unused names the type of the request instead, so it is no evidence.
+ *   gave back unused names the type of the request instead, so it is no evidence;
+ * - the type of the first take (`mm_page_alloc_zone_locked`; a fallback's mm_page_alloc_extfrag
+ *   would have touched the pageblock first) from a pageblock that was one free block at the start
+ *   (every page KPF_BUDDY in `kpage`) and that no page event touched before: __rmqueue_smallest()
+ *   took the block off the list of the request's type, and a free block spanning whole pageblocks
+ *   is listed under their type (6.1 __free_one_page() merges across pageblocks only of mergeable
+ *   types and lists the result under the type of the pageblock the merge started in; 6.10+ lists
+ *   every block under its pageblock's type).
  * A pageblock was of that type at the start too unless something before it in the trace could have
  * retyped it: a fallback (every __rmqueue_fallback() emits mm_page_alloc_extfrag, 6.1/6.12; its
  * whole stolen block's pageblocks) or a take of another migratetype in it (mm_page_alloc_zone_locked
@@ -63,8 +70,15 @@ const PB_EVIDENCE = /(mm_page_alloc_zone_locked|mm_page_alloc|mm_page_alloc_extf
  * evidence. Conservative: a block of order > 9 taints all its pageblocks. The first evidence wins.
  * Measured and left out (docs/fidelity.md): the fallback type of an extfrag's whole-pageblock block.
  */
-export function startPageblocks(text: string): { pb: Int32Array; type: Uint8Array } {
+export function startPageblocks(text: string, kpage?: Uint8Array): { pb: Int32Array; type: Uint8Array } {
   const tainted = new Set<number>(), pinned = new Map<number, number>();
+  /** pageblocks any page event has touched so far */
+  const touched = new Set<number>();
+  const wholeFree = (b: number): boolean => {
+    if (kpage === undefined || (b + 1) << PAGEBLOCK_ORDER > kpage.length) return false;
+    for (let p = b << PAGEBLOCK_ORDER; p < (b + 1) << PAGEBLOCK_ORDER; p++) if (kpage[p] !== KP_BUDDY) return false;
+    return true;
+  };
   const pin = (b: number, mt: number): void => { if (!tainted.has(b) && !pinned.has(b)) pinned.set(b, mt); };
   /** pfns whose last page event was a free by their owner */
   const freed = new Set<number>();
@@ -73,7 +87,10 @@ export function startPageblocks(text: string): { pb: Int32Array; type: Uint8Arra
       pin(structPagePfn(m[6]!, m[7]!) >>> PAGEBLOCK_ORDER, MIGRATE_MOVABLE);
       continue;
     }
-    const pfn = parseInt(m[2]!, 16);
+    const pfn = parseInt(m[2]!, 16), first = pfn >>> PAGEBLOCK_ORDER;
+    const fresh = !touched.has(first);
+    touched.add(first);
+    if (m[1] === 'mm_page_alloc_zone_locked' && fresh && wholeFree(first)) pin(first, Number(m[4]));
     if (m[1] === 'mm_page_free' || m[1] === 'mm_page_free_batched') { freed.add(pfn); continue; }
     const wasFreed = freed.delete(pfn);
     if (m[1] === 'mm_page_pcpu_drain') {
