@@ -4,7 +4,13 @@ import { KP_OTHER, KP_SLAB } from '../src/machine/start-state.js';
 import { newSteps } from '../src/machine/steps.js';
 import { preTraceSlabObjects, startObjectLayer } from '../src/object/slab-start.js';
 import { createSlub } from '../src/object/slub.js';
-import type { CacheDef } from '../src/trace/trace.js';
+import { parseKernelTrace } from '../src/trace/kernel.js';
+import { OP_CACHE_FREE, OP_KFREE } from '../src/trace/ops.js';
+import type { CacheDef, Trace } from '../src/trace/trace.js';
+import { recordedMachine } from '../src/machine/recorded-machine.js';
+import { startInputFor } from '../src/metrics/fidelity.js';
+import { runCell } from '../src/run/cell.js';
+import { loadTrace } from '../src/trace/load.js';
 import { FakePages } from './support/fake-pages.js';
 
 // a direct-map base other than the default one: the parser must infer it
@@ -32,6 +38,8 @@ const TEXT = [
 ].join('\n');
 
 const CACHES: CacheDef[] = [{ name: 'cache-192', size: 192, align: 0, flags: 0 }];
+/** a trace with these caches and no events (the start's rows hold no pre-trace frees to match) */
+const noFrees = (caches: CacheDef[]): Trace => ({ ...parseKernelTrace('', 'empty.ftrace'), caches });
 
 describe('object layer start (pre-trace slabs)', () => {
   it('finds the objects the trace allocates in pre-trace slab pages, with the inferred direct-map base', () => {
@@ -56,7 +64,7 @@ describe('object layer start (pre-trace slabs)', () => {
     const pages = new FakePages(4096);
     const cursor = { cpu: 1 };
     const slub = createSlub({ pages, steps: newSteps(), cpus: 2, variant: 'cpu-partial=on', cpuCursor: cursor });
-    expect(startObjectLayer(slub, objs, k, CACHES)).toEqual({ pages: 3, slabs: 3 });
+    expect(startObjectLayer(slub, objs, k, noFrees(CACHES))).toEqual({ pages: 3, slabs: 3, frees: 0 });
     expect(slub.counters()).toMatchObject({ slabs_cpu_partial: 3, partial_slabs: 0 });
     slub.check();
     // CPU 1 allocates from its slabs in the order it first reached them
@@ -66,7 +74,7 @@ describe('object layer start (pre-trace slabs)', () => {
     expect(pages.allocs).toHaveLength(0);
     // without them, all three sit on the node partial list
     const off = createSlub({ pages: new FakePages(4096), steps: newSteps(), cpus: 2, variant: 'cpu-partial=off' });
-    startObjectLayer(off, objs, k, CACHES);
+    startObjectLayer(off, objs, k, noFrees(CACHES));
     expect(off.counters()).toMatchObject({ partial_slabs: 3 });
     expect(off.counters().slabs_cpu_partial).toBeUndefined(); // reported with cpu-partial=on only
   });
@@ -75,7 +83,7 @@ describe('object layer start (pre-trace slabs)', () => {
     const pages = new FakePages(4096);
     const slub = createSlub({ pages, steps: newSteps(), cpus: 1 });
     const k = kpage();
-    expect(startObjectLayer(slub, preTraceSlabObjects(TEXT, k), k, CACHES)).toEqual({ pages: 2, slabs: 2 });
+    expect(startObjectLayer(slub, preTraceSlabObjects(TEXT, k), k, noFrees(CACHES))).toEqual({ pages: 2, slabs: 2, frees: 0 });
     slub.createCache(0, CACHES[0]!); // the loader's create after the start: the adopted cache stays
     expect(slub.cacheAlloc(0, GFP_KERNEL)).toBe(1000 * 4096 + 384);
     expect(slub.alloc(50, GFP_KERNEL)).toBe(1001 * 4096 + 64);
@@ -93,6 +101,100 @@ describe('object layer start (pre-trace slabs)', () => {
     const slub = createSlub({ pages: new FakePages(4096), steps: newSteps(), cpus: 1 });
     const k = kpage();
     k[1000] = KP_OTHER;
-    expect(startObjectLayer(slub, preTraceSlabObjects(TEXT, kpage()), k, CACHES)).toEqual({ pages: 1, slabs: 1 });
+    expect(startObjectLayer(slub, preTraceSlabObjects(TEXT, kpage()), k, noFrees(CACHES))).toEqual({ pages: 1, slabs: 1, frees: 0 });
+  });
+});
+
+const cacheFree = (pfn: number, off: number, name: string): string => line('kmem_cache_free', `call_site=f+0x1/0x2 ptr=${ptr(pfn, off)} name=${name}`);
+const kfree = (pfn: number, off: number): string => line('kfree', `call_site=f+0x1/0x2 ptr=${ptr(pfn, off)}`);
+
+describe('frees of pre-trace objects in pre-trace slabs', () => {
+  // page 1000: a cache-192 slab full at the start; the trace frees a pre-trace object in it (its
+  // cache named by the free: cred_jar, which the trace's own cred_jar objects show as cache-192),
+  // then allocates: the kernel reuses the freed slot, no new slab. Page 1001: a kmalloc-64 slab whose
+  // first slot the trace kfree()s (cache unknown: the page's allocation names it) and whose second it
+  // allocates. Page 1002: a kfree only (no cache known): not adopted, the free stays a trace error.
+  const text = [
+    cacheFree(1000, 192, 'cred_jar'),
+    kfree(1001, 0),
+    kfree(1002, 0),
+    cacheAlloc(1000, 192),
+    kmalloc(1001, 64),
+    cacheFree(1000, 192, 'cred_jar'), // a free of the trace's own object: names cred_jar's cache
+    cacheFree(1000, 192, 'cred_jar'), // freed again without an allocation the trace shows (kmem_cache_alloc_bulk): not a slot free
+  ].join('\n');
+
+  it('finds them in trace order, numbered as the loader\'s frees of ids never allocated', () => {
+    const s = preTraceSlabObjects(text, kpage());
+    expect(s.cache).toEqual(['cache-192', null, null, 'cache-192', '', 'cache-192']);
+    expect([...s.seq]).toEqual([0, 1, 2, -1, -1, 3]);
+    expect(s.unknownFrees).toBe(4);
+    expect([...s.pfn]).toEqual([1000, 1001, 1002, 1000, 1001, 1000]);
+  });
+
+  it('a freed slot is a real free: the allocation after it reuses it without a new slab', () => {
+    const k = kpage();
+    const s = preTraceSlabObjects(text, k);
+    const t = parseKernelTrace(text, 'pre-trace-frees.ftrace');
+    const pages = new FakePages(4096);
+    const slub = createSlub({ pages, steps: newSteps(), cpus: 1 });
+    // page 1000 (one pre-trace object freed, the slab full before) and 1001 (slot 1 free, slot 0 freed)
+    expect(startObjectLayer(slub, s, k, t)).toEqual({ pages: 2, slabs: 2, frees: 2 });
+    slub.check();
+    // the trace ids of the first two frees, at the addresses of their slots
+    const frees = [...t.op.keys()].filter((e) => t.op[e] === OP_KFREE || t.op[e] === OP_CACHE_FREE);
+    expect([...slub.preTraceObjects!.ids]).toEqual([t.id[frees[0]!], t.id[frees[1]!]]);
+    expect([...slub.preTraceObjects!.addr]).toEqual([1000 * 4096 + 192, 1001 * 4096]);
+    const cache192 = t.caches.findIndex((c) => c.name === 'cache-192');
+    expect(slub.counters()).toMatchObject({ slabs: 2, partial_slabs: 0, slabs_cpu_partial: 1 }); // 1000 full (on no list), 1001 partial
+    slub.free(1000 * 4096 + 192); // __slab_free() of a full slab: onto the CPU's partial list
+    slub.free(1001 * 4096);
+    expect(slub.cacheAlloc(cache192, GFP_KERNEL)).toBe(1000 * 4096 + 192);
+    // kmalloc-64's free list: slot 0 (freed last, LIFO) on top of slot 1 (free at the start)
+    expect([slub.alloc(50, GFP_KERNEL), slub.alloc(50, GFP_KERNEL)]).toEqual([1001 * 4096, 1001 * 4096 + 64]);
+    expect(pages.allocs).toHaveLength(0);
+    slub.check();
+  });
+});
+
+describe('a replay from a recorded before-state', () => {
+  it('frees a pre-trace object in a pre-trace slab without a trace error, and reuses its slot', () => {
+    const tracePath = 'traces/kernel/build-compress/build-compress.ftrace.gz';
+    // the recording's own takes and refills say nothing of this handmade trace
+    const input = { ...startInputFor(tracePath, true)!, takes: undefined, refilled: undefined };
+    const k = input.kpage!;
+    let p = 0;
+    while (k[p] !== KP_SLAB) p++; // a pre-trace slab page of build-compress's before/kpageflags
+    const text = [cacheFree(p, 192, 'cred_jar'), cacheAlloc(p, 192), cacheFree(p, 192, 'cred_jar')].join('\n');
+    const t = parseKernelTrace(text, 'pre-trace-free.ftrace');
+    const cfg = recordedMachine(tracePath, 'build-compress')!.config;
+    const cell = { trace: 'pre-trace-free', machine: cfg.name, page: 'buddy-mobility', object: 'slub', seed: 1 };
+    const r = runCell(cell, t, cfg, { check: true, start: { ...input, slabObjects: preTraceSlabObjects(text, k) }, startEmpty: false });
+    expect(r.trace_errors).toBe(0);
+    expect(r.metrics.start).toMatchObject({ slab_start_slabs: 1, slab_start_frees: 1 });
+    expect(r.metrics.object_counters).toMatchObject({ slabs_allocated: 0, frees: 2, allocs: 1, unknown_free: 0 });
+    // the same trace without the pre-trace slab: the first free is a trace error, the allocation a new slab
+    const bare = runCell(cell, t, cfg, { check: true, start: { ...input, slabObjects: undefined }, startEmpty: false });
+    expect(bare.trace_errors).toBe(1);
+    expect(bare.metrics.object_counters).toMatchObject({ slabs_allocated: 1 });
+  });
+});
+
+describe('fork-fragment (6.1, 1 CPU): its frees of pre-trace objects', () => {
+  it('are real frees where their slab was adopted: the trace errors fall by as many', () => {
+    const tracePath = 'traces/kernel/fork-fragment/fork-fragment.ftrace.gz';
+    const input = startInputFor(tracePath, true)!;
+    const s = input.slabObjects!;
+    // measured: 3916 object frees of ids the trace never allocated, all in before/kpageflags KPF_SLAB pages
+    expect(s.unknownFrees).toBe(3916);
+    expect([...s.seq].filter((q) => q >= 0)).toHaveLength(3916);
+    const t = loadTrace(tracePath);
+    const cfg = recordedMachine(tracePath, 'fork-fragment')!.config;
+    const cell = { trace: 'fork-fragment', machine: cfg.name, page: 'buddy-mobility', object: 'slub', seed: 1 };
+    const r = runCell(cell, t, cfg, { start: input, startEmpty: false });
+    // 146 of them free a slot of an adopted slab (most of the others are maple nodes freed again and
+    // again in the same slots: kmem_cache_alloc_bulk() has no trace event); 4156 trace errors before
+    expect(r.metrics.start).toMatchObject({ slab_start_frees: 146 });
+    expect(r.trace_errors).toBe(4156 - 146);
   });
 });

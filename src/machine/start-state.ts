@@ -92,12 +92,18 @@ export interface StartInput {
 }
 
 /**
- * Per object allocation of the trace whose pointer lies in a pre-trace KPF_SLAB page (trace order):
- * its cache (`cache`: the kmem_cache's name, '' for kmalloc), the request's bytes and gfp (kmalloc's
- * cache), the page's pfn and the object's byte offset in it; `excluded`: slab pfns the trace's page
- * events touch (such a page is not adopted: its recorded free stays a page event).
+ * Per object allocation of the trace whose pointer lies in a pre-trace KPF_SLAB page, and per free of
+ * an object allocated before the trace whose pointer does (trace order): its cache (`cache`: the
+ * kmem_cache's name, '' for kmalloc, null for a free whose cache the trace does not tell), the
+ * request's bytes and gfp (kmalloc's cache; 0 for a free), the page's pfn and the object's byte
+ * offset in it, the CPU of the event; `seq`: -1 for an allocation, for a free its place among the
+ * trace's `unknownFrees` frees of objects it never allocated (the loader's order); `excluded`: slab
+ * pfns the trace's page events touch (such a page is not adopted: its recorded free stays a page event).
  */
-export interface PreTraceSlabObjects { cache: string[]; bytes: Int32Array; gfp: Int32Array; pfn: Int32Array; off: Int32Array; cpu: Int32Array; excluded: Int32Array }
+export interface PreTraceSlabObjects {
+  cache: (string | null)[]; bytes: Int32Array; gfp: Int32Array; pfn: Int32Array; off: Int32Array; cpu: Int32Array;
+  seq: Int32Array; unknownFrees: number; excluded: Int32Array;
+}
 
 /** /proc/kpageflags (u64 little-endian per pfn) → one KP_* class per pfn. */
 export function digestKpageflags(buf: Uint8Array): Uint8Array {
@@ -149,9 +155,13 @@ export interface StartStats {
   unplaced_blocks: number;
   /** sum over types and orders of |free blocks - pagetypeinfo's| after the pageblock typing (kpageflags) */
   type_mismatch_blocks: number;
-  /** pre-trace slab pages and slabs given to the object layer as partial slabs (object/slab-start.ts) */
+  /**
+   * pre-trace slab pages and slabs given to the object layer (object/slab-start.ts), and the
+   * pre-trace objects in them whose frees the trace holds (real frees now, no trace errors)
+   */
   slab_start_pages?: number;
   slab_start_slabs?: number;
+  slab_start_frees?: number;
 }
 
 export interface StartedMachine {

@@ -51,7 +51,7 @@ import { CACHE_HWCACHE_ALIGN, CACHE_RECLAIMABLE } from '../trace/ops.js';
 import type { CacheDef } from '../trace/trace.js';
 import * as slabGeometry from './slab-geometry.js';
 import type { CpuCursor } from '../machine/cpu-cursor.js';
-import type { CacheStat, PreTraceSlabRows, ObjectStrategy, ObjectStrategyFactory, ObjectStrategyOptions, ObjectUsage } from './strategy.js';
+import { CACHE_UNKNOWN, type CacheStat, type PreTraceSlabRows, type ObjectStrategy, type ObjectStrategyFactory, type ObjectStrategyOptions, type ObjectUsage } from './strategy.js';
 import type { PageSource } from '../machine/page-source.js';
 import * as reallocModule from './realloc.js';
 
@@ -217,6 +217,8 @@ class Slub implements ObjectStrategy {
   /** slabs taken from a CPU's partial list (CPU_PARTIAL_ALLOC) and lists sent to the node (CPU_PARTIAL_DRAIN); reported with cpu-partial=on only */
   private cpuPartialAlloc = 0;
   private cpuPartialDrain = 0;
+  /** the pre-trace objects the trace frees in the start's slabs (startSlabs()) */
+  preTraceObjects?: { ids: Int32Array; addr: Float64Array };
 
   constructor(opts: ObjectStrategyOptions) {
     this.pages = opts.pages;
@@ -617,63 +619,99 @@ class Slub implements ObjectStrategy {
   }
 
   /**
-   * Slabs that existed before the trace (slab-start.ts: ObjectStrategy.startSlabs): each becomes a
-   * partial slab where ___slab_alloc() looks before new_slab() (6.1/6.12 mm/slub.c): with
-   * cpu-partial=on, on the partial list of the CPU that first allocates from it, up to
-   * cpu_partial_slabs per CPU in the order the
-   * CPU first allocates from them (the recording cannot tell that CPU's slab and partial list from
-   * the node's list: the slabs a CPU reaches first are taken to be its own), the others at the tail
-   * of the node partial list in that order. Its pages: the row's pfn aligned down to the cache's order
-   * (alloc_pages() blocks are aligned), all pre-trace slab pages not yet a slab here; its free
-   * slots: the rows' slots in order of first allocation (the head first); every other slot in use
-   * (objects the trace never shows). A slab whose rows name two caches, or a slot beyond it, is
-   * refused. The pages are pre-trace memory: the caller moves them to this layer's account.
+   * Slabs that existed before the trace (slab-start.ts: ObjectStrategy.startSlabs). A slab's cache:
+   * its first row's that names one; its pages: that row's pfn aligned down to the cache's order
+   * (alloc_pages() blocks are aligned), all pre-trace slab pages not yet a slab here. Its slots by
+   * the first row that reaches each: a slot the trace allocates first was free at the start, one it
+   * frees first held a pre-trace object (preTraceObjects: the replay's free of it is a real free,
+   * __slab_free() with every rule), every slot no row reaches is in use by an object the trace never
+   * shows. A slab with a free slot is partial where ___slab_alloc() looks before new_slab() (6.1/6.12
+   * mm/slub.c): with cpu-partial=on, on the partial list of the CPU that first allocates from it, up
+   * to cpu_partial_slabs per CPU in the order the CPU first allocates from them (the recording cannot
+   * tell that CPU's slab and partial list from the node's list: the slabs a CPU reaches first are
+   * taken to be its own), the others at the tail of the node partial list in that order; its free
+   * list holds those slots in order of first allocation (the head first). A slab without one is full
+   * (on no list, as SLUB keeps full slabs). Refused: a slab whose rows name two caches or reach a
+   * slot beyond it. The pages are pre-trace memory: the caller moves them to this layer's account.
    */
   startSlabs(rows: PreTraceSlabRows, caches: readonly CacheDef[], slabPage: (pfn: number) => boolean): { pages: number; slabs: number } {
-    // slab start pfn → its cache, free slots and the CPU of its first allocation (in first-allocation order)
-    const at = new Map<number, { c: SlubCache; slots: number[]; cpu: number } | null>();
-    for (let k = 0; k < rows.pfn.length; k++) {
+    type Start = { c: SlubCache; free: number[]; seen: Set<number>; cpu: number; first: number; frees: number[] } | null;
+    const cacheOf = (k: number): SlubCache | undefined => {
       const i = rows.index[k]!;
-      if (i < -1 || (i === -1 && rows.bytes[k]! > MAX_CACHE_SIZE)) continue;
-      let c: SlubCache | undefined;
-      if (i === -1) c = this.kmallocCache(rows.bytes[k]!, rows.gfp[k]!);
-      else if (caches[i] !== undefined) {
-        this.createCache(i, caches[i]);
-        c = this.named[i];
-      }
+      if (i === -1) return rows.bytes[k]! > MAX_CACHE_SIZE ? undefined : this.kmallocCache(rows.bytes[k]!, rows.gfp[k]!);
+      if (i < 0 || caches[i] === undefined) return undefined;
+      this.createCache(i, caches[i]);
+      return this.named[i];
+    };
+    // 1. each slab start: its cache, from the first row that names one; the slab start of each of its pages
+    const at = new Map<number, Start>(), startOf = new Map<number, number>();
+    const cacheAt = new Array<SlubCache | undefined>(rows.pfn.length);
+    for (let k = 0; k < rows.pfn.length; k++) {
+      const c = (cacheAt[k] = cacheOf(k));
       if (c === undefined || c.order < 0) continue;
       const pfn = rows.pfn[k]!, start = pfn - (pfn & ((1 << c.order) - 1));
-      const slot = Math.floor(((pfn - start) * PAGE + rows.off[k]!) / c.size);
       const e = at.get(start);
-      if (e === null) continue;
-      if (slot >= c.objects || (e !== undefined && e.c !== c)) { at.set(start, null); continue; }
-      if (e === undefined) at.set(start, { c, slots: [slot], cpu: rows.cpu[k]! % this.ncpu });
-      else if (!e.slots.includes(slot)) e.slots.push(slot);
+      if (e === undefined) {
+        at.set(start, { c, free: [], seen: new Set(), cpu: 0, first: -1, frees: [] });
+        for (let p = start; p < start + (1 << c.order); p++) if (!startOf.has(p)) startOf.set(p, start);
+      } else if (e !== null && e.c !== c) at.set(start, null);
+    }
+    // 2. each slot by the first row that reaches it, in trace order
+    for (let k = 0; k < rows.pfn.length; k++) {
+      const c = cacheAt[k], pfn = rows.pfn[k]!;
+      if (c !== undefined && c.order < 0) continue;
+      const start = c === undefined ? (rows.index[k] === CACHE_UNKNOWN ? startOf.get(pfn) : undefined) : pfn - (pfn & ((1 << c.order) - 1));
+      const e = start === undefined ? null : at.get(start);
+      if (e === null || e === undefined || (c !== undefined && e.c !== c)) continue;
+      const slot = Math.floor(((pfn - start!) * PAGE + rows.off[k]!) / e.c.size);
+      const free = rows.id[k] !== -1;
+      if (slot >= e.c.objects) { at.set(start!, null); continue; }
+      // a later free of a slot: of an object the trace never showed allocated (6.1/6.12 trace no
+      // kmem_cache_alloc_bulk(), which maple tree nodes come from): it stays a trace error
+      if (e.seen.has(slot)) continue;
+      e.seen.add(slot);
+      if (free) { e.frees.push(k, slot); continue; }
+      e.free.push(slot);
+      if (e.first < 0) { e.first = k; e.cpu = rows.cpu[k]! % this.ncpu; }
     }
     let pages = 0, slabs = 0;
-    /** per cache and CPU, the slabs for that CPU's partial list, first allocated first */
-    const onCpu = new Map<SlubCache, number[][]>();
+    const partial: { r: number; c: SlubCache; cpu: number; first: number }[] = [];
+    const ids: number[] = [], addr: number[] = [];
     for (const [start, e] of at) {
       if (e === null) continue;
-      const { c, slots, cpu } = e, npages = 1 << c.order;
+      const { c, free } = e, npages = 1 << c.order;
       let ok = start + npages <= this.pageSlab.length;
       for (let p = start; ok && p < start + npages; p++) ok = this.pageSlab[p] === 0 && slabPage(p);
       if (!ok) continue;
       const r = this.takeRecord(c);
       const rec = this.rec, o = r * STRIDE, sb = rec[o + R_BASE]!;
       rec[o + R_PFN] = start;
-      rec[o + R_INUSE] = c.objects - slots.length;
+      rec[o + R_INUSE] = c.objects - free.length;
+      rec[o + R_PREV] = -1;
+      rec[o + R_NEXT] = -1;
+      rec[o + R_STATE] = S_FULL;
       this.slabOrder[r] = c.order;
       this.slabObjs[r] = c.objects;
       // the stack's top (the list's head) is the first slot the trace allocates
-      for (let j = 0; j < slots.length; j++) this.freeSlots[sb + j] = slots[slots.length - 1 - j]!;
-      rec[o + R_NFREE] = slots.length;
+      for (let j = 0; j < free.length; j++) this.freeSlots[sb + j] = free[free.length - 1 - j]!;
+      rec[o + R_NFREE] = free.length;
       for (let p = start; p < start + npages; p++) this.pageSlab[p] = r + 1;
       this.pagesHeld += npages;
       c.nrSlabs++;
       c.totalObjs += c.objects;
-      c.inuse += c.objects - slots.length;
+      c.inuse += c.objects - free.length;
       pages += npages; slabs++;
+      if (free.length > 0) partial.push({ r, c, cpu: e.cpu, first: e.first });
+      for (let j = 0; j < e.frees.length; j += 2) {
+        const id = rows.id[e.frees[j]!]!;
+        if (id >= 0) { ids.push(id); addr.push(start * PAGE + e.frees[j + 1]! * c.size); }
+      }
+    }
+    // the partial slabs in the order their CPUs first allocate from them
+    partial.sort((x, y) => x.first - y.first);
+    /** per cache and CPU, the slabs for that CPU's partial list, first allocated first */
+    const onCpu = new Map<SlubCache, number[][]>();
+    for (const { r, c, cpu } of partial) {
       let lists = onCpu.get(c);
       if (lists === undefined) onCpu.set(c, (lists = Array.from({ length: this.ncpu }, () => [])));
       if (lists[cpu]!.length < c.cpuPartialSlabs) lists[cpu]!.push(r);
@@ -681,6 +719,7 @@ class Slub implements ObjectStrategy {
     }
     // each CPU's list: the head is the slab it allocates from first (pushed last)
     for (const [c, lists] of onCpu) lists.forEach((l, cpu) => { for (let j = l.length - 1; j >= 0; j--) this.pushCpuPartial(c, cpu, l[j]!, false); });
+    this.preTraceObjects = { ids: Int32Array.from(ids), addr: Float64Array.from(addr) };
     return { pages, slabs };
   }
 

@@ -70,14 +70,27 @@ export interface ObjectStrategy {
   shrink?(): number;
   /**
    * Optional, before the replay: slabs that existed before a kernel recording (slab-start.ts), as
-   * the objects the trace allocates in them (row k: trace cache `index` (-1: kmalloc of `bytes`
-   * with `gfp`), page `pfn`, byte offset `off`); `slabPage(pfn)`: the page is pre-trace slab memory.
-   * Returns the pages and slabs adopted.
+   * the objects the trace allocates in them and the pre-trace objects it frees there (rows, trace
+   * order); `slabPage(pfn)`: the page is pre-trace slab memory. Returns the pages and slabs adopted.
    */
   startSlabs?(rows: PreTraceSlabRows, caches: readonly CacheDef[], slabPage: (pfn: number) => boolean): { pages: number; slabs: number };
+  /**
+   * After startSlabs(): the pre-trace objects live in the adopted slabs whose frees the trace
+   * holds, by the trace id of that free, with the address this strategy gives the object: the
+   * replay makes them live objects (run/object-events.ts), so each free is a real free of its slot.
+   */
+  readonly preTraceObjects?: { ids: Int32Array; addr: Float64Array };
 }
 
-/** per object allocation in a pre-trace slab (trace order): its cache, bytes, gfp, page, byte offset in it and the CPU that allocated it */
-export interface PreTraceSlabRows { index: Int32Array; bytes: Int32Array; gfp: Int32Array; pfn: Int32Array; off: Int32Array; cpu: Int32Array }
+/** PreTraceSlabRows.index of a free whose cache the trace does not tell (a kfree): its slab's other rows decide */
+export const CACHE_UNKNOWN = -3;
+
+/**
+ * Per object allocation in a pre-trace slab and per free of a pre-trace object there (trace order):
+ * its cache (`index`: the trace's cache, -1 kmalloc of `bytes` with `gfp`, -2 a cache the trace
+ * does not define, CACHE_UNKNOWN), page `pfn`, byte offset `off` in it, the CPU of the event, and
+ * `id`: -1 for an allocation; for a free, the trace id of the object it frees (-2 when not known)
+ */
+export interface PreTraceSlabRows { index: Int32Array; bytes: Int32Array; gfp: Int32Array; pfn: Int32Array; off: Int32Array; cpu: Int32Array; id: Int32Array }
 
 export type ObjectStrategyFactory = (opts: ObjectStrategyOptions) => ObjectStrategy;

@@ -120,12 +120,13 @@ export function runCell(cell: CellSpec, trace: Trace | TraceStream, machineConfi
   const objects = objectStrategyFactory(cell.object)({ pages: source, steps: machine.steps, cpus: machine.cpus, cpuCursor });
   // the object layer's start (object/slab-start.ts): pre-trace slabs move from pre-trace memory to the object layer
   const slabStart = started === undefined || opts.start?.slabObjects === undefined || opts.start.kpage === undefined || layersOf(whole(trace)) === 'pages'
-    ? undefined : startObjectLayer(objects, opts.start.slabObjects, opts.start.kpage, whole(trace).caches);
+    ? undefined : startObjectLayer(objects, opts.start.slabObjects, opts.start.kpage, whole(trace));
   if (slabStart !== undefined) {
     started!.preTrace.pages -= slabStart.pages;
     source.pages += slabStart.pages;
     started!.stats.slab_start_pages = slabStart.pages;
     started!.stats.slab_start_slabs = slabStart.slabs;
+    started!.stats.slab_start_frees = slabStart.frees;
   }
   const t1 = performance.now();
   const recorder = new LatencyRecorder();

@@ -61,6 +61,15 @@ export class ObjectEvents {
   ) {
     this.rec = kept?.rec ?? new Float64Array(REC_STRIDE * 1024);
     this.spare = kept?.spare ?? new Int32Array(1024);
+    // objects allocated before the trace that it frees, live in the object layer's start
+    // (object/slab-start.ts): their frees go to the strategy as kfree()s (virt_to_slab() finds the
+    // slab either way). Their requested bytes are unknown: 0, so reqLive counts the trace's objects only.
+    const pre = objects.preTraceObjects;
+    for (let k = 0; pre !== undefined && k < pre.ids.length; k++) {
+      const i = pre.ids[k]!;
+      ids.ref[i] = S_OBJECT + K_KMALLOC;
+      ids.obj[2 * i] = pre.addr[k]!; ids.obj[2 * i + 1] = 0;
+    }
   }
 
   /** A record slot for a new live object: a dead one's, else a fresh one. */

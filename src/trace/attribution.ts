@@ -314,3 +314,22 @@ export function preTraceFrees(t: Trace): { ids: Int32Array; pfns: Int32Array; or
   }
   return { ids: Int32Array.from(ids), pfns: Int32Array.from(pfns), orders: Uint8Array.from(orders), cpus: Int32Array.from(cpus) };
 }
+
+/**
+ * The object frees (kfree, kmem_cache_free) of ids the trace never allocated (objects allocated
+ * before tracing began), in trace order, with each event's CPU (-1 without a cpu column): matched
+ * in order to a recording's pre-trace frees found in its text (object/slab-start.ts).
+ */
+export function preTraceObjectFrees(t: Trace): { ids: Int32Array; cpus: Int32Array } {
+  const seen = new Uint8Array(t.idCount);
+  const ids: number[] = [], cpus: number[] = [];
+  for (let e = 0; e < t.length; e++) {
+    const o = t.op[e]!, id = t.id[e]!;
+    // only object events name objects (a cache creation's id is its cache index, a tick's 0)
+    if (o === OP_KFREE || o === OP_CACHE_FREE) {
+      if (seen[id] === 0) { ids.push(id); cpus.push(t.cpu?.[e] ?? -1); }
+    } else if (!isObjectAlloc(o)) continue;
+    seen[id] = 1;
+  }
+  return { ids: Int32Array.from(ids), cpus: Int32Array.from(cpus) };
+}
