@@ -161,6 +161,9 @@ interface Scratch { ref: Int32Array; obj: Float64Array; rec: Float64Array; spare
  */
 let spareScratch: Scratch | null = null;
 
+/** Events per call of Replay.slice() (the loop): a few milliseconds of replay. */
+const SLICE = 1 << 16;
+
 /**
  * One replay: the loop that dispatches each event to its family (page-events.ts, object-events.ts,
  * process-events.ts, which share the per-id state of replay-ids.ts), prices and samples it, and the
@@ -184,6 +187,9 @@ class Replay {
   private heldPeak = 0;
   private reclaimRuns = 0;
   private shrunk = 0;
+  /** chunk-relative event counts at which the next sample and the next check are due (-1: none) */
+  private nextSample = -1;
+  private nextCheck = -1;
   private phase = '';
   private readonly phases: Record<string, { attempts: number; successes: number }> = {};
 
@@ -212,59 +218,82 @@ class Replay {
   }
 
   run(): void {
-    const opts = this.opts;
-    const machine = this.machine, source = this.source, objects = this.objects, vm = this.vm, heaps = this.heaps;
-    const ids = this.ids, pages = this.pages, objs = this.objs;
-    const steps = machine.steps;
-    // Simulated latency of an event = the priced steps it took: the change of the priced total
-    // (machine/steps.ts: every step adds its price to it, in whole tenths of a ns).
+    const opts = this.opts, steps = this.machine.steps;
+    // Simulated latency of an event = the priced steps it took (machine/steps.ts: every step adds
+    // its price to the priced total, in whole tenths of a ns). With a recorder the total is set to 0
+    // here and after each event (slice()), so what an event leaves there is its own price: the same
+    // whole number as the change of a running total, without a running total carried from event to
+    // event (past 2^30 the loop kept it as a heap number, allocated anew at every event). Nothing
+    // else reads the total.
     const weights = opts.latency?.weights ?? null;
-    const recorder = opts.latency?.recorder ?? null;
     if (weights !== null) setPrices(steps, weights);
-    let priced = steps[STEP_NS]!;
+    if (opts.latency !== undefined) steps[STEP_NS] = 0;
     const checkEvery = opts.checkEvery ?? 0;
     const sampleEvery = opts.onSample ? opts.sampleEvery ?? 0 : 0;
     // event counts at which the next sample / check is due (countdowns: no division per event),
     // counted from the current chunk's first event
-    let nextSample = sampleEvery > 0 ? sampleEvery : -1;
-    let nextCheck = checkEvery > 0 ? checkEvery : -1;
-    const opCount = this.opCount;
-    const cpuAll = opts.cpu?.of ?? null, cursor = opts.cpu?.cursor ?? null;
+    this.nextSample = sampleEvery > 0 ? sampleEvery : -1;
+    this.nextCheck = checkEvery > 0 ? checkEvery : -1;
+    const cpuAll = opts.cpu?.of ?? null;
     for (const c of this.chunks()) {
-      const base = c.start, n = c.length, op = c.op;
-      ids.setChunk(c);
+      const base = c.start, n = c.length;
+      this.ids.setChunk(c);
       const cpuOf = cpuAll === null ? null : typeof cpuAll === 'function' ? cpuAll(c) : base === 0 && n === cpuAll.length ? cpuAll : cpuAll.subarray(base, base + n);
-      nextSample -= base; nextCheck -= base;
-      for (let e = 0; e < n; e++) {
-        const o = op[e]!;
-        opCount[o]!++;
-        if (cpuOf !== null) cursor!.cpu = cpuOf[e]!;
-        switch (o) {
-          case OP_PAGE_ALLOC: pages.alloc(e); break;
-          case OP_PAGE_FREE: pages.free(e); break;
-          case OP_KMALLOC:
-          case OP_CACHE_ALLOC:
-          case OP_MALLOC: objs.alloc(e, o); break;
-          case OP_KFREE:
-          case OP_CACHE_FREE:
-          case OP_FREE: objs.free(e); break;
-          default: this.other(e, o);
-        }
-        if (vm !== null) {
-          const held = source.pages + vm.heapRss;
-          if (held > this.heldPeak) this.heldPeak = held;
-        }
-        if (recorder !== null) {
-          const now = steps[STEP_NS]!;
-          recorder.recordUnits(o, now - priced);
-          priced = now;
-        }
-        if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(base + e + 1, this.phase, objs.reqLive); }
-        if (e + 1 === nextCheck) { nextCheck += checkEvery; verify(machine, objects, source, pages.blockPages, vm, heaps); }
-      }
-      nextSample += base; nextCheck += base;
+      this.nextSample -= base; this.nextCheck -= base;
+      for (let from = 0; from < n; from += SLICE) this.slice(c, from, Math.min(n, from + SLICE), cpuOf);
+      this.nextSample += base; this.nextCheck += base;
     }
-    if (checkEvery > 0) verify(machine, objects, source, pages.blockPages, vm, heaps);
+    if (checkEvery > 0) verify(this.machine, this.objects, this.source, this.pages.blockPages, this.vm, this.heaps);
+  }
+
+  /**
+   * Events [from, to) of chunk c: the loop of the replay. A replay calls it once every SLICE events
+   * rather than running every event of the trace in one call, so V8 optimizes it as a function (on
+   * its entry), not only by on-stack replacement of a loop it is already in: a worker's next cell
+   * (the next call of run()) then starts in the optimized loop, where it used to start the loop
+   * unoptimized again until the next on-stack replacement, and a deoptimization (a call site that
+   * meets the next cell's closure, feedback the first cell did not give) costs the rest of one
+   * slice instead of the rest of the cell.
+   */
+  private slice(c: EventChunk, from: number, to: number, cpuOf: Int32Array | null): void {
+    const opts = this.opts;
+    const machine = this.machine, source = this.source, objects = this.objects, vm = this.vm, heaps = this.heaps;
+    const pages = this.pages, objs = this.objs;
+    const steps = machine.steps;
+    const recorder = opts.latency?.recorder ?? null;
+    const checkEvery = opts.checkEvery ?? 0;
+    const sampleEvery = opts.onSample ? opts.sampleEvery ?? 0 : 0;
+    let nextSample = this.nextSample, nextCheck = this.nextCheck;
+    const opCount = this.opCount;
+    const cursor = opts.cpu?.cursor ?? null;
+    const base = c.start, op = c.op;
+    for (let e = from; e < to; e++) {
+      const o = op[e]!;
+      opCount[o]!++;
+      if (cpuOf !== null) cursor!.cpu = cpuOf[e]!;
+      switch (o) {
+        case OP_PAGE_ALLOC: pages.alloc(e); break;
+        case OP_PAGE_FREE: pages.free(e); break;
+        case OP_KMALLOC:
+        case OP_CACHE_ALLOC:
+        case OP_MALLOC: objs.alloc(e, o); break;
+        case OP_KFREE:
+        case OP_CACHE_FREE:
+        case OP_FREE: objs.free(e); break;
+        default: this.other(e, o);
+      }
+      if (vm !== null) {
+        const held = source.pages + vm.heapRss;
+        if (held > this.heldPeak) this.heldPeak = held;
+      }
+      if (recorder !== null) {
+        recorder.recordUnits(o, steps[STEP_NS]!);
+        steps[STEP_NS] = 0;
+      }
+      if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(base + e + 1, this.phase, objs.reqLive); }
+      if (e + 1 === nextCheck) { nextCheck += checkEvery; verify(machine, objects, source, pages.blockPages, vm, heaps); }
+    }
+    this.nextSample = nextSample; this.nextCheck = nextCheck;
   }
 
   scratch(): Scratch {
