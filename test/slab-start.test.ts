@@ -185,16 +185,23 @@ describe('fork-fragment (6.1, 1 CPU): its frees of pre-trace objects', () => {
     const tracePath = 'traces/kernel/fork-fragment/fork-fragment.ftrace.gz';
     const input = startInputFor(tracePath, true)!;
     const s = input.slabObjects!;
-    // measured: 3916 object frees of ids the trace never allocated, all in before/kpageflags KPF_SLAB pages
+    // measured: 3916 object frees of ids the trace never allocated, all in before/kpageflags KPF_SLAB
+    // pages untouched by page events; one frees a task_struct (objects above 8 KiB: left out)
     expect(s.unknownFrees).toBe(3916);
-    expect([...s.seq].filter((q) => q >= 0)).toHaveLength(3916);
-    const t = loadTrace(tracePath);
+    expect([...s.seq].filter((q) => q >= 0)).toHaveLength(3915);
+    const t = loadTrace(tracePath, { layers: 'all' }); // as run and fidelity replay it by default
     const cfg = recordedMachine(tracePath, 'fork-fragment')!.config;
     const cell = { trace: 'fork-fragment', machine: cfg.name, page: 'buddy-mobility', object: 'slub', seed: 1 };
     const r = runCell(cell, t, cfg, { start: input, startEmpty: false });
-    // 146 of them free a slot of an adopted slab (most of the others are maple nodes freed again and
+    // 145 of them free a slot of an adopted slab (most of the others are maple nodes freed again and
     // again in the same slots: kmem_cache_alloc_bulk() has no trace event); 4156 trace errors before
-    expect(r.metrics.start).toMatchObject({ slab_start_frees: 146 });
-    expect(r.trace_errors).toBe(4156 - 146);
+    expect(r.metrics.start).toMatchObject({ slab_start_frees: 145 });
+    expect(r.trace_errors).toBe(4156 - 145);
+    // task_struct (cache-8448, order-3 slabs of 3): the kernel's slabinfo shows no new slab, but its
+    // pre-trace slabs stay out of the start (objects above 8 KiB, slab-start.ts), so the model takes
+    // 3 new ones; adopting them makes that 0 and the scorecard worse (docs/fidelity.md, session 9)
+    const taskStruct = (r.metrics.caches as { name: string; numSlabs: number }[]).find((c) => c.name === 'cache-8448')!;
+    expect(taskStruct.numSlabs).toBe(3);
+    expect(r.metrics.object_counters).toMatchObject({ slabs_freed: 0 });
   });
 });

@@ -59,7 +59,7 @@ import * as reallocModule from './realloc.js';
 // loads an imported binding through its module's cell and checks it for the temporal dead zone at
 // every use, where a const of this module costs at most one load).
 const {
-  __GFP_COMP, __GFP_DMA, __GFP_FS, __GFP_HARDWALL, __GFP_HIGH, __GFP_IO, __GFP_MEMALLOC, __GFP_NOFAIL,
+  __GFP_COMP, __GFP_DIRECT_RECLAIM, __GFP_DMA, __GFP_FS, __GFP_HARDWALL, __GFP_HIGH, __GFP_IO, __GFP_MEMALLOC, __GFP_NOFAIL,
   __GFP_NOMEMALLOC, __GFP_NORETRY, __GFP_NOWARN, __GFP_RECLAIM, __GFP_RECLAIMABLE, __GFP_RETRY_MAYFAIL,
   __GFP_THISNODE,
 } = gfpModule;
@@ -290,8 +290,12 @@ class Slub implements ObjectStrategy {
     const base = (gfp & SLAB_GFP_KEEP) | c.allocflags;
     let order = c.order;
     let objs = c.objects;
-    // the preferred order is tried with __GFP_NOWARN | __GFP_NORETRY, without __GFP_NOFAIL
-    let pfn = this.pages.allocPages(order, ((base | __GFP_NOWARN | __GFP_NORETRY) & ~__GFP_NOFAIL) | (order > 0 ? __GFP_COMP : 0));
+    // the preferred order is tried with __GFP_NOWARN | __GFP_NORETRY, without __GFP_NOFAIL; above
+    // s->min, a request that may reclaim tries it without reclaiming, with __GFP_NOMEMALLOC (6.1/6.12
+    // allocate_slab(): "let the initial higher-order allocation fail under memory pressure")
+    let first = (base | __GFP_NOWARN | __GFP_NORETRY) & ~__GFP_NOFAIL;
+    if ((first & __GFP_DIRECT_RECLAIM) !== 0 && order > c.minOrder) first = (first | __GFP_NOMEMALLOC) & ~__GFP_RECLAIM;
+    let pfn = this.pages.allocPages(order, first | (order > 0 ? __GFP_COMP : 0));
     if (pfn < 0 && c.minOrder < order) {
       order = c.minOrder;
       objs = c.minObjects;
