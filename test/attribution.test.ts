@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseKernelTrace } from '../src/trace/kernel.js';
-import { CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_FAULT, OP_KMALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';
-import { attributionMetrics, layersOf } from '../src/trace/attribution.js';
+import { CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_FREE, OP_FAULT, OP_KFREE, OP_KMALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE } from '../src/trace/ops.js';
+import { attributionMetrics, layersOf, preTraceObjectFrees } from '../src/trace/attribution.js';
 import type { Trace } from '../src/trace/trace.js';
 
 // page_offset_base of this made-up boot: 1 GiB aligned, as KASLR places it
@@ -108,5 +108,26 @@ describe('compaction in a layer view', () => {
     expect(t.id[2]).toBe(t.id[0]); // the source's free
     expect(t.id[3]).toBe(target); // frees the target, not an unknown id
     expect(t.stats).toMatchObject({ compaction_targets: 1, compaction_target_frees: 1 });
+  });
+});
+
+describe('preTraceObjectFrees', () => {
+  it('lists the object frees of ids never allocated, in trace order, whatever ids caches and ticks use', () => {
+    const text = [
+      // an extfrag event's id is 0, as the first object's is
+      line('sh-100', 'mm_page_alloc_extfrag', 'page=ffffea0000000000 pfn=0x8000 alloc_order=0 fallback_order=3 alloc_migratetype=0 fallback_migratetype=1 fragmenting=1 change_ownership=0'),
+      line('sh-100', 'kmem_cache_free', `call_site=f+0x1/0x2 ptr=${ptr(0x7000, 0)} name=filp`), // pre-trace
+      cacheAlloc('sh-100', ptr(0x7000, 0x40)),
+      line('sh-100', 'kmem_cache_free', `call_site=f+0x1/0x2 ptr=${ptr(0x7000, 0x40)} name=filp`), // the trace's own
+      line('sh-100', 'kfree', `call_site=f+0x1/0x2 ptr=${ptr(0x7001, 0)}`), // pre-trace
+      line('sh-100', 'kfree', 'call_site=f+0x1/0x2 ptr=0000000000000000'), // kfree(NULL): no event
+    ].join('\n') + '\n';
+    const t = parseKernelTrace(text, 'frees.ftrace');
+    const frees = [...t.op.keys()].filter((e) => t.op[e] === OP_KFREE || t.op[e] === OP_CACHE_FREE);
+    expect(frees).toHaveLength(3);
+    expect(t.id[frees[0]!]).toBe(0);
+    const f = preTraceObjectFrees(t);
+    expect([...f.ids]).toEqual([t.id[frees[0]!], t.id[frees[2]!]]);
+    expect([...f.cpus]).toEqual([0, 0]);
   });
 });
