@@ -15,7 +15,7 @@ import type { ZoneFreeState } from './zone-free-state.js';
 // Constants and helpers of other modules as constants of this one (issue 17; see page/buddy.ts):
 // optimized code loads an imported binding through its module's cell and checks it for the
 // temporal dead zone at every use, where a const of this module costs at most one load.
-const { MIGRATE_TYPES, __GFP_DMA, __GFP_DMA32, __GFP_HIGH, gfpMigratetype, gfpZone } = gfpModule;
+const { MIGRATE_TYPES, __GFP_DMA, __GFP_DMA32, __GFP_HIGH, __GFP_HIGHMEM, __GFP_MOVABLE, __GFP_RECLAIMABLE, gfpMigratetype, gfpZone } = gfpModule;
 const { MAX_ORDER, NR_ORDERS } = geometry;
 const { newSteps, STEP_ZONE, tick } = stepsModule;
 
@@ -46,6 +46,21 @@ const KERNEL_LOAD = 16 * MiB;
 /** sizeof(struct page) on x86-64 */
 const STRUCT_PAGE_BYTES = 64;
 const SECTION_PAGES = (128 * MiB) / PAGE;
+
+/**
+ * gfpZone() and gfpMigratetype() of every combination of the zone and mobility bits, the only bits
+ * they read (gfp.ts): ZONE_OF[gfp & ZONE_MT_BITS] === gfpZone(gfp), MT_OF likewise. The allocation
+ * path looks them up (issue 17): inlined, gfp.ts's functions read each of its constants through the
+ * module cell of an exported binding, with a check for the temporal dead zone, six times a request.
+ */
+const ZONE_MT_BITS = __GFP_DMA | __GFP_HIGHMEM | __GFP_DMA32 | __GFP_MOVABLE | __GFP_RECLAIMABLE;
+const ZONE_OF = new Int8Array(ZONE_MT_BITS + 1);
+const MT_OF = new Int8Array(ZONE_MT_BITS + 1);
+for (let b = 0; b <= ZONE_MT_BITS; b++) {
+  if ((b & ~ZONE_MT_BITS) !== 0) continue; // (the bits are contiguous today: no such b)
+  ZONE_OF[b] = gfpZone(b);
+  MT_OF[b] = gfpMigratetype(b);
+}
 
 const WMARK_MIN = 0;
 const WMARK_LOW = 1;
@@ -155,8 +170,8 @@ export class Machine implements PageSource {
     // 6.1 mm/page_alloc.c __alloc_pages(): "if (WARN_ON_ONCE_GFP(order >= MAX_ORDER, gfp)) return NULL"
     // (6.8+: order > MAX_PAGE_ORDER). Checked once here so every page strategy refuses alike.
     if (!(order >= 0 && order <= MAX_ORDER)) return -1;
-    const highest = gfpZone(gfp);
-    const mt = gfpMigratetype(gfp);
+    const highest = ZONE_OF[gfp & ZONE_MT_BITS]!;
+    const mt = MT_OF[gfp & ZONE_MT_BITS]!;
     const pfn = this.tryZones(order, mt, highest, WMARK_LOW);
     return pfn >= 0 ? pfn : this.allocSlow(order, gfp, mt, highest);
   }

@@ -46,16 +46,24 @@ export function newSteps(): Steps {
   return new Float64Array(STEP_PRICE + STEP_COUNT);
 }
 
+/**
+ * STEP_NS and STEP_PRICE as private constants for tick()/ticks() (issue 17): optimized code reads an
+ * exported binding through its module cell, with a check for the temporal dead zone, even in this
+ * module's own functions (every tick inlined into a strategy paid two such loads and an overflow
+ * check); a constant that is not exported is folded into the code.
+ */
+const NS = STEP_NS, PRICE = STEP_PRICE;
+
 /** One step of kind k. */
 export function tick(s: Steps, k: number): void {
   s[k]!++;
-  s[STEP_NS]! += s[STEP_PRICE + k]!;
+  s[NS]! += s[PRICE + k]!;
 }
 
 /** n steps of kind k. */
 export function ticks(s: Steps, k: number, n: number): void {
   s[k]! += n;
-  s[STEP_NS]! += n * s[STEP_PRICE + k]!;
+  s[NS]! += n * s[PRICE + k]!;
 }
 
 /** Prices the steps from now on (ns per step, indexed like the counters: machine/cost.ts), rounded to PRICE_SCALE units. */

@@ -23,11 +23,16 @@ const { PAGEBLOCK_ORDER } = geometry;
  */
 
 /** PAGE_ALLOC_COSTLY_ORDER (include/linux/mmzone.h) */
-export const PAGE_ALLOC_COSTLY_ORDER = 3;
+const COSTLY_ORDER = 3;
+/**
+ * (exported apart from the constant the methods below use: optimized code reads an exported binding
+ * through its module cell with a temporal-dead-zone check, even in this module; a private one is folded)
+ */
+export const PAGE_ALLOC_COSTLY_ORDER = COSTLY_ORDER;
 /** MIGRATE_PCPTYPES */
 const PCPTYPES = 3;
 /** NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1) */
-const LOWORDER_LISTS = PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1);
+const LOWORDER_LISTS = PCPTYPES * (COSTLY_ORDER + 1);
 /** CONFIG_PCP_BATCH_SCALE_MAX (6.7+, default 5) */
 const BATCH_SCALE_MAX = 5;
 /** MIN_PERCPU_PAGELIST_HIGH_FRACTION: pcp->high_max of 6.7+ is managed / 8 split over the CPUs */
@@ -165,12 +170,12 @@ export class PerCpuPages {
 
   /** pcp_allowed_order() with THP: orders 0..PAGE_ALLOC_COSTLY_ORDER and pageblock_order. */
   static allowed(order: number): boolean {
-    return order <= PAGE_ALLOC_COSTLY_ORDER || order === PAGEBLOCK_ORDER;
+    return order <= COSTLY_ORDER || order === PAGEBLOCK_ORDER;
   }
 
   /** order_to_pindex(): (MIGRATE_PCPTYPES * order) + mt below the costly order; THP lists after. */
   private pindex(mt: number, order: number): number {
-    if (order > PAGE_ALLOC_COSTLY_ORDER) return LOWORDER_LISTS + (this.thpByType && mt === MIGRATE_MOVABLE ? 1 : 0);
+    if (order > COSTLY_ORDER) return LOWORDER_LISTS + (this.thpByType && mt === MIGRATE_MOVABLE ? 1 : 0);
     return PCPTYPES * order + mt;
   }
 
@@ -274,7 +279,7 @@ export class PerCpuPages {
     const batch = this.batch;
     if (!this.autoTune) {
       // 6.1: free_high = free_factor && order 1..3; nr_pcp_high() then 0, nr_pcp_free() all
-      const freeHigh = pc[at + P_FREE]! > 0 && order > 0 && order <= PAGE_ALLOC_COSTLY_ORDER;
+      const freeHigh = pc[at + P_FREE]! > 0 && order > 0 && order <= COSTLY_ORDER;
       const high = freeHigh ? 0 : this.highMin;
       if (count < high) return;
       let n: number;
@@ -294,7 +299,7 @@ export class PerCpuPages {
     pc[at + P_ALLOC]! >>= 1;
     let freeCount = pc[at + P_FREE]!;
     let freeHigh = false;
-    if (order > 0 && order <= PAGE_ALLOC_COSTLY_ORDER) {
+    if (order > 0 && order <= COSTLY_ORDER) {
       // 6.8+ PCPF_FREE_HIGH_BATCH: keep at least batch pages on the list (count >= batch to free all)
       freeHigh = freeCount >= batch && pc[at + P_PREV_HIGH] === 1 && (!this.freeHighBatch || count >= batch);
       pc[at + P_PREV_HIGH] = 1;
