@@ -66,6 +66,16 @@ export function ticks(s: Steps, k: number, n: number): void {
   s[NS]! += n * s[PRICE + k]!;
 }
 
+/**
+ * The priced total, set back to 0: what the steps since the last call cost (the replay takes it after
+ * every event, so an event's latency is what it leaves there; run/replay.ts).
+ */
+export function takePriced(s: Steps): number {
+  const v = s[NS]!;
+  s[NS] = 0;
+  return v;
+}
+
 /** Prices the steps from now on (ns per step, indexed like the counters: machine/cost.ts), rounded to PRICE_SCALE units. */
 export function setPrices(s: Steps, ns: Float64Array): void {
   for (let k = 0; k < STEP_COUNT; k++) s[STEP_PRICE + k] = Math.round(ns[k]! * PRICE_SCALE);

@@ -25,7 +25,7 @@ import { ReplayIds } from './replay-ids.js';
 const {
   OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXTFRAG, OP_TICK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
 } = opsModule;
-const { setPrices, STEP_NS } = stepsModule;
+const { setPrices, takePriced } = stepsModule;
 
 export interface ReplayOptions {
   /** nanoseconds per step (machine/cost.ts); with it, every event's simulated latency is recorded */
@@ -220,14 +220,14 @@ class Replay {
   run(): void {
     const opts = this.opts, steps = this.machine.steps;
     // Simulated latency of an event = the priced steps it took (machine/steps.ts: every step adds
-    // its price to the priced total, in whole tenths of a ns). With a recorder the total is set to 0
-    // here and after each event (slice()), so what an event leaves there is its own price: the same
-    // whole number as the change of a running total, without a running total carried from event to
-    // event (past 2^30 the loop kept it as a heap number, allocated anew at every event). Nothing
-    // else reads the total.
+    // its price to the priced total, in whole tenths of a ns). With a recorder the total is taken and
+    // set to 0 here and after each event (takePriced(), slice()), so what an event leaves there is
+    // its own price: the same whole number as the change of a running total, without a running
+    // total carried from event to event (past 2^30 the loop kept it as a heap number, allocated
+    // anew at every event). Nothing else reads the total.
     const weights = opts.latency?.weights ?? null;
     if (weights !== null) setPrices(steps, weights);
-    if (opts.latency !== undefined) steps[STEP_NS] = 0;
+    if (opts.latency !== undefined) takePriced(steps);
     const checkEvery = opts.checkEvery ?? 0;
     const sampleEvery = opts.onSample ? opts.sampleEvery ?? 0 : 0;
     // event counts at which the next sample / check is due (countdowns: no division per event),
@@ -287,8 +287,7 @@ class Replay {
         if (held > this.heldPeak) this.heldPeak = held;
       }
       if (recorder !== null) {
-        recorder.recordUnits(o, steps[STEP_NS]!);
-        steps[STEP_NS] = 0;
+        recorder.recordUnits(o, takePriced(steps));
       }
       if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(base + e + 1, this.phase, objs.reqLive); }
       if (e + 1 === nextCheck) { nextCheck += checkEvery; verify(machine, objects, source, pages.blockPages, vm, heaps); }
