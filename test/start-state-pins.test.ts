@@ -31,7 +31,8 @@ describe('pageblocks a recording proves of a type at the start', () => {
       take(8 * 512, 10, 0), isolate(9 * 512), // an order-10 take taints both its pageblocks
     ].join('\n');
     expect(movable(text)).toEqual([4, 7]);
-    expect(Array.from(startPageblocks(text).pb)).toEqual([4, 7]);
+    // (the fallback names pageblock 5's type itself: Unmovable, the fallback_migratetype of its order-9 block)
+    expect(Array.from(startPageblocks(text).pb)).toEqual([4, 5, 7]);
   });
 
   it('startPageblocks(): a drain of a page its owner freed names the pageblock\'s type; a drain of a refilled page does not', () => {
@@ -61,6 +62,19 @@ describe('pageblocks a recording proves of a type at the start', () => {
     expect(Array.from(p.pb)).toEqual([3]);
     expect(Array.from(p.type)).toEqual([MIGRATE_RECLAIMABLE]);
     expect(Array.from(startPageblocks(text).pb)).toEqual([]); // without kpageflags: no such evidence
+  });
+
+  it('startPageblocks(): a stolen whole-pageblock block names its pageblocks\' type, unless touched before', () => {
+    const steal = (pfn: number, order: number, fallbackMt: number): string => line(0, `mm_page_alloc_extfrag: page=ffff pfn=0x${pfn.toString(16)} alloc_order=0 fallback_order=${order} pageblock_order=9 alloc_migratetype=1 fallback_migratetype=${fallbackMt} fragmenting=0 change_ownership=1`);
+    const text = [
+      steal(17 * 512, 9, 2), // fork-fragment's first fallback: pageblock 17 was Reclaimable
+      steal(2 * 512, 10, 1), // an order-10 block: pageblocks 2 and 3
+      take(5 * 512, 0, 0), steal(5 * 512, 9, 0), // an Unmovable take first: no evidence
+      steal(8 * 512 + 64, 6, 1), // a smaller block: its list says less on 6.1
+    ].join('\n');
+    const p = startPageblocks(text);
+    expect(Array.from(p.pb)).toEqual([2, 3, 17]);
+    expect(Array.from(p.type)).toEqual([MIGRATE_MOVABLE, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE]);
   });
 
   it('build-compress-smp: the pinned pageblocks start Movable, the per-type counts stay before/pagetypeinfo\'s', () => {

@@ -42,7 +42,7 @@ export function startInputFor(tracePath: string, withKpage = true, traceText?: s
   return { pagetypeinfo, kpage, ...(pagesets ? { pagesets } : {}), ...takes, ...slabs, ...(pcpTraffic ? { pcpTraffic } : {}) };
 }
 
-const PB_EVIDENCE = /(mm_page_alloc_zone_locked|mm_page_alloc|mm_page_alloc_extfrag|mm_page_free|mm_page_free_batched|mm_page_pcpu_drain): page=\S+ pfn=0x([0-9a-f]+) (?:order|alloc_order)=(\d+)(?: migratetype=(\d+)| fallback_order=(\d+))?|isolate_free_page: \S+ page=0x([0-9a-f]+) order=\d+ vmemmap_base=0x([0-9a-f]+)/g;
+const PB_EVIDENCE = /(mm_page_alloc_zone_locked|mm_page_alloc|mm_page_alloc_extfrag|mm_page_free|mm_page_free_batched|mm_page_pcpu_drain): page=\S+ pfn=0x([0-9a-f]+) (?:order|alloc_order)=(\d+)(?: migratetype=(\d+)| fallback_order=(\d+) \S+ \S+ fallback_migratetype=(\d+))?|isolate_free_page: \S+ page=0x([0-9a-f]+) order=\d+ vmemmap_base=0x([0-9a-f]+)/g;
 
 /**
  * The pageblocks whose type at the start a recording proves (StartInput.startPageblocks; pageblock
@@ -63,12 +63,15 @@ const PB_EVIDENCE = /(mm_page_alloc_zone_locked|mm_page_alloc|mm_page_alloc_extf
  *   is listed under their type (6.1 __free_one_page() merges across pageblocks only of mergeable
  *   types and lists the result under the type of the pageblock the merge started in; 6.10+ lists
  *   every block under its pageblock's type).
+ * - the fallback type of a stolen block of pageblock order or more: `mm_page_alloc_extfrag`'s page
+ *   heads a block of fallback_order taken off the fallback_migratetype list (6.1/6.12
+ *   __rmqueue_fallback()), listed under its pageblocks' type (as above); the steal retypes them
+ *   after, so it is evidence only when nothing touched them before.
  * A pageblock was of that type at the start too unless something before it in the trace could have
  * retyped it: a fallback (every __rmqueue_fallback() emits mm_page_alloc_extfrag, 6.1/6.12; its
  * whole stolen block's pageblocks) or a take of another migratetype in it (mm_page_alloc_zone_locked
  * / mm_page_alloc: e.g. reserve_highatomic_pageblock() after an atomic take); such a pageblock is no
  * evidence. Conservative: a block of order > 9 taints all its pageblocks. The first evidence wins.
- * Measured and left out (docs/fidelity.md): the fallback type of an extfrag's whole-pageblock block.
  */
 export function startPageblocks(text: string, kpage?: Uint8Array): { pb: Int32Array; type: Uint8Array } {
   const tainted = new Set<number>(), pinned = new Map<number, number>();
@@ -84,7 +87,7 @@ export function startPageblocks(text: string, kpage?: Uint8Array): { pb: Int32Ar
   const freed = new Set<number>();
   for (const m of text.matchAll(PB_EVIDENCE)) {
     if (m[1] === undefined) {
-      pin(structPagePfn(m[6]!, m[7]!) >>> PAGEBLOCK_ORDER, MIGRATE_MOVABLE);
+      pin(structPagePfn(m[7]!, m[8]!) >>> PAGEBLOCK_ORDER, MIGRATE_MOVABLE);
       continue;
     }
     const pfn = parseInt(m[2]!, 16), first = pfn >>> PAGEBLOCK_ORDER;
@@ -96,6 +99,9 @@ export function startPageblocks(text: string, kpage?: Uint8Array): { pb: Int32Ar
     if (m[1] === 'mm_page_pcpu_drain') {
       if (wasFreed) pin(pfn >>> PAGEBLOCK_ORDER, Number(m[4]));
       continue;
+    }
+    if (m[1] === 'mm_page_alloc_extfrag' && m[5] !== undefined && Number(m[5]) >= PAGEBLOCK_ORDER) {
+      for (let b = first; b < (pfn + (1 << Number(m[5]))) >>> PAGEBLOCK_ORDER; b++) pin(b, Number(m[6]));
     }
     if (m[1] !== 'mm_page_alloc_extfrag' && Number(m[4] ?? 1) === MIGRATE_MOVABLE) continue; // a Movable take retypes nothing
     const n = 1 << Math.max(Number(m[3]), Number(m[5] ?? 0)); // a steal retypes its whole block's pageblocks

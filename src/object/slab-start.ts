@@ -30,10 +30,11 @@
  *   loader's `cache-N` (trace/kernel.ts cacheFor()), so two kernel caches of one size are one here.
  * Refused: a page any recorded page event touches (the kernel freed or reused it: its recorded free
  * stays a page event), and a slab whose pages are not all pre-trace KPF_SLAB pages.
- * Left out: objects above KMALLOC_MAX_CACHE_SIZE (8 KiB). A kmalloc's are kmalloc_large() pages,
- * no slab; a kmem_cache's (task_struct, 8448 bytes: order-3 slabs of 3) are slab objects, but
- * adopting their slabs measured worse on every bundled recording although it is closer to the
- * kernel's slabs (session 9, docs/fidelity.md), so they stay out until the page layer says why.
+ * Left out: a kmalloc above KMALLOC_MAX_CACHE_SIZE (8 KiB): kmalloc_large() pages, no slab. A
+ * kmem_cache's objects above it (task_struct, 8448 bytes: order-3 slabs of 3) are slab objects and
+ * are in: session 9 left them out for a while, when adopting their slabs measured worse on every
+ * recording; with vmalloc's untraced pages (trace/vmalloc-areas.ts) it is closer in the take
+ * agreement of all four and in the end state of three (docs/fidelity.md).
  */
 import { __GFP_DMA, __GFP_RECLAIMABLE, parseGfpLenient } from '../machine/gfp.js';
 import { KP_SLAB, type PreTraceSlabObjects } from '../machine/start-state.js';
@@ -81,8 +82,6 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
   const live = new Map<string, string>();
   /** kmem_cache_free name → the cache of the trace's objects freed with it (null: two disagree) */
   const named = new Map<string, string | null>();
-  /** caches of objects above KMALLOC_MAX_CACHE_SIZE (see the header) */
-  const big = new Set<string>();
   let frees = 0;
   for (const m of text.matchAll(EVENT)) {
     if (m[7] !== undefined) {
@@ -99,10 +98,7 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
       // the loader's cache: by name= (6.12), else one per bytes_alloc (6.1, cacheFor())
       c = m[1] === 'kmalloc' ? '' : name ?? `cache-${m[4]}`;
       live.set(p, c);
-      if (Number(m[4]) > KMALLOC_MAX_CACHE_SIZE) {
-        if (c !== '') big.add(c);
-        continue;
-      }
+      if (c === '' && Number(m[4]) > KMALLOC_MAX_CACHE_SIZE) continue; // kmalloc_large(): pages, no slab
     } else {
       const was = live.get(p);
       if (was !== undefined) {
@@ -141,7 +137,6 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
     if (pfn < 0 || pfn >= n || kpage[pfn] !== KP_SLAB || touched[pfn] === 1) continue;
     // a free's cache: its name's as the trace's own objects show it; kfree or an unknown name: null
     const c = seq[k]! < 0 ? cache[k]! : cache[k] === '' ? null : named.get(cache[k]!) ?? null;
-    if (c !== null && big.has(c)) continue; // a cache of objects above 8 KiB: left out, as its allocations
     out.cache.push(c); out.bytes.push(bytes[k]!); out.gfp.push(gfp[k]!); out.pfn.push(pfn); out.off.push(byte - pfn * PAGE); out.cpu.push(cpu[k]!);
     out.free.push(seq[k]!);
   }

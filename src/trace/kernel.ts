@@ -32,6 +32,7 @@ import {
 } from './ops.js';
 import { CompactionTargets } from './compaction-targets.js';
 import { snapshotWindow } from './snapshot-window.js';
+import { vmallocAreas, type VmallocArea } from './vmalloc-areas.js';
 import { TraceBuilder, isStorableValue, type Trace } from './trace.js';
 import { AttributionInput, attribute, layerView, type KernelLayers } from './attribution.js';
 import {
@@ -267,6 +268,10 @@ class KernelParser {
   private isolationReturnsUnpaired = 0;
   private isolationConflicts = 0;
   private targetPieceFrees = 0;
+  /** vmalloc areas by the line offset of their page array's kmalloc (trace/vmalloc-areas.ts), once run() knows the window */
+  private vmalloc: Map<number, VmallocArea> | null = null;
+  private vmallocAreaCount = 0;
+  private vmallocPageCount = 0;
 
   constructor(readonly text: Bytes, readonly file: string, name: string, private readonly layers?: KernelLayers) {
     const events = estimateLines(text);
@@ -379,6 +384,7 @@ class KernelParser {
       pos = Math.max(pos, window.start);
       n = window.end;
     }
+    this.vmalloc = vmallocAreas(Buffer.from(s.buffer, s.byteOffset, s.length), pos, n);
     while (pos < n) {
       let end = s.indexOf(10, pos);
       if (end < 0) end = s.length;
@@ -402,6 +408,7 @@ class KernelParser {
       null_frees: this.nullFrees,
       callchain_lines: this.callchainLines,
       unknown_gfp_names: this.unknownGfpNames,
+      ...(this.vmallocAreaCount > 0 ? { vmalloc_areas: this.vmallocAreaCount, vmalloc_bulk_pages: this.vmallocPageCount } : {}),
       ...(window !== null ? { events_outside_snapshots: outside } : {}),
       ...(this.isolations + this.isolationsRefused + this.isolationReturnsUnpaired > 0 ? {
         compaction_isolations: this.isolations,
@@ -853,6 +860,11 @@ class KernelParser {
       if (r === PTR_NULL) { this.failedAllocs++; return; }
     }
     if (!this.pageKey(s, f, e)) { this.failedAllocs++; return; }
+    this.allocBlock(ord, gfp);
+  }
+
+  /** An allocation of the block PTR names (a pfn or struct page key, keyIsPfn says which). */
+  private allocBlock(ord: number, gfp: number): void {
     if (this.targets.liveBlocks > 0 && this.keyIsPfn && PTR[0] === 0 && this.targets.find(PTR[1]!, ord)) {
       // pages a compaction target still holds are allocated again: their free was not seen
       this.isolationConflicts++;
@@ -1091,6 +1103,32 @@ class KernelParser {
     const id = this.newObject(-1);
     this.b.push(OP_KMALLOC, id, bytes, gfp);
     this.attr?.note(this.b.length - 1, hi, lo);
+    const area = this.vmalloc?.get(this.lineStart);
+    if (area !== undefined) this.vmallocPages(area, gfp);
+  }
+
+  /**
+   * The pages of a vmalloc area, which __alloc_pages_bulk() took untraced right after this page
+   * array (trace/vmalloc-areas.ts): each an allocation of the block its vfree frees (so that free
+   * is its free), or of a new id when the trace does not free the area. Their gfp is the array's
+   * (6.1/6.12 __vmalloc_area_node(): the array with the caller's gfp & GFP_RECLAIM_MASK, the
+   * pages with the caller's gfp: GFP_KERNEL-based for stacks, so both Unmovable).
+   */
+  private vmallocPages(area: VmallocArea, gfp: number): void {
+    this.vmallocAreaCount++;
+    this.vmallocPageCount += area.pfns.length + area.unknown;
+    const key = this.keyIsPfn;
+    for (let k = 0; k < area.pfns.length; k++) {
+      PTR[0] = 0; PTR[1] = area.pfns[k]!;
+      this.keyIsPfn = true;
+      this.allocBlock(area.orders[k]!, gfp);
+    }
+    for (let k = 0; k < area.unknown; k++) {
+      const b = this.b, id = b.newId();
+      this.setInfo(id, 0);
+      b.push(OP_PAGE_ALLOC, id, 0, gfp);
+    }
+    this.keyIsPfn = key;
   }
 
   private kfree(s: Bytes, f: number, e: number): void {

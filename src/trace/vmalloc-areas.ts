@@ -1,0 +1,106 @@
+/**
+ * The page allocations of vmalloc() that a kernel recording does not show (issue 13). 6.1/6.12
+ * __vmalloc_area_node() takes an area's pages with vm_area_alloc_pages() →
+ * alloc_pages_bulk_array_mempolicy() → __alloc_pages_bulk(), which takes order-0 pages straight
+ * from the per-CPU list (__rmqueue_pcplist()) with no mm_page_alloc event; only a page it cannot
+ * get that way goes through __alloc_pages() (traced). Every fork whose stack is not in the per-CPU
+ * stack cache vmallocs a 16 KiB stack this way (CONFIG_VMAP_STACK): 62 areas, 248 pages, on the
+ * bundled fork-fragment, a third of the Unmovable refills the kernel made that a replay without them
+ * does not make. Their frees are traced (vfree(), often from a kworker): a mm_page_free of a page
+ * that had no allocation since its last free.
+ *
+ * The recording shows each area twice: `kmalloc: call_site=__vmalloc_node_range(_noprof)…` is the
+ * area's page array (bytes_req = 8 × its pages), allocated just before the pages; vfree()
+ * (__vunmap() on 6.1, vfree() on 6.12) frees the pages, one mm_page_free each on its CPU, then that
+ * array (`kfree: … ptr=` the same). So an area is found by its array, its count is bytes_req / 8,
+ * and its pages are the last mm_page_free lines of the CPU of the array's kfree before that kfree.
+ * An area the trace never frees keeps unknown pages.
+ */
+
+const MARK = Buffer.from('call_site=__vmalloc_node_range');
+const KFREE = Buffer.from(' kfree: ');
+const PAGE_FREE = ' mm_page_free: ';
+
+/**
+ * A vmalloc area of a recording, by its page array's kmalloc: the pages bulk-allocated untraced
+ * there. With the area's vfree in the trace, the pages it freed (pfns, orders) less those a traced
+ * mm_page_alloc took after the array (under memory pressure __alloc_pages_bulk() gives up and
+ * vm_area_alloc_pages() takes the rest one by one through alloc_pages_node(), traced); without it,
+ * `unknown` order-0 pages whose pfns the trace does not say.
+ */
+export interface VmallocArea {
+  pfns: number[];
+  orders: number[];
+  unknown: number;
+}
+
+function lineAt(s: Buffer, at: number): { start: number; end: number } {
+  const start = s.lastIndexOf(10, at) + 1;
+  let end = s.indexOf(10, at);
+  if (end < 0) end = s.length;
+  return { start, end };
+}
+
+/** the CPU column `[NNN]` of a line (the last bracketed number before the timestamp), -1 without one */
+function cpuOf(line: string): number {
+  const m = /\[(\d+)\]\s/.exec(line);
+  return m === null ? -1 : Number(m[1]);
+}
+
+/**
+ * The vmalloc areas of the text in [from, to), by the byte offset of the line of each area's page
+ * array kmalloc.
+ */
+export function vmallocAreas(s: Buffer, from: number, to: number): Map<number, VmallocArea> {
+  const out = new Map<number, VmallocArea>();
+  /** each area's array ptr= and line start, in text order */
+  const arrays: { ptr: string; at: number }[] = [];
+  for (let at = s.indexOf(MARK, from); at >= 0 && at < to; at = s.indexOf(MARK, at + MARK.length)) {
+    const { start, end } = lineAt(s, at);
+    const line = s.toString('latin1', start, end);
+    const m = / kmalloc: .*? ptr=([0-9a-f]+) bytes_req=(\d+)/.exec(line);
+    if (m === null || m[1]!.length < 8 || /^0+$/.test(m[1]!)) continue;
+    const pages = Math.floor(Number(m[2]) / 8);
+    if (pages < 1) continue;
+    out.set(start, { pfns: [], orders: [], unknown: pages });
+    arrays.push({ ptr: m[1]!, at: start });
+  }
+  if (arrays.length === 0) return out;
+  /** ptr= of each live area's array → the line start of its kmalloc (an array's address is reused once freed) */
+  const open = new Map<string, number>();
+  let next = 0;
+  for (let at = s.indexOf(KFREE, from); at >= 0 && at < to; at = s.indexOf(KFREE, at + KFREE.length)) {
+    const { start, end } = lineAt(s, at);
+    for (; next < arrays.length && arrays[next]!.at < start; next++) open.set(arrays[next]!.ptr, arrays[next]!.at);
+    const line = s.toString('latin1', start, end);
+    const m = / ptr=([0-9a-f]+)/.exec(line);
+    if (m === null) continue;
+    const areaAt = open.get(m[1]!);
+    if (areaAt === undefined) continue;
+    open.delete(m[1]!);
+    const area = out.get(areaAt)!;
+    const cpu = cpuOf(line);
+    // back from the kfree: the area's page frees are the last mm_page_free lines of this CPU
+    const pfns: number[] = [], orders: number[] = [], lineOf: number[] = [];
+    let p = start - 1;
+    for (let looked = 0; p > areaAt && pfns.length < area.unknown && looked < 8 * area.unknown + 16; looked++) {
+      const ls = s.lastIndexOf(10, p - 1) + 1;
+      const l = s.toString('latin1', ls, p);
+      p = ls - 1;
+      if (cpuOf(l) !== cpu) continue;
+      if (!l.includes(PAGE_FREE)) break;
+      const f = /pfn=0x([0-9a-f]+) order=(\d+)/.exec(l);
+      if (f === null) break;
+      pfns.push(parseInt(f[1]!, 16)); orders.push(Number(f[2])); lineOf.push(ls);
+    }
+    if (pfns.length !== area.unknown) continue;
+    area.unknown = 0;
+    for (let k = pfns.length - 1; k >= 0; k--) {
+      // the page's last event before this free: a traced allocation after the array, or not
+      const last = s.lastIndexOf(`pfn=0x${pfns[k]!.toString(16)} `, lineOf[k]! - 1, 'latin1');
+      if (last > areaAt && s.toString('latin1', lineAt(s, last).start, last).includes(' mm_page_alloc: ')) continue;
+      area.pfns.push(pfns[k]!); area.orders.push(orders[k]!);
+    }
+  }
+  return out;
+}
