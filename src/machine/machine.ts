@@ -333,7 +333,8 @@ function handOver(strategy: PageStrategy, startPfn: number, endPfn: number, free
     const s = Math.max(startPfn, r.start / PAGE);
     const e = Math.min(endPfn, r.end / PAGE);
     if (e <= s) continue;
-    forEachAlignedBlock(s, e, (pfn, order) => strategy.free(pfn - startPfn, order));
+    if (strategy.handOver !== undefined) forEachAlignedBlock(s, e, (pfn, order) => strategy.handOver!(pfn - startPfn, order));
+    else forEachAlignedBlock(s, e, (pfn, order) => strategy.free(pfn - startPfn, order));
     managed += e - s;
   }
   return managed;

@@ -88,6 +88,13 @@ export interface PageStrategy {
   /** pages on the per-CPU lists now */
   pcpPages?(): number;
   /**
+   * The boot hand-over's free of memory never allocated (memblock_free_all() → __free_pages_core(),
+   * FPI_TO_TAIL), where the strategy has it apart from free(): a separate entry keeps the replay's
+   * free() path specialized to the replay's frees (V8 re-optimized it after every cell's boot, whose
+   * frees are all high-order to-tail frees). Without it, free() is the hand-over.
+   */
+  handOver?(pfn: number, order: number): void;
+  /**
    * A start state's pre-trace memory (machine/start-state.ts): the block at zone-local `pfn`, never
    * handed over, is memory the kernel had allocated before the recording began, by a request of type
    * `mt` (the type a pageblock scan counts it as: move_freepages_block()'s PageLRU test). Only

@@ -219,7 +219,8 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
     const order = input.kpage && input.takes ? listOrder(blocks, startPfn, input.takes) : null;
     for (let k = 0; k < blocks.length; k += 2) {
       const i = order === null ? k : 2 * order[k >> 1]!;
-      strategy.free(blocks[i]!, blocks[i + 1]!);
+      if (strategy.handOver !== undefined) strategy.handOver(blocks[i]!, blocks[i + 1]!);
+      else strategy.free(blocks[i]!, blocks[i + 1]!);
       stats.free_pages += 1 << blocks[i + 1]!;
       avail.fill(4, blocks[i]!, blocks[i]! + (1 << blocks[i + 1]!)); // 4: free
     }

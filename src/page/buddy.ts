@@ -327,6 +327,12 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     return this.pcp;
   }
 
+  /** __free_pages_core() at boot: free() of a block never allocated, before the per-CPU lists exist. */
+  handOver(pfn: number, order: number): void {
+    tick(this.steps, STEP_CALL);
+    this.freeOne(pfn, order, this.pbType[pfn >>> PAGEBLOCK_ORDER]!, true);
+  }
+
   free(pfn: number, order: number): void {
     tick(this.steps, STEP_CALL);
     // get_pfnblock_migratetype() at free time (free_unref_page(), __free_pages_ok())
