@@ -127,6 +127,20 @@ describe('per-CPU page lists', () => {
     b.check();
   });
 
+  it('6.1: the drain fires at this CPU\'s pcp->high as a recording\'s start sets it, not at zone_highsize()', () => {
+    const b = zone();
+    const pcp = b.perCpuPages()!;
+    b.setPcpHigh(0, 30); // before/zoneinfo's high: 10 below the model's 40 (fork-fragment: 516 against 518)
+    const got: number[] = [];
+    for (let i = 0; i < 45; i++) got.push(b.alloc(0, MIGRATE_MOVABLE));
+    b.alloc(0, MIGRATE_MOVABLE);
+    const pagesBefore = pcp.pages();
+    let freed = 0;
+    while (pcp.drains === 0) { b.free(got[freed]!, 0); freed++; }
+    expect(pagesBefore + freed).toBe(30);
+    b.check();
+  });
+
   it('pcp=off frees straight to the free lists', () => {
     const b = zone(RULES_6_12, false);
     expect(b.perCpuPages()).toBeNull();

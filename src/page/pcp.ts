@@ -278,9 +278,11 @@ export class PerCpuPages {
     const count = (pc[at + P_COUNT]! += 1 << order);
     const batch = this.batch;
     if (!this.autoTune) {
-      // 6.1: free_high = free_factor && order 1..3; nr_pcp_high() then 0, nr_pcp_free() all
+      // 6.1: free_high = free_factor && order 1..3; nr_pcp_high() then 0, nr_pcp_free() all; else
+      // this CPU's pcp->high (zone_highsize() at boot, a recording's own when its start sets it: the
+      // model's watermarks may miss the kernel's by a page or two, fork-fragment's high by 2)
       const freeHigh = pc[at + P_FREE]! > 0 && order > 0 && order <= COSTLY_ORDER;
-      const high = freeHigh ? 0 : this.highMin;
+      const high = freeHigh ? 0 : pc[at + P_HIGH]!;
       if (count < high) return;
       let n: number;
       if (freeHigh) n = count;
