@@ -40,6 +40,13 @@ describe('vmalloc areas: the pages __alloc_pages_bulk() takes untraced', () => {
     ]);
   });
 
+  it('a page a traced allocation took after the array is not one of the bulk pages (the bulk gave up under pressure)', () => {
+    const C = 'ffff89d202a41000';
+    const text = [array(C, 2), alloc(0x7001), free(0x7000, 'kworker/0:0-7'), free(0x7001, 'kworker/0:0-7'), kfree(C, '__vunmap+0x2d4/0x340')].join('\n') + '\n';
+    const b = Buffer.from(text, 'latin1');
+    expect([...vmallocAreas(b, 0, b.length).values()]).toEqual([{ pfns: [0x7000], orders: [0], unknown: 0 }]);
+  });
+
   it('the loader allocates them at the array, so the vfree frees them: no double free, no trace error', () => {
     const t = parseKernelTrace(TEXT, 'vmalloc.ftrace', 'vmalloc', { layers: 'pages' });
     const ops = Array.from(t.op.subarray(0, t.length));

@@ -96,9 +96,9 @@ export function vmallocAreas(s: Buffer, from: number, to: number): Map<number, V
     if (pfns.length !== area.unknown) continue;
     area.unknown = 0;
     for (let k = pfns.length - 1; k >= 0; k--) {
-      // the page's last event before this free: a traced allocation after the array, or not
-      const last = s.lastIndexOf(`pfn=0x${pfns[k]!.toString(16)} `, lineOf[k]! - 1, 'latin1');
-      if (last > areaAt && s.toString('latin1', lineAt(s, last).start, last).includes(' mm_page_alloc: ')) continue;
+      // the page's last event between the array and this free: a traced allocation, or none
+      const last = s.subarray(areaAt, lineOf[k]!).lastIndexOf(`pfn=0x${pfns[k]!.toString(16)} `, undefined, 'latin1');
+      if (last >= 0 && s.toString('latin1', lineAt(s, areaAt + last).start, areaAt + last).includes(' mm_page_alloc: ')) continue;
       area.pfns.push(pfns[k]!); area.orders.push(orders[k]!);
     }
   }
