@@ -9,8 +9,9 @@ import { snapshotWindow } from '../trace/snapshot-window.js';
  * The buddy-level traffic of the per-CPU page lists in a kernel recording (ftrace text, .gz or
  * plain), counted in blocks: `mm_page_alloc_zone_locked … percpu_refill=1` (a block taken from the
  * free lists under zone->lock for a pcp list: rmqueue_bulk()) and `mm_page_pcpu_drain` (a block
- * free_pcppages_bulk() gave back; a 6.10+ fallback's untraced take counts as recordedBuddyTakes() reads it). What the simulated counters pcp_refill_blocks and
- * pcp_drain_blocks count. Undefined for a file that is not ftrace text.
+ * free_pcppages_bulk() gave back; a 6.10+ fallback's untraced take counts as recordedBuddyTakes()
+ * reads it). What the simulated counters pcp_refill_blocks and pcp_drain_blocks count. Undefined
+ * for a file that is not ftrace text.
  */
 export function recordedPcpTraffic(tracePath: string, text = ftraceText(tracePath)): { refill_blocks: number; drain_blocks: number } | undefined {
   const takes = recordedBuddyTakes(tracePath, text);
