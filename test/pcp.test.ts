@@ -141,6 +141,23 @@ describe('per-CPU page lists', () => {
     b.check();
   });
 
+  it('6.1 (Debian 6.1.y): free_factor stops at CONFIG_PCP_BATCH_SCALE_MAX, so a long run of frees drains batch << 5 at most', () => {
+    const b = zone();
+    const pcp = b.perCpuPages()!;
+    b.setPcpHigh(0, 400); // high - batch = 397, above batch << 6 = 192
+    const got: number[] = [];
+    for (let i = 0; i < 1200; i++) got.push(b.alloc(0, MIGRATE_MOVABLE));
+    b.alloc(0, MIGRATE_MOVABLE);
+    const sizes: number[] = [];
+    let drained = pcp.drainBlocks;
+    for (const p of got) {
+      b.free(p, 0);
+      if (pcp.drainBlocks !== drained) { sizes.push(pcp.drainBlocks - drained); drained = pcp.drainBlocks; }
+    }
+    expect(sizes.slice(0, 8)).toEqual([3, 6, 12, 24, 48, 96, 96, 96]); // without the cap: ..., 96, 192, 192
+    b.check();
+  });
+
   it('pcp=off frees straight to the free lists', () => {
     const b = zone(RULES_6_12, false);
     expect(b.perCpuPages()).toBeNull();

@@ -288,9 +288,12 @@ export class PerCpuPages {
       if (freeHigh) n = count;
       else if (high < batch) n = 1;
       else {
-        // nr_pcp_free(): batch << free_factor, doubling while frees run on, clamped to [batch, high - batch]
+        // nr_pcp_free(): batch << free_factor, doubling while frees run on, clamped to [batch, high - batch];
+        // free_factor stops at CONFIG_PCP_BATCH_SCALE_MAX (5): 52166607ecc9 "mm: restrict the pcp batch
+        // scale factor to avoid too long latency" (6.10), backported to 6.1.y, which Debian's 6.1.0-56
+        // has (the recordings drain 15 << 5 = 480 pages again and again where high - batch is 501)
         n = batch << pc[at + P_FREE]!;
-        if (n < high - batch) pc[at + P_FREE]!++;
+        if (n < high - batch && pc[at + P_FREE]! < BATCH_SCALE_MAX) pc[at + P_FREE]!++;
         n = Math.min(Math.max(n, batch), high - batch);
       }
       this.bulkFree(cpu, n, pindex);

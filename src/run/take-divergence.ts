@@ -5,6 +5,7 @@ import { PAGEBLOCK_ORDER, structPagePfn } from '../machine/page-geometry.js';
 import { BuddyAllocator } from '../page/buddy.js';
 import type { Trace } from '../trace/trace.js';
 import { runCell, type CellSpec } from './cell.js';
+import { compareDrains, recordedDrains, watchDrains, type DrainDivergence } from './drain-divergence.js';
 
 /**
  * The divergence diagnostic of a kernel recording (`allocbench fidelity --diverge N`): the model
@@ -40,6 +41,8 @@ export interface TakeDivergence {
    * k-th; the first N in another pageblock are described
    */
   targets: { real: number; model: number; same_pfn: number; same_pageblock: number; examples: string[] };
+  /** the per-CPU list drains (run/drain-divergence.ts) */
+  drains: DrainDivergence;
 }
 
 interface ModelTake { pfn: number; order: number; mt: number; fallback: boolean; where: string }
@@ -93,9 +96,11 @@ export function takeDivergence(
     const owner = buddiesOf.find((x) => x.b !== null && pfn >= x.z.startPfn && pfn < x.z.startPfn + x.z.spanned);
     return owner === undefined ? 'outside the zones' : owner.b!.locate(pfn - owner.z.startPfn);
   };
-  let buddiesOf: { z: { startPfn: number; spanned: number }; b: BuddyAllocator | null }[] = [];
-  const onStart = (machine: { zones: { startPfn: number; spanned: number; strategy: unknown }[] }): void => {
+  let buddiesOf: { z: { startPfn: number; spanned: number; name?: string }; b: BuddyAllocator | null }[] = [];
+  let modelDrains: ReturnType<typeof watchDrains> = [];
+  const onStart = (machine: { zones: { startPfn: number; spanned: number; name?: string; strategy: unknown }[]; cpuCursor: { cpu: number } }): void => {
     const buddies = buddiesOf = machine.zones.map((z) => ({ z, b: z.strategy instanceof BuddyAllocator ? z.strategy : null }));
+    modelDrains = watchDrains(buddies.flatMap(({ z, b }) => (b === null ? [] : [{ startPfn: z.startPfn, b }])), () => machine.cpuCursor.cpu);
     for (const { z, b } of buddies) {
       if (b === null) continue;
       // the model's compaction targets (its free scanner), set beside the recorded isolations
@@ -128,7 +133,8 @@ export function takeDivergence(
     }
   };
   // inspect: the replay has ended (the high-order probe after it is no take of the recording)
-  const rules = runCell(cell, trace, config, { start, samples: 0, startEmpty: false, onStart, inspect: () => { done = true; } }).metrics.page_rules;
+  let drainsAtEnd = 0;
+  const rules = runCell(cell, trace, config, { start, samples: 0, startEmpty: false, onStart, inspect: () => { done = true; drainsAtEnd = modelDrains.length; } }).metrics.page_rules;
   let same = 0, first = -1, pairs = 0;
   for (let k = 0; k < real.pfn.length; k++) {
     const m = paired[k];
@@ -169,6 +175,7 @@ export function takeDivergence(
   return {
     recording, page: cell.page, ...(typeof rules === 'string' ? { rules } : {}), real_takes: real.pfn.length, model_takes: modelTakes, by_class,
     same_rank: pairs === 0 ? 0 : same / pairs, near: real.pfn.length === 0 ? 0 : near / real.pfn.length, window, first, examples, targets,
+    drains: drainsOfBusiestZone(recordedDrains(text), modelDrains.slice(0, drainsAtEnd), n, buddiesOf),
   };
 }
 
@@ -202,6 +209,16 @@ export function recordedTargets(text: string): { pfn: number; order: number; lin
 
 const hex = (p: number): string => `0x${p.toString(16)}`;
 
+/** The drain comparison of the zone with the most recorded drains. */
+function drainsOfBusiestZone(real: ReturnType<typeof recordedDrains>, model: ReturnType<typeof recordedDrains>, n: number, zones: { z: { startPfn: number; spanned: number; name?: string } }[]): DrainDivergence {
+  let best: DrainDivergence | undefined;
+  for (const { z } of zones) {
+    const d = compareDrains(real, model, n, z.startPfn, z.startPfn + z.spanned);
+    if (best === undefined || d.real > best.real) best = { ...d, zone: z.name ?? '' };
+  }
+  return best ?? compareDrains(real, model, n, 0, 0);
+}
+
 function describe(real: BuddyTakes, k: number, m: ModelTake, history: Map<number, { line: number; what: string }[]>): string {
   const line = real.line[k]!, rp = real.pfn[k]!;
   const before = (history.get(rp) ?? []).filter((h) => h.line < line);
@@ -218,5 +235,7 @@ export function formatDivergence(d: TakeDivergence): string {
     + `  takes per order/type real/model: ${Object.entries(d.by_class).map(([c, [r, m]]) => `${c} ${r}/${m}`).join(', ')}\n`
     + d.examples.map((e) => `  ${e}\n`).join('')
     + `  compaction targets real ${d.targets.real} model ${d.targets.model}: same pfn ${pct(d.targets.same_pfn)}, same pageblock ${pct(d.targets.same_pageblock)}`
-    + d.targets.examples.map((e) => `\n  ${e}`).join('');
+    + d.targets.examples.map((e) => `\n  ${e}`).join('')
+    + `\n  per-CPU list drains (${d.drains.zone}) real ${d.drains.real} model ${d.drains.model}: same pages ${pct(d.drains.same_pages)}, same pages from the same first page ${pct(d.drains.same_first)} (first difference at drain #${d.drains.first})`
+    + d.drains.examples.map((e) => `\n  ${e}`).join('');
 }
