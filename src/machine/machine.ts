@@ -321,6 +321,12 @@ export class Machine implements PageSource {
  */
 export type HandOver = (strategy: PageStrategy, startPfn: number, endPfn: number, free: readonly Region[], zone: string) => number;
 
+/** The boot's free of a never-allocated block: the strategy's handOver() where it has one, else free(). */
+export function handOverBlock(strategy: PageStrategy, pfn: number, order: number): void {
+  if (strategy.handOver !== undefined) strategy.handOver(pfn, order);
+  else strategy.free(pfn, order);
+}
+
 /**
  * memblock_free_all() for one zone: every free range inside the zone span is freed to the strategy
  * in the kernel's blocks (__free_pages_memory: the largest aligned block that fits, order
@@ -333,8 +339,7 @@ function handOver(strategy: PageStrategy, startPfn: number, endPfn: number, free
     const s = Math.max(startPfn, r.start / PAGE);
     const e = Math.min(endPfn, r.end / PAGE);
     if (e <= s) continue;
-    if (strategy.handOver !== undefined) forEachAlignedBlock(s, e, (pfn, order) => strategy.handOver!(pfn - startPfn, order));
-    else forEachAlignedBlock(s, e, (pfn, order) => strategy.free(pfn - startPfn, order));
+    forEachAlignedBlock(s, e, (pfn, order) => handOverBlock(strategy, pfn - startPfn, order));
     managed += e - s;
   }
   return managed;

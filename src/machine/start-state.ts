@@ -28,7 +28,7 @@
  */
 import { MIGRATE_HIGHATOMIC, MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_TYPES, MIGRATE_UNMOVABLE } from './gfp.js';
 import { forEachAlignedBlock } from './decompose.js';
-import { Machine, type HandOver } from './machine.js';
+import { handOverBlock, Machine, type HandOver } from './machine.js';
 import type { MachineConfig } from './memory-map.js';
 import { MAX_ORDER, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './page-geometry.js';
 import type { PageStrategyFactory } from './page-strategy.js';
@@ -219,8 +219,7 @@ export function startMachine(config: MachineConfig, page: PageStrategyFactory, p
     const order = input.kpage && input.takes ? listOrder(blocks, startPfn, input.takes) : null;
     for (let k = 0; k < blocks.length; k += 2) {
       const i = order === null ? k : 2 * order[k >> 1]!;
-      if (strategy.handOver !== undefined) strategy.handOver(blocks[i]!, blocks[i + 1]!);
-      else strategy.free(blocks[i]!, blocks[i + 1]!);
+      handOverBlock(strategy, blocks[i]!, blocks[i + 1]!);
       stats.free_pages += 1 << blocks[i + 1]!;
       avail.fill(4, blocks[i]!, blocks[i]! + (1 << blocks[i + 1]!)); // 4: free
     }
@@ -304,7 +303,7 @@ function seedPagesets(machine: Machine, input: StartInput, pre: PreTraceBlocks, 
     if (sets === undefined || s.seedPcp === undefined) continue;
     const room = sets.map((p) => p.count);
     sets.forEach((p, cpu) => s.setPcpHigh?.(cpu, p.high));
-    /** the registered entries first seen drained, with room kept for them, seeded after the guessed pages */
+    /** the registered entries first seen drained (k, then its index in `types`), with room kept for them, seeded after the guessed pages */
     const drainedFirst: number[] = [];
     for (let k = 0; k < registered.length; k++) {
       const i = registered[k]!, pfn = -pre.pfns[i]!, order = pre.orders[i]!, cpu = pre.cpus?.[i] ?? 0;
@@ -312,7 +311,7 @@ function seedPagesets(machine: Machine, input: StartInput, pre: PreTraceBlocks, 
       if (pfn <= 0 || pfn < z.startPfn || pfn >= z.startPfn + z.spanned || !(room[cpu]! >= n)) continue;
       const at = indexOf(pfn);
       if (at >= 0 && types!.drained?.[at] === 1) {
-        drainedFirst.push(k);
+        drainedFirst.push(k, at);
         room[cpu]! -= n;
         continue;
       }
@@ -333,9 +332,9 @@ function seedPagesets(machine: Machine, input: StartInput, pre: PreTraceBlocks, 
         if (s.seedPcp(cpu, p, 0)) { room[cpu]!--; avail[p] = 3; } // 3: on a pcp list
       }
     }
-    for (let d = drainedFirst.length - 1; d >= 0; d--) {
-      const k = drainedFirst[d]!, i = registered[k]!, pfn = -pre.pfns[i]!;
-      if (s.seedPcp(pre.cpus?.[i] ?? 0, pfn - z.startPfn, pre.orders[i]!, types!.type[indexOf(pfn)])) seeded[k] = 1;
+    for (let d = drainedFirst.length - 2; d >= 0; d -= 2) {
+      const k = drainedFirst[d]!, i = registered[k]!;
+      if (s.seedPcp(pre.cpus?.[i] ?? 0, -pre.pfns[i]! - z.startPfn, pre.orders[i]!, types!.type[drainedFirst[d + 1]!])) seeded[k] = 1;
     }
   }
   return seeded;

@@ -38,7 +38,7 @@ export function startInputFor(tracePath: string, withKpage = true, traceText?: s
   const takes = t === undefined ? {} : { takes: t.pfn, refilled: refilledLists(t), ...(pcpTypes ? { pcpTypes } : {}) };
   const kpage = digestKpageflags(gunzipSync(readFileSync(kp)));
   const slabs = text === undefined ? {} : { slabObjects: preTraceSlabObjects(text, kpage), startPageblocks: startPageblocks(text, kpage) };
-  const pcpTraffic = recordedPcpTraffic(tracePath, text);
+  const pcpTraffic = recordedPcpTraffic(tracePath, text, t); // the takes read once
   return { pagetypeinfo, kpage, ...(pagesets ? { pagesets } : {}), ...takes, ...slabs, ...(pcpTraffic ? { pcpTraffic } : {}) };
 }
 
@@ -97,7 +97,7 @@ export function startPageblocks(text: string, kpage?: Uint8Array): { pb: Int32Ar
     if (m[1] === 'mm_page_free' || m[1] === 'mm_page_free_batched') { freed.add(pfn); continue; }
     const wasFreed = freed.delete(pfn);
     if (m[1] === 'mm_page_pcpu_drain') {
-      if (wasFreed) pin(pfn >>> PAGEBLOCK_ORDER, Number(m[4]));
+      if (wasFreed) pin(first, Number(m[4]));
       continue;
     }
     if (m[1] === 'mm_page_alloc_extfrag' && m[5] !== undefined && Number(m[5]) >= PAGEBLOCK_ORDER) {
@@ -105,7 +105,7 @@ export function startPageblocks(text: string, kpage?: Uint8Array): { pb: Int32Ar
     }
     if (m[1] !== 'mm_page_alloc_extfrag' && Number(m[4] ?? 1) === MIGRATE_MOVABLE) continue; // a Movable take retypes nothing
     const n = 1 << Math.max(Number(m[3]), Number(m[5] ?? 0)); // a steal retypes its whole block's pageblocks
-    for (let b = pfn >>> PAGEBLOCK_ORDER; b <= (pfn + n - 1) >>> PAGEBLOCK_ORDER; b++) tainted.add(b);
+    for (let b = first; b <= (pfn + n - 1) >>> PAGEBLOCK_ORDER; b++) tainted.add(b);
   }
   const pbs = [...pinned.keys()].sort((a, b) => a - b);
   return { pb: Int32Array.from(pbs), type: Uint8Array.from(pbs, (b) => pinned.get(b)!) };

@@ -13,8 +13,7 @@ import { snapshotWindow } from '../trace/snapshot-window.js';
  * reads it). What the simulated counters pcp_refill_blocks and pcp_drain_blocks count. Undefined
  * for a file that is not ftrace text.
  */
-export function recordedPcpTraffic(tracePath: string, text = ftraceText(tracePath)): { refill_blocks: number; drain_blocks: number } | undefined {
-  const takes = recordedBuddyTakes(tracePath, text);
+export function recordedPcpTraffic(tracePath: string, text = ftraceText(tracePath), takes = recordedBuddyTakes(tracePath, text)): { refill_blocks: number; drain_blocks: number } | undefined {
   if (text === undefined || takes === undefined) return undefined;
   let refills = 0;
   for (let k = 0; k < takes.refill.length; k++) refills += takes.refill[k]!;
