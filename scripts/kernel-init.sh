@@ -89,9 +89,22 @@ echo 'p:allocbench/isolate_free_page __isolate_free_page page=%di:x64 order=%si:
 echo 'r:allocbench/isolate_free_page_ret __isolate_free_page ret=$retval:s32' >> $T/kprobe_events \
   || log "cannot add kretprobe allocbench/isolate_free_page_ret"
 echo 1 > $T/events/allocbench/enable || log "cannot enable allocbench kprobes"
-for e in mm_compaction_begin mm_compaction_end mm_compaction_migratepages; do
+for e in mm_compaction_begin mm_compaction_end mm_compaction_migratepages mm_compaction_wakeup_kcompactd \
+         mm_compaction_kcompactd_wake; do
   echo 1 > $T/events/compaction/$e/enable || log "cannot enable compaction:$e"
 done
+# While kswapd balances a node (balance_pgdat(): set_reclaim_active() .. clear_reclaim_active(),
+# mm/vmscan.c 5.14+), ZONE_RECLAIM_ACTIVE caps every per-CPU list of its zones at batch << 2
+# (nr_pcp_high(), mm/page_alloc.c), so the replay must know when kswapd ran: mm_vmscan_kswapd_wake
+# comes right before balance_pgdat(), a kretprobe on balance_pgdat() marks its end (it is static:
+# absent from kallsyms when inlined; then mm_vmscan_kswapd_sleep, up to HZ/10 later, is the end).
+for e in mm_vmscan_kswapd_wake mm_vmscan_kswapd_sleep mm_vmscan_wakeup_kswapd mm_vmscan_direct_reclaim_begin \
+         mm_vmscan_direct_reclaim_end; do
+  echo 1 > $T/events/vmscan/$e/enable || log "cannot enable vmscan:$e"
+done
+echo 'r:allocbench/balance_pgdat_ret balance_pgdat ret=$retval:s32' >> $T/kprobe_events \
+  || log "cannot add kretprobe allocbench/balance_pgdat_ret"
+echo 1 > $T/events/allocbench/enable || log "cannot enable allocbench kprobes"
 
 # the machine: recorded once, before the before-snapshot
 uname -r > $OUT/kernel-version
@@ -104,7 +117,7 @@ for e in /sys/firmware/memmap/*; do
   [ -d $e ] && echo "$(cat $e/start) $(cat $e/end) $(cat $e/type)"
 done > $OUT/firmware-memmap
 # the kprobed function and the symbol it reads, as the running kernel has them (absent = inlined)
-grep -E ' (__isolate_free_page|isolate_freepages_block|fast_isolate_freepages|vmemmap_base)$' /proc/kallsyms \
+grep -E ' (__isolate_free_page|isolate_freepages_block|fast_isolate_freepages|balance_pgdat|vmemmap_base)$' /proc/kallsyms \
   > $OUT/kallsyms
 cat $T/kprobe_events > $OUT/kprobe_events
 make_kpage_files

@@ -209,7 +209,9 @@ count() { grep -c " $1: " "$work/trace.ftrace" || true; }
   echo "snapshot retries (before, after): $(cat "$work/res/before/.retries"), $(cat "$work/res/after/.retries")"
   for e in mm_page_alloc mm_page_free mm_page_free_batched mm_page_alloc_extfrag mm_page_alloc_zone_locked \
            mm_page_pcpu_drain kmalloc kfree kmem_cache_alloc kmem_cache_free page_fault_user \
-           isolate_free_page isolate_free_page_ret mm_compaction_begin mm_compaction_end mm_compaction_migratepages tracing_mark_write; do
+           isolate_free_page isolate_free_page_ret mm_compaction_begin mm_compaction_end mm_compaction_migratepages \
+           mm_compaction_wakeup_kcompactd mm_compaction_kcompactd_wake mm_vmscan_kswapd_wake mm_vmscan_kswapd_sleep \
+           mm_vmscan_wakeup_kswapd mm_vmscan_direct_reclaim_begin mm_vmscan_direct_reclaim_end balance_pgdat_ret tracing_mark_write; do
     echo "events $e: $(count "$e")"
   done
   echo "lines: $(wc -l < "$work/trace.ftrace")"

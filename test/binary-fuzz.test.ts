@@ -14,10 +14,10 @@ import { encodeBinaryTrace, readBinaryTrace } from '../src/trace/binary.js';
 import { parseCsv } from '../src/trace/csv.js';
 import { GENERATORS } from '../src/trace/generators/index.js';
 import { loadTrace } from '../src/trace/load.js';
-import { OP_CACHE_ALLOC, OP_COUNT, OP_MALLOC, OP_MARK, OP_MMAP } from '../src/trace/ops.js';
+import { OP_CACHE_ALLOC, OP_COUNT, OP_MALLOC, OP_MARK, OP_MMAP, OP_PCP_DRAIN } from '../src/trace/ops.js';
 import type { Trace } from '../src/trace/trace.js';
 
-/** Every op, caches, strings, side-table rows and pids (28 events). */
+/** Every op, caches, strings, side-table rows and pids (31 events). */
 const allOps = parseCsv(readFileSync('test/fixtures/csv/all-ops.csv', 'utf8'), 'all-ops.csv');
 const kernelMix = GENERATORS['kernel-mix']!.generate({ events: 300 }, 3);
 const forkCow = GENERATORS['fork-cow']!.generate({ events: 300 }, 3);
@@ -45,7 +45,7 @@ describe('.abt contents beyond the checksum', () => {
     ['a cache size of -1', (t) => ({ ...t, caches: t.caches.map((c, k) => (k === 0 ? { ...c, size: -1 } : c)) }), /cache 0 .* size -1/],
     ['a cache size of 1.5', (t) => ({ ...t, caches: t.caches.map((c) => ({ ...c, size: 1.5 })) }), /size 1\.5/],
     ['a cache without a name', (t) => ({ ...t, caches: [{ size: 8, align: 0, flags: 0 } as never, ...t.caches.slice(1)] }), /cache 0 has no name/],
-    ['a forged idCount of 0xFFFFFFFF', (t) => ({ ...t, idCount: 0xffffffff }), /idCount 4294967295, more than its 28 events/],
+    ['a forged idCount of 0xFFFFFFFF', (t) => ({ ...t, idCount: 0xffffffff }), /idCount 4294967295, more than its 31 events/],
     ['a forged pidCount of 0xFFFFFFFF', (t) => ({ ...t, pidCount: 0xffffffff }), /pidCount 4294967295/],
     ['a pidCount above pid_max', (t) => ({ ...t, pidCount: 4 * 1024 * 1024 + 1 }), /pidCount 4194305, expected at most 4194304/],
     ['an id beyond idCount', (t) => { const id = t.id.slice(); id[t.op.indexOf(OP_MALLOC)] = t.idCount; return { ...t, id }; }, /id \d+ outside/],
@@ -54,6 +54,7 @@ describe('.abt contents beyond the checksum', () => {
     ['a cache used before it is created', (t) => { const aux = t.aux.slice(); aux[t.op.indexOf(OP_CACHE_ALLOC)] = 99; return { ...t, aux }; }, /cache 99 not created/],
     ['a mark label beyond the strings', (t) => { const aux = t.aux.slice(); aux[t.op.indexOf(OP_MARK)] = 1000; return { ...t, aux }; }, /string 1000 outside/],
     ['an mmap row beyond the side table', (t) => { const aux = t.aux.slice(); aux[t.op.indexOf(OP_MMAP)] = 1000; return { ...t, aux }; }, /side-table row 1000 outside/],
+    ['a zone index beyond Movable', (t) => { const aux = t.aux.slice(); aux[t.op.indexOf(OP_PCP_DRAIN)] = 4; return { ...t, aux }; }, /zone index 4, expected 0\.\.3/],
     ['a NaN mmap length', (t) => { const extra = t.extra.slice(); extra[0] = NaN; return { ...t, extra }; }, /side-table row 0 has length NaN/],
   ];
   for (const [what, mangle, why] of cases) {

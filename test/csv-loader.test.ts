@@ -65,6 +65,9 @@ describe('parseCsv', () => {
       ['extfrag', 0, 2, O.packExtfrag(0, 0, 1, true, false)],
       ['mark', 0, 0, 1],
       ['tick', 0, 0, 0],
+      ['reclaim_begin', 0, 0, 3], //                      zone by name
+      ['pcp_drain', 0, 0, 1], //                          zone by index
+      ['reclaim_end', 0, 0, 0],
     ]);
     expect(t.caches).toEqual([
       { name: 'dentry', size: 192, align: 8, flags: O.CACHE_RECLAIMABLE | O.CACHE_HWCACHE_ALIGN },

@@ -156,9 +156,10 @@ describe('bundled kernel recordings', () => {
         const { text, trace } = load(name);
         expect(trace.length).toBeGreaterThan(100_000);
         // the loader throws on a malformed line; nothing skipped as unknown except the two kmem
-        // events that are not replayed (mm_page_alloc_zone_locked, mm_page_pcpu_drain) and the
-        // compaction tracepoints (mm_compaction_begin, _end, _migratepages: when it ran)
-        const notReplayed = (text.match(/ (mm_page_alloc_zone_locked|mm_page_pcpu_drain|mm_compaction_\w+): /g) ?? []).length;
+        // events that are not replayed (mm_page_alloc_zone_locked, mm_page_pcpu_drain), the
+        // compaction tracepoints but mm_compaction_end (kcompactd's drains) and the vmscan ones
+        // but kswapd's wake and sleep (when reclaim ran)
+        const notReplayed = (text.match(/ (mm_page_alloc_zone_locked|mm_page_pcpu_drain|mm_compaction_(?!end)\w+|mm_vmscan_(?!kswapd_wake|kswapd_sleep)\w+): /g) ?? []).length;
         expect(trace.stats!.skipped_unknown_events).toBe(notReplayed);
         // nothing lost means no implied frees, except for objects the kernel frees without a
         // tracepoint: kmem_cache_free_bulk() (mm/slub.c) has none, and the maple tree gives the

@@ -208,6 +208,20 @@ export class Machine implements PageSource {
     return n;
   }
 
+  /** drain_all_pages(zone) of zone index `z` (a recording's kcompactd, trace/ops.ts OP_PCP_DRAIN); returns the pages drained. */
+  drainZonePcp(z: number): number {
+    return this.byIndex[z]?.strategy.drainPcp?.() ?? 0;
+  }
+
+  /**
+   * kswapd's balance_pgdat() begins (set_reclaim_active(): ZONE_RECLAIM_ACTIVE on every zone up to
+   * `highest`) or ends (clear_reclaim_active(); `highest` -1: every zone), mm/vmscan.c 5.14+.
+   */
+  setReclaimActive(highest: number, on: boolean): void {
+    const zs = this.byIndex;
+    for (let z = 0; z < zs.length; z++) zs[z]?.strategy.setReclaimActive?.(on && z <= highest);
+  }
+
   /** drain_all_pages(NULL): every zone's per-CPU lists; returns the pages drained. */
   drainPcp(): number {
     let n = 0;

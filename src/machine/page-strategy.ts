@@ -85,6 +85,8 @@ export interface PageStrategy {
   decayPcp?(): number;
   /** drain_all_pages(): the per-CPU lists back to the free lists; returns the pages drained. */
   drainPcp?(): number;
+  /** ZONE_RECLAIM_ACTIVE set (kswapd balancing the zone) or cleared: it caps the per-CPU lists. */
+  setReclaimActive?(on: boolean): void;
   /** pages on the per-CPU lists now */
   pcpPages?(): number;
   /**

@@ -259,6 +259,10 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     return this.pcp === null ? 0 : this.pcp.drainAll();
   }
 
+  setReclaimActive(on: boolean): void {
+    if (this.pcp !== null) this.pcp.reclaimActive = on;
+  }
+
   pcpPages(): number {
     return this.pcp === null ? 0 : this.pcp.pages();
   }

@@ -140,6 +140,13 @@ export class PerCpuPages {
    * bulk free leaves it above (6.12 mm/page_alloc.c). While set, pcp->high only shrinks.
    */
   private belowHigh = false;
+  /**
+   * ZONE_RECLAIM_ACTIVE (zone->flags): set while kswapd's balance_pgdat() reclaims the zone
+   * (set_reclaim_active(), mm/vmscan.c 5.14+; a recording's vmscan events say when, trace/ops.ts
+   * OP_RECLAIM_BEGIN). nr_pcp_high() then keeps at most batch << 2 pages on a list: c49c2c47dab6
+   * "mm/page_alloc: limit the number of pages on PCP lists when reclaim is active" (5.14).
+   */
+  reclaimActive = false;
   /** rules.autoTune and rules.thpLists > 1, read on every operation */
   private readonly autoTune: boolean;
   private readonly thpByType: boolean;
@@ -282,7 +289,8 @@ export class PerCpuPages {
       // this CPU's pcp->high (zone_highsize() at boot, a recording's own when its start sets it: the
       // model's watermarks may miss the kernel's by a page or two, fork-fragment's high by 2)
       const freeHigh = pc[at + P_FREE]! > 0 && order > 0 && order <= COSTLY_ORDER;
-      const high = freeHigh ? 0 : pc[at + P_HIGH]!;
+      let high = freeHigh ? 0 : pc[at + P_HIGH]!;
+      if (this.reclaimActive && high > batch << 2) high = batch << 2;
       if (count < high) return;
       let n: number;
       if (freeHigh) n = count;
@@ -317,6 +325,10 @@ export class PerCpuPages {
     if (high !== 0 && freeHigh) {
       pc[at + P_HIGH] = Math.max(high - (batch << BATCH_SCALE_MAX), hmin);
       high = 0;
+    } else if (high !== 0 && this.reclaimActive) {
+      // 6.12 nr_pcp_high(): reclaim shrinks pcp->high by the run of frees and caps the list at batch << 2
+      pc[at + P_HIGH] = Math.max(high - Math.max(freeCount, batch), hmin);
+      high = Math.min(batch << 2, pc[at + P_HIGH]!);
     } else if (hmin !== hmax && this.belowHigh) {
       // ZONE_BELOW_HIGH: shrink pcp->high by the run of frees, and free down to it from here
       pc[at + P_HIGH] = Math.max(high - Math.max(freeCount, batch), hmin);

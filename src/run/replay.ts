@@ -23,7 +23,7 @@ import { ReplayIds } from './replay-ids.js';
 // optimized code loads an imported binding through its module's cell and checks it for the
 // temporal dead zone at every use, where a const of this module costs at most one load.
 const {
-  OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXTFRAG, OP_TICK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
+  OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXTFRAG, OP_PCP_DRAIN, OP_RECLAIM_BEGIN, OP_RECLAIM_END, OP_TICK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
 } = opsModule;
 const { setPrices, takePriced } = stepsModule;
 
@@ -321,6 +321,15 @@ class Replay {
         break;
       case OP_TICK:
         this.machine.vmstatTick();
+        break;
+      case OP_RECLAIM_BEGIN:
+        this.machine.setReclaimActive(ids.aux[e]!, true);
+        break;
+      case OP_RECLAIM_END:
+        this.machine.setReclaimActive(-1, false);
+        break;
+      case OP_PCP_DRAIN:
+        this.machine.drainZonePcp(ids.aux[e]!);
         break;
       default:
         this.procs.event(e, o);

@@ -107,15 +107,16 @@ export function openBinaryStream(path: string, opts: { name?: string; chunkEvent
     const problem = infoProblem(info);
     if (problem !== undefined) throw bad(`corrupt contents: ${problem}`);
     const stated: unknown = meta.opCounts;
-    if (stated !== undefined && (!Array.isArray(stated) || stated.length !== OP_COUNT || stated.some((c) => !Number.isInteger(c) || c < 0)
+    if (stated !== undefined && (!Array.isArray(stated) || stated.length > OP_COUNT || stated.some((c) => !Number.isInteger(c) || c < 0)
       || stated.reduce((a: number, b: number) => a + b, 0) !== l.events)) {
-      throw bad(`corrupt contents: the metadata's opCounts are not ${OP_COUNT} counts summing to the ${l.events} events`);
+      throw bad(`corrupt contents: the metadata's opCounts are not up to ${OP_COUNT} counts summing to the ${l.events} events`);
     }
     // Everything but the columns is checksummed now: the header's tail, the gaps between sections,
     // the metadata and the side table (in file order, as pieces the columns' CRCs are combined with).
     const regions = fileRegions(l);
     const fixedCrc = regions.map((r) => (columnOf(r) < 0 ? crcOfRange(fd, r.off, r.len, path, bad) : 0));
-    const counts = (stated as number[] | undefined) ?? countOps(fd, l, bad);
+    // padded: a file written before the last op codes were added states fewer counts
+    const counts = stated === undefined ? countOps(fd, l, bad) : Array.from({ length: OP_COUNT }, (_, o) => (stated as number[])[o] ?? 0);
     closeSync(fd);
     return {
       ...info,

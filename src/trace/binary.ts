@@ -262,8 +262,9 @@ export function readBinaryTrace(buf: Uint8Array, file: string, name?: string): T
 /** Whether the op counts a file's metadata states (if any) are those of its op column. */
 export function opCountsProblem(stated: unknown, counted: readonly number[]): string | undefined {
   if (stated === undefined) return undefined;
-  if (!Array.isArray(stated) || stated.length !== OP_COUNT) return `the metadata's opCounts are not ${OP_COUNT} counts`;
-  const k = counted.findIndex((c, o) => c !== stated[o]);
+  // a file written before the last op codes were added states fewer counts: theirs are 0
+  if (!Array.isArray(stated) || stated.length > OP_COUNT) return `the metadata's opCounts are not up to ${OP_COUNT} counts`;
+  const k = counted.findIndex((c, o) => c !== (stated[o] ?? 0));
   return k < 0 ? undefined : `the metadata says ${stated[k]} events of op code ${k}, the op column has ${counted[k]}`;
 }
 

@@ -1,4 +1,5 @@
 import * as O from './ops.js';
+import { ZONE_NAMES } from '../machine/gfp.js';
 import { CSV_COLUMNS } from './csv.js';
 import { valueAt, type Trace } from './trace.js';
 
@@ -7,7 +8,7 @@ const col = (c: (typeof CSV_COLUMNS)[number]): number => CSV_COLUMNS.indexOf(c);
 const ID = col('id'), PID = col('pid'), SIZE = col('size'), ORDER = col('order'), GFP = col('gfp');
 const CACHE = col('cache'), ALIGN = col('align'), FLAGS = col('flags'), ADDR = col('addr'), LEN = col('len');
 const PROT = col('prot'), WRITE = col('write'), CHILD = col('child'), LABEL = col('label');
-const TID = col('tid'), CPU = col('cpu');
+const TID = col('tid'), CPU = col('cpu'), ZONE = col('zone');
 const AO = col('alloc_order'), AM = col('alloc_mt'), FM = col('fallback_mt'), FRAG = col('fragmenting'), CHG = col('change_ownership');
 
 /** RFC 4180 quoting, plus a leading `#` (the reader takes it for a comment) and surrounding spaces (it trims). */
@@ -38,6 +39,9 @@ OP_COLUMNS[O.OP_EXIT] = [PID];
 OP_COLUMNS[O.OP_MARK] = [LABEL];
 OP_COLUMNS[O.OP_EXTFRAG] = [ORDER, AO, AM, FM, FRAG, CHG];
 OP_COLUMNS[O.OP_TICK] = [];
+OP_COLUMNS[O.OP_RECLAIM_BEGIN] = [ZONE];
+OP_COLUMNS[O.OP_RECLAIM_END] = [];
+OP_COLUMNS[O.OP_PCP_DRAIN] = [ZONE];
 
 /**
  * Writes any Trace in the native CSV format (csv.ts, docs/trace-formats.md), with the columns its
@@ -100,6 +104,10 @@ export function writeCsv(t: Trace): string {
         cells[ORDER] = String(v);
         cells[AO] = String(aux & 15); cells[AM] = String((aux >> 4) & 15); cells[FM] = String((aux >> 8) & 15);
         cells[FRAG] = String((aux >> 12) & 1); cells[CHG] = String((aux >> 13) & 1);
+        break;
+      case O.OP_RECLAIM_BEGIN:
+      case O.OP_PCP_DRAIN:
+        cells[ZONE] = ZONE_NAMES[aux] ?? String(aux);
         break;
       default:
         break;

@@ -1,6 +1,6 @@
 import { CsvError, parse } from 'csv-parse/sync';
 import { TraceFormatError } from '../errors.js';
-import { GFP_KERNEL, parseGfp } from '../machine/gfp.js';
+import { GFP_KERNEL, ZONE_NAMES, parseGfp } from '../machine/gfp.js';
 import { ByteWindow, oneChunk } from './chunks.js';
 import { AddrMap } from './kernel-events.js';
 import * as O from './ops.js';
@@ -16,7 +16,7 @@ import { MAX_VALUE, TraceBuilder, type Trace } from './trace.js';
 export const CSV_COLUMNS = [
   'op', 'id', 'pid', 'size', 'order', 'gfp', 'cache', 'align', 'flags', 'addr', 'len', 'prot',
   'write', 'child', 'label', 'alloc_order', 'alloc_mt', 'fallback_mt', 'fragmenting', 'change_ownership',
-  'tid', 'cpu', 'time',
+  'tid', 'cpu', 'time', 'zone',
 ] as const;
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
 
@@ -492,6 +492,12 @@ class CsvParser {
     return v;
   }
 
+  /** `zone`: a zone's index (0 DMA, 1 DMA32, 2 Normal, 3 Movable) or its name as /proc/zoneinfo prints it */
+  private zone(c: number): number {
+    const i = (ZONE_NAMES as readonly string[]).indexOf(this.cell(c).trim());
+    return i >= 0 ? i : this.num(c, 'zone', -1, ZONE_NAMES.length - 1);
+  }
+
   /** tid and cpu: an empty cell is -1 (not recorded for this event) */
   private optionalNum(c: number, what: string): number {
     return this.isEmpty(c) ? -1 : this.num(c, what, 0, 0x7fffffff);
@@ -673,7 +679,12 @@ class CsvParser {
         b.push(op, 0, 0, b.intern(this.cell(col[14]!)));
         break;
       case O.OP_TICK:
+      case O.OP_RECLAIM_END:
         b.push(op, 0, 0, 0);
+        break;
+      case O.OP_RECLAIM_BEGIN:
+      case O.OP_PCP_DRAIN:
+        b.push(op, 0, 0, this.zone(col[23]!));
         break;
       case O.OP_EXTFRAG: {
         const fallbackOrder = this.num(cOrder, 'order', -1, 15);

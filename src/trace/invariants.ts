@@ -7,7 +7,7 @@
  * accepted, nothing else.
  */
 import {
-  OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_TICK, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
+  OP_BRK, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXIT, OP_EXTFRAG, OP_FAULT, OP_PCP_DRAIN, OP_RECLAIM_BEGIN, OP_RECLAIM_END, OP_TICK, OP_FORK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_MMAP, OP_MUNMAP, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
 } from './ops.js';
 import type { CacheDef, Trace } from './trace.js';
 import type { EventChunk, TraceInfo } from './stream.js';
@@ -143,6 +143,11 @@ export function eventsProblem(t: TraceInfo, c: EventChunk, created: Uint8Array):
         if (hi[e] !== 0 || lo[e]! > 15 || a < 0 || a >= 1 << 14) why = 'fallback order or packed fields out of range';
         break;
       case OP_TICK:
+      case OP_RECLAIM_END:
+        break;
+      case OP_RECLAIM_BEGIN:
+      case OP_PCP_DRAIN:
+        if (a < 0 || a > 3) why = `zone index ${a}, expected 0..3`;
         break;
       default:
         why = `op code ${o}, expected 0..${OP_COUNT - 1}`;
@@ -165,7 +170,8 @@ RULE[OP_FAULT] = 7;
 RULE[OP_FORK] = 8;
 RULE[OP_MARK] = 9;
 RULE[OP_EXTFRAG] = 10;
-RULE[OP_TICK] = 11;
+RULE[OP_TICK] = 11; RULE[OP_RECLAIM_END] = 11;
+RULE[OP_RECLAIM_BEGIN] = 12; RULE[OP_PCP_DRAIN] = 12;
 
 /**
  * Whether every event keeps the rules traceProblem states (the same rules; traceProblem words the
@@ -191,6 +197,7 @@ function eventsKeepRules(t: TraceInfo, c: EventChunk, rows: number, created: Uin
       case 9: if (aux[e]! >>> 0 >= strings) return false; break;
       case 10: if (hi[e] !== 0 || lo[e]! > 15 || aux[e]! >>> 0 >= 1 << 14) return false; break;
       case 11: break;
+      case 12: if (aux[e]! >>> 0 > 3) return false; break;
       default: return false;
     }
   }

@@ -25,10 +25,12 @@
  */
 import { STRUCT_PAGE_BYTES } from '../machine/page-geometry.js';
 import { AllocbenchError, TraceFormatError } from '../errors.js';
-import { parseGfpLenient, __GFP_RECLAIMABLE } from '../machine/gfp.js';
+import { parseGfpLenient, __GFP_RECLAIMABLE, ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL } from '../machine/gfp.js';
+import { MAX_DMA32_PFN, MAX_DMA_PFN } from '../machine/zones.js';
 import {
   CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_EXTFRAG, OP_FAULT, OP_TICK, OP_KFREE,
-  OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, PAGE_PIECE, compactionTargetGfp, packExtfrag,
+  OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_PCP_DRAIN, OP_RECLAIM_BEGIN, OP_RECLAIM_END, PAGE_PIECE,
+  compactionTargetGfp, packExtfrag,
 } from './ops.js';
 import { CompactionTargets } from './compaction-targets.js';
 import { snapshotWindow } from './snapshot-window.js';
@@ -64,7 +66,8 @@ const MAX_TICKS = 64;
 /** Events the parser handles (EV_NONE: any other name). */
 const EV_NONE = 0, EV_CACHE_ALLOC = 1, EV_CACHE_FREE = 2, EV_KMALLOC = 3, EV_KFREE = 4, EV_PAGE_ALLOC = 5,
   EV_PAGE_FREE = 6, EV_PAGE_FREE_BATCHED = 7, EV_EXTFRAG = 8, EV_FAULT = 9, EV_MARK = 10, EV_PCPU_DRAIN = 11,
-  EV_ISOLATE = 12, EV_ISOLATE_RET = 13;
+  EV_ISOLATE = 12, EV_ISOLATE_RET = 13, EV_KSWAPD_WAKE = 14, EV_KSWAPD_SLEEP = 15, EV_BALANCE_RET = 16,
+  EV_COMPACTION_END = 17;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -77,13 +80,13 @@ const EVENT_TOKENS = ['', 'kmem_cache_alloc:', 'kmem_cache_free:', 'kmalloc:', '
 /** Field keys the handlers read (K_* index them). */
 const KEYS = ['ptr=', 'bytes_req=', 'bytes_alloc=', 'gfp_flags=', 'name=', 'page=', 'pfn=', 'order=', 'address=',
   'error_code=', 'alloc_order=', 'fallback_order=', 'alloc_migratetype=', 'fallback_migratetype=', 'fragmenting=',
-  'change_ownership=', 'vmemmap_base=', 'ret='];
+  'change_ownership=', 'vmemmap_base=', 'ret=', 'zid=', 'zone_start=', 'status='];
 const KEY_BYTES = KEYS.map(ascii);
 /** per first byte of a field: the K_ codes of the keys starting with it */
 const KEYS_BY_FIRST: number[][] = Array.from({ length: 256 }, (_, c) => KEYS.flatMap((k, i) => (k.charCodeAt(0) === c ? [i] : [])));
 const K_PTR = 0, K_BYTES_REQ = 1, K_BYTES_ALLOC = 2, K_GFP = 3, K_NAME = 4, K_PAGE = 5, K_PFN = 6, K_ORDER = 7,
   K_ADDRESS = 8, K_ERROR_CODE = 9, K_ALLOC_ORDER = 10, K_FALLBACK_ORDER = 11, K_ALLOC_MT = 12, K_FALLBACK_MT = 13,
-  K_FRAGMENTING = 14, K_CHANGE = 15, K_VMEMMAP_BASE = 16, K_RET = 17;
+  K_FRAGMENTING = 14, K_CHANGE = 15, K_VMEMMAP_BASE = 16, K_RET = 17, K_ZID = 18, K_ZONE_START = 19, K_STATUS = 20;
 
 /** TokenCache call sites (TokenCache.getToken) */
 const SITE_KMALLOC = 0, SITE_CACHE_ALLOC = 1, SITE_PAGE_ALLOC = 2, SITE_CACHE_FREE = 3;
@@ -129,6 +132,9 @@ function occursIn(s: Bytes, p: number, e: number, word: Uint8Array): boolean {
 }
 
 const IS_EMPTY = ascii(' is empty');
+const KCOMPACTD = ascii('kcompactd');
+const STATUS_PARTIAL_SKIPPED = ascii('partial_skipped');
+const STATUS_COMPLETE = ascii('complete');
 /** perf script's subsystem prefixes of the events knownEvent reads */
 const KMEM = ascii('kmem:');
 const EXCEPTIONS = ascii('exceptions:');
@@ -148,6 +154,10 @@ function eventCode(s: Bytes, ns: number, ne: number): number {
       if (is(s, ns, ne, 'kmem_cache_alloc_node')) return EV_CACHE_ALLOC;
       if (is(s, ns, ne, 'mm_page_alloc_extfrag')) return EV_EXTFRAG;
       if (is(s, ns, ne, 'isolate_free_page_ret')) return EV_ISOLATE_RET;
+      if (is(s, ns, ne, 'mm_vmscan_kswapd_wake')) return EV_KSWAPD_WAKE;
+      break;
+    case 22:
+      if (is(s, ns, ne, 'mm_vmscan_kswapd_sleep')) return EV_KSWAPD_SLEEP;
       break;
     case 7:
       if (is(s, ns, ne, 'kmalloc')) return EV_KMALLOC;
@@ -175,6 +185,8 @@ function eventCode(s: Bytes, ns: number, ne: number): number {
     case 17:
       if (is(s, ns, ne, 'page_fault_kernel')) return EV_FAULT;
       if (is(s, ns, ne, 'isolate_free_page')) return EV_ISOLATE;
+      if (is(s, ns, ne, 'balance_pgdat_ret')) return EV_BALANCE_RET;
+      if (is(s, ns, ne, 'mm_compaction_end')) return EV_COMPACTION_END;
       break;
     case 18:
       if (is(s, ns, ne, 'tracing_mark_write')) return EV_MARK;
@@ -262,6 +274,10 @@ class KernelParser {
   /** per cpu + 1: the pfn and order of an __isolate_free_page() entry awaiting its return (-1: none) */
   private isolatePfn = new Float64Array(8).fill(-1);
   private isolateOrder = new Int32Array(8);
+  /** kswapd is balancing (an OP_RECLAIM_BEGIN without its end yet) */
+  private reclaimActive = false;
+  private kswapdRuns = 0;
+  private kcompactdDrains = 0;
   private isolations = 0;
   private isolatedPages = 0;
   private isolationsRefused = 0;
@@ -410,6 +426,7 @@ class KernelParser {
       unknown_gfp_names: this.unknownGfpNames,
       ...(this.vmallocAreaCount > 0 ? { vmalloc_areas: this.vmallocAreaCount, vmalloc_bulk_pages: this.vmallocPageCount } : {}),
       ...(window !== null ? { events_outside_snapshots: outside } : {}),
+      ...(this.kswapdRuns + this.kcompactdDrains > 0 ? { kswapd_runs: this.kswapdRuns, kcompactd_drains: this.kcompactdDrains } : {}),
       ...(this.isolations + this.isolationsRefused + this.isolationReturnsUnpaired > 0 ? {
         compaction_isolations: this.isolations,
         compaction_isolated_pages: this.isolatedPages,
@@ -563,6 +580,9 @@ class KernelParser {
       case EV_PCPU_DRAIN: return this.pcpuDrain(s, f, e);
       case EV_ISOLATE: return this.isolate(s, f, e);
       case EV_ISOLATE_RET: return this.isolateRet(s, f, e);
+      case EV_KSWAPD_WAKE: return this.kswapdWake(s, f, e);
+      case EV_KSWAPD_SLEEP: case EV_BALANCE_RET: return this.reclaimEnd();
+      case EV_COMPACTION_END: return this.compactionEnd(s, f, e);
     }
     this.unknownEvents++;
   }
@@ -1008,6 +1028,46 @@ class KernelParser {
     this.targets.add(id, pfn, ord);
     this.isolations++;
     this.isolatedPages += 1 << ord;
+  }
+
+  // ---- kswapd and kcompactd ----
+
+  /**
+   * mm_vmscan_kswapd_wake (scripts/kernel-init.sh enables the vmscan events): kswapd() calls
+   * balance_pgdat() right after it, which sets ZONE_RECLAIM_ACTIVE on the zones up to zid (its
+   * highest_zoneidx; every zone when the line has no zid=) until it returns.
+   */
+  private kswapdWake(s: Bytes, f: number, e: number): void {
+    const zid = this.field(s, K_ZID, f, e) >= 0 ? this.num(s, K_ZID, f, e) : ZONE_MOVABLE;
+    if (zid > ZONE_MOVABLE) this.fail(`zid= a zone index 0..${ZONE_MOVABLE}`);
+    this.b.push(OP_RECLAIM_BEGIN, 0, 0, zid);
+    this.reclaimActive = true;
+    this.kswapdRuns++;
+  }
+
+  /**
+   * balance_pgdat()'s return (a kretprobe: clear_reclaim_active() just ran) or, when that probe
+   * is missing, mm_vmscan_kswapd_sleep (up to HZ/10 later: kswapd_try_to_sleep() naps first).
+   */
+  private reclaimEnd(): void {
+    if (!this.reclaimActive) return;
+    this.b.push(OP_RECLAIM_END, 0, 0, 0);
+    this.reclaimActive = false;
+  }
+
+  /**
+   * mm_compaction_end of kcompactd's run: kcompactd_do_work() drains the zone's per-CPU lists
+   * (drain_all_pages(zone)) when the run ended COMPACT_PARTIAL_SKIPPED or COMPACT_COMPLETE, "buddy
+   * pages may become stranded on pcps that could otherwise coalesce" (6.1 and 6.12 mm/compaction.c).
+   * Direct and /proc compaction do not drain there.
+   */
+  private compactionEnd(s: Bytes, f: number, e: number): void {
+    if (!occursIn(s, this.prefixStart, this.prefixEnd, KCOMPACTD)) return;
+    const v = this.field(s, K_STATUS, f, e);
+    if (v < 0 || !(bytesAt(s, v, STATUS_PARTIAL_SKIPPED) || bytesAt(s, v, STATUS_COMPLETE))) return;
+    const start = this.num(s, K_ZONE_START, f, e);
+    this.b.push(OP_PCP_DRAIN, 0, 0, start < MAX_DMA_PFN ? ZONE_DMA : start < MAX_DMA32_PFN ? ZONE_DMA32 : ZONE_NORMAL);
+    this.kcompactdDrains++;
   }
 
   /** Index of the current line's CPU in the isolate arrays (0 for a layout without a cpu column). */

@@ -30,7 +30,22 @@ export const OP_EXTFRAG = 17; //      -             fallback order   packed, see
  * (HZ), which on 6.7+ decays the per-CPU page lists (page/pcp.ts decay()).
  */
 export const OP_TICK = 18; //         -             -                -
-export const OP_COUNT = 19;
+/**
+ * Kernel recordings with vmscan events: kswapd starts balancing its node (mm_vmscan_kswapd_wake,
+ * right before balance_pgdat()), which sets ZONE_RECLAIM_ACTIVE on the zones up to the highest
+ * it balances (set_reclaim_active(), mm/vmscan.c 5.14+), and ends (balance_pgdat()'s return, or
+ * mm_vmscan_kswapd_sleep): while it runs, nr_pcp_high() caps the per-CPU lists (page/pcp.ts).
+ */
+export const OP_RECLAIM_BEGIN = 19; // -            -                highest zone index balanced
+export const OP_RECLAIM_END = 20; //  -             -                -
+/**
+ * drain_all_pages(zone) of work the recording shows but does not trace page by page: kcompactd
+ * after a run that ends COMPACT_PARTIAL_SKIPPED or COMPACT_COMPLETE (kcompactd_do_work(), 6.1 and
+ * 6.12 mm/compaction.c). The pages it moves are in the trace as mm_page_pcpu_drain lines, which
+ * only the fidelity comparison reads.
+ */
+export const OP_PCP_DRAIN = 21; //    -             -                zone index
+export const OP_COUNT = 22;
 
 /**
  * val of an OP_PAGE_FREE that frees one aligned piece of a live block, not all of it: PAGE_PIECE +
@@ -68,6 +83,7 @@ export function isCompactionTarget(gfp: number): boolean {
 export const OP_NAMES: readonly string[] = [
   'page_alloc', 'page_free', 'kmalloc', 'kfree', 'cache_create', 'cache_alloc', 'cache_free',
   'malloc', 'free', 'realloc', 'mmap', 'munmap', 'brk', 'fault', 'fork', 'exit', 'mark', 'extfrag', 'tick',
+  'reclaim_begin', 'reclaim_end', 'pcp_drain',
 ];
 
 export function opByName(name: string): number {

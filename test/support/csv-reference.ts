@@ -1,6 +1,6 @@
 import { CsvError, parse } from 'csv-parse/sync';
 import { TraceFormatError } from '../../src/errors.js';
-import { GFP_KERNEL, parseGfp } from '../../src/machine/gfp.js';
+import { GFP_KERNEL, ZONE_NAMES, parseGfp } from '../../src/machine/gfp.js';
 import * as O from '../../src/trace/ops.js';
 import { TraceBuilder, isStorableValue, type Trace } from '../../src/trace/trace.js';
 import { CACHE_FLAG_NAMES, CSV_COLUMNS, MAP_NAMES, PROT_NAMES, type CsvColumn } from '../../src/trace/csv.js';
@@ -64,7 +64,7 @@ export function parseCsvReference(text: string, file: string, name: string = def
   const cOp = C('op'), cId = C('id'), cPid = C('pid'), cSize = C('size'), cOrder = C('order'), cGfp = C('gfp');
   const cCache = C('cache'), cAlign = C('align'), cFlags = C('flags'), cAddr = C('addr'), cLen = C('len');
   const cProt = C('prot'), cWrite = C('write'), cChild = C('child'), cLabel = C('label');
-  const cTid = C('tid'), cCpu = C('cpu');
+  const cTid = C('tid'), cCpu = C('cpu'), cZone = C('zone');
   const cAO = C('alloc_order'), cAM = C('alloc_mt'), cFM = C('fallback_mt'), cFrag = C('fragmenting'), cChg = C('change_ownership');
   if (cOp < 0) {
     throw new TraceFormatError(file, head.info.lines, lineText(text, head.info.lines), 'a header row with an "op" column');
@@ -267,8 +267,15 @@ export function parseCsvReference(text: string, file: string, name: string = def
         break;
       }
       case O.OP_TICK:
+      case O.OP_RECLAIM_END:
         b.push(op, 0, 0, 0);
         break;
+      case O.OP_RECLAIM_BEGIN:
+      case O.OP_PCP_DRAIN: {
+        const named = (ZONE_NAMES as readonly string[]).indexOf(cell(cZone));
+        b.push(op, 0, 0, named >= 0 ? named : num(cZone, 'zone', -1, ZONE_NAMES.length - 1));
+        break;
+      }
       default:
         fail(`an op name (${O.OP_NAMES.join(', ')})`);
     }
