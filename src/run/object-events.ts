@@ -116,10 +116,11 @@ export class ObjectEvents {
     const ids = this.ids, id = ids.id, ref = ids.ref, obj = ids.obj;
     this.aheadAt = ids.base + e + AHEAD;
     const to = Math.min(id.length, e + 2 * AHEAD);
+    // ids outside the arrays (a mark's) read undefined: NaN, the sum is never used
     let sum = 0;
     for (let j = e + AHEAD; j < to; j++) {
       const k = id[j]!;
-      if (k >= 0 && k < ref.length) sum += ref[k]! + obj[2 * k]!;
+      sum += ref[k]! + obj[2 * k]!;
     }
     this.aheadSink += sum;
   }
