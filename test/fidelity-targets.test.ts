@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ScoreLine } from '../src/metrics/fidelity.js';
-import { checkTargets, formatFigure, formatTargetChecks, loadFidelityTargets, targetLines } from '../src/metrics/fidelity-targets.js';
+import { checkTargets, formatFigure, formatTargetChecks, loadFidelityTargets, runSpreads, targetLines } from '../src/metrics/fidelity-targets.js';
 
 const line = (over: Partial<ScoreLine> = {}): ScoreLine => ({
   recording: 'rec', zone: 'DMA32', largest: true, page: 'buddy-mobility', object: 'slub', layers: 'all', start_from: 'before',
@@ -52,6 +52,22 @@ describe('fidelity targets (fidelity-targets.json)', () => {
     const text = formatTargetChecks(lines, t);
     expect(text).toMatch(/^rec DMA32 buddy-mobility --layers all:\n  issue 13: log2 error 0.4 \(≤ 0.5\) MET; better than both predictors by 1.75x \(≥ 2.00x\) NOT MET/);
     expect(text).toMatch(/issue 14: .*pcp drains off ∞ \(≤ 10%\) NOT MET/);
+  });
+
+  it('sums up the runs of one workload (recordings of one name in several folders): mean, range, and in how many every target of an issue is met', () => {
+    const runs = [0.175, 0.34, 0.643].map((e, k) => line({ recording: 'ff', folder: `runs/ff-${k}`, log2_count_error: e, max_unusable_delta: 0.004,
+      pages_in_use: { real_end: 1000, sim_end: 1000, rel_error: 0, real_change: 0, sim_change: 0 }, pcp: undefined,
+      baselines: { nothing_changes: { sim: [], log2_count_error: 1.3, max_unusable_delta: 0 }, start_empty: { sim: [], log2_count_error: 0.7, max_unusable_delta: 0 } } }));
+    const lines = [...runs, line()];
+    const [s] = runSpreads(targetLines(lines, t), t);
+    expect(s).toMatchObject({ recording: 'ff', runs: 3, min: 0.175, max: 0.643 });
+    expect(s!.mean).toBeCloseTo((0.175 + 0.34 + 0.643) / 3);
+    // issue 13: ≤ 0.5 and 2x better than 0.7: 0.175 and 0.34 (0.7 / 0.34 = 2.06x); issue 14: ≤ 0.3: only 0.175
+    expect(s!.met).toEqual([{ issue: 13, runs: 2 }, { issue: 14, runs: 1 }]);
+    const text = formatTargetChecks(lines, t);
+    expect(text).toMatch(/^runs\/ff-0 DMA32 buddy-mobility/m); // the folder names a run when names repeat
+    expect(text).toMatch(/^rec DMA32 buddy-mobility/m);
+    expect(text).toMatch(/ff: 3 runs, log2 error mean 0.386 \(0.175-0.643\); every target met in 2 of 3 \(issue 13\), 1 of 3 \(issue 14\)/);
   });
 
   it('refuses a targets file naming an unknown figure or without exactly one bound, naming the file', () => {

@@ -59,7 +59,7 @@ export function fidelityScorecard(dirs: string[], o: FidelityOptions): ScoreLine
       // kernel_version: the machine's kernel, MachineConfig.kernel), as in every run on it
       const cell = { trace: trace.name, machine: config.name, page, object: o.object, seed: 1 };
       const r = runCell(cell, trace, config, { start, samples: 0 });
-      lines.push(...scoreCell(trace.name, real, r));
+      lines.push(...scoreCell(trace.name, real, r).map((l) => ({ ...l, folder: dir.replace(/\/+$/, '') })));
     }
   }
   return lines;
@@ -68,14 +68,17 @@ export function fidelityScorecard(dirs: string[], o: FidelityOptions): ScoreLine
 /** The text scorecard: one row per recording × zone × strategy, and the naive predictors beside. */
 export function formatScorecard(lines: ScoreLine[]): string {
   const f = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(3));
+  // runs of one recording name in several folders are told apart by their folder
+  const names = lines.map((l) => l.recording);
+  const label = (l: ScoreLine): string => (names.some((n, i) => n === l.recording && lines[i]!.folder !== l.folder) ? l.folder ?? l.recording : l.recording);
   const rows = lines.map((l) => [
-    l.recording, l.zone, l.page, f(l.log2_count_error), f(l.baselines.nothing_changes.log2_count_error), f(l.baselines.start_empty?.log2_count_error),
+    label(l), l.zone, l.page, f(l.log2_count_error), f(l.baselines.nothing_changes.log2_count_error), f(l.baselines.start_empty?.log2_count_error),
     f(l.max_unusable_delta), f(l.baselines.nothing_changes.max_unusable_delta), f(l.baselines.start_empty?.max_unusable_delta),
     `${l.extfrag.recorded}/${l.extfrag.simulated}`, l.pages_in_use ? `${l.pages_in_use.sim_end}/${l.pages_in_use.real_end}` : '-',
   ]);
   const table = formatTable(['recording', 'zone', 'page', 'log2err', 'nothing', 'empty', 'unusableΔ', 'nothing', 'empty', 'extfrag real/sim', 'used sim/real'], rows);
   const detail = lines.filter((l) => l.page === 'buddy-mobility').map((l) =>
-    `${l.recording} ${l.zone} buddy-mobility free blocks per order\n  real ${l.real.join(' ')}\n  sim  ${l.sim.join(' ')}\n  free pages by type real ${JSON.stringify(l.free_pages_by_type.real)} sim ${JSON.stringify(l.free_pages_by_type.sim)}\n  pageblocks real ${JSON.stringify(l.pageblocks.real)} sim ${JSON.stringify(l.pageblocks.sim)}`
+    `${label(l)} ${l.zone} buddy-mobility free blocks per order\n  real ${l.real.join(' ')}\n  sim  ${l.sim.join(' ')}\n  free pages by type real ${JSON.stringify(l.free_pages_by_type.real)} sim ${JSON.stringify(l.free_pages_by_type.sim)}\n  pageblocks real ${JSON.stringify(l.pageblocks.real)} sim ${JSON.stringify(l.pageblocks.sim)}`
     + (l.pcp ? `\n  pcp blocks refilled real ${l.pcp.refill_blocks.real} sim ${l.pcp.refill_blocks.sim}, drained real ${l.pcp.drain_blocks.real} sim ${l.pcp.drain_blocks.sim}` : ''));
   return `${table}\n\nlog2err: mean over orders of |log2((sim+1)/(real+1))| of free blocks; unusableΔ: max over orders of |Δ unusable_index|.\n`
     + `nothing = "after = before" predictor, empty = the same replay from an empty machine. Lower is better.\n\n${detail.join('\n')}`;

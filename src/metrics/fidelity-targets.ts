@@ -93,10 +93,38 @@ export function formatFigure(c: TargetCheck): string {
 
 /** The text block `allocbench fidelity` and bench:fidelity print: per recording, each target and whether it is met. */
 export function formatTargetChecks(lines: readonly ScoreLine[], t: FidelityTargets): string {
-  return targetLines(lines, t).map((l) => {
+  const checked = targetLines(lines, t);
+  // runs of one recording name in several folders are told apart by their folder
+  const label = (l: ScoreLine): string => (checked.some((o) => o.recording === l.recording && o.folder !== l.folder) ? l.folder ?? l.recording : l.recording);
+  const perLine = checked.map((l) => {
     const checks = checkTargets(l, t);
     const byIssue = [...new Set(checks.map((c) => c.issue))].map((issue) => `  issue ${issue}: ` + checks.filter((c) => c.issue === issue)
       .map((c) => `${c.label} ${formatFigure(c)} (${c.limit}) ${c.met === undefined ? 'n/a' : c.met ? 'MET' : 'NOT MET'}`).join('; '));
-    return `${l.recording} ${l.zone} ${l.page} --layers ${l.layers}:\n${byIssue.join('\n')}`;
-  }).join('\n');
+    return `${label(l)} ${l.zone} ${l.page} --layers ${l.layers}:\n${byIssue.join('\n')}`;
+  });
+  const spread = runSpreads(checked, t).map((r) =>
+    `${r.recording}: ${r.runs} runs, log2 error mean ${+r.mean.toFixed(3)} (${+r.min.toFixed(3)}-${+r.max.toFixed(3)}); every target met in `
+    + r.met.map((m) => `${m.runs} of ${r.runs} (issue ${m.issue})`).join(', '));
+  return perLine.join('\n') + (spread.length === 0 ? '' : `\nruns of one workload (recordings of the same name):\n  ${spread.join('\n  ')}`);
+}
+
+/**
+ * Recordings of one workload (scorecard lines of the same recording name: the same workload run
+ * again) summed up: a workload's end state varies from run to run, so one run's MET or NOT MET is
+ * partly chance; the spread over runs says how far the model is from the kernel on that workload.
+ */
+export interface RunSpread { recording: string; runs: number; mean: number; min: number; max: number; met: { issue: number; runs: number }[] }
+
+export function runSpreads(checked: readonly ScoreLine[], t: FidelityTargets): RunSpread[] {
+  const byName = new Map<string, ScoreLine[]>();
+  for (const l of checked) byName.set(l.recording, [...(byName.get(l.recording) ?? []), l]);
+  return [...byName].filter(([, ls]) => ls.length > 1).map(([recording, ls]) => {
+    const errs = ls.map((l) => l.log2_count_error);
+    const checks = ls.map((l) => checkTargets(l, t));
+    const issues = [...new Set(t.targets.map((x) => x.issue))];
+    return {
+      recording, runs: ls.length, mean: errs.reduce((a, b) => a + b, 0) / ls.length, min: Math.min(...errs), max: Math.max(...errs),
+      met: issues.map((issue) => ({ issue, runs: checks.filter((cs) => cs.every((c) => c.issue !== issue || c.met !== false)).length })),
+    };
+  });
 }

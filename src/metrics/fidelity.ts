@@ -176,6 +176,8 @@ export function recordingState(tracePath: string): RecordingState | undefined {
 /** One scorecard line: recording × zone × strategy (`allocbench fidelity --json` prints these). */
 export interface ScoreLine {
   recording: string;
+  /** the recording folder (allocbench fidelity): two folders may hold runs of one recording name */
+  folder?: string;
   zone: string;
   /** the recording's largest zone (largestZone()): the one the targets are checked on */
   largest: boolean;
