@@ -5,7 +5,7 @@ import { AllocbenchError } from '../errors.js';
 import { loadMachine, type MachineConfig } from '../machine/memory-map.js';
 import { recordedMachine } from '../machine/recorded-machine.js';
 import type { StartInput } from '../machine/start-state.js';
-import { recordingState, scoreCell, startInputFor, type ScoreLine } from '../metrics/fidelity.js';
+import { lineLabel, recordingState, scoreCell, startInputFor, type ScoreLine } from '../metrics/fidelity.js';
 import { formatTargetChecks, loadFidelityTargets } from '../metrics/fidelity-targets.js';
 import { PAGE_STRATEGIES } from '../page/registry.js';
 import { ftraceText } from '../metrics/pcp-traffic.js';
@@ -68,9 +68,7 @@ export function fidelityScorecard(dirs: string[], o: FidelityOptions): ScoreLine
 /** The text scorecard: one row per recording × zone × strategy, and the naive predictors beside. */
 export function formatScorecard(lines: ScoreLine[]): string {
   const f = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(3));
-  // runs of one recording name in several folders are told apart by their folder
-  const names = lines.map((l) => l.recording);
-  const label = (l: ScoreLine): string => (names.some((n, i) => n === l.recording && lines[i]!.folder !== l.folder) ? l.folder ?? l.recording : l.recording);
+  const label = lineLabel(lines);
   const rows = lines.map((l) => [
     label(l), l.zone, l.page, f(l.log2_count_error), f(l.baselines.nothing_changes.log2_count_error), f(l.baselines.start_empty?.log2_count_error),
     f(l.max_unusable_delta), f(l.baselines.nothing_changes.max_unusable_delta), f(l.baselines.start_empty?.max_unusable_delta),

@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { AllocbenchError } from '../errors.js';
 import { readJsonFile } from '../json-file.js';
-import type { ScoreLine } from './fidelity.js';
+import { lineLabel, type ScoreLine } from './fidelity.js';
 
 /** The figures of a scorecard line a target can bound (undefined: the line has no data for it). */
 const FIGURES = {
@@ -94,8 +94,7 @@ export function formatFigure(c: TargetCheck): string {
 /** The text block `allocbench fidelity` and bench:fidelity print: per recording, each target and whether it is met. */
 export function formatTargetChecks(lines: readonly ScoreLine[], t: FidelityTargets): string {
   const checked = targetLines(lines, t);
-  // runs of one recording name in several folders are told apart by their folder
-  const label = (l: ScoreLine): string => (checked.some((o) => o.recording === l.recording && o.folder !== l.folder) ? l.folder ?? l.recording : l.recording);
+  const label = lineLabel(checked);
   const perLine = checked.map((l) => {
     const checks = checkTargets(l, t);
     const byIssue = [...new Set(checks.map((c) => c.issue))].map((issue) => `  issue ${issue}: ` + checks.filter((c) => c.issue === issue)

@@ -204,6 +204,14 @@ export interface ScoreLine {
   };
 }
 
+/**
+ * How a table names a line: its recording, or its folder when another folder holds a recording of
+ * that name (runs of one workload, allocbench fidelity).
+ */
+export function lineLabel(lines: readonly ScoreLine[]): (l: ScoreLine) => string {
+  return (l) => (lines.some((o) => o.recording === l.recording && o.folder !== l.folder) ? l.folder ?? l.recording : l.recording);
+}
+
 function predictor(real: ZoneFigures, sim: ZoneFigures | undefined): { sim: number[]; log2_count_error: number; max_unusable_delta: number } | undefined {
   if (sim === undefined) return undefined;
   return { sim: sim.free_blocks, log2_count_error: log2CountError(real.free_blocks, sim.free_blocks), max_unusable_delta: maxUnusableDelta(real.unusable_index, sim.unusable_index) };
