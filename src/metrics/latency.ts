@@ -51,7 +51,9 @@ export class LatencyRecorder {
 
   /** An event of `v` tenths of a ns (a whole number: the replay's priced steps, machine/steps.ts). */
   recordUnits(op: number, v: number): void {
-    if (v < DIRECT) { this.direct[op * DIRECT + v]!++; return; }
+    // v | 0: the index as an int32 (v is a whole number below DIRECT here), not a float64 checked
+    // for being one (issue 17)
+    if (v < DIRECT) { this.direct[op * DIRECT + (v | 0)]!++; return; }
     this.total[op]! += v;
     const base = op * TABLE;
     const keys = this.keys;

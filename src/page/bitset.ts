@@ -36,9 +36,13 @@ export function alignedFreeMask(v: number, order: number): number {
   return m & ALIGN_MASK[order]!;
 }
 
-/** Index of the lowest set bit of a non-zero 32-bit value. */
+/**
+ * Index of the lowest set bit of a non-zero 32-bit value. Math.imul(x, -1) is -x wrapped to 32 bits:
+ * -x of x = -2^31 (only the top bit set) is 2^31, a heap number, and once seen it turned the
+ * negation of every later call into floating point with a check on the way back (issue 17).
+ */
 export function ctz32(x: number): number {
-  return 31 - Math.clz32(x & -x);
+  return 31 - Math.clz32(x & Math.imul(x, -1));
 }
 
 /**

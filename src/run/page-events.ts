@@ -14,7 +14,13 @@ import type { ReplayIds } from './replay-ids.js';
 // temporal dead zone at every use, where a const of this module costs at most one load.
 const { GFP_HIGHUSER_MOVABLE, __GFP_COMP } = gfpModule;
 const { PAGEBLOCK_ORDER } = geometry;
-const { isCompactionTarget, PAGE_PIECE } = opsModule;
+const { GFP_COMPACTION_TARGET, PAGE_PIECE } = opsModule;
+/**
+ * ops.ts isCompactionTarget(gfp) as (gfp & NOT_TARGET_ZONE) === GFP_COMPACTION_TARGET with this
+ * module's constants: the function reads GFP_COMPACTION_TARGET through its module cell, with a
+ * temporal-dead-zone check, at every page_alloc (issue 17)
+ */
+const NOT_TARGET_ZONE = ~(gfpModule.__GFP_DMA | gfpModule.__GFP_DMA32);
 const { alignedPageRef, refOrder, refPfn } = pageRef;
 const { S_FAILED, S_FREED, S_OBJECT, S_RECLAIMED } = states;
 
@@ -78,7 +84,7 @@ export class PageEvents {
     if (s < 0 || s >= S_OBJECT) { ids.allocLive++; return; }
     const ord = ids.lo[e]!;
     const gfp = ids.aux[e]!;
-    const target = isCompactionTarget(gfp);
+    const target = (gfp & NOT_TARGET_ZONE) === GFP_COMPACTION_TARGET;
     const pfn = target ? this.machine.allocCompactionTarget(ord, gfp) : this.machine.allocPages(ord, gfp);
     if (ord >= 1) this.highOrder(ord, pfn);
     if (pfn < 0) { this.failed++; ref[i] = S_FAILED; return; }

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { InvariantError } from '../errors.js';
 import { GFP_HIGHUSER_MOVABLE, __GFP_COMP } from '../machine/gfp.js';
 import type { UserHeaps } from '../object/process-heap.js';
@@ -26,6 +27,19 @@ const {
   OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXTFRAG, OP_PCP_DRAIN, OP_RECLAIM_BEGIN, OP_RECLAIM_END, OP_TICK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
 } = opsModule;
 const { setPrices, takePriced } = stepsModule;
+
+/**
+ * V8's inlining budget for the replay's hot path (issue 17). With the defaults (460 bytes of bytecode
+ * a function, 920 in all per optimized function) TurboFan stops inlining halfway down an event: the
+ * page family's handlers, the machine's zonelist walk, the buddy's per-CPU lists and the latency
+ * record stay calls, each paying a frame, a stack check and the map checks of every object it touches
+ * again. 4000 / 1500 inline much more of a page event: on the native 1 M-event page trace buddy
+ * takes 674-748 instructions an event (three runs) instead of 793, bitmap 625 instead of 710
+ * (bench/instructions.ts; larger budgets did worse: 6000 / 2000 733, 10000 / 3000 922). V8's flags are the process's, read at each
+ * optimization, so set once here, before any replay is optimized, for every worker of the process.
+ */
+setFlagsFromString('--max-inlined-bytecode-size-cumulative=4000');
+setFlagsFromString('--max-inlined-bytecode-size=1500');
 
 export interface ReplayOptions {
   /** nanoseconds per step (machine/cost.ts); with it, every event's simulated latency is recorded */
@@ -264,6 +278,8 @@ class Replay {
     const checkEvery = opts.checkEvery ?? 0;
     const sampleEvery = opts.onSample ? opts.sampleEvery ?? 0 : 0;
     let nextSample = this.nextSample, nextCheck = this.nextCheck;
+    // one test per event for both: the first of them due (-1: neither)
+    let due = firstDue(nextSample, nextCheck);
     const opCount = this.opCount;
     const cursor = opts.cpu?.cursor ?? null;
     const base = c.start, op = c.op;
@@ -289,8 +305,11 @@ class Replay {
       if (recorder !== null) {
         recorder.recordUnits(o, takePriced(steps));
       }
-      if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(base + e + 1, this.phase, objs.reqLive); }
-      if (e + 1 === nextCheck) { nextCheck += checkEvery; verify(machine, objects, source, pages.blockPages, vm, heaps); }
+      if (e + 1 === due) {
+        if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(base + e + 1, this.phase, objs.reqLive); }
+        if (e + 1 === nextCheck) { nextCheck += checkEvery; verify(machine, objects, source, pages.blockPages, vm, heaps); }
+        due = firstDue(nextSample, nextCheck);
+      }
     }
     this.nextSample = nextSample; this.nextCheck = nextCheck;
   }
@@ -386,6 +405,11 @@ class Replay {
       reclaim: { runs: this.reclaimRuns, page_cache_pages: pages.reclaimed, shrunk_pages: this.shrunk },
     };
   }
+}
+
+/** The earlier of two event counts at which something is due, -1 meaning never. */
+function firstDue(a: number, b: number): number {
+  return a < 0 ? b : b < 0 ? a : Math.min(a, b);
 }
 
 /** --check: every layer's own invariants, the object layer's page account, conservation of pages. */
