@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GFP_KERNEL } from '../src/machine/gfp.js';
+import { GFP_KERNEL, __GFP_RECLAIMABLE } from '../src/machine/gfp.js';
 import { KP_OTHER, KP_SLAB } from '../src/machine/start-state.js';
 import { newSteps } from '../src/machine/steps.js';
 import { preTraceSlabObjects, startObjectLayer } from '../src/object/slab-start.js';
@@ -204,5 +204,52 @@ describe('fork-fragment (6.1, 1 CPU): its frees of pre-trace objects', () => {
     expect(r.metrics.object_counters).toMatchObject({ slab_min_order_fallback: 0 });
     expect((r.metrics.caches as { name: string }[]).some((c) => c.name === 'cache-8448')).toBe(true);
     expect(r.metrics.object_counters).toMatchObject({ slabs_freed: 0 });
+  });
+});
+
+describe('kernel caches of one size told apart (splitCaches)', () => {
+  const at = (site: string, pfn: number, off: number): string =>
+    line('kmem_cache_alloc', `call_site=${site}+0x29/0x1d0 ptr=${ptr(pfn, off)} bytes_req=184 bytes_alloc=192 gfp_flags=GFP_KERNEL node=-1 accounted=true`);
+  const freed = (pfn: number, off: number, name: string): string =>
+    line('kmem_cache_free', `call_site=g+0x1/0x2 ptr=${ptr(pfn, off)} name=${name}`);
+  const text = [
+    // an in-trace Reclaimable slab page for the dentry's allocation (allocate_slab() with __GFP_RECLAIMABLE)
+    line('mm_page_alloc', 'page=fffff8f980060080 pfn=0x5dc order=0 migratetype=2 gfp_flags=GFP_KERNEL|__GFP_NOWARN|__GFP_NORETRY|__GFP_RECLAIMABLE'),
+    at('__d_alloc', 1500, 0),
+    at('prepare_creds', 1000, 0),
+    at('never_freed', 1000, 192), // a site never seen freed: its page's cache
+    freed(1500, 0, 'dentry'),
+    freed(1000, 0, 'cred_jar'),
+  ].join('\n');
+
+  it('gives each kmem_cache_alloc its call site\'s cache, named as kmem_cache_free names it, reclaimable by its slab pages', () => {
+    const s = preTraceSlabObjects(text, kpage());
+    expect(s.split?.alloc).toEqual(['dentry', 'cred_jar', 'cred_jar']);
+    expect(s.split?.defs).toEqual([
+      { name: 'dentry', from: 'cache-192', size: 192, reclaimable: true },
+      { name: 'cred_jar', from: 'cache-192', size: 192, reclaimable: false },
+    ]);
+    // the pre-trace slab's rows are cred_jar's
+    expect(s.cache).toEqual(['cred_jar', 'cred_jar']);
+    // one cache per size when every allocation is one cache's: no split
+    expect(preTraceSlabObjects([at('prepare_creds', 1000, 0), freed(1000, 0, 'cred_jar')].join('\n'), kpage()).split).toBeUndefined();
+  });
+
+  it('SLUB allocates each kmem_cache_alloc from its kernel cache: the dentry a new Reclaimable slab, the cred a pre-trace slab', () => {
+    const k = kpage();
+    const s = preTraceSlabObjects(text, k);
+    const trace = parseKernelTrace(text, 'split.ftrace');
+    const pages = new FakePages(4096);
+    const slub = createSlub({ pages, steps: newSteps(), cpus: 1 });
+    startObjectLayer(slub, s, k, trace);
+    const c192 = trace.caches.findIndex((c) => c.name === 'cache-192');
+    slub.cacheAlloc(c192, GFP_KERNEL);
+    expect(pages.allocs).toHaveLength(1);
+    expect(pages.allocs[0]!.gfp & __GFP_RECLAIMABLE).toBe(__GFP_RECLAIMABLE);
+    // the merged cache would have served it from the pre-trace slab's free slots
+    expect(Math.floor(slub.cacheAlloc(c192, GFP_KERNEL) / 4096)).toBe(1000);
+    expect(pages.allocs).toHaveLength(1);
+    expect(slub.caches().filter((c) => c.numObjs > 0).map((c) => c.name).sort()).toEqual(['cred_jar', 'dentry']);
+    slub.check();
   });
 });

@@ -39,7 +39,8 @@
 import { __GFP_DMA, __GFP_RECLAIMABLE, parseGfpLenient } from '../machine/gfp.js';
 import { KP_SLAB, type PreTraceSlabObjects } from '../machine/start-state.js';
 import { preTraceObjectFrees } from '../trace/attribution.js';
-import type { Trace } from '../trace/trace.js';
+import { CACHE_RECLAIMABLE, OP_CACHE_ALLOC } from '../trace/ops.js';
+import type { CacheDef, Trace } from '../trace/trace.js';
 import { CACHE_UNKNOWN, type ObjectStrategy } from './strategy.js';
 
 const GIB = 2 ** 30;
@@ -47,7 +48,7 @@ const PAGE = 4096;
 /** kmalloc above this is kmalloc_large(): pages, not a slab */
 const KMALLOC_MAX_CACHE_SIZE = 8192;
 
-const EVENT = /(kmem_cache_alloc|kmalloc|kmem_cache_free|kfree)(?:_node)?: call_site=\S+ ptr=([0-9a-f]+)(?: bytes_req=(\d+) bytes_alloc=(\d+) gfp_flags=(\S+))?([^\n]*)|mm_page_(?:alloc|free|free_batched|pcpu_drain): page=\S+ pfn=0x([0-9a-f]+) order=(\d+)/g;
+const EVENT = /(kmem_cache_alloc|kmalloc|kmem_cache_free|kfree)(?:_node)?: call_site=(\S+) ptr=([0-9a-f]+)(?: bytes_req=(\d+) bytes_alloc=(\d+) gfp_flags=(\S+))?([^\n]*)|mm_page_(alloc|free|free_batched|pcpu_drain): page=\S+ pfn=0x([0-9a-f]+) order=(\d+)(?: migratetype=(\d+))?/g;
 const NAME = /\bname=(\S+)/;
 
 /**
@@ -72,37 +73,59 @@ function cpuColumn(text: string, at: number): number {
  * name show it (6.1: `cache-N` of the bytes_alloc of the objects freed with that name, when all
  * agree); a kfree's is unknown (null): its page's other rows decide.
  */
-export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSlabObjects {
+export function preTraceSlabObjects(text: string, kpage: Uint8Array): SlabStartObjects {
   const n = kpage.length;
   const touched = new Uint8Array(n);
   const ptrGib: number[] = [], inGib: number[] = [], bytes: number[] = [], gfp: number[] = [], cpu: number[] = [];
   /** per row: its cache ('' kmalloc), or for a free the kmem_cache_free name ('' for kfree); -1 or the free's sequence number */
   const cache: string[] = [], seq: number[] = [];
-  /** pointer → the cache of the live object there (loader order) */
+  /** per row of a kmem_cache_alloc: its place among them (-1 otherwise) */
+  const allocOf: number[] = [];
+  /** pointer → the cache of the live object there (loader order), and its kmem_cache_alloc's place (-1: kmalloc) */
   const live = new Map<string, string>();
+  const liveAlloc = new Map<string, number>();
   /** kmem_cache_free name → the cache of the trace's objects freed with it (null: two disagree) */
   const named = new Map<string, string | null>();
+  // per kmem_cache_alloc (loader order): its call site, loader cache and pointer; the page events and
+  // the allocations in trace order (page alloc: pfn * 64 + order * 4 + mt; free: -1 - (pfn * 64 + order); alloc: its place), for splitCaches()
+  const site: string[] = [], allocCache: string[] = [], allocGib: number[] = [], allocIn: number[] = [];
+  const freedAs: (string | undefined)[] = [];
+  const sequence: number[] = [], isPage: number[] = [];
   let frees = 0;
   for (const m of text.matchAll(EVENT)) {
-    if (m[7] !== undefined) {
-      const pfn = parseInt(m[7], 16), end = Math.min(n, pfn + (1 << Number(m[8])));
+    if (m[9] !== undefined) {
+      const pfn = parseInt(m[9], 16), order = Number(m[10]), end = Math.min(n, pfn + (1 << order));
       touched.fill(1, Math.min(pfn, n), end);
+      if (m[8] === 'alloc') { sequence.push(pfn * 64 + order * 4 + (Number(m[11] ?? 0) & 3)); isPage.push(1); }
+      else if (m[8] !== 'pcpu_drain') { sequence.push(-1 - (pfn * 64 + order * 4)); isPage.push(1); }
       continue;
     }
-    const p = m[2]!;
+    const p = m[3]!;
     if (/^0+$/.test(p)) continue; // NULL: a failed allocation or kfree(NULL), both skipped by the loader
-    const isAlloc = m[4] !== undefined;
-    const name = NAME.exec(m[6]!)?.[1];
+    const isAlloc = m[5] !== undefined;
+    const name = NAME.exec(m[7]!)?.[1];
     let c: string;
+    let k = -1;
     if (isAlloc) {
       // the loader's cache: by name= (6.12), else one per bytes_alloc (6.1, cacheFor())
-      c = m[1] === 'kmalloc' ? '' : name ?? `cache-${m[4]}`;
+      c = m[1] === 'kmalloc' ? '' : name ?? `cache-${m[5]}`;
       live.set(p, c);
-      if (c === '' && Number(m[4]) > KMALLOC_MAX_CACHE_SIZE) continue; // kmalloc_large(): pages, no slab
+      if (m[1] !== 'kmalloc') {
+        k = site.length;
+        site.push(m[2]!); allocCache.push(c); freedAs.push(undefined);
+        const hi = parseInt(p.slice(0, -8) || '0', 16), lo = parseInt(p.slice(-8), 16);
+        allocGib.push(p.length > 16 ? NaN : hi * 4 + Math.floor(lo / GIB)); allocIn.push(lo % GIB);
+        sequence.push(k); isPage.push(0);
+      }
+      liveAlloc.set(p, k);
+      if (c === '' && Number(m[5]) > KMALLOC_MAX_CACHE_SIZE) continue; // kmalloc_large(): pages, no slab
     } else {
       const was = live.get(p);
       if (was !== undefined) {
         live.delete(p);
+        const a = liveAlloc.get(p)!;
+        liveAlloc.delete(p);
+        if (name !== undefined && a >= 0) freedAs[a] = name;
         if (name !== undefined && was !== '') named.set(name, named.has(name) && named.get(name) !== was ? null : was);
         continue;
       }
@@ -112,11 +135,12 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
     const hi = parseInt(p.slice(0, -8) || '0', 16), lo = parseInt(p.slice(-8), 16);
     ptrGib.push(hi * 4 + Math.floor(lo / GIB)); inGib.push(lo % GIB);
     cache.push(c);
+    allocOf.push(k);
     seq.push(isAlloc ? -1 : frees);
     if (!isAlloc) frees++;
-    bytes.push(!isAlloc ? 0 : m[1] === 'kmalloc' ? Number(m[3]) : Number(m[4]));
+    bytes.push(!isAlloc ? 0 : m[1] === 'kmalloc' ? Number(m[4]) : Number(m[5]));
     // what chooses a kmalloc cache's type (kmalloc_type()): the DMA and reclaimable bits
-    gfp.push(isAlloc ? parseGfpLenient(m[5]!) & (__GFP_DMA | __GFP_RECLAIMABLE) : 0);
+    gfp.push(isAlloc ? parseGfpLenient(m[6]!) & (__GFP_DMA | __GFP_RECLAIMABLE) : 0);
     cpu.push(cpuColumn(text, m.index!));
   }
   // the direct-map base (randomised per boot, 1 GiB aligned): the one that puts most pointers on KPF_SLAB pages
@@ -130,13 +154,15 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
   }
   let base = 0, best = 0;
   for (const [g, v] of votes) if (v > best || (v === best && g < base)) { base = g; best = v; }
+  const split = splitCaches({ site, cache: allocCache, freedAs, gib: allocGib, inGib: allocIn, sequence, isPage }, best > 0 ? base : undefined, n);
   const out = { cache: [] as (string | null)[], bytes: [] as number[], gfp: [] as number[], pfn: [] as number[], off: [] as number[], cpu: [] as number[], free: [] as number[] };
   for (let k = 0; best > 0 && k < ptrGib.length; k++) {
     const byte = (ptrGib[k]! - base) * GIB + inGib[k]!;
     const pfn = Math.floor(byte / PAGE);
     if (pfn < 0 || pfn >= n || kpage[pfn] !== KP_SLAB || touched[pfn] === 1) continue;
-    // a free's cache: its name's as the trace's own objects show it; kfree or an unknown name: null
-    const c = seq[k]! < 0 ? cache[k]! : cache[k] === '' ? null : named.get(cache[k]!) ?? null;
+    // a free's cache: its name's as the trace's own objects show it (a split cache's own name); kfree or an unknown name: null
+    const c = seq[k]! < 0 ? (allocOf[k]! >= 0 ? split.alloc[allocOf[k]!] ?? cache[k]! : cache[k]!)
+      : cache[k] === '' ? null : split.defs.some((d) => d.name === cache[k]) ? cache[k]! : named.get(cache[k]!) ?? null;
     out.cache.push(c); out.bytes.push(bytes[k]!); out.gfp.push(gfp[k]!); out.pfn.push(pfn); out.off.push(byte - pfn * PAGE); out.cpu.push(cpu[k]!);
     out.free.push(seq[k]!);
   }
@@ -146,8 +172,115 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
     cache: out.cache, bytes: Int32Array.from(out.bytes), gfp: Int32Array.from(out.gfp), pfn: Int32Array.from(out.pfn),
     off: Int32Array.from(out.off), cpu: Int32Array.from(out.cpu), seq: Int32Array.from(out.free), unknownFrees: frees,
     excluded: Int32Array.from(excluded),
+    ...(split.defs.length > 0 ? { split } : {}),
   };
 }
+
+/**
+ * Kernel caches of one size told apart (6.1 prints no cache name on kmem_cache_alloc, so the loader
+ * makes one `cache-<bytes_alloc>` of e.g. dentry and cred_jar, trace/kernel.ts cacheFor()). The
+ * kernel never merges them: 6.1 mm/slab_common.c find_mergeable() refuses a cache whose
+ * SLAB_MERGE_SAME flags (SLAB_RECLAIM_ACCOUNT among them) differ, and slab_unmergeable() every
+ * cache with a constructor; so dentry (SLAB_RECLAIM_ACCOUNT) has its own slabs, Reclaimable pages,
+ * allocated when dentry, not cred_jar, runs out. Each call site allocates from one cache (a
+ * kmem_cache_alloc(cachep) of a static cache), and kmem_cache_free prints the cache's name: a call
+ * site's cache is the name most of its objects are freed under. A loader cache whose allocations
+ * name two or more caches is split, each allocation to its call site's cache, named as the kernel
+ * names it (allocations of a site never seen freed stay in the loader's cache). A split cache is
+ * reclaimable (SLAB_RECLAIM_ACCOUNT: allocate_slab() ORs __GFP_RECLAIMABLE) when most of its
+ * allocations that land in a slab page the trace allocated land in a Reclaimable one.
+ */
+function splitCaches(
+  a: { site: string[]; cache: string[]; freedAs: (string | undefined)[]; gib: number[]; inGib: number[]; sequence: number[]; isPage: number[] },
+  base: number | undefined, n: number,
+): CacheSplit {
+  const bySite = new Map<string, Map<string, number>>();
+  for (let k = 0; k < a.site.length; k++) {
+    const f = a.freedAs[k];
+    if (f === undefined) continue;
+    let v = bySite.get(a.site[k]!);
+    if (v === undefined) bySite.set(a.site[k]!, (v = new Map()));
+    v.set(f, (v.get(f) ?? 0) + 1);
+  }
+  const siteCache = new Map<string, string>();
+  for (const [s, v] of bySite) {
+    let name = '', most = 0;
+    for (const [x, c] of v) if (c > most || (c === most && x < name)) { name = x; most = c; }
+    siteCache.set(s, name);
+  }
+  // the loader caches whose allocations name two or more kernel caches
+  const names = new Map<string, Set<string>>();
+  for (let k = 0; k < a.site.length; k++) {
+    const kc = siteCache.get(a.site[k]!);
+    if (kc === undefined || !a.cache[k]!.startsWith('cache-')) continue;
+    let x = names.get(a.cache[k]!);
+    if (x === undefined) names.set(a.cache[k]!, (x = new Set()));
+    x.add(kc);
+  }
+  // a call site never seen freed, in a cache that splits: the cache whose objects share its slab
+  // pages (a slab page belongs to one cache), when the direct map's base is known
+  if (base !== undefined) {
+    const pageOf = (k: number): number => (Number.isNaN(a.gib[k]!) ? -1 : Math.floor(((a.gib[k]! - base) * GIB + a.inGib[k]!) / PAGE));
+    const onPage = new Map<number, Map<string, number>>();
+    for (let k = 0; k < a.site.length; k++) {
+      const kc = siteCache.get(a.site[k]!);
+      if (kc === undefined || (names.get(a.cache[k]!)?.size ?? 0) < 2) continue;
+      const p = pageOf(k);
+      let v = onPage.get(p);
+      if (v === undefined) onPage.set(p, (v = new Map()));
+      v.set(kc, (v.get(kc) ?? 0) + 1);
+    }
+    const siteVotes = new Map<string, Map<string, number>>();
+    for (let k = 0; k < a.site.length; k++) {
+      if (siteCache.has(a.site[k]!) || (names.get(a.cache[k]!)?.size ?? 0) < 2) continue;
+      const v = onPage.get(pageOf(k));
+      if (v === undefined) continue;
+      let sv = siteVotes.get(a.site[k]!);
+      if (sv === undefined) siteVotes.set(a.site[k]!, (sv = new Map()));
+      for (const [kc, c] of v) sv.set(kc, (sv.get(kc) ?? 0) + c);
+    }
+    for (const [s, v] of siteVotes) {
+      let name = '', most = 0;
+      for (const [x, c] of v) if (c > most || (c === most && x < name)) { name = x; most = c; }
+      siteCache.set(s, name);
+    }
+  }
+  const alloc: (string | null)[] = new Array<string | null>(a.site.length).fill(null);
+  const defs = new Map<string, { name: string; from: string; size: number; votes: number }>();
+  for (let k = 0; k < a.site.length; k++) {
+    const kc = siteCache.get(a.site[k]!), from = a.cache[k]!;
+    if (kc === undefined || (names.get(from)?.size ?? 0) < 2) continue;
+    alloc[k] = kc;
+    if (!defs.has(kc)) defs.set(kc, { name: kc, from, size: Number(from.slice(6)), votes: 0 });
+  }
+  // reclaimable: the migratetype of the recorded slab page each allocation lands in
+  if (base !== undefined && defs.size > 0) {
+    const mt = new Int8Array(n).fill(-1);
+    for (let j = 0; j < a.sequence.length; j++) {
+      const v = a.sequence[j]!;
+      if (a.isPage[j] === 1) {
+        const x = v >= 0 ? v : -1 - v, pfn = Math.floor(x / 64), order = Math.floor((x % 64) / 4);
+        if (pfn < n) mt.fill(v >= 0 ? x & 3 : -1, pfn, Math.min(n, pfn + (1 << order)));
+        continue;
+      }
+      const kc = alloc[v];
+      if (kc === null || kc === undefined || Number.isNaN(a.gib[v]!)) continue;
+      const pfn = Math.floor(((a.gib[v]! - base) * GIB + a.inGib[v]!) / PAGE);
+      const t = pfn >= 0 && pfn < n ? mt[pfn]! : -1;
+      if (t >= 0) defs.get(kc)!.votes += t === 2 ? 1 : -1;
+    }
+  }
+  return { alloc, defs: [...defs.values()].map(({ name, from, size, votes }) => ({ name, from, size, reclaimable: votes > 0 })) };
+}
+
+/** The split of the loader's caches (splitCaches()): per kmem_cache_alloc in trace order its kernel cache or null, and the new caches. */
+export interface CacheSplit {
+  alloc: (string | null)[];
+  defs: { name: string; from: string; size: number; reclaimable: boolean }[];
+}
+
+/** PreTraceSlabObjects with the cache split the object layer applies (startObjectLayer()). */
+export type SlabStartObjects = PreTraceSlabObjects & { split?: CacheSplit };
 
 /**
  * Gives `objects` the pre-trace slabs of `s` (kpage: the same digest) before the replay of `trace`
@@ -158,11 +291,28 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): PreTraceSl
  * pages and slabs adopted and the pre-trace objects whose frees the replay will make (0 for a
  * strategy without a slab start).
  */
-export function startObjectLayer(objects: ObjectStrategy, s: PreTraceSlabObjects, kpage: Uint8Array, trace: Trace): { pages: number; slabs: number; frees: number } {
+export function startObjectLayer(objects: ObjectStrategy, s: SlabStartObjects, kpage: Uint8Array, trace: Trace): { pages: number; slabs: number; frees: number } {
   if (objects.startSlabs === undefined) return { pages: 0, slabs: 0, frees: 0 };
-  const caches = trace.caches;
+  let caches: readonly CacheDef[] = trace.caches;
+  // the split caches (splitCaches()) after the trace's own; each kmem_cache_alloc to its kernel cache,
+  // when the trace's allocations are the text's (same count) and the strategy can follow it
+  const split = s.split, remapping = objects as ObjectStrategy & { remapCacheAllocs?: (remap: Int32Array) => void };
+  let splitOn = false;
+  if (split !== undefined && remapping.remapCacheAllocs !== undefined) {
+    let allocs = 0;
+    for (let e = 0; e < trace.length; e++) if (trace.op[e] === OP_CACHE_ALLOC) allocs++;
+    if (allocs === split.alloc.length) {
+      splitOn = true;
+      caches = [...caches, ...split.defs.map((d) => ({ name: d.name, size: d.size, align: 0, flags: d.reclaimable ? CACHE_RECLAIMABLE : 0 }))];
+      for (let i = trace.caches.length; i < caches.length; i++) objects.createCache(i, caches[i]!);
+      const at = new Map(caches.map((c, i) => [c.name, i]));
+      remapping.remapCacheAllocs(Int32Array.from(split.alloc, (c) => (c === null ? -1 : at.get(c)!)));
+    }
+  }
   const byName = new Map(caches.map((c, i) => [c.name, i]));
-  const index = Int32Array.from(s.cache, (c) => (c === null ? CACHE_UNKNOWN : c === '' ? -1 : byName.get(c) ?? -2));
+  // without the split, a split cache's rows are its loader cache's
+  const fromOf = new Map((splitOn ? [] : split?.defs ?? []).map((d) => [d.name, d.from]));
+  const index = Int32Array.from(s.cache, (c) => (c === null ? CACHE_UNKNOWN : c === '' ? -1 : byName.get(fromOf.get(c) ?? c) ?? -2));
   const excluded = new Set(s.excluded);
   const slabPage = (pfn: number): boolean => pfn < kpage.length && kpage[pfn] === KP_SLAB && !excluded.has(pfn);
   const f = preTraceObjectFrees(trace);

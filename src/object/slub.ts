@@ -120,6 +120,14 @@ const S_PARTIAL = 2; // on the node partial list
 const S_FULL = 3; //  no free objects, on no list (SLUB does not track full slabs without debugging)
 const S_CPU_PARTIAL = 4; // on a CPU's partial list (kmem_cache_cpu->partial, linked through R_NEXT)
 
+/**
+ * A diagnostic's view of new_slab() (metrics/slab-timing.ts): when set, called for every slab the
+ * model allocates with its cache's name, order, the gfp of the page allocation and the 0-based
+ * ordinal of the object allocation that needed it (allocations so far, this one included, minus 1).
+ * Unset in every run: one load and a compare per new slab.
+ */
+export const newSlabProbe: { fn?: ((cache: string, order: number, gfp: number, allocOrdinal: number) => void) | undefined } = {};
+
 class SlubCache {
   /** the active slab of each CPU, -1 when none */
   readonly cpuSlab: Int32Array;
@@ -217,6 +225,9 @@ class Slub implements ObjectStrategy {
   /** slabs taken from a CPU's partial list (CPU_PARTIAL_ALLOC) and lists sent to the node (CPU_PARTIAL_DRAIN); reported with cpu-partial=on only */
   private cpuPartialAlloc = 0;
   private cpuPartialDrain = 0;
+  /** per kmem_cache_alloc of the replay, the cache it allocates from (remapCacheAllocs()), and the allocations so far */
+  private allocRemap: Int32Array | undefined = undefined;
+  private cacheAllocs = 0;
   /** the pre-trace objects the trace frees in the start's slabs (startSlabs()) */
   preTraceObjects?: { ids: Int32Array; addr: Float64Array };
 
@@ -303,6 +314,11 @@ class Slub implements ObjectStrategy {
       if (pfn >= 0) this.ctr.slab_min_order_fallback++;
     }
     if (pfn < 0) return -1;
+    const probe = newSlabProbe.fn;
+    if (probe !== undefined) {
+      const k = this.ctr;
+      probe(c.name, order, base | (order > 0 ? __GFP_COMP : 0), k.alloc_fast + k.alloc_slow + k.large_allocs + k.unknown_cache - 1);
+    }
     const r = this.takeRecord(c);
     const rec = this.rec, o = r * STRIDE;
     rec[o + R_PFN] = pfn;
@@ -728,6 +744,12 @@ class Slub implements ObjectStrategy {
   }
 
   cacheAlloc(index: number, gfp: number): number {
+    const remap = this.allocRemap;
+    if (remap !== undefined) {
+      const j = this.cacheAllocs < remap.length ? remap[this.cacheAllocs]! : -1;
+      this.cacheAllocs++;
+      if (j >= 0) index = j;
+    }
     const c = this.named[index];
     if (c === undefined || c.order < 0) {
       tick(this.steps, STEP_CALL);
@@ -735,6 +757,16 @@ class Slub implements ObjectStrategy {
       return -1;
     }
     return this.slabAlloc(c, gfp);
+  }
+
+  /**
+   * The kernel cache of each kmem_cache_alloc of the replay, in order (an index of a cache made with
+   * createCache(), -1: the trace's own): the caches a recording's loader merged, told apart
+   * (object/slab-start.ts splitCaches()).
+   */
+  remapCacheAllocs(remap: Int32Array): void {
+    this.allocRemap = remap;
+    this.cacheAllocs = 0;
   }
 
   cacheFree(_index: number, addr: number): void {
