@@ -55,7 +55,8 @@ describe('fidelity targets (fidelity-targets.json)', () => {
   });
 
   it('sums up the runs of one workload (recordings of one name in several folders): mean, range, and in how many every target of an issue is met', () => {
-    const runs = [0.175, 0.34, 0.643].map((e, k) => line({ recording: 'ff', folder: `runs/ff-${k}`, log2_count_error: e, max_unusable_delta: 0.004,
+    const after = [[1, 0], [1, 0], [3, 0]]; // each run's real free blocks: runs 0 and 1 end alike, run 2 apart
+    const runs = [0.175, 0.34, 0.643].map((e, k) => line({ recording: 'ff', folder: `runs/ff-${k}`, log2_count_error: e, max_unusable_delta: 0.004, real: after[k]!,
       pages_in_use: { real_end: 1000, sim_end: 1000, rel_error: 0, real_change: 0, sim_change: 0 }, pcp: undefined,
       baselines: { nothing_changes: { sim: [], log2_count_error: 1.3, max_unusable_delta: 0 }, start_empty: { sim: [], log2_count_error: 0.7, max_unusable_delta: 0 } } }));
     const lines = [...runs, line()];
@@ -64,10 +65,12 @@ describe('fidelity targets (fidelity-targets.json)', () => {
     expect(s!.mean).toBeCloseTo((0.175 + 0.34 + 0.643) / 3);
     // issue 13: ≤ 0.5 and 2x better than 0.7: 0.175 and 0.34 (0.7 / 0.34 = 2.06x); issue 14: ≤ 0.3: only 0.175
     expect(s!.met).toEqual([{ issue: 13, runs: 2 }, { issue: 14, runs: 1 }]);
+    // the real runs pair by pair: 0 (runs 0, 1), |log2(2/4)| / 2 = 0.5 (0 or 1 against 2)
+    expect(s!.kernel).toEqual({ mean: 1 / 3, min: 0, max: 0.5 });
     const text = formatTargetChecks(lines, t);
     expect(text).toMatch(/^runs\/ff-0 DMA32 buddy-mobility/m); // the folder names a run when names repeat
     expect(text).toMatch(/^rec DMA32 buddy-mobility/m);
-    expect(text).toMatch(/ff: 3 runs, log2 error mean 0.386 \(0.175-0.643\); every target met in 2 of 3 \(issue 13\), 1 of 3 \(issue 14\)/);
+    expect(text).toMatch(/ff: 3 runs, log2 error mean 0.386 \(0.175-0.643\); every target met in 2 of 3 \(issue 13\), 1 of 3 \(issue 14\); the real runs differ from each other by 0.333 \(0-0.5\)/);
   });
 
   it('refuses a targets file naming an unknown figure or without exactly one bound, naming the file', () => {

@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { AllocbenchError } from '../errors.js';
 import { readJsonFile } from '../json-file.js';
-import { lineLabel, type ScoreLine } from './fidelity.js';
+import { lineLabel, log2CountError, type ScoreLine } from './fidelity.js';
 
 /** The figures of a scorecard line a target can bound (undefined: the line has no data for it). */
 const FIGURES = {
@@ -103,7 +103,8 @@ export function formatTargetChecks(lines: readonly ScoreLine[], t: FidelityTarge
   });
   const spread = runSpreads(checked, t).map((r) =>
     `${r.recording}: ${r.runs} runs, log2 error mean ${+r.mean.toFixed(3)} (${+r.min.toFixed(3)}-${+r.max.toFixed(3)}); every target met in `
-    + r.met.map((m) => `${m.runs} of ${r.runs} (issue ${m.issue})`).join(', '));
+    + r.met.map((m) => `${m.runs} of ${r.runs} (issue ${m.issue})`).join(', ')
+    + `; the real runs differ from each other by ${+r.kernel.mean.toFixed(3)} (${+r.kernel.min.toFixed(3)}-${+r.kernel.max.toFixed(3)})`);
   return perLine.join('\n') + (spread.length === 0 ? '' : `\nruns of one workload (recordings of the same name):\n  ${spread.join('\n  ')}`);
 }
 
@@ -111,8 +112,13 @@ export function formatTargetChecks(lines: readonly ScoreLine[], t: FidelityTarge
  * Recordings of one workload (scorecard lines of the same recording name: the same workload run
  * again) summed up: a workload's end state varies from run to run, so one run's MET or NOT MET is
  * partly chance; the spread over runs says how far the model is from the kernel on that workload.
+ * `kernel`: the real after-states scored against each other, pair by pair (the same log2 error):
+ * how far apart two runs of the kernel itself end.
  */
-export interface RunSpread { recording: string; runs: number; mean: number; min: number; max: number; met: { issue: number; runs: number }[] }
+export interface RunSpread {
+  recording: string; runs: number; mean: number; min: number; max: number; met: { issue: number; runs: number }[];
+  kernel: { mean: number; min: number; max: number };
+}
 
 export function runSpreads(checked: readonly ScoreLine[], t: FidelityTargets): RunSpread[] {
   const byName = new Map<string, ScoreLine[]>();
@@ -121,9 +127,12 @@ export function runSpreads(checked: readonly ScoreLine[], t: FidelityTargets): R
     const errs = ls.map((l) => l.log2_count_error);
     const checks = ls.map((l) => checkTargets(l, t));
     const issues = [...new Set(t.targets.map((x) => x.issue))];
+    const pairs: number[] = [];
+    for (let i = 0; i < ls.length; i++) for (let j = i + 1; j < ls.length; j++) pairs.push(log2CountError(ls[i]!.real, ls[j]!.real));
     return {
       recording, runs: ls.length, mean: errs.reduce((a, b) => a + b, 0) / ls.length, min: Math.min(...errs), max: Math.max(...errs),
       met: issues.map((issue) => ({ issue, runs: checks.filter((cs) => cs.every((c) => c.issue !== issue || c.met !== false)).length })),
+      kernel: { mean: pairs.reduce((a, b) => a + b, 0) / pairs.length, min: Math.min(...pairs), max: Math.max(...pairs) },
     };
   });
 }
