@@ -1,4 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
 import { InvariantError } from '../errors.js';
 import { GFP_HIGHUSER_MOVABLE, __GFP_COMP } from '../machine/gfp.js';
 import type { UserHeaps } from '../object/process-heap.js';
@@ -27,19 +26,6 @@ const {
   OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXTFRAG, OP_PCP_DRAIN, OP_RECLAIM_BEGIN, OP_RECLAIM_END, OP_TICK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
 } = opsModule;
 const { setPrices, takePriced } = stepsModule;
-
-/**
- * V8's inlining budget for the replay's hot path (issue 17). With the defaults (460 bytes of bytecode
- * a function, 920 in all per optimized function) TurboFan stops inlining halfway down an event: the
- * page family's handlers, the machine's zonelist walk, the buddy's per-CPU lists and the latency
- * record stay calls, each paying a frame, a stack check and the map checks of every object it touches
- * again. 4000 / 1500 inline much more of a page event: on the native 1 M-event page trace buddy
- * takes 674-748 instructions an event (three runs) instead of 793, bitmap 625 instead of 710
- * (bench/instructions.ts; larger budgets did worse: 6000 / 2000 733, 10000 / 3000 922). V8's flags are the process's, read at each
- * optimization, so set once here, before any replay is optimized, for every worker of the process.
- */
-setFlagsFromString('--max-inlined-bytecode-size-cumulative=4000');
-setFlagsFromString('--max-inlined-bytecode-size=1500');
 
 export interface ReplayOptions {
   /** nanoseconds per step (machine/cost.ts); with it, every event's simulated latency is recorded */
