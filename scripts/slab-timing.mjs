@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Slab timing diagnostic (src/metrics/slab-timing.ts): per recording folder, the recorded slab page
 // allocations beside the model SLUB's new_slab() calls in `--layers all`, per cache, k-th with k-th.
-// Usage: node scripts/slab-timing.mjs DIR... [--object slub] [--page buddy-mobility]
+// Usage: node scripts/slab-timing.mjs DIR... [--object slub] [--page buddy-mobility] [--no-split]
 import { basename } from 'node:path';
 const build = new URL('./build.mjs', import.meta.url);
 await (await import(build.href)).buildStale();
@@ -18,6 +18,8 @@ const { recordedSlabAllocs, modelSlabAlloc, compareSlabAllocs, formatSlabTiming 
 
 const args = process.argv.slice(2);
 const opt = (k, v) => { const i = args.indexOf(k); if (i < 0) return v; const x = args[i + 1]; args.splice(i, 2); return x; };
+const noSplit = args.includes('--no-split');
+if (noSplit) args.splice(args.indexOf('--no-split'), 1);
 const object = opt('--object', 'slub'), page = opt('--page', 'buddy-mobility');
 for (const dir of args) {
   const tracePath = recordingTrace(dir);
@@ -26,6 +28,8 @@ for (const dir of args) {
   const config = rec?.config ?? loadMachine('desktop');
   const text = ftraceText(tracePath);
   const start = startInputFor(tracePath, rec !== undefined, text);
+  // --no-split: the loader's caches as they are (one per bytes_alloc), as before splitCaches()
+  if (noSplit && start.slabObjects !== undefined) delete start.slabObjects.split;
   const { slabs, lines } = recordedSlabAllocs(text, trace.stats.direct_map_base_gib, start.slabObjects?.split?.alloc);
   const model = [];
   newSlabProbe.fn = (cache, order, gfp, pos) => model.push(modelSlabAlloc(cache, order, gfp, pos));
