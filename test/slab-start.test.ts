@@ -231,6 +231,10 @@ describe('kernel caches of one size told apart (splitCaches)', () => {
     ]);
     // the pre-trace slab's rows are cred_jar's
     expect(s.cache).toEqual(['cred_jar', 'cred_jar']);
+    // a site never freed whose objects share no page with a named cache's: one more cache, the loader's
+    const rest = preTraceSlabObjects([at('anon_vma_clone', 1000, 0), at('alloc_vmap_area', 1001, 0), freed(1000, 0, 'anon_vma_chain')].join('\n'), kpage());
+    expect(rest.split?.alloc).toEqual(['anon_vma_chain', null]);
+    expect(rest.split?.defs.map((d) => d.name)).toEqual(['anon_vma_chain']);
     // one cache per size when every allocation is one cache's: no split
     expect(preTraceSlabObjects([at('prepare_creds', 1000, 0), freed(1000, 0, 'cred_jar')].join('\n'), kpage()).split).toBeUndefined();
   });

@@ -184,9 +184,10 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): SlabStartO
  * cache with a constructor; so dentry (SLAB_RECLAIM_ACCOUNT) has its own slabs, Reclaimable pages,
  * allocated when dentry, not cred_jar, runs out. Each call site allocates from one cache (a
  * kmem_cache_alloc(cachep) of a static cache), and kmem_cache_free prints the cache's name: a call
- * site's cache is the name most of its objects are freed under. A loader cache whose allocations
- * name two or more caches is split, each allocation to its call site's cache, named as the kernel
- * names it (allocations of a site never seen freed stay in the loader's cache). A split cache is
+ * site's cache is the name most of its objects are freed under; a site never seen freed, the cache
+ * whose objects share its slab pages; the sites left are one more cache (the loader's). A loader
+ * cache that holds two or more caches so is split, each allocation to its call site's cache, named
+ * as the kernel names it (the sites left stay in the loader's cache). A split cache is
  * reclaimable (SLAB_RECLAIM_ACCOUNT: allocate_slab() ORs __GFP_RECLAIMABLE) when most of its
  * allocations that land in a slab page the trace allocated land in a Reclaimable one.
  */
@@ -224,7 +225,7 @@ function splitCaches(
     const onPage = new Map<number, Map<string, number>>();
     for (let k = 0; k < a.site.length; k++) {
       const kc = siteCache.get(a.site[k]!);
-      if (kc === undefined || (names.get(a.cache[k]!)?.size ?? 0) < 2) continue;
+      if (kc === undefined || !names.has(a.cache[k]!)) continue;
       const p = pageOf(k);
       let v = onPage.get(p);
       if (v === undefined) onPage.set(p, (v = new Map()));
@@ -232,7 +233,7 @@ function splitCaches(
     }
     const siteVotes = new Map<string, Map<string, number>>();
     for (let k = 0; k < a.site.length; k++) {
-      if (siteCache.has(a.site[k]!) || (names.get(a.cache[k]!)?.size ?? 0) < 2) continue;
+      if (siteCache.has(a.site[k]!) || !names.has(a.cache[k]!)) continue;
       const v = onPage.get(pageOf(k));
       if (v === undefined) continue;
       let sv = siteVotes.get(a.site[k]!);
@@ -245,11 +246,18 @@ function splitCaches(
       siteCache.set(s, name);
     }
   }
+  // the sites still without a cache are one more cache (the loader's, kept): vmap_area's objects,
+  // never freed in the trace, beside anon_vma_chain's in cache-64 (6.1: SLAB_ACCOUNT differs)
+  const kinds = new Map<string, number>();
+  for (const [c, x] of names) kinds.set(c, x.size);
+  const rest = new Set<string>();
+  for (let k = 0; k < a.site.length; k++) if (names.has(a.cache[k]!) && !siteCache.has(a.site[k]!)) rest.add(a.cache[k]!);
+  for (const c of rest) kinds.set(c, kinds.get(c)! + 1);
   const alloc: (string | null)[] = new Array<string | null>(a.site.length).fill(null);
   const defs = new Map<string, { name: string; from: string; size: number; votes: number }>();
   for (let k = 0; k < a.site.length; k++) {
     const kc = siteCache.get(a.site[k]!), from = a.cache[k]!;
-    if (kc === undefined || (names.get(from)?.size ?? 0) < 2) continue;
+    if (kc === undefined || (kinds.get(from) ?? 0) < 2) continue;
     alloc[k] = kc;
     if (!defs.has(kc)) defs.set(kc, { name: kc, from, size: Number(from.slice(6)), votes: 0 });
   }
