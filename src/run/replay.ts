@@ -264,7 +264,7 @@ class Replay {
     const checkEvery = opts.checkEvery ?? 0;
     const sampleEvery = opts.onSample ? opts.sampleEvery ?? 0 : 0;
     let nextSample = this.nextSample, nextCheck = this.nextCheck;
-    // one test per event for both: the first of them due (-1: neither)
+    // one test per event for both: the first of them due (negative: neither)
     let due = firstDue(nextSample, nextCheck);
     const opCount = this.opCount;
     const cursor = opts.cpu?.cursor ?? null;
@@ -393,7 +393,7 @@ class Replay {
   }
 }
 
-/** The earlier of two event counts at which something is due, -1 meaning never. */
+/** The earlier of two event counts at which something is due, a negative one meaning never. */
 function firstDue(a: number, b: number): number {
   return a < 0 ? b : b < 0 ? a : Math.min(a, b);
 }
