@@ -6,6 +6,8 @@ import { newSteps } from '../src/machine/steps.js';
 import { BuddyAllocator } from '../src/page/buddy.js';
 import { RULES_6_1, RULES_6_12 } from '../src/page/kernel-version.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
+import { objectStrategyFactory } from '../src/object/registry.js';
+import { objectPageSource, replay } from '../src/run/replay.js';
 import { parseKernelTrace } from '../src/trace/kernel.js';
 import { OP_PCP_DRAIN, OP_RECLAIM_BEGIN, OP_RECLAIM_END } from '../src/trace/ops.js';
 
@@ -92,5 +94,43 @@ describe('kernel recordings: kswapd and kcompactd', () => {
       [OP_PCP_DRAIN, ZONE_DMA32], // partial_skipped
     ]);
     expect(t.stats).toMatchObject({ kswapd_runs: 2, kcompactd_drains: 2 });
+  });
+});
+
+describe('replaying a kernel recording with a kswapd run and a kcompactd drain', () => {
+  // 200 order-0 pages of DMA32 allocated, then freed; `window` puts the frees inside a kswapd run,
+  // `drain` ends with kcompactd's drain of DMA32
+  const text = (window: boolean, drain: boolean): string => {
+    let ts = 0;
+    const line = (task: string, ev: string, fields: string): string => `  ${task} [000] ..... ${(8 + ++ts / 1e6).toFixed(6)}: ${ev}: ${fields}`;
+    const pfn = (k: number): string => `0x${(0x5000 + k).toString(16)}`;
+    const page = (k: number): string => (0xffffea0000000000n + BigInt(0x5000 + k) * 64n).toString(16);
+    const out: string[] = [];
+    for (let k = 0; k < 200; k++) out.push(line('sh-1', 'mm_page_alloc', `page=${page(k)} pfn=${pfn(k)} order=0 migratetype=0 gfp_flags=GFP_KERNEL`));
+    if (window) out.push(line('kswapd0-38', 'mm_vmscan_kswapd_wake', 'nid=0 order=0'));
+    for (let k = 0; k < 200; k++) out.push(line('sh-1', 'mm_page_free', `page=${page(k)} pfn=${pfn(k)} order=0`));
+    if (window) out.push(line('kswapd0-38', 'balance_pgdat_ret', '(kswapd+0x1f0/0x3a0 <- balance_pgdat) ret=0'));
+    if (drain) out.push(line('kcompactd0-28', 'mm_compaction_end', 'zone_start=0x1000 migrate_pfn=0x1000 free_pfn=0x1000 zone_end=0x10000, mode=sync status=complete'));
+    return out.join('\n') + '\n';
+  };
+  const run = (window: boolean, drain: boolean): { drains: number; onLists: number } => {
+    const m = new Machine(loadMachine('mem=256M'), pageStrategyFactory('buddy:6.1'));
+    const source = objectPageSource(m);
+    const objects = objectStrategyFactory('slub')({ pages: source, steps: m.steps, cpus: m.cpus, cpuCursor: m.cpuCursor });
+    replay(parseKernelTrace(text(window, drain), 'k.ftrace'), m, objects, source);
+    const pcp = (m.zones.find((z) => z.name === 'DMA32')!.strategy as BuddyAllocator).perCpuPages()!;
+    return { drains: pcp.drains, onLists: pcp.pages() };
+  };
+
+  it('caps the lists while kswapd runs, and kcompactd\'s drain empties them', () => {
+    const plain = run(false, false), capped = run(true, false), drained = run(false, true);
+    // 6.1 on 256 MiB: high 516, batch 15; 200 frees stay on the list without kswapd
+    expect(plain.drains).toBe(0);
+    expect(plain.onLists).toBeGreaterThanOrEqual(200);
+    // with it, a drain each time the count reaches batch << 2 = 60 (15, 30, then 45 pages: the
+    // free_factor doubling, clamped to high - batch): the list never holds more
+    expect(capped.drains).toBe(5);
+    expect(capped.onLists).toBeLessThan(60);
+    expect(drained.onLists).toBe(0);
   });
 });
