@@ -9,6 +9,7 @@ import { BuddyAllocator } from '../src/page/buddy.js';
 import { RULES_6_1, RULES_6_12, rulesForKernel } from '../src/page/kernel-version.js';
 import { pagesetValues, zoneBatchsize } from '../src/page/pcp.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
+import { pcpZone } from './support/pcp-zone.js';
 
 /** Per zone: managed, low and each CPU's pageset high/batch of a /proc/zoneinfo. */
 function pagesets(text: string): Map<string, { managed: number; low: number; high: number[]; batch: number[] }> {
@@ -75,17 +76,10 @@ describe('pcp batch and high as the kernel computes them', () => {
   });
 });
 
-/** A zone of 4 pageblocks; everything handed over at boot; pcp with batch 3, high 40, 1 CPU. */
-function zone(rules = RULES_6_1, pcp = true): BuddyAllocator {
-  const b = new BuddyAllocator({ pages: 2048, steps: newSteps() }, true, { rules, pcp });
-  for (let pfn = 0; pfn < 2048; pfn += 1024) b.free(pfn, 10);
-  b.setupPcp(16384, 40, 1, { cpu: 0 });
-  return b;
-}
 
 describe('per-CPU page lists', () => {
   it('refills batch blocks, reuses the list LIFO, and leaves the pages out of buddyinfo', () => {
-    const b = zone();
+    const b = pcpZone();
     const pcp = b.perCpuPages()!;
     expect([pcp.batch, pcp.highMin]).toEqual([3, 40]);
     const a = b.alloc(0, MIGRATE_MOVABLE);
@@ -108,7 +102,7 @@ describe('per-CPU page lists', () => {
   });
 
   it('drains batch pages, the oldest first, when count reaches high', () => {
-    const b = zone();
+    const b = pcpZone();
     const pcp = b.perCpuPages()!;
     const got: number[] = [];
     for (let i = 0; i < 45; i++) got.push(b.alloc(0, MIGRATE_MOVABLE));
@@ -128,7 +122,7 @@ describe('per-CPU page lists', () => {
   });
 
   it('6.1: the drain fires at this CPU\'s pcp->high as a recording\'s start sets it, not at zone_highsize()', () => {
-    const b = zone();
+    const b = pcpZone();
     const pcp = b.perCpuPages()!;
     b.setPcpHigh(0, 30); // before/zoneinfo's high: 10 below the model's 40 (fork-fragment: 516 against 518)
     const got: number[] = [];
@@ -142,7 +136,7 @@ describe('per-CPU page lists', () => {
   });
 
   it('6.1 (Debian 6.1.y): free_factor stops at CONFIG_PCP_BATCH_SCALE_MAX, so a long run of frees drains batch << 5 at most', () => {
-    const b = zone();
+    const b = pcpZone();
     const pcp = b.perCpuPages()!;
     b.setPcpHigh(0, 400); // high - batch = 397, above batch << 6 = 192
     const got: number[] = [];
@@ -159,7 +153,7 @@ describe('per-CPU page lists', () => {
   });
 
   it('pcp=off frees straight to the free lists', () => {
-    const b = zone(RULES_6_12, false);
+    const b = pcpZone(RULES_6_12, false);
     expect(b.perCpuPages()).toBeNull();
     const a = b.alloc(0, MIGRATE_MOVABLE);
     expect(b.freePages()).toBe(2047);

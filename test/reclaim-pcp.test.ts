@@ -6,18 +6,12 @@ import { newSteps } from '../src/machine/steps.js';
 import { BuddyAllocator } from '../src/page/buddy.js';
 import { RULES_6_1, RULES_6_12 } from '../src/page/kernel-version.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
+import { pcpZone } from './support/pcp-zone.js';
 import { objectStrategyFactory } from '../src/object/registry.js';
 import { objectPageSource, replay } from '../src/run/replay.js';
 import { parseKernelTrace } from '../src/trace/kernel.js';
 import { OP_PCP_DRAIN, OP_RECLAIM_BEGIN, OP_RECLAIM_END } from '../src/trace/ops.js';
 
-/** A zone of 4 pageblocks, all free; pcp with batch 3, high 40 on 6.1 (6.12: high_min 40), 1 CPU. */
-function zone(rules = RULES_6_1): BuddyAllocator {
-  const b = new BuddyAllocator({ pages: 2048, steps: newSteps() }, true, { rules, pcp: true });
-  for (let pfn = 0; pfn < 2048; pfn += 1024) b.free(pfn, 10);
-  b.setupPcp(16384, 40, 1, { cpu: 0 });
-  return b;
-}
 
 /** Frees `got` one by one; the list's page count when the first drain fires, and the drain's size. */
 function firstDrain(b: BuddyAllocator, got: number[]): { at: number; size: number } {
@@ -35,7 +29,7 @@ describe('ZONE_RECLAIM_ACTIVE: while kswapd balances, nr_pcp_high() caps the per
   // 6.1 nr_pcp_free(): batch << free_factor (0 after an allocation); 6.12: the run of frees (12), both within [batch, high - batch]
   for (const [name, rules, size] of [['6.1', RULES_6_1, 3], ['6.12', RULES_6_12, 9]] as const) {
     it(`${name}: a list drains at batch << 2 while reclaim is active, at high once it ends`, () => {
-      const b = zone(rules);
+      const b = pcpZone(rules);
       const got: number[] = [];
       for (let i = 0; i < 90; i++) got.push(b.alloc(0, MIGRATE_MOVABLE));
       b.alloc(0, MIGRATE_MOVABLE); // an allocation after the refills resets the free run

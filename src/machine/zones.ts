@@ -12,6 +12,11 @@ export interface ZoneSpan {
 
 export const MAX_DMA_PFN = (16 * 2 ** 20) / 4096; // MAX_DMA_PFN: 16 MiB (arch/x86/include/asm/dma.h)
 export const MAX_DMA32_PFN = (4 * 2 ** 30) / 4096; // MAX_DMA32_PFN: 4 GiB
+
+/** The zone a pfn lies in by the x86-64 boundaries above: ZONE_DMA, ZONE_DMA32 or ZONE_NORMAL (ZONE_MOVABLE is carved out by size, not placed by pfn). */
+export function zoneOfPfn(pfn: number): number {
+  return pfn < MAX_DMA_PFN ? ZONE_DMA : pfn < MAX_DMA32_PFN ? ZONE_DMA32 : ZONE_NORMAL;
+}
 const MAX_ORDER_NR_PAGES = 1 << MAX_ORDER;
 
 /**

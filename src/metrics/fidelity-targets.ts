@@ -122,7 +122,11 @@ export interface RunSpread {
 
 export function runSpreads(checked: readonly ScoreLine[], t: FidelityTargets): RunSpread[] {
   const byName = new Map<string, ScoreLine[]>();
-  for (const l of checked) byName.set(l.recording, [...(byName.get(l.recording) ?? []), l]);
+  for (const l of checked) {
+    const ls = byName.get(l.recording);
+    if (ls === undefined) byName.set(l.recording, [l]);
+    else ls.push(l);
+  }
   return [...byName].filter(([, ls]) => ls.length > 1).map(([recording, ls]) => {
     const errs = ls.map((l) => l.log2_count_error);
     const checks = ls.map((l) => checkTargets(l, t));

@@ -199,16 +199,10 @@ function splitCaches(
   for (let k = 0; k < a.site.length; k++) {
     const f = a.freedAs[k];
     if (f === undefined) continue;
-    let v = bySite.get(a.site[k]!);
-    if (v === undefined) bySite.set(a.site[k]!, (v = new Map()));
-    v.set(f, (v.get(f) ?? 0) + 1);
+    vote(bySite, a.site[k]!, f, 1);
   }
   const siteCache = new Map<string, string>();
-  for (const [s, v] of bySite) {
-    let name = '', most = 0;
-    for (const [x, c] of v) if (c > most || (c === most && x < name)) { name = x; most = c; }
-    siteCache.set(s, name);
-  }
+  for (const [s, v] of bySite) siteCache.set(s, mostVoted(v));
   // the loader caches whose allocations name two or more kernel caches
   const names = new Map<string, Set<string>>();
   for (let k = 0; k < a.site.length; k++) {
@@ -226,25 +220,16 @@ function splitCaches(
     for (let k = 0; k < a.site.length; k++) {
       const kc = siteCache.get(a.site[k]!);
       if (kc === undefined || !names.has(a.cache[k]!)) continue;
-      const p = pageOf(k);
-      let v = onPage.get(p);
-      if (v === undefined) onPage.set(p, (v = new Map()));
-      v.set(kc, (v.get(kc) ?? 0) + 1);
+      vote(onPage, pageOf(k), kc, 1);
     }
     const siteVotes = new Map<string, Map<string, number>>();
     for (let k = 0; k < a.site.length; k++) {
       if (siteCache.has(a.site[k]!) || !names.has(a.cache[k]!)) continue;
       const v = onPage.get(pageOf(k));
       if (v === undefined) continue;
-      let sv = siteVotes.get(a.site[k]!);
-      if (sv === undefined) siteVotes.set(a.site[k]!, (sv = new Map()));
-      for (const [kc, c] of v) sv.set(kc, (sv.get(kc) ?? 0) + c);
+      for (const [kc, c] of v) vote(siteVotes, a.site[k]!, kc, c);
     }
-    for (const [s, v] of siteVotes) {
-      let name = '', most = 0;
-      for (const [x, c] of v) if (c > most || (c === most && x < name)) { name = x; most = c; }
-      siteCache.set(s, name);
-    }
+    for (const [s, v] of siteVotes) siteCache.set(s, mostVoted(v));
   }
   // the sites still without a cache are one more cache (the loader's, kept): vmap_area's objects,
   // never freed in the trace, beside anon_vma_chain's in cache-64 (6.1: SLAB_ACCOUNT differs)
@@ -279,6 +264,20 @@ function splitCaches(
     }
   }
   return { alloc, defs: [...defs.values()].map(({ name, from, size, votes }) => ({ name, from, size, reclaimable: votes > 0 })) };
+}
+
+/** Adds `n` votes for `name` under `key`. */
+function vote<K>(votes: Map<K, Map<string, number>>, key: K, name: string, n: number): void {
+  let v = votes.get(key);
+  if (v === undefined) votes.set(key, (v = new Map()));
+  v.set(name, (v.get(name) ?? 0) + n);
+}
+
+/** The name with the most votes (ties: the first by name). */
+function mostVoted(v: Map<string, number>): string {
+  let name = '', most = 0;
+  for (const [x, c] of v) if (c > most || (c === most && x < name)) { name = x; most = c; }
+  return name;
 }
 
 /** The split of the loader's caches (splitCaches()): per kmem_cache_alloc in trace order its kernel cache or null, and the new caches. */

@@ -25,8 +25,8 @@
  */
 import { STRUCT_PAGE_BYTES } from '../machine/page-geometry.js';
 import { AllocbenchError, TraceFormatError } from '../errors.js';
-import { parseGfpLenient, __GFP_RECLAIMABLE, ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL } from '../machine/gfp.js';
-import { MAX_DMA32_PFN, MAX_DMA_PFN } from '../machine/zones.js';
+import { parseGfpLenient, __GFP_RECLAIMABLE, ZONE_MOVABLE } from '../machine/gfp.js';
+import { zoneOfPfn } from '../machine/zones.js';
 import {
   CACHE_RECLAIMABLE, OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_EXTFRAG, OP_FAULT, OP_TICK, OP_KFREE,
   OP_KMALLOC, OP_MARK, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_PCP_DRAIN, OP_RECLAIM_BEGIN, OP_RECLAIM_END, PAGE_PIECE,
@@ -1066,7 +1066,7 @@ class KernelParser {
     const v = this.field(s, K_STATUS, f, e);
     if (v < 0 || !(bytesAt(s, v, STATUS_PARTIAL_SKIPPED) || bytesAt(s, v, STATUS_COMPLETE))) return;
     const start = this.num(s, K_ZONE_START, f, e);
-    this.b.push(OP_PCP_DRAIN, 0, 0, start < MAX_DMA_PFN ? ZONE_DMA : start < MAX_DMA32_PFN ? ZONE_DMA32 : ZONE_NORMAL);
+    this.b.push(OP_PCP_DRAIN, 0, 0, zoneOfPfn(start));
     this.kcompactdDrains++;
   }
 

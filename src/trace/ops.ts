@@ -3,7 +3,7 @@
  * described beside each code (see trace.ts for the column meanings).
  */
 import { __GFP_DMA, __GFP_DMA32 } from '../machine/gfp.js';
-import { MAX_DMA32_PFN, MAX_DMA_PFN } from '../machine/zones.js';
+import { zoneOfPfn } from '../machine/zones.js';
 //                                   id            val              aux
 export const OP_PAGE_ALLOC = 0; //    block id      order            gfp flags
 export const OP_PAGE_FREE = 1; //     block id      order (recorded) - (PAGE_PIECE: a part of the block)
@@ -72,8 +72,11 @@ const TARGET_ZONE_BITS = __GFP_DMA | __GFP_DMA32;
  * modifier of the pfn's zone (machine/zones.ts boundaries; none above 4 GiB: the highest zone).
  */
 export function compactionTargetGfp(pfn: number): number {
-  return GFP_COMPACTION_TARGET | (pfn < MAX_DMA_PFN ? __GFP_DMA : pfn < MAX_DMA32_PFN ? __GFP_DMA32 : 0);
+  return GFP_COMPACTION_TARGET | ZONE_MODIFIER[zoneOfPfn(pfn)]!;
 }
+
+/** per zone index (DMA, DMA32, Normal): its gfp zone modifier (gfpZone() reads it back; Normal has none) */
+const ZONE_MODIFIER = [__GFP_DMA, __GFP_DMA32, 0];
 
 /** Whether an OP_PAGE_ALLOC's aux marks a compaction target (of any zone). */
 export function isCompactionTarget(gfp: number): boolean {
