@@ -147,7 +147,12 @@ export class PerCpuPages {
    * "mm/page_alloc: limit the number of pages on PCP lists when reclaim is active" (5.14).
    */
   reclaimActive = false;
-  /** rules.autoTune and rules.thpLists > 1, read on every operation */
+  /**
+   * rules.autoTune and rules.thpLists > 1, read on every operation. This class's boolean fields are
+   * tested as `=== true` / `!== true` (issue 17): optimized code does not know a field holds a boolean,
+   * so `if (this.flag)` is V8's generic truthiness test (false, '', undetectable, numbers, bigints: a
+   * dozen instructions and branches), where a compare with `true` is one pointer compare.
+   */
   private readonly autoTune: boolean;
   private readonly thpByType: boolean;
   private readonly freeHighBatch: boolean;
@@ -182,7 +187,7 @@ export class PerCpuPages {
 
   /** order_to_pindex(): (MIGRATE_PCPTYPES * order) + mt below the costly order; THP lists after. */
   private pindex(mt: number, order: number): number {
-    if (order > COSTLY_ORDER) return LOWORDER_LISTS + (this.thpByType && mt === MIGRATE_MOVABLE ? 1 : 0);
+    if (order > COSTLY_ORDER) return LOWORDER_LISTS + (this.thpByType === true && mt === MIGRATE_MOVABLE ? 1 : 0);
     return PCPTYPES * order + mt;
   }
 
@@ -223,7 +228,7 @@ export class PerCpuPages {
   alloc(order: number, mt: number): number {
     const cpu = this.cpu(), pc = this.pc, ls = this.ls, at = cpu * PC;
     const li = cpu * this.lists + this.pindex(mt, order);
-    if (this.autoTune && !this.belowHigh) this.noteWatermark(order);
+    if (this.autoTune === true && this.belowHigh !== true) this.noteWatermark(order);
     // 6.1: pcp->free_factor >>= 1; 6.7+: pcp->free_count >>= 1 (an allocation ends a run of frees)
     pc[at + P_FREE]! >>= 1;
     let r = this.ring[li]!;
@@ -261,13 +266,13 @@ export class PerCpuPages {
   /** Blocks one refill takes: 6.1 __rmqueue_pcplist(), 6.7+ nr_pcp_alloc(). */
   private refillSize(cpu: number, order: number): number {
     const base = this.batch;
-    if (!this.autoTune) return base > 1 ? Math.max(base >> order, 2) : base;
+    if (this.autoTune !== true) return base > 1 ? Math.max(base >> order, 2) : base;
     const hmin = this.highMin, hmax = this.highMax;
     let high = Math.min(Math.max(this.pc[cpu * PC + P_HIGH]!, hmin), hmax);
     if (high < base) return 1;
     let batch = order === 0 ? base << this.pc[cpu * PC + P_ALLOC]! : base;
     // a larger pcp->high would have avoided going to the zone, unless the zone is below its high watermark
-    if (hmin !== hmax && !this.belowHigh) high = Math.min(high + batch, hmax);
+    if (hmin !== hmax && this.belowHigh !== true) high = Math.min(high + batch, hmax);
     this.pc[cpu * PC + P_HIGH] = high;
     if (order === 0) {
       const maxNr = Math.max(high - this.pc[cpu * PC + P_COUNT]! - base, base);
@@ -284,13 +289,13 @@ export class PerCpuPages {
     this.push(cpu * this.lists + pindex, pfn, false);
     const count = (pc[at + P_COUNT]! += 1 << order);
     const batch = this.batch;
-    if (!this.autoTune) {
+    if (this.autoTune !== true) {
       // 6.1: free_high = free_factor && order 1..3; nr_pcp_high() then 0, nr_pcp_free() all; else
       // this CPU's pcp->high (zone_highsize() at boot, a recording's own when its start sets it: the
       // model's watermarks may miss the kernel's by a page or two, fork-fragment's high by 2)
       const freeHigh = pc[at + P_FREE]! > 0 && order > 0 && order <= COSTLY_ORDER;
       let high = freeHigh ? 0 : pc[at + P_HIGH]!;
-      if (this.reclaimActive && high > batch << 2) high = batch << 2;
+      if (this.reclaimActive === true && high > batch << 2) high = batch << 2;
       if (count < high) return;
       let n: number;
       if (freeHigh) n = count;
@@ -314,7 +319,7 @@ export class PerCpuPages {
     let freeHigh = false;
     if (order > 0 && order <= COSTLY_ORDER) {
       // 6.8+ PCPF_FREE_HIGH_BATCH: keep at least batch pages on the list (count >= batch to free all)
-      freeHigh = freeCount >= batch && pc[at + P_PREV_HIGH] === 1 && (!this.freeHighBatch || count >= batch);
+      freeHigh = freeCount >= batch && pc[at + P_PREV_HIGH] === 1 && (this.freeHighBatch !== true || count >= batch);
       pc[at + P_PREV_HIGH] = 1;
     } else pc[at + P_PREV_HIGH] = 0;
     if (freeCount < batch << BATCH_SCALE_MAX) pc[at + P_FREE] = freeCount += 1 << order;
@@ -325,11 +330,11 @@ export class PerCpuPages {
     if (high !== 0 && freeHigh) {
       pc[at + P_HIGH] = Math.max(high - (batch << BATCH_SCALE_MAX), hmin);
       high = 0;
-    } else if (high !== 0 && this.reclaimActive) {
+    } else if (high !== 0 && this.reclaimActive === true) {
       // 6.12 nr_pcp_high(): reclaim shrinks pcp->high by the run of frees and caps the list at batch << 2
       pc[at + P_HIGH] = Math.max(high - Math.max(freeCount, batch), hmin);
       high = Math.min(batch << 2, pc[at + P_HIGH]!);
-    } else if (hmin !== hmax && this.belowHigh) {
+    } else if (hmin !== hmax && this.belowHigh === true) {
       // ZONE_BELOW_HIGH: shrink pcp->high by the run of frees, and free down to it from here
       pc[at + P_HIGH] = Math.max(high - Math.max(freeCount, batch), hmin);
       high = Math.max(count, hmin);
@@ -356,7 +361,7 @@ export class PerCpuPages {
    * Returns the pages drained.
    */
   decay(): number {
-    if (!this.autoTune) return 0;
+    if (this.autoTune !== true) return 0;
     let n = 0;
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       let high = this.pc[cpu * PC + P_HIGH]!;
