@@ -68,7 +68,10 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
   private pcpOrders = 0;
   private readonly pcpWanted: boolean;
   readonly pages: number;
-  /** false when page_group_by_mobility_disabled: everything is Unmovable, no fallback */
+  /**
+   * false when page_group_by_mobility_disabled: everything is Unmovable, no fallback. The hot paths
+   * test this and the other boolean fields and rules as `=== true` (page/pcp.ts says why).
+   */
   readonly grouping: boolean;
   private readonly steps: Steps;
   /** next at 2 * pfn, prev at 2 * pfn + 1, of free-list heads only: one cache line holds both links of a page (the pcp lists keep rings of their own, pcp.ts) */
@@ -191,7 +194,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     if (order < 0 || order > MAX_ORDER) return NIL;
     // gfp_migratetype() returns Unmovable when grouping is disabled; only the three PCP types have
     // lists with fallbacks (HighAtomic reserves are not modelled, so such a request is Unmovable).
-    const mt = this.grouping && (migratetype === MIGRATE_MOVABLE || migratetype === MIGRATE_RECLAIMABLE)
+    const mt = this.grouping === true && (migratetype === MIGRATE_MOVABLE || migratetype === MIGRATE_RECLAIMABLE)
       ? migratetype : MIGRATE_UNMOVABLE;
     let pfn: number;
     if ((this.pcpOrders >>> order) & 1) pfn = this.pcp!.alloc(order, mt);
@@ -206,7 +209,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
   /** __rmqueue(): the request's own lists, then a fallback. */
   private rmqueue(order: number, mt: number): number {
     let pfn = this.rmqueueSmallest(order, mt);
-    const fallback = pfn === NIL && this.grouping;
+    const fallback = pfn === NIL && this.grouping === true;
     if (fallback) pfn = this.rmqueueFallback(order, mt);
     if (this.onTake !== null && pfn !== NIL) this.onTake(pfn, order, mt, fallback);
     return pfn;
@@ -308,7 +311,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
 
   /** free_pcppages_bulk()'s __free_one_page() of each block with the type it was listed under (6.1: get_pcppage_migratetype()). */
   pcpGiveTail(ring: Int32Array, first: number, len: number, k: number, order: number): void {
-    const m = ring.length - 1, byBlock = this.rules.freeToBlockType;
+    const m = ring.length - 1, byBlock = this.rules.freeToBlockType === true;
     for (let j = len - 1; j >= len - k; j--) {
       const pfn = ring[(first + j) & m]!;
       // 6.10+: get_pfnblock_migratetype() at drain time; 6.1: the type recorded when it was listed
@@ -420,7 +423,7 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
     const fstate = this.fstate;
     fstate[pfn] = NIL;
     this.nFree += 1 << order;
-    const retype = this.rules.freeToBlockType;
+    const retype = this.rules.freeToBlockType === true;
     const pages = this.pages, limit = this.mergeLimit, from = order;
     // __free_one_page(): merge while the buddy is a free head of the same order.
     while (order < limit) {
@@ -437,8 +440,8 @@ export class BuddyAllocator implements PageStrategy, PcpBackend {
       order++;
     }
     if (retype) mt = this.pbType[pfn >>> PAGEBLOCK_ORDER]!;
-    let toTail = handover;
-    if (!toTail && this.tailPlacement && order < MAX_ORDER - 1) {
+    let toTail = handover === true;
+    if (!toTail && this.tailPlacement === true && order < MAX_ORDER - 1) {
       // buddy_merge_likely(): if the buddy of the next-higher block is free, this block is likely to
       // merge soon, so put it at the tail where it is less likely to be allocated.
       // higher_page_pfn = buddy_pfn & pfn (the parent); its buddy at order + 1 must be a free head
