@@ -5,7 +5,7 @@ import type { Steps } from '../machine/steps.js';
 import { InvariantError } from '../errors.js';
 import * as geometry from './strategy.js';
 import type { PageStrategy, PageStrategyOptions } from './strategy.js';
-import { FreeBlocks } from './free-blocks.js';
+import * as freeBlocks from './free-blocks.js';
 import * as bitset from './bitset.js';
 
 // Imported bindings as constants of this module (see page/buddy.ts: no module-cell load and
@@ -15,6 +15,7 @@ const { PAGEBLOCK_PAGES } = geometry;
 const {
   GROUP_MASK, alignedFreeMask, addPageblocksUnmovable, bitmapFreeMap, checkBitmap, ctz32, fullBytes, rejectVariant,
 } = bitset;
+const { addFreeBlocks, blockFreed, blockTaken, checkFreeBlocksArea, freeBlocksSlots, wordsFreed, wordsTaken } = freeBlocks;
 
 /** 16 words = 512 pages = one pageblock: LLFree's "area" (Wrenger et al., USENIX ATC '23). */
 const BLOCK_WORDS_SHIFT = 4;
@@ -52,8 +53,8 @@ export class Bitmap2Strategy implements PageStrategy {
   private readonly advanceHint = !mutation('bitmap-hint-frozen');
   /** steps of the current search, flushed once into STEP_WORD */
   private reads = 0;
-  /** the free blocks per order, kept as the bitmap changes (free-blocks.ts) */
-  private readonly blocks: FreeBlocks;
+  /** the free blocks per order, kept as the bitmap changes (free-blocks.ts; the area at 0) */
+  private readonly blocks: Int32Array;
 
   constructor(opts: PageStrategyOptions) {
     rejectVariant('bitmap2', opts.variant);
@@ -61,7 +62,7 @@ export class Bitmap2Strategy implements PageStrategy {
     this.steps = opts.steps;
     this.nwords = (opts.pages + 31) >>> 5;
     this.words = keptArray(Int32Array, this.nwords);
-    this.blocks = new FreeBlocks(this.nwords);
+    this.blocks = new Int32Array(freeBlocksSlots(this.nwords));
     const nblocks = (this.nwords + BLOCK_WORDS - 1) >>> BLOCK_WORDS_SHIFT;
     const nsuper = (nblocks + (1 << SUPER_BLOCKS_SHIFT) - 1) >>> SUPER_BLOCKS_SHIFT;
     this.bsum = new Int32Array(2 * nblocks);
@@ -95,11 +96,9 @@ export class Bitmap2Strategy implements PageStrategy {
       // the taken block's word as it was (take() wrote it)
       const w = pfn >>> 5;
       const u = this.words[w]! | (GROUP_MASK[order]! << (pfn & 31));
-      if (u === -1) this.blocks.word(w, 0);
-      this.blocks.changed(u, pfn, order, -1);
+      blockTaken(this.blocks, 0, u, pfn, order);
     } else {
-      this.blocks.words(pfn >>> 5, order - 5, false);
-      this.blocks.changed(-1, pfn, order, -1);
+      wordsTaken(this.blocks, 0, pfn, order);
     }
     const nh = this.advanceHint ? (pfn + size) >>> 5 : 0;
     this.hint = nh >= n ? 0 : nh;
@@ -251,15 +250,13 @@ export class Bitmap2Strategy implements PageStrategy {
       const v = this.words[w]!;
       const nv = v | (GROUP_MASK[order]! << (pfn & 31));
       this.words[w] = nv;
-      if (nv === -1) this.blocks.word(w, nv);
-      this.blocks.changed(nv, pfn, order, 1);
+      blockFreed(this.blocks, 0, nv, pfn, order);
       this.account(w >>> BLOCK_WORDS_SHIFT, size, fullBytes(nv) - fullBytes(v));
       ticks(st, STEP_WORD, 3); // bitmap word, block and super-block summaries
     } else {
       const nw = 1 << (order - 5);
       this.words.fill(-1, w, w + nw);
-      this.blocks.words(w, order - 5, true);
-      this.blocks.changed(-1, pfn, order, 1);
+      wordsFreed(this.blocks, 0, pfn, order);
       if (nw <= BLOCK_WORDS) {
         this.account(w >>> BLOCK_WORDS_SHIFT, size, nw << 2);
         ticks(st, STEP_WORD, nw + 2);
@@ -277,7 +274,7 @@ export class Bitmap2Strategy implements PageStrategy {
   }
 
   freeArea(out: Float64Array): void {
-    this.blocks.addTo(out);
+    addFreeBlocks(this.blocks, 0, out);
   }
 
   pageblockTypes(out: Float64Array): void {
@@ -290,7 +287,7 @@ export class Bitmap2Strategy implements PageStrategy {
 
   check(): void {
     checkBitmap(this.name, this.words, this.pages, this.nfree);
-    this.blocks.check(this.name, this.words);
+    checkFreeBlocksArea(this.name, this.words, this.blocks, 0);
     if (this.hint < 0 || (this.hint >= this.nwords && this.nwords > 0)) {
       throw new InvariantError(`bitmap2: next-fit hint ${this.hint} outside 0..${this.nwords - 1}`);
     }

@@ -16,7 +16,7 @@ const { MIGRATE_UNMOVABLE } = gfpModule;
  */
 
 /** For order ≤ 5, the bit positions (Int32 arrays, as the words: loads stay small integers) where a naturally aligned group of 2^order pages may start. */
-const ALIGN_MASK = new Int32Array([0xffffffff, 0x55555555, 0x11111111, 0x01010101, 0x00010001, 0x00000001]);
+export const ALIGN_MASK = new Int32Array([0xffffffff, 0x55555555, 0x11111111, 0x01010101, 0x00010001, 0x00000001]);
 /** For order ≤ 5, 2^order low bits set (the group at bit 0). */
 export const GROUP_MASK = new Int32Array([0x1, 0x3, 0xf, 0xff, 0xffff, 0xffffffff]);
 
@@ -24,15 +24,12 @@ export const GROUP_MASK = new Int32Array([0x1, 0x3, 0xf, 0xff, 0xffff, 0xfffffff
  * The aligned start bits of the fully free groups of 2^order pages inside word v (order ≤ 5).
  * After folding with shifts 1, 2, 4, ... bit i survives iff bits i..i+2^order-1 are all set;
  * masking with ALIGN_MASK keeps only the naturally aligned starts. (An int32: test it against 0.)
+ * A loop of `order` folds: a third of the bytecode of five unconditional ones, which counts against
+ * V8's inlining budget of the replay's allocation path (issue 17), and none for order 0.
  */
 export function alignedFreeMask(v: number, order: number): number {
-  // every fold step, unconditionally (no loop whose trip count changes with the order): a step
-  // the order does not need ORs in all ones, (order - k - 1) >> 31 being -1 for order ≤ k
-  let m = v & ((v >>> 1) | ((order - 1) >> 31));
-  m &= (m >>> 2) | ((order - 2) >> 31);
-  m &= (m >>> 4) | ((order - 3) >> 31);
-  m &= (m >>> 8) | ((order - 4) >> 31);
-  m &= (m >>> 16) | ((order - 5) >> 31);
+  let m = v;
+  for (let s = 1; s < 1 << order; s <<= 1) m &= m >>> s;
   return m & ALIGN_MASK[order]!;
 }
 
@@ -46,18 +43,38 @@ export function ctz32(x: number): number {
 }
 
 /**
+ * AROUND8[(byte << 3) | i]: how many of the aligned blocks of 2, 4 and 8 bits around bit i of a byte
+ * are all ones (0..3; nested blocks, so the count is also the order of the largest of them).
+ */
+export const AROUND8 = (() => {
+  const t = new Uint8Array(256 * 8);
+  for (let x = 0; x < 256; x++) {
+    for (let i = 0; i < 8; i++) {
+      let k = 0;
+      while (k < 3) {
+        const size = 2 << k;
+        const mask = ((1 << size) - 1) << (i & -size);
+        if ((x & mask) !== mask) break;
+        k++;
+      }
+      t[(x << 3) | i] = k;
+    }
+  }
+  return t;
+})();
+
+/**
  * The order (0..5) of the largest naturally aligned all-ones block of word u that holds bit b (bit b
  * set); 5 when u is all ones. The blocks around b are nested, so that order is the number of orders
- * 1..5 whose block is all ones: five independent tests summed, no walk and no branch (bitset.ts
- * updateFreeBlocks walks up instead, a mispredicted exit a call). (x - 1) >>> 31 is 1 iff x = 0 for
- * 0 ≤ x < 2^31.
+ * 1..5 whose block is all ones: orders 1..3 from a table of the byte holding b (AROUND8), orders 4
+ * and 5 by testing the 16-bit half and the word, summed without a branch (a walk up has a mispredicted
+ * exit a call; five shift-and-mask tests cost twice the instructions, issue 17). (x - 1) >>> 31 is 1
+ * iff x = 0 for 0 ≤ x < 2^31.
  */
 export function freeOrderAround(u: number, b: number): number {
   const z = ~u; // 1 = used
-  return ((((z >>> (b & -2)) & 0x3) - 1) >>> 31)
-    + ((((z >>> (b & -4)) & 0xf) - 1) >>> 31)
-    + ((((z >>> (b & -8)) & 0xff) - 1) >>> 31)
-    + ((((z >>> (b & -16)) & 0xffff) - 1) >>> 31)
+  return AROUND8[(((u >>> (b & 24)) & 0xff) << 3) | (b & 7)]!
+    + ((((z >>> (b & 16)) & 0xffff) - 1) >>> 31)
     + ((((z >>> 1) | (z & 1)) - 1) >>> 31);
 }
 
