@@ -23,6 +23,8 @@ const SCALE = PRICE_SCALE;
  * per-op array indexed by the value: one increment, no probe.
  */
 const DIRECT = 4096;
+/** (exported apart from the constant the methods use: a private constant is folded into their code) */
+export const LATENCY_DIRECT = DIRECT;
 /** Slots of the per-op table of the other distinct values seen since the last flush (a power of two). */
 const TABLE = 256;
 const EMPTY = -1;
@@ -42,8 +44,11 @@ export class LatencyRecorder {
   private readonly keys = new Float64Array(OP_COUNT * TABLE).fill(EMPTY);
   private readonly counts = new Float64Array(OP_COUNT * TABLE);
   private readonly used = new Int32Array(OP_COUNT);
-  /** per op, DIRECT counts indexed by value (fresh memory: only the pages of values seen are touched) */
-  private readonly direct = new Float64Array(OP_COUNT * DIRECT);
+  /**
+   * per op, DIRECT counts indexed by value (fresh memory: only the pages of values seen are touched);
+   * the replay's loop increments them itself (run/replay.ts says why) and calls recordWide() for the rest
+   */
+  readonly direct = new Float64Array(OP_COUNT * DIRECT);
 
   record(op: number, ns: number): void {
     this.recordUnits(op, Math.round(ns * SCALE));
@@ -63,7 +68,7 @@ export class LatencyRecorder {
   }
 
   /** recordUnits() of a value of DIRECT or more: the per-op table, flushed to the histogram when half full. */
-  private recordWide(op: number, v: number): void {
+  recordWide(op: number, v: number): void {
     this.total[op]! += v;
     const base = op * TABLE;
     const keys = this.keys;

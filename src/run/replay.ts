@@ -14,6 +14,7 @@ import { isTraceStream, traceChunks, type EventChunk, type TraceStream } from '.
 import type { CostWeights } from '../machine/cost.js';
 import type { LatencyRecorder } from '../metrics/latency.js';
 import { round6 } from '../metrics/waste.js';
+import * as latencyModule from '../metrics/latency.js';
 import { ObjectEvents } from './object-events.js';
 import { PageEvents } from './page-events.js';
 import { ProcessEvents } from './process-events.js';
@@ -26,6 +27,8 @@ const {
   OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_COUNT, OP_EXTFRAG, OP_PCP_DRAIN, OP_RECLAIM_BEGIN, OP_RECLAIM_END, OP_TICK, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MARK, OP_NAMES, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
 } = opsModule;
 const { setPrices, takePriced } = stepsModule;
+/** steps.ts' priced total and latency.ts' direct range, as this module's constants */
+const NS = stepsModule.STEP_NS, DIRECT = latencyModule.LATENCY_DIRECT;
 
 export interface ReplayOptions {
   /** nanoseconds per step (machine/cost.ts); with it, every event's simulated latency is recorded */
@@ -261,6 +264,11 @@ class Replay {
     const pages = this.pages, objs = this.objs;
     const steps = machine.steps;
     const recorder = opts.latency?.recorder ?? null;
+    // LatencyRecorder.recordUnits(o, takePriced(steps)) written out below: V8 inlines the replay's
+    // event path into this loop under a budget of bytecode per optimized function, and the two
+    // small helpers took budget the page and object paths need (issue 17: an event's latency cost
+    // bitmap 52 of its 570 instructions an event through them)
+    const direct = recorder !== null ? recorder.direct : null;
     const checkEvery = opts.checkEvery ?? 0;
     const sampleEvery = opts.onSample ? opts.sampleEvery ?? 0 : 0;
     let nextSample = this.nextSample, nextCheck = this.nextCheck;
@@ -288,8 +296,12 @@ class Replay {
         const held = source.pages + vm.heapRss;
         if (held > this.heldPeak) this.heldPeak = held;
       }
-      if (recorder !== null) {
-        recorder.recordUnits(o, takePriced(steps));
+      if (direct !== null) {
+        const v = steps[NS]!;
+        steps[NS] = 0;
+        // v | 0: the index as an int32 (a whole number below DIRECT here)
+        if (v < DIRECT) direct[o * DIRECT + (v | 0)]!++;
+        else recorder!.recordWide(o, v);
       }
       if (e + 1 === due) {
         if (e + 1 === nextSample) { nextSample += sampleEvery; opts.onSample!(base + e + 1, this.phase, objs.reqLive); }
