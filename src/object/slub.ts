@@ -82,9 +82,17 @@ const KMALLOC_PREFIX = ['kmalloc-', 'kmalloc-rcl-', 'dma-kmalloc-'];
 const KMALLOC_ALLOCFLAGS = [0, __GFP_RECLAIMABLE, __GFP_DMA];
 /** slots per type in the kmalloc table: indices 0..13 */
 const KTAB = 14;
+/**
+ * kmalloc_index() of every request size 0 .. KMALLOC_MAX_CACHE_SIZE, by ceil(bytes / 8): looked up
+ * instead of computed per kmalloc (issue 17: the size table and fls() in floating point took ~25
+ * instructions and a tenth of V8's inlining budget of the replay's alloc). Sizes 8k-7 .. 8k share an
+ * entry: every kmalloc size boundary (8, 16, ..., 192, then powers of two) is a multiple of 8.
+ * Entry 0, kmalloc(0), is kmalloc(1)'s (see the header).
+ */
+const KMALLOC_INDEX_BY_8 = Uint8Array.from({ length: (KMALLOC_MAX_CACHE_SIZE >> 3) + 1 }, (_, j) => kmallocIndex(Math.max(1, 8 * j)));
 
 // Short names for the constants the hot paths use.
-const CALL = STEP_CALL, FAST = STEP_OBJ_FAST, SLOW = STEP_OBJ_SLOW, NS = STEP_NS, PRICE = STEP_PRICE;
+const CALL = STEP_CALL, FAST = STEP_OBJ_FAST, SLOW = STEP_OBJ_SLOW, LIST = STEP_LIST, NS = STEP_NS, PRICE = STEP_PRICE;
 const PAGE = PAGE_SIZE, MAX_CACHE_SIZE = KMALLOC_MAX_CACHE_SIZE, GFP_DMA_ = __GFP_DMA, GFP_RCL = __GFP_RECLAIMABLE;
 
 /**
@@ -397,23 +405,54 @@ class Slub implements ObjectStrategy {
 
   /** slab_alloc(): the cpu slab's free list, else ___slab_alloc() (partial list, new slab). */
   private slabAlloc(c: SlubCache, gfp: number): number {
-    const rec = this.rec;
-    let r = c.cpuSlab[this.cpu()]!;
-    if (r >= 0 && rec[r * STRIDE + R_NFREE]! > 0) {
-      tickCall(this.steps, FAST);
-      this.ctr.alloc_fast++;
+    const cpu = this.cpu();
+    let rec = this.rec;
+    let r = c.cpuSlab[cpu]!;
+    // one tickCall() for both inlined paths (V8 inlines this whole path into the replay's alloc
+    // within its budget; issue 17); refill() ticks its own
+    let k = FAST;
+    if (r >= 0 && rec[r * STRIDE + R_NFREE]! > 0) this.ctr.alloc_fast++;
+    else if (r >= 0 && c.cpuPartial[cpu]! >= 0) {
+      r = this.takeCpuPartial(c, cpu, r);
+      k = SLOW;
     } else {
       r = this.refill(c, gfp);
       if (r < 0) return -1;
+      rec = this.rec; // refill() may have grown the records
+      k = -1;
     }
-    // refill() may have grown the records
-    const rs = this.rec, o = r * STRIDE;
-    const n = rs[o + R_NFREE]! - 1;
-    const slot = this.freeSlots[rs[o + R_BASE]! + n]!;
-    rs[o + R_NFREE] = n;
-    rs[o + R_INUSE] = rs[o + R_INUSE]! + 1;
+    if (k >= 0) tickCall(this.steps, k);
+    const o = r * STRIDE;
+    const n = rec[o + R_NFREE]! - 1;
+    const slot = this.freeSlots[rec[o + R_BASE]! + n]!;
+    rec[o + R_NFREE] = n;
+    rec[o + R_INUSE] = rec[o + R_INUSE]! + 1;
     c.inuse++;
-    return rs[o + R_PFN]! * PAGE + slot * c.size;
+    return rec[o + R_PFN]! * PAGE + slot * c.size;
+  }
+
+  /**
+   * refill()'s most frequent case, small enough that V8 inlines it into slabAlloc() (issue 17: on the
+   * native 1 M-object trace about half the allocations come this way; a call of refill() cost ~180
+   * instructions): cpu slab r is exhausted, it is unfrozen as a full slab (get_freelist() returned
+   * NULL) and the head of this CPU's partial list becomes the cpu slab (slub_percpu_partial(c): its
+   * slabs only ever got objects back, so the head has a free one). The same steps as refill(), but
+   * its tickCall(SLOW) is slabAlloc()'s, after the list step: the prices are whole numbers, so the
+   * priced total is the same sum.
+   */
+  private takeCpuPartial(c: SlubCache, cpu: number, r: number): number {
+    const rec = this.rec, s = this.steps;
+    this.ctr.alloc_slow++;
+    rec[r * STRIDE + R_STATE] = S_FULL;
+    const p = c.cpuPartial[cpu]!;
+    c.cpuPartial[cpu] = rec[p * STRIDE + R_NEXT]!;
+    c.cpuPartialCount[cpu]!--;
+    s[LIST]!++;
+    s[NS] = s[NS]! + s[PRICE + LIST]!;
+    this.cpuPartialAlloc++;
+    rec[p * STRIDE + R_STATE] = S_CPU;
+    c.cpuSlab[cpu] = p;
+    return p;
   }
 
   /**
@@ -580,7 +619,7 @@ class Slub implements ObjectStrategy {
   private kmallocCache(bytes: number, gfp: number): SlubCache {
     // kmalloc_type(): DMA first, then RECLAIM; everything else (incl. __GFP_ACCOUNT) NORMAL
     const type = gfp & GFP_DMA_ ? KMALLOC_DMA : gfp & GFP_RCL ? KMALLOC_RECLAIM : KMALLOC_NORMAL;
-    return this.kmalloc[type * KTAB + kmallocIndex(bytes < 1 ? 1 : bytes)]!;
+    return this.kmalloc[type * KTAB + KMALLOC_INDEX_BY_8[(bytes + 7) >> 3]!]!;
   }
 
   // The slab paths tick STEP_CALL with the path's own step (tickCall); the others tick it first.

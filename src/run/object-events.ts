@@ -93,6 +93,13 @@ export class ObjectEvents {
     return s;
   }
 
+  /** A record slot holding `owner` and `gen` (liveObject). */
+  private newRecord(owner: number, gen: number): number {
+    const slot = this.takeSlot();
+    this.rec[REC_STRIDE * slot] = owner; this.rec[REC_STRIDE * slot + 1] = gen;
+    return slot;
+  }
+
   /** Does a live object of this kind have a record (an owner)? Cache objects, and user objects in process heaps. */
   private hasRecord(kind: number): boolean {
     return kind === K_CACHE || (kind === K_USER && this.heaps !== null);
@@ -142,13 +149,13 @@ export class ObjectEvents {
       addr = this.objects.cacheAlloc(c, GFP_KERNEL);
       kind = K_CACHE; owner = c;
     } else if (o === OP_KMALLOC) {
-      bytes = ids.wide(e);
+      bytes = ids.lo[e]! + ids.hi[e]! * 4294967296; // ids.wide(e), written out (see below)
       addr = this.objects.alloc(bytes, ids.aux[e]!);
       kind = K_KMALLOC;
     } else if (this.heaps !== null) {
       // malloc in the process's own heap; the program then writes what it got (demand faults)
       const heaps = this.heaps;
-      bytes = ids.wide(e);
+      bytes = ids.lo[e]! + ids.hi[e]! * 4294967296; // ids.wide(e), written out (see below)
       const pid = ids.aux[e]!;
       const h = heaps.heap(pid);
       addr = h === null ? -1 : h.alloc(bytes, GFP_USER);
@@ -161,21 +168,17 @@ export class ObjectEvents {
       }
     } else {
       // no processes: user heap events go straight to the object layer
-      bytes = ids.wide(e);
+      bytes = ids.lo[e]! + ids.hi[e]! * 4294967296; // ids.wide(e), written out (see below)
       addr = this.objects.alloc(bytes, GFP_USER);
       kind = K_USER;
     }
     if (addr < 0) { this.failed++; ids.ref[i] = S_FAILED; return; }
-    this.liveObject(i, kind, addr, bytes, owner, gen);
-  }
-
-  private liveObject(i: number, kind: number, addr: number, bytes: number, owner: number, gen: number): void {
-    let slot = 0;
-    if (this.hasRecord(kind)) {
-      slot = this.takeSlot();
-      this.rec[REC_STRIDE * slot] = owner; this.rec[REC_STRIDE * slot + 1] = gen;
-    }
-    const ids = this.ids;
+    // the new live object, written here rather than in a method of its own (and wide() and
+    // hasRecord() written out above): V8 inlines at most 920 bytes of bytecode into one function, and
+    // the strategy's alloc path needs them (issue 17: SLUB's, inlined into this one; an address above
+    // 2^31 returned from a call that is not inlined is a heap number per allocation); the record, if
+    // any, out of line
+    const slot = kind === K_CACHE || (kind === K_USER && this.heaps !== null) ? this.newRecord(owner, gen) : 0; // hasRecord(kind)
     ids.ref[i] = S_OBJECT + ((slot << 2) | kind);
     ids.obj[2 * i] = addr; ids.obj[2 * i + 1] = bytes;
     this.reqLive += bytes;
