@@ -148,29 +148,29 @@ export class ObjectEvents {
       bytes = this.caches[c]!.size;
       addr = this.objects.cacheAlloc(c, GFP_KERNEL);
       kind = K_CACHE; owner = c;
-    } else if (o === OP_KMALLOC) {
-      bytes = ids.lo[e]! + ids.hi[e]! * 4294967296; // ids.wide(e), written out (see below)
-      addr = this.objects.alloc(bytes, ids.aux[e]!);
-      kind = K_KMALLOC;
-    } else if (this.heaps !== null) {
-      // malloc in the process's own heap; the program then writes what it got (demand faults)
-      const heaps = this.heaps;
-      bytes = ids.lo[e]! + ids.hi[e]! * 4294967296; // ids.wide(e), written out (see below)
-      const pid = ids.aux[e]!;
-      const h = heaps.heap(pid);
-      addr = h === null ? -1 : h.alloc(bytes, GFP_USER);
-      kind = K_USER; owner = pid;
-      if (addr >= 0) {
-        gen = heaps.gen[pid]!;
-        this.oomPages += heaps.touch(pid, addr, bytes);
-        this.userLive += bytes;
-        if (this.userLive > this.userPeak) this.userPeak = this.userLive;
-      }
     } else {
-      // no processes: user heap events go straight to the object layer
       bytes = ids.lo[e]! + ids.hi[e]! * 4294967296; // ids.wide(e), written out (see below)
-      addr = this.objects.alloc(bytes, GFP_USER);
-      kind = K_USER;
+      if (o === OP_KMALLOC) {
+        addr = this.objects.alloc(bytes, ids.aux[e]!);
+        kind = K_KMALLOC;
+      } else if (this.heaps !== null) {
+        // malloc in the process's own heap; the program then writes what it got (demand faults)
+        const heaps = this.heaps;
+        const pid = ids.aux[e]!;
+        const h = heaps.heap(pid);
+        addr = h === null ? -1 : h.alloc(bytes, GFP_USER);
+        kind = K_USER; owner = pid;
+        if (addr >= 0) {
+          gen = heaps.gen[pid]!;
+          this.oomPages += heaps.touch(pid, addr, bytes);
+          this.userLive += bytes;
+          if (this.userLive > this.userPeak) this.userPeak = this.userLive;
+        }
+      } else {
+        // no processes: user heap events go straight to the object layer
+        addr = this.objects.alloc(bytes, GFP_USER);
+        kind = K_USER;
+      }
     }
     if (addr < 0) { this.failed++; ids.ref[i] = S_FAILED; return; }
     // the new live object, written here rather than in a method of its own (and wide() and
