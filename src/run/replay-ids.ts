@@ -4,7 +4,9 @@ import type { EventChunk } from '../trace/stream.js';
 // The frees of a trace reach back to ids allocated long before, at random: with 4 bytes an id (what
 // the native reference replayer keeps) the window of ids still live is half what it was with a state
 // and a payload side by side, so a free finds its reference in the L2 cache far more often (buddy on
-// the 1 M-event page trace: about a third of the replay was waiting on that load). A live object's
+// the 1 M-event page trace: about a third of the replay was waiting on that load). The ids are the
+// replay's slots (id-slots.ts), recycled as blocks die, so these arrays are as long as the peak live
+// set and the ids freed last are the next taken. A live object's
 // address and requested bytes sit beside it by id (ReplayIds.obj), so an object free's two loads do
 // not wait for each other; the owner of a cache or user-heap object is in a record slot reused as
 // objects die (object-events.ts), so the live records stay compact.

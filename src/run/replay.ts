@@ -19,6 +19,7 @@ import { ObjectEvents } from './object-events.js';
 import { PageEvents } from './page-events.js';
 import { ProcessEvents } from './process-events.js';
 import { ReplayIds } from './replay-ids.js';
+import { idSlots } from './id-slots.js';
 
 // Constants and helpers of other modules as constants of this one (issue 17; see page/buddy.ts):
 // optimized code loads an imported binding through its module's cell and checks it for the
@@ -205,16 +206,23 @@ class Replay {
     kept: Scratch | null,
   ) {
     // The events are counted per op as they replay (no pass over the trace before the replay).
+    let idCount = trace.idCount;
     if (isTraceStream(trace)) {
       const s = trace;
       this.chunks = () => s.chunks();
+    } else if (opts.preTrace === undefined && (trace.stats?.compaction_isolations ?? 0) === 0) {
+      // ids recycled (id-slots.ts): per-id arrays as long as the peak live set. Not for a recording's
+      // start state (its pre-trace block ids) or recorded compaction (run/compaction-replay.ts keeps ids).
+      const t = trace, slots = idSlots(t);
+      idCount = slots.count;
+      this.chunks = () => [{ ...traceChunks(t).next().value!, id: slots.id }];
     } else {
       const t = trace;
       this.chunks = () => traceChunks(t);
     }
     this.vm = opts.processes?.vm ?? null;
     this.heaps = opts.processes?.heaps ?? null;
-    this.ids = new ReplayIds(trace.idCount, kept);
+    this.ids = new ReplayIds(idCount, kept);
     this.pages = new PageEvents(this.ids, machine, trace, opts.pageCacheReclaim ?? false, opts.preTrace);
     this.objs = new ObjectEvents(this.ids, objects, trace.caches, this.heaps, kept);
     this.procs = new ProcessEvents(this.ids, this.vm, this.heaps, trace.extra);
