@@ -140,7 +140,12 @@ describe('binary trace format', () => {
     const t = readBinaryFile(p);
     expect(t.op.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(t.aux.buffer).toBe(t.op.buffer);
-    expect(shareTrace(t)).toBe(t);
+    // the columns pass through; the replay's id slots are added once, shared too
+    const s = shareTrace(t);
+    for (const k of ['op', 'id', 'lo', 'hi', 'aux', 'extra'] as const) expect(s[k]).toBe(t[k]);
+    expect(s.slots!.from).toBe(s.id);
+    expect(s.slots!.id.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(shareTrace(s)).toBe(s);
     expect(readBinaryFile(p, { shared: false }).op.buffer).toBeInstanceOf(ArrayBuffer);
   });
 

@@ -7,11 +7,12 @@ import { loadMachine } from '../src/machine/memory-map.js';
 import { LatencyRecorder } from '../src/metrics/latency.js';
 import { objectStrategyFactory } from '../src/object/registry.js';
 import { pageStrategyFactory } from '../src/page/registry.js';
-import { idSlots } from '../src/run/id-slots.js';
+import { idSlots } from '../src/trace/id-slots.js';
 import { objectPageSource, replay } from '../src/run/replay.js';
 import {
   OP_CACHE_ALLOC, OP_CACHE_CREATE, OP_CACHE_FREE, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_MMAP, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC,
 } from '../src/trace/ops.js';
+import { shareTrace } from '../src/trace/share.js';
 import { traceStream } from '../src/trace/stream.js';
 import { TraceBuilder, type Trace } from '../src/trace/trace.js';
 
@@ -70,7 +71,7 @@ function seededTrace(n: number, seed: number): Trace {
   }));
 }
 
-describe('replay id slots (run/id-slots.ts)', () => {
+describe('replay id slots (trace/id-slots.ts)', () => {
   it('recycle ids: the slot count is the peak number of live ids, the freed slot is taken first', () => {
     const b = new TraceBuilder('t', 'test');
     // ids 0..9 allocated, 0..4 freed, 10..14 allocated: peak live 10
@@ -86,6 +87,13 @@ describe('replay id slots (run/id-slots.ts)', () => {
     expect(Array.from(s.id.subarray(15, 20))).toEqual([4, 3, 2, 1, 0]); // LIFO: the id freed last first
     expect(s.id[20]).toBe(42);
     expect(idSlots(t)).toBe(s); // once per trace
+    // a trace's own slots are used while they number its id column (shareTrace sets them), not by a trace made from it with other ids
+    const shared = shareTrace(t);
+    expect(idSlots(shared)).toBe(shared.slots);
+    expect(Array.from(shared.slots!.id)).toEqual(Array.from(s.id));
+    const other = { ...shared, id: new Int32Array(shared.id).fill(0, 0, 10) };
+    expect(idSlots(other)).not.toBe(shared.slots);
+    expect(idSlots(other).count).toBe(5); // the ten allocations are all of id 0 now: ids 0..4 and then 10..14 take five slots
   });
 
   it('keep the slot of an id freed by the other layer, freed in pieces, or whose first event is not an allocation', () => {

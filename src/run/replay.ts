@@ -19,7 +19,7 @@ import { ObjectEvents } from './object-events.js';
 import { PageEvents } from './page-events.js';
 import { ProcessEvents } from './process-events.js';
 import { ReplayIds } from './replay-ids.js';
-import { idSlots } from './id-slots.js';
+import { idSlots } from '../trace/id-slots.js';
 
 // Constants and helpers of other modules as constants of this one (issue 17; see page/buddy.ts):
 // optimized code loads an imported binding through its module's cell and checks it for the

@@ -43,6 +43,11 @@ export interface Trace extends EventColumns {
   extra: Float64Array;
   /** optional loader side counts (e.g. skipped_unknown_events, recorded_failed_allocs); not replayed */
   stats?: Record<string, number>;
+  /**
+   * The replay's numbering of the ids, recycled (id-slots.ts), when computed once for the trace's
+   * replays (shareTrace); valid only while `slots.from` is this trace's id column.
+   */
+  slots?: IdSlots;
 }
 
 /** A trace's per-event columns (all of them, or a chunk's rows: stream.ts). */
@@ -56,6 +61,23 @@ export interface EventColumns {
   cpu?: Int32Array;
   /** optional: the thread id of each event, -1 where unknown (undefined when the source has no threads) */
   tid?: Int32Array;
+}
+
+/**
+ * A trace's object and block ids as a replay numbers them: recycled, so the replay's per-id arrays
+ * are as long as the peak live set (id-slots.ts says how and why).
+ */
+export interface IdSlots {
+  /** the trace's id column with object and block ids replaced by their slots (other ops' ids, pids and cache indexes, as they were) */
+  id: Int32Array;
+  /** slots used: the length the replay's per-id arrays need */
+  count: number;
+  /**
+   * the id column these slots number: a trace derived from another with new columns ({ ...t, id })
+   * keeps the field but not the column, so its slots are made anew (a worker's message keeps the
+   * identity: structured cloning sends an object met twice once)
+   */
+  from: Int32Array;
 }
 
 const TWO32 = 4294967296;

@@ -1,7 +1,7 @@
 import {
   OP_CACHE_ALLOC, OP_CACHE_FREE, OP_FREE, OP_KFREE, OP_KMALLOC, OP_MALLOC, OP_PAGE_ALLOC, OP_PAGE_FREE, OP_REALLOC, PAGE_PIECE,
-} from '../trace/ops.js';
-import type { Trace } from '../trace/trace.js';
+} from './ops.js';
+import type { IdSlots, Trace } from './trace.js';
 
 /**
  * The replay's numbering of a trace's object and block ids (issue 17): ids recycled, so the replay's
@@ -21,13 +21,6 @@ import type { Trace } from '../trace/trace.js';
  * only where no event could tell: after its last event, when that leaves it freed (see below), and
  * to an id whose first event is an allocation, which treats a freed id as one never used.
  */
-export interface IdSlots {
-  /** the trace's id column, with object and block ids replaced by their slots (other ops' ids, pids and cache indexes, as they were) */
-  id: Int32Array;
-  /** slots used: the length the replay's per-id arrays need */
-  count: number;
-}
-
 // an id's state as far as the trace alone tells it: what the replay's reference (replay-ids.ts S_*)
 // is after its events, in the cases where that does not depend on the machine
 const NONE = 0; //     never allocated, or freed: the replay's S_NONE, S_FREED or S_FAILED
@@ -38,7 +31,8 @@ const KEEP = 3; //     anything else (a free of the other layer's kind, a piece 
 const cache = new WeakMap<Trace, IdSlots>();
 
 /**
- * The slots of a trace's ids (computed once per trace and thread, ~10 ns an event). An id's slot is
+ * The slots of a trace's ids: its own (shareTrace computes them once for a run's workers), else
+ * computed once per trace object and thread (~10 ns an event). An id's slot is
  * handed to the next id only when, after its last event, the replay's reference is surely not live
  * whatever the machine did:
  *   - a page block freed by page_free (whole, not a piece): S_FREED after a live, failed or reclaimed block;
@@ -51,6 +45,7 @@ const cache = new WeakMap<Trace, IdSlots>();
  * S_FREED count differently there, so those ids get slots never used).
  */
 export function idSlots(t: Trace): IdSlots {
+  if (t.slots !== undefined && t.slots.from === t.id) return t.slots;
   let s = cache.get(t);
   if (s === undefined) cache.set(t, s = computeSlots(t));
   return s;
@@ -80,7 +75,7 @@ function computeSlots(t: Trace): IdSlots {
     if (st !== KEEP) state[i] = next(st, o, o === OP_PAGE_FREE && lo[e]! >= PAGE_PIECE);
     if (last[i] === e && state[i] === NONE) freed[nFreed++] = slot;
   }
-  return { id: out, count };
+  return { id: out, count, from: id };
 }
 
 /** Whether op o's id is an object or block id (the other ops' ids are pids and cache indexes). */
