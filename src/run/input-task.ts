@@ -6,6 +6,7 @@ import { isTraceStream, type TraceStream } from '../trace/stream.js';
 import type { Trace } from '../trace/trace.js';
 import { generateFromSpec } from './generate.js';
 import { startInputFor } from '../metrics/fidelity.js';
+import { startInputCached } from './start-cache.js';
 import type { StartInput } from '../machine/start-state.js';
 
 /**
@@ -24,7 +25,12 @@ export type InputRequest =
  * list types come from the recording's trace text, parsed whole (seconds for the four bundled
  * recordings, which the main thread spent alone before the first cell).
  */
-export interface StartRequest { path: string; own: boolean }
+export interface StartRequest {
+  path: string;
+  own: boolean;
+  /** the run's cache of start states (run/start-cache.ts; beside its compiled traces): only for `own` */
+  cacheDir?: string;
+}
 
 /**
  * The trace in shared memory; or `stream` (a compiled file too large to read whole, which the asking
@@ -52,7 +58,8 @@ export function makeInput(req: InputRequest): InputOutput {
 /** Never throws, as makeInput. */
 export function makeStartInput(req: StartRequest): StartOutput {
   try {
-    return { start: startInputFor(req.path, req.own) ?? null };
+    const start = req.own && req.cacheDir !== undefined ? startInputCached(req.path, req.cacheDir) : startInputFor(req.path, req.own);
+    return { start: start ?? null };
   } catch (e) {
     return failed(e);
   }
