@@ -32,9 +32,9 @@ const cache = new WeakMap<Trace, IdSlots>();
 
 /**
  * The slots of a trace's ids: its own (shareTrace computes them once for a run's workers), else
- * computed once per trace object and thread (~10 ns an event). An id's slot is
- * handed to the next id only when, after its last event, the replay's reference is surely not live
- * whatever the machine did:
+ * computed once per trace object and thread (~10 ns an event). An id's slot is handed to the next
+ * id only when, after its last event, the replay's reference is surely not live whatever the
+ * machine did:
  *   - a page block freed by page_free (whole, not a piece): S_FREED after a live, failed or reclaimed block;
  *   - an object freed by kfree, kmem_cache_free or free: S_FREED after a live or failed object;
  *   - a double or unknown free leaves the state as it was (not live).
@@ -55,7 +55,7 @@ function computeSlots(t: Trace): IdSlots {
   const n = t.length, op = t.op, id = t.id, lo = t.lo;
   // the last event of each id (-1: none)
   const last = new Int32Array(t.idCount).fill(-1);
-  for (let e = 0; e < n; e++) if (carriesId(op[e]!)) last[id[e]!] = e;
+  for (let e = 0; e < n; e++) if (carriesId(op[e]!)) last[id[e]!] = e; // (an id out of range: no store)
   const slotOf = new Int32Array(t.idCount).fill(-1);
   const state = new Uint8Array(t.idCount);
   const freed = new Int32Array(t.idCount);
@@ -65,6 +65,7 @@ function computeSlots(t: Trace): IdSlots {
     const o = op[e]!;
     if (!carriesId(o)) continue;
     const i = id[e]!;
+    if (!(i >= 0 && i < t.idCount)) continue; // not an id of this trace (invariants.ts refuses it): left as it is
     let slot = slotOf[i]!;
     if (slot < 0) {
       const alloc = o === OP_PAGE_ALLOC || o === OP_KMALLOC || o === OP_CACHE_ALLOC || o === OP_MALLOC;
@@ -87,7 +88,7 @@ function carriesId(o: number): boolean {
 /** An id's state after op o (run/page-events.ts and run/object-events.ts, case by case). */
 function next(st: number, o: number, piece: boolean): number {
   switch (o) {
-    case OP_PAGE_ALLOC: return st === NONE ? PAGE : st === PAGE ? PAGE : KEEP; // a second alloc of a live id: counted, no change
+    case OP_PAGE_ALLOC: return st === NONE || st === PAGE ? PAGE : KEEP; // a second alloc of a live id: counted, no change
     case OP_PAGE_FREE: return piece ? KEEP : st === PAGE || st === NONE ? NONE : KEEP;
     case OP_KMALLOC: case OP_CACHE_ALLOC: case OP_MALLOC: return st === NONE || st === OBJECT ? OBJECT : KEEP;
     case OP_REALLOC: return st === NONE || st === OBJECT ? OBJECT : KEEP; // of a freed id: served as malloc
