@@ -17,51 +17,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { replayRunner } from './replay-runner.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const [file, page = 'buddy', object = 'kmalloc-pow2'] = process.argv.slice(2);
 if (file === undefined) throw new Error('usage: instructions.ts TRACE [PAGE] [OBJECT]');
 execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--if-stale'], { stdio: 'ignore' });
 
-const dist = (m: string): string => JSON.stringify(join(ROOT, 'dist', m));
-// the replay of runCell (run/cell.ts) without the end-of-run metrics, REPLAYS times
-const runner = `
-import { Machine } from ${dist('machine/machine.js')};
-import { keepArrays, releaseKept } from ${dist('machine/kept-arrays.js')};
-import { loadMachine } from ${dist('machine/memory-map.js')};
-import { loadCostTable } from ${dist('machine/cost.js')};
-import { LatencyRecorder } from ${dist('metrics/latency.js')};
-import { TimeSeries } from ${dist('metrics/timeseries.js')};
-import { objectStrategyFactory } from ${dist('object/registry.js')};
-import { pageStrategyFactory, PAGE_STRATEGIES } from ${dist('page/registry.js')};
-import { eventCpus } from ${dist('run/event-cpu.js')};
-import { objectPageSource, replay } from ${dist('run/replay.js')};
-import { loadTrace } from ${dist('trace/load.js')};
-class NullPages {
-  constructor(o) { this.name = 'null'; this.pages = o.pages; this.next = 0; }
-  alloc(order) { return (this.next = (this.next + (1 << order)) & ((1 << (31 - Math.clz32(this.pages))) - 1)) & -(1 << order); }
-  free() {} freePages() { return this.pages; } freeArea() {} pageblockTypes() {} counters() { return {}; } check() {} metadataBytes() { return 0; }
-}
-PAGE_STRATEGIES.null = (o) => new NullPages(o);
-const [file, page, object, replays] = process.argv.slice(2);
-const trace = loadTrace(file), cfg = loadMachine('mem=4G'), weights = loadCostTable();
-for (let k = 0; k < Number(replays); k++) {
-  keepArrays();
-  const machine = new Machine(cfg, pageStrategyFactory(page));
-  const source = objectPageSource(machine);
-  const cpuOf = eventCpus(trace, machine.cpus);
-  const objects = objectStrategyFactory(object)({ pages: source, steps: machine.steps, cpus: machine.cpus, cpuCursor: machine.cpuCursor });
-  const recorder = new LatencyRecorder(), series = new TimeSeries(machine, () => objects.usage());
-  replay(trace, machine, objects, source, {
-    ...(cpuOf !== undefined ? { cpu: { of: cpuOf, cursor: machine.cpuCursor } } : {}),
-    latency: { weights, recorder },
-    sampleEvery: Math.ceil(trace.length / 100), onSample: (e, l, r) => series.sample(e, l, r),
-  });
-  recorder.totalNs();
-  releaseKept();
-}
-console.log(trace.length);
-`;
+const runner = replayRunner(ROOT);
 const dir = mkdtempSync(join(tmpdir(), 'allocbench-instr-'));
 try {
   writeFileSync(join(dir, 'runner.mjs'), runner);

@@ -8,7 +8,9 @@
  *   ./replay -m buddy page.txt, -m bitmap page.txt, -m slab obj.txt   (best timed pass of 3, after 1 warm-up)
  *   allocbench run --trace page.csv --page buddy --object kmalloc-pow2 --machine mem=4G  (then --page bitmap)
  *   allocbench run --trace obj.csv  --page buddy --object slub           --machine mem=4G
- * and the plain JavaScript port of the native buddy (bench/js-buddy.ts: the language's share of the gap);
+ * and the plain JavaScript port of the native buddy (bench/js-buddy.ts: the language's share of the gap),
+ * and the harness's floor: the cell's replay with a page strategy that does nothing (bench/replay-runner.ts,
+ * in a process of its own: what is left of the time 0.33x allows for any page strategy);
  * each allocbench run through bin/allocbench.js (dist/, a worker thread, default sampling: 100
  * time-series samples), with WARM cells of each kind (the same 4 GiB machine under three spellings,
  * mem=4G, mem=4096M and mem=4194304K, repeats each cell: a recorded trace has no seed axis):
@@ -16,11 +18,12 @@
  * cell that is not its worker's first. Figures are the best over the interleaved rounds, since this
  * shared VM has slow spells that last about a minute; the ratios are what is compared.
  */
-import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { replayRunner } from './replay-runner.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const arg = (name: string, dflt: string): string => {
@@ -102,6 +105,20 @@ try {
   };
   let port = 0;
 
+  /**
+   * The harness's own floor: the replay of a cell as runCell does it (bench/replay-runner.ts:
+   * latency, 100 samples, the per-id state, the machine's zonelist and watermarks) with a page
+   * strategy that does nothing, in a process of its own; events/s of its best warm replay.
+   */
+  writeFileSync(join(tmp, 'runner.mjs'), replayRunner(ROOT));
+  const harnessFloor = (trace: string): number => {
+    const r = spawnSync(process.execPath, [join(tmp, 'runner.mjs'), join(dir, trace), 'null', 'kmalloc-pow2', '4', 'time'], { encoding: 'utf8' });
+    const ms = r.stderr.trim().split('\n').map(Number).filter((x) => x > 0);
+    if (r.status !== 0 || ms.length === 0) throw new Error(`the harness-floor replay failed:\n${r.stderr}`);
+    return Number(r.stdout.trim()) / (Math.min(...ms) / 1000);
+  };
+  let harness = 0;
+
   const pairs: Pair[] = [
     { what: 'buddy  (page-1m)  vs native buddy ', native: 0, ours: 0 },
     { what: 'slub   (obj-1m)   vs native slab  ', native: 0, ours: 0 },
@@ -118,6 +135,7 @@ try {
     bitmap.ours = Math.max(bitmap.ours, ours('page.csv', 'bitmap', 'kmalloc-pow2').get('bitmap/kmalloc-pow2') ?? 0);
     slub.ours = Math.max(slub.ours, ours('obj.csv', 'buddy', 'slub').get('buddy/slub') ?? 0);
     port = Math.max(port, jsPort('page.txt'));
+    harness = Math.max(harness, harnessFloor('page.csv'));
     process.stderr.write(`round ${r + 1}/${ROUNDS}: ${pairs.map((p) => (p.ours / p.native).toFixed(3)).join(' ')}\n`);
   }
 
@@ -131,6 +149,9 @@ try {
   // where the buddy gap is: JavaScript itself (the plain port) against what the model does on top
   console.log(`plain JS port of the native buddy (bench/js-buddy.ts, no zones, pcp lists, migratetypes, prices, samples): ${(port / 1e6).toFixed(2)} M/s = ${(port / buddy.native).toFixed(3)}x native; `
     + `allocbench buddy = ${(buddy.ours / port).toFixed(3)}x the port (${(1e9 / buddy.ours).toFixed(1)} vs ${(1e9 / port).toFixed(1)} ns/event)`);
+  // what is left for a page strategy: the harness with one that does nothing already takes this share of the target's time
+  console.log(`harness floor (bench/replay-runner.ts: the cell's replay with a do-nothing page strategy, page-1m, in-process): ${(harness / 1e6).toFixed(2)} M/s = ${(harness / buddy.native).toFixed(3)}x native buddy `
+    + `(${(1e9 / harness).toFixed(1)} ns/event, of the ${(1e9 / (0.33 * buddy.native)).toFixed(1)} ns/event that 0.33x allows)`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
