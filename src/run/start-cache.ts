@@ -14,7 +14,7 @@
  * reader never sees half of one; an unreadable entry is made again.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
@@ -42,10 +42,17 @@ export function startInputCached(path: string, cacheDir: string): StartInput | u
   }
   startCacheStats.misses++;
   const start = startInputFor(path, true);
-  mkdirSync(cacheDir, { recursive: true });
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  writeFileSync(tmp, serialize({ start: start ?? null }));
-  renameSync(tmp, file);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(tmp, serialize({ start: start ?? null }));
+    renameSync(tmp, file);
+  } catch (e) {
+    // as trace/cache.ts: a cache that cannot be written (read-only results dir, full disk) costs speed, not results
+    try { rmSync(tmp, { force: true }); } catch { /* nothing was written */ }
+    process.stderr.write(`allocbench: warning: start-state cache not written: ${(e as Error).message}
+`);
+  }
   return start;
 }
 
