@@ -205,7 +205,8 @@ class Replay {
     private readonly opts: ReplayOptions,
     kept: Scratch | null,
   ) {
-    // The events are counted per op as they replay (no pass over the trace before the replay).
+    // The events are counted per op as they replay; the one pass over a whole trace before its first
+    // replay is its id slots', made once per trace (id-slots.ts).
     let idCount = trace.idCount;
     if (isTraceStream(trace)) {
       const s = trace;

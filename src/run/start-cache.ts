@@ -1,9 +1,9 @@
 /**
  * The run's cache of recordings' before-states (metrics/fidelity.ts startInputFor on the recording's
- * own machine), beside the compiled traces in `<out>/trace-cache/`: a start state reads the
- * recording's whole trace text (the ftrace log gunzipped and scanned by five parsers, 0.7-1 s a
- * recording here), and `npm start` makes four of them, a third of its worker's CPU time. A second
- * run with the same inputs and the same code reads them back in milliseconds.
+ * own machine), beside the compiled traces in `<out>/trace-cache/` (NAME-HASH.start.v8): a start
+ * state reads the recording's whole trace text (the ftrace log gunzipped and scanned by five
+ * parsers, 0.7-1 s a recording here), and `npm start` makes four of them, a third of its worker's
+ * CPU time. A second run with the same inputs and the same code reads them back in milliseconds.
  *
  * The entry's name hashes what the state is made of: the absolute path, size and mtime of the trace
  * and of the before/ files startInputFor reads, and the content of every code file of this build
@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import type { StartInput } from '../machine/start-state.js';
 import { startInputFor } from '../metrics/fidelity.js';
-import { traceName } from '../trace/load.js';
+import { cacheEntryPath } from '../trace/cache.js';
 
 /** Counts of what startInputCached did, for tests. */
 export const startCacheStats = { hits: 0, misses: 0 };
@@ -67,8 +67,7 @@ export function startCachePath(path: string, cacheDir: string): string {
       return `${f}\0absent`;
     }
   });
-  const hash = createHash('sha256').update(parts.join('\0')).update(codeHash()).digest('hex').slice(0, 16);
-  return join(cacheDir, `${traceName(path).replace(/[^A-Za-z0-9._-]/g, '_')}-start-${hash}.v8`);
+  return cacheEntryPath(cacheDir, path, parts.join('\0') + codeHash(), '.start.v8');
 }
 
 let code: string | null = null;

@@ -37,10 +37,18 @@ export function cachePath(path: string, cacheDir: string, options: LoadOptions =
   if (st.isDirectory()) throw new AllocbenchError(`cannot read trace ${path}: is a directory`);
   // the layer view of a kernel recording is its own compiled trace
   const layers = options.layers === undefined ? '' : `\0layers=${options.layers}`;
-  const key = `${resolve(path)}\0${st.size}\0${st.mtimeMs}\0${LOADER_VERSION}\0${BINARY_VERSION}${layers}`;
+  return cacheEntryPath(cacheDir, path, `${resolve(path)}\0${st.size}\0${st.mtimeMs}\0${LOADER_VERSION}\0${BINARY_VERSION}${layers}`, '.abt');
+}
+
+/**
+ * A cache entry's file for the trace at `path`: `<cacheDir>/<trace name>-<hash of key><suffix>`,
+ * `key` naming everything the entry is made of (this cache's compiled traces, `.abt`; run/start-cache.ts's
+ * start states, `.start.v8`).
+ */
+export function cacheEntryPath(cacheDir: string, path: string, key: string, suffix: string): string {
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
   const base = traceName(path).replace(/[^A-Za-z0-9._-]/g, '_');
-  return join(cacheDir, `${base}-${hash}.abt`);
+  return join(cacheDir, `${base}-${hash}${suffix}`);
 }
 
 const isBinaryPath = (path: string): boolean => /\.abt(\.gz)?$/i.test(path);
