@@ -20,8 +20,6 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SRC = join(ROOT, 'src');
 const DIST = join(ROOT, 'dist');
-/** src/ files that run only from the sources: worker-entry.mjs loads the workers through tsx (tests, benches) */
-const SOURCE_ONLY = /\.mjs$/;
 
 /** Every file under src/ with the dist/ path it builds to. */
 function sources() {
@@ -30,7 +28,7 @@ function sources() {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (!e.name.endsWith('.d.ts') && !SOURCE_ONLY.test(e.name)) {
+      else if (!e.name.endsWith('.d.ts')) {
         out.push({ src: p, dist: join(DIST, relative(SRC, p)).replace(/\.ts$/, '.js') });
       }
     }

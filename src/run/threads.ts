@@ -11,11 +11,10 @@ import { Piscina } from 'piscina';
 export const defaultWorkers = (): number => availableParallelism();
 
 /**
- * The module each worker thread loads: worker.js beside this file when it runs compiled (dist/, the
- * CLI); when this file runs as TypeScript source (vitest, the benches under tsx), worker-entry.mjs,
- * which loads worker.ts through tsx, so tests exercise the sources they import, never a stale build.
+ * The module each worker thread loads, from dist/ (the CLI) or beside the sources (vitest, the benches
+ * under tsx): it imports worker.js or worker.ts (its comment says how, and why not directly).
  */
-const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './worker-entry.mjs' : './worker.js', import.meta.url).href;
+export const WORKER_FILE = new URL('./worker-thread.cjs', import.meta.url).href;
 
 /**
  * One worker thread: a piscina pool of exactly one thread (a "lane"), so that the run's pool, not
@@ -28,7 +27,7 @@ function newLane(): Piscina {
     minThreads: 1,
     maxThreads: 1,
     idleTimeout: 1000,
-    // worker-entry.mjs registers the TypeScript loader itself; dist/ needs none
+    // worker-thread.cjs registers the TypeScript loader itself beside the sources; dist/ needs none
     execArgv: [],
     // results and traces are small next to the default; workers need room for big machines. A
     // young generation of 96 MB (V8's default is 16 MB semi-spaces): a cell's short-lived objects

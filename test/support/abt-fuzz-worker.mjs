@@ -1,7 +1,7 @@
 // A worker thread for test/binary-fuzz.test.ts: loads each .abt case it is sent and, when the
 // reader accepts it, replays it on a small machine. The test times every case from outside, so a
 // hang is seen (and this thread terminated) rather than hanging the test run. Loads the TypeScript
-// sources through tsx's ESM loader, as src/run/worker-entry.mjs does.
+// sources through tsx's ESM loader, as src/run/worker-thread.cjs does.
 import { parentPort } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
