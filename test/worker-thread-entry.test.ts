@@ -28,9 +28,9 @@ describe('the worker threads\' entry module', () => {
     expect(error).toBeNull();
     const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, execArgv: ['--no-experimental-require-module'] });
     pools.push(pool);
-    const out = await pool.run({ gen: { spec: 'page-mix:events=10', seed: 1 } }, { name: 'input' }) as { trace?: { events?: unknown } };
+    const out = await pool.run({ gen: { spec: 'page-mix:events=10', seed: 1 } }, { name: 'input' }) as object;
     expect(out).toHaveProperty('trace');
-    const start = await pool.run({ path: '/nonexistent/recording', own: false }, { name: 'start' }) as unknown;
+    const start = await pool.run({ path: '/nonexistent/recording', own: false }, { name: 'start' }) as object;
     expect(start).toEqual({ start: null });
   });
 });
