@@ -145,7 +145,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
   handler: async (a) => {
     const { options: o, experiments } = runPlan(a, a.out, a.resume);
     const progress = new Progress(progressMode(a.quiet));
-    o.onCell = (r, d, t) => progress.cell(r, d, t);
+    o.onCell = (r, d, t, w) => progress.cell(r, d, t, w);
     const { results, failed, groups } = await runMatrix(o);
     if (!a.quiet) out(`\n${runSummary(results, experiments, groups ?? [])}\n\nresults: ${a.out}/results.jsonl, ${a.out}/summary.csv`);
     // Bencher / github-action-benchmark files straight from the run (the same as `export OUT`)

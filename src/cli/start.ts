@@ -21,7 +21,7 @@ export const startCommand: CommandModule<object, StartArgs> = {
       ]);
       const { options: o, experiments } = runPlan({ workers }, 'results/latest');
       const progress = new Progress(progressMode(false));
-      o.onCell = (r, d, t) => progress.cell(r, d, t);
+      o.onCell = (r, d, t, w) => progress.cell(r, d, t, w);
       const { results, failed, groups } = await runMatrix(o);
       out(`\n${runSummary(results, experiments, groups ?? [])}\n\nresults: results/latest/results.jsonl, results/latest/summary.csv (every cell)`);
       const html = await writeReport('results/latest', 'reports/latest.html');

@@ -19,3 +19,12 @@ export function cellCost(t: Pick<CellTask, 'cell' | 'startEmpty'>, events: numbe
   const c = costTable();
   return events * factor(c.page, t.cell.page) * factor(c.object, t.cell.object) * (t.startEmpty === 'only' ? c.start_empty : 1);
 }
+
+/**
+ * The estimated cost of a whole cell: its task's, and for a cell from a start state, the replay from
+ * empty it also makes (pool.ts runs it as a task apart). For progress: the ETA of cli/progress.ts.
+ */
+export function cellWork(t: Pick<CellTask, 'cell' | 'startEmpty' | 'start'>, events: number): number {
+  const apart = t.start !== undefined && t.startEmpty === undefined;
+  return cellCost(t, events) + (apart ? cellCost({ cell: t.cell, startEmpty: 'only' }, events) : 0);
+}

@@ -14,7 +14,7 @@ import type { StartInput } from '../machine/start-state.js';
 export const RECORDED = 'recorded';
 const FALLBACK_MACHINE = 'desktop';
 import { CellPool } from './pool.js';
-import { cellCost } from './cell-cost.js';
+import { cellCost, cellWork } from './cell-cost.js';
 import { newSteps } from '../machine/steps.js';
 import { objectStrategyFactory } from '../object/registry.js';
 import { pageStrategyFactory } from '../page/registry.js';
@@ -50,9 +50,16 @@ export interface RunOptions {
   groups?: MatrixGroup[];
   /** more fields for run.json (the experiments' questions and headline metrics) */
   info?: Record<string, unknown>;
-  /** called after each cell (progress) */
-  onCell?: (r: CellResult, done: number, total: number) => void;
+  /**
+   * called after each cell (progress): cells done of the run's, and `work`, the estimated cost
+   * (cell-cost.ts) of the cells this call replays, done and in all, for an ETA that neither the
+   * cells' unequal sizes nor their order (costliest first) skews
+   */
+  onCell?: (r: CellResult, done: number, total: number, work: Work) => void;
 }
+
+/** Estimated work (cell-cost.ts units) of a run's cells to replay: done so far, and in all. */
+export interface Work { done: number; total: number }
 
 export interface RunOutcome {
   results: CellResult[];
@@ -176,11 +183,14 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
   if (pool !== early) await early?.close();
   ctrlC.pool = pool;
   if (ctrlC.interrupted) pool.stop();
+  const costOf = new Map(tasks.map((t) => [cellKey(t.cell), cellWork(t, sample.get(t.cell.trace)!.length)]));
+  const work: Work = { done: 0, total: [...costOf.values()].reduce((a, b) => a + b, 0) };
   try {
     // costliest first, so a long cell does not start last (results are sorted at the end anyway)
     await pool.runAll(tasks, (r) => {
       sink.add(r);
-      opts.onCell?.(r, ++n, cells.length);
+      work.done += costOf.get(cellKey(r.cell)) ?? 0;
+      opts.onCell?.(r, ++n, cells.length, work);
     }, (t) => cellCost(t, sample.get(t.cell.trace)!.length));
   } finally {
     ctrlC.pool = null;
