@@ -48,9 +48,10 @@ export class Progress {
           stream: process.stderr,
           hideCursor: true,
         }, cliProgress.Presets.shades_classic);
-        this.bar.start(work.total, work.done, { eps: '0.00', cells: done, cellsTotal: total });
+        this.bar.start(work.total, work.done, { eps: eps.toFixed(2), cells: done, cellsTotal: total });
+      } else {
+        this.bar.update(work.done, { eps: eps.toFixed(2), cells: done, cellsTotal: total });
       }
-      this.bar.update(work.done, { eps: eps.toFixed(2), cells: done, cellsTotal: total });
       if (done === total) this.bar.stop();
     } else if (this.mode === 'lines') {
       const now = Date.now();
