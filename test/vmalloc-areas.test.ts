@@ -47,6 +47,17 @@ describe('vmalloc areas: the pages __alloc_pages_bulk() takes untraced', () => {
     expect([...vmallocAreas(b, 0, b.length).values()]).toEqual([{ pfns: [0x7000], orders: [0], unknown: 0 }]);
   });
 
+  it('a page\'s last event is its own pfn only (0x70010 or 0x07001 is another page), its last one counts (a free after the allocation)', () => {
+    const C = 'ffff89d202a41000';
+    const other = (pfn: string): string => line('sh-137', 0, 'mm_page_alloc', `page=${page(0x70010)} pfn=0x${pfn} order=0 migratetype=0 gfp_flags=GFP_KERNEL`);
+    const text = [array(C, 3), other('70010'), other('07001'), alloc(0x7002), free(0x7002, 'sh-9', 1),
+      free(0x7000, 'kworker/0:0-7'), free(0x7001, 'kworker/0:0-7'), free(0x7002, 'kworker/0:0-7'), kfree(C, '__vunmap+0x2d4/0x340')].join('\n') + '\n';
+    const b = Buffer.from(text, 'latin1');
+    // 0x7002: a traced allocation took it and CPU 1 freed it after the array; its last event before the
+    // vfree's free is that free, not an allocation, so the bulk took it again (as the search back found)
+    expect([...vmallocAreas(b, 0, b.length).values()]).toEqual([{ pfns: [0x7000, 0x7001, 0x7002], orders: [0, 0, 0], unknown: 0 }]);
+  });
+
   it('the loader allocates them at the array, so the vfree frees them: no double free, no trace error', () => {
     const t = parseKernelTrace(TEXT, 'vmalloc.ftrace', 'vmalloc', { layers: 'pages' });
     const ops = Array.from(t.op.subarray(0, t.length));

@@ -68,6 +68,8 @@ export function vmallocAreas(s: Buffer, from: number, to: number): Map<number, V
   if (arrays.length === 0) return out;
   /** ptr= of each live area's array → the line start of its kmalloc (an array's address is reused once freed) */
   const open = new Map<string, number>();
+  /** the areas whose vfree the trace shows, each with its page frees (pfn, order, line start) in text order */
+  const freed: { area: VmallocArea; at: number; pfns: number[]; orders: number[]; lineOf: number[] }[] = [];
   let next = 0;
   for (let at = s.indexOf(KFREE, from); at >= 0 && at < to; at = s.indexOf(KFREE, at + KFREE.length)) {
     const { start, end } = lineAt(s, at);
@@ -95,12 +97,56 @@ export function vmallocAreas(s: Buffer, from: number, to: number): Map<number, V
     }
     if (pfns.length !== area.unknown) continue;
     area.unknown = 0;
-    for (let k = pfns.length - 1; k >= 0; k--) {
-      // the page's last event between the array and this free: a traced allocation, or none
-      const last = s.subarray(areaAt, lineOf[k]!).lastIndexOf(`pfn=0x${pfns[k]!.toString(16)} `, undefined, 'latin1');
-      if (last >= 0 && s.toString('latin1', lineAt(s, areaAt + last).start, areaAt + last).includes(' mm_page_alloc: ')) continue;
-      area.pfns.push(pfns[k]!); area.orders.push(orders[k]!);
+    freed.push({ area, at: areaAt, pfns: pfns.reverse(), orders: orders.reverse(), lineOf: lineOf.reverse() });
+  }
+  // each page's last event between its area's array and its free: a traced allocation (the page was
+  // not bulk-allocated), or none. The mentions of the pages of all areas, found in one pass: searching
+  // back from each free for its page cost 1.1 s of a 1.7 s load of a bundled SMP recording, whose
+  // areas live across megabytes of text.
+  if (freed.length === 0) return out;
+  const wanted = new Set(freed.flatMap((f) => f.pfns));
+  let lo = to, hi = from;
+  for (const f of freed) { lo = Math.min(lo, f.at); hi = Math.max(hi, f.lineOf[f.lineOf.length - 1]!); }
+  const seen = pfnMentions(s, lo, hi, wanted);
+  for (const f of freed) {
+    for (let k = 0; k < f.pfns.length; k++) {
+      const last = lastBefore(seen.get(f.pfns[k]!), f.at, f.lineOf[k]!);
+      if (last >= 0 && s.toString('latin1', lineAt(s, last).start, last).includes(' mm_page_alloc: ')) continue;
+      f.area.pfns.push(f.pfns[k]!); f.area.orders.push(f.orders[k]!);
     }
   }
   return out;
+}
+
+const PFN = Buffer.from('pfn=0x');
+
+/**
+ * Where the text in [from, to) says `pfn=0x<hex> ` of a pfn in `wanted` (hex as the kernel prints it:
+ * lower case, no leading zero; any `…pfn=0x` field, as a search for the string finds it), ascending
+ * per pfn.
+ */
+function pfnMentions(s: Buffer, from: number, to: number, wanted: Set<number>): Map<number, number[]> {
+  const at = new Map<number, number[]>();
+  for (let q = s.indexOf(PFN, from); q >= 0 && q < to; q = s.indexOf(PFN, q + PFN.length)) {
+    let e = q + PFN.length, v = 0;
+    for (; e < s.length; e++) {
+      const c = s[e]!, d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+      if (d < 0) break;
+      v = v * 16 + d;
+    }
+    const digits = e - q - PFN.length;
+    if (digits === 0 || s[e] !== 32 || e >= to || (digits > 1 && s[q + PFN.length] === 48) || !wanted.has(v)) continue;
+    let list = at.get(v);
+    if (list === undefined) at.set(v, (list = []));
+    list.push(q);
+  }
+  return at;
+}
+
+/** The last of the ascending offsets `list` in [from, to), -1 without one. */
+function lastBefore(list: number[] | undefined, from: number, to: number): number {
+  if (list === undefined) return -1;
+  let a = 0, b = list.length; // the first offset >= to
+  while (a < b) { const m = (a + b) >> 1; if (list[m]! < to) a = m + 1; else b = m; }
+  return a > 0 && list[a - 1]! >= from ? list[a - 1]! : -1;
 }
