@@ -17,16 +17,19 @@ const entries = {
   'the sources (tests, benches)': fileURLToPath(WORKER_FILE),
 };
 
+/** require(esm) turned off (a Node older than 20.17 has no such flag, and no require(esm) either) */
+const noRequireEsm = process.allowedNodeEnvironmentFlags.has('--experimental-require-module') ? ['--no-experimental-require-module'] : [];
+
 const pools: Piscina[] = [];
 afterAll(async () => { await Promise.all(pools.map((p) => p.destroy())); });
 
 describe('the worker threads\' entry module', () => {
   it.each(Object.entries(entries))('from %s loads as CommonJS and runs the worker\'s tasks', async (_where, filename) => {
     // piscina's first step: require() the module, here with require(esm) turned off
-    const required = new Worker('require(require(\'node:worker_threads\').workerData)', { eval: true, workerData: filename, execArgv: ['--no-experimental-require-module'] });
+    const required = new Worker('require(require(\'node:worker_threads\').workerData)', { eval: true, workerData: filename, execArgv: noRequireEsm });
     const error = await new Promise<string | null>((done) => { required.once('error', (e) => done(String(e))); required.once('exit', () => done(null)); });
     expect(error).toBeNull();
-    const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, execArgv: ['--no-experimental-require-module'] });
+    const pool = new Piscina({ filename, minThreads: 1, maxThreads: 1, execArgv: noRequireEsm });
     pools.push(pool);
     const out = await pool.run({ gen: { spec: 'page-mix:events=10', seed: 1 } }, { name: 'input' }) as object;
     expect(out).toHaveProperty('trace');
