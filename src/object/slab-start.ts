@@ -57,11 +57,19 @@ const NAME = /\bname=(\S+)/;
  * trace/kernel.ts findTimestamp() reads it); 0 without one. Reads only that stretch of the line.
  */
 function cpuColumn(text: string, at: number): number {
-  const head = text.slice(text.lastIndexOf('\n', at) + 1, at);
-  let cpu = 0;
-  for (const m of head.matchAll(/\[(\d+)\]\s/g)) cpu = Number(m[1]);
-  return cpu;
+  const start = text.lastIndexOf('\n', at) + 1;
+  // the last match of /\[(\d+)\]\s/ in [start, at) is the one that starts last (two cannot overlap)
+  for (let close = text.lastIndexOf(']', at - 2); close > start; close = text.lastIndexOf(']', close - 1)) {
+    if (close + 1 >= at || !isSpace(text.charCodeAt(close + 1))) continue;
+    let d = close - 1;
+    while (d >= start && text.charCodeAt(d) >= 48 && text.charCodeAt(d) <= 57) d--;
+    if (d < close - 1 && d >= start && text.charCodeAt(d) === 91) return Number(text.slice(d + 1, close));
+  }
+  return 0;
 }
+
+/** Whether a character is one of /\s/ (the trace text is latin1: tab to carriage return, space, no-break space). */
+const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13) || c === 160 || (c > 255 && /\s/.test(String.fromCharCode(c)));
 
 /**
  * The objects a recording's trace text allocates, and the pre-trace objects it frees, in pre-trace
@@ -81,14 +89,18 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): SlabStartO
   const cache: string[] = [], seq: number[] = [];
   /** per row of a kmem_cache_alloc: its place among them (-1 otherwise) */
   const allocOf: number[] = [];
-  /** pointer → the cache of the live object there (loader order), and its kmem_cache_alloc's place (-1: kmalloc) */
-  const live = new Map<string, string>();
-  const liveAlloc = new Map<string, number>();
+  /** pointer → the live object there (loader order): its allocation's row of liveCache (its cache) and liveAlloc (its kmem_cache_alloc's place, -1: kmalloc) */
+  const live = new Map<string, number>();
+  const liveCache: string[] = [], liveAlloc: number[] = [];
   /** kmem_cache_free name → the cache of the trace's objects freed with it (null: two disagree) */
   const named = new Map<string, string | null>();
   // per kmem_cache_alloc (loader order): its call site, loader cache and pointer; the page events and
   // the allocations in trace order (page alloc: pfn * 64 + order * 4 + mt; free: -1 - (pfn * 64 + order); alloc: its place), for splitCaches()
-  const site: string[] = [], allocCache: string[] = [], allocGib: number[] = [], allocIn: number[] = [];
+  // (a call site by its number, in the order first seen, and each cache name one string: the lookups
+  // of splitCaches() then hash a small integer or compare one string with itself, not text from the
+  // trace again each time: 0.7 s of the four bundled recordings' start states)
+  const site: number[] = [], allocCache: string[] = [], allocGib: number[] = [], allocIn: number[] = [];
+  const siteNumber = new Map<string, number>(), cacheName = new Map<string, string>();
   const freedAs: (string | undefined)[] = [];
   const sequence: number[] = [], isPage: number[] = [];
   let frees = 0;
@@ -109,22 +121,21 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): SlabStartO
     if (isAlloc) {
       // the loader's cache: by name= (6.12), else one per bytes_alloc (6.1, cacheFor())
       c = m[1] === 'kmalloc' ? '' : name ?? `cache-${m[5]}`;
-      live.set(p, c);
       if (m[1] !== 'kmalloc') {
         k = site.length;
-        site.push(m[2]!); allocCache.push(c); freedAs.push(undefined);
+        site.push(numberOf(siteNumber, m[2]!)); allocCache.push(oneString(cacheName, c)); freedAs.push(undefined);
         const hi = parseInt(p.slice(0, -8) || '0', 16), lo = parseInt(p.slice(-8), 16);
         allocGib.push(p.length > 16 ? NaN : hi * 4 + Math.floor(lo / GIB)); allocIn.push(lo % GIB);
         sequence.push(k); isPage.push(0);
       }
-      liveAlloc.set(p, k);
+      live.set(p, liveCache.length);
+      liveCache.push(c); liveAlloc.push(k);
       if (c === '' && Number(m[5]) > KMALLOC_MAX_CACHE_SIZE) continue; // kmalloc_large(): pages, no slab
     } else {
-      const was = live.get(p);
-      if (was !== undefined) {
+      const j = live.get(p);
+      if (j !== undefined) {
         live.delete(p);
-        const a = liveAlloc.get(p)!;
-        liveAlloc.delete(p);
+        const was = liveCache[j]!, a = liveAlloc[j]!;
         if (name !== undefined && a >= 0) freedAs[a] = name;
         if (name !== undefined && was !== '') named.set(name, named.has(name) && named.get(name) !== was ? null : was);
         continue;
@@ -192,16 +203,16 @@ export function preTraceSlabObjects(text: string, kpage: Uint8Array): SlabStartO
  * allocations that land in a slab page the trace allocated land in a Reclaimable one.
  */
 function splitCaches(
-  a: { site: string[]; cache: string[]; freedAs: (string | undefined)[]; gib: number[]; inGib: number[]; sequence: number[]; isPage: number[] },
+  a: { site: number[]; cache: string[]; freedAs: (string | undefined)[]; gib: number[]; inGib: number[]; sequence: number[]; isPage: number[] },
   base: number | undefined, n: number,
 ): CacheSplit {
-  const bySite = new Map<string, Map<string, number>>();
+  const bySite = new Map<number, Map<string, number>>();
   for (let k = 0; k < a.site.length; k++) {
     const f = a.freedAs[k];
     if (f === undefined) continue;
     vote(bySite, a.site[k]!, f, 1);
   }
-  const siteCache = new Map<string, string>();
+  const siteCache = new Map<number, string>();
   for (const [s, v] of bySite) siteCache.set(s, mostVoted(v));
   // the loader caches whose allocations name two or more kernel caches
   const names = new Map<string, Set<string>>();
@@ -222,7 +233,7 @@ function splitCaches(
       if (kc === undefined || !names.has(a.cache[k]!)) continue;
       vote(onPage, pageOf(k), kc, 1);
     }
-    const siteVotes = new Map<string, Map<string, number>>();
+    const siteVotes = new Map<number, Map<string, number>>();
     for (let k = 0; k < a.site.length; k++) {
       if (siteCache.has(a.site[k]!) || !names.has(a.cache[k]!)) continue;
       const v = onPage.get(pageOf(k));
@@ -264,6 +275,21 @@ function splitCaches(
     }
   }
   return { alloc, defs: [...defs.values()].map(({ name, from, size, votes }) => ({ name, from, size, reclaimable: votes > 0 })) };
+}
+
+/** The number of `key` in `numbers`, numbered in the order first seen. */
+function numberOf(numbers: Map<string, number>, key: string): number {
+  let k = numbers.get(key);
+  if (k === undefined) numbers.set(key, (k = numbers.size));
+  return k;
+}
+
+/** `s` as the first string equal to it that `strings` was given. */
+function oneString(strings: Map<string, string>, s: string): string {
+  const first = strings.get(s);
+  if (first !== undefined) return first;
+  strings.set(s, s);
+  return s;
 }
 
 /** Adds `n` votes for `name` under `key`. */
