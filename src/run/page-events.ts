@@ -145,8 +145,11 @@ export class PageEvents {
   private pieceFree(e: number, i: number, ord: number): void {
     const ids = this.ids, ref = ids.ref;
     const a = ids.aux[e]!, s = ref[i]!;
-    const order = refOrder(s), pfn = refPfn(s, order);
-    if (this.machine.freePart(pfn + (a >= 0 ? a : ~a), ord)) this.blockPages -= 1 << ord;
+    const order = refOrder(s), pfn = refPfn(s, order), off = a >= 0 ? a : ~a;
+    // a piece the block does not hold, larger than it, past its end or unaligned (a corrupt .abt;
+    // the loaders make none): an unknown free that frees nothing, not a strategy's invariant error
+    if (ord > order || off + (1 << ord) > 1 << order || (off & ((1 << ord) - 1)) !== 0) { ids.unknownFree++; return; }
+    if (this.machine.freePart(pfn + off, ord)) this.blockPages -= 1 << ord;
     else if (a < 0) { this.machine.freePages(pfn, order); this.blockPages -= 1 << order; }
     if (a < 0) ref[i] = S_FREED;
   }
