@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GFP_KERNEL, __GFP_RECLAIMABLE } from '../src/machine/gfp.js';
+import { MAX_ORDER } from '../src/machine/page-geometry.js';
 import { newSteps } from '../src/machine/steps.js';
 import { OBJECT_STRATEGIES, objectStrategyFactory } from '../src/object/registry.js';
 import { cpuPartialSlabs, minPartial } from '../src/object/slab-geometry.js';
@@ -25,6 +26,7 @@ class FakePages implements PageSource {
     this.headOrder = new Int8Array(totalPfns).fill(-1);
   }
   allocPages(order: number, _gfp: number): number {
+    if (order < 0 || order > MAX_ORDER) return -1; // as __alloc_pages() refuses
     const n = 1 << order;
     if (this.used + n > this.limit) return -1;
     for (let p = 0; p + n <= this.totalPfns; p += n) {
@@ -174,6 +176,15 @@ describe.each(SPECS)('object strategy %s', (spec) => {
     expect(s.alloc(64, GFP_KERNEL)).toBe(-1);
     expect(s.alloc(100000, GFP_KERNEL)).toBe(-1);
     expect(s.cacheAlloc(0, GFP_KERNEL)).toBe(-1);
+    s.check();
+  });
+
+  it('a request larger than any block (112 TiB, 2^52 bytes) gives -1 however much memory there is', () => {
+    // a corrupt .abt's malloc: getOrder() took its page count modulo 2^32 and made it one page
+    const pages = new FakePages();
+    const s = make(spec, pages);
+    for (const huge of [24 + 28672 * 2 ** 32, 2 ** 52]) expect(s.alloc(huge, GFP_KERNEL), String(huge)).toBe(-1);
+    expect(s.alloc(64, GFP_KERNEL)).toBeGreaterThanOrEqual(0);
     s.check();
   });
 

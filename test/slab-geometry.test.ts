@@ -45,6 +45,11 @@ describe('calculate_order and friends', () => {
     expect([1, 4096, 4097, 8192, 8193, 16384, 51472, 4 << 20].map(getOrder)).toEqual([0, 0, 1, 1, 2, 2, 4, 10]);
   });
 
+  it('get_order of sizes past 32 bits of pages (16 TiB and up) counts every bit: a 112 TiB malloc is order 35, not 0', () => {
+    const TiB = 2 ** 40;
+    expect([16 * TiB, 16 * TiB + 1, 24 + 28672 * 2 ** 32, 2 ** 52].map(getOrder)).toEqual([32, 33, 35, 40]);
+  });
+
   it('min_objects grows with fls(cpus)', () => {
     expect([1, 2, 3, 4, 8, 64].map(minObjectsFor)).toEqual([8, 12, 12, 16, 20, 32]);
   });

@@ -39,9 +39,11 @@ export function ilog2(x: number): number {
 /** get_order(size): smallest order with PAGE_SIZE << order >= size (size >= 1). */
 export function getOrder(size: number): number {
   if (size <= PAGE_SIZE) return 0;
-  // fls(ceil(size / PAGE_SIZE) - 1) without 32-bit overflow for large sizes
-  const pages = Math.ceil(size / PAGE_SIZE);
-  return fls(pages - 1);
+  // fls(ceil(size / PAGE_SIZE) - 1), counted in floating point: size >> PAGE_SHIFT would overflow
+  // 32 bits from 16 TiB, and Math.clz32 takes its argument modulo 2^32 (a 112 TiB malloc in a
+  // corrupt .abt was order 0, one page, which the replay then write-faulted 2^35 pages of)
+  const last = Math.ceil(size / PAGE_SIZE) - 1;
+  return last >= 4294967296 ? 32 + fls(Math.floor(last / 4294967296)) : fls(last);
 }
 
 function alignUp(x: number, a: number): number {
