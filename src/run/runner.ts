@@ -113,9 +113,11 @@ async function runOn(opts: RunOptions, early: CellPool | null, ctrlC: CtrlC): Pr
   // A recording's start on its own machine (--machine recorded, the default) is made on the workers with
   // the inputs, first: it parses the recording's whole trace text, the longest of these jobs.
   const ownFiles = opts.startFrom === 'empty' ? [] : traceFiles.filter((path) => onOwnMachine(groups, path));
-  const ownStartsSettled = Promise.allSettled(ownFiles.map((path) => maker.startInput({ path, own: true, cacheDir: join(opts.out, 'trace-cache') })));
+  // compiled traces and start states, cached side by side
+  const cacheDir = join(opts.out, 'trace-cache');
+  const ownStartsSettled = Promise.allSettled(ownFiles.map((path) => maker.startInput({ path, own: true, cacheDir })));
   const made = await Promise.allSettled([
-    ...traceFiles.map((path) => maker.input({ load: { path, cacheDir: join(opts.out, 'trace-cache'), options: { layers, layersIfKernel: true } } })),
+    ...traceFiles.map((path) => maker.input({ load: { path, cacheDir, options: { layers, layersIfKernel: true } } })),
     ...genSpecs.map((spec) => maker.input({ gen: { spec, seed: seed0(spec) } })),
   ]);
   // the first bad input in the order given is the one reported, whichever failed first

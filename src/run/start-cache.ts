@@ -50,8 +50,7 @@ export function startInputCached(path: string, cacheDir: string): StartInput | u
   } catch (e) {
     // as trace/cache.ts: a cache that cannot be written (read-only results dir, full disk) costs speed, not results
     try { rmSync(tmp, { force: true }); } catch { /* nothing was written */ }
-    process.stderr.write(`allocbench: warning: start-state cache not written: ${(e as Error).message}
-`);
+    process.stderr.write(`allocbench: warning: start-state cache not written: ${(e as Error).message}\n`);
   }
   return start;
 }

@@ -8,8 +8,8 @@
  * while its early threads still load (cli/start.ts starts them before the run's checks) terminates
  * them, and a thread terminated inside that instantiation aborts the whole process on Node 20.20
  * ("FATAL ERROR: v8::Module::IsGraphAsync must be used on an instantiated module": 1 refused run in
- * 60-160 here, and once in CI; test/worker-termination.test.ts terminates threads across the whole
- * load). Through import(), the termination only ends an import that nothing awaits any more.
+ * 60-160 here, and once in CI; test/worker-thread-entry.test.ts requires this file with require(esm)
+ * turned off). Through import(), the termination only ends an import that nothing awaits any more.
  *
  * In dist/ (the CLI) the worker is worker.js beside this file. Beside the sources (vitest, the benches
  * under tsx) it is worker.ts, loaded through tsx's ESM loader, which the thread registers itself
